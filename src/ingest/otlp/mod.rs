@@ -1,0 +1,4 @@
+//! OTLP receivers: protobuf and JSON bodies over HTTP, and gRPC, all turned
+//! into the same domain batches by [`convert`].
+
+pub mod convert;

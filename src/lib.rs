@@ -1,0 +1,3 @@
+//! reprise: a prompt/response telemetry and replay store for LLM applications.
+pub mod ingest;
+pub mod model;

@@ -1,0 +1,416 @@
+//! The canonical LLM call: one record per model invocation, whatever
+//! produced it (an OTLP span in any GenAI convention, a raw provider
+//! exchange, or a replay). Messages follow the OTel GenAI message/part
+//! schema. A field the source did not carry is `None` (JSON `null`), never
+//! a guess.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+use super::ids::{CallId, SpanId, TraceId};
+
+/// Where a call came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    #[default]
+    Otlp,
+    Raw,
+    Replay,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Otlp => "otlp",
+            Source::Raw => "raw",
+            Source::Replay => "replay",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "otlp" => Some(Source::Otlp),
+            "raw" => Some(Source::Raw),
+            "replay" => Some(Source::Replay),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    #[default]
+    Ok,
+    Error,
+}
+
+impl CallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Ok => "ok",
+            CallStatus::Error => "error",
+        }
+    }
+}
+
+/// What went wrong with a call: `type` is low-cardinality (exception class,
+/// provider error code or HTTP status), `message` the text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct CallError {
+    #[serde(rename = "type")]
+    pub error_type: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Token counts. Input includes cached tokens, output includes reasoning
+/// tokens, as in the OTel GenAI conventions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct Usage {
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub cached_input_tokens: Option<i64>,
+    pub reasoning_tokens: Option<i64>,
+}
+
+impl Usage {
+    pub fn is_empty(&self) -> bool {
+        *self == Usage::default()
+    }
+}
+
+/// Request parameters. Known ones are typed; anything else the source
+/// recorded is kept in `extra`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct RequestParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_sequences: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub choice_count: Option<i64>,
+    /// Provider response format, e.g. `{"type":"json_object"}` or a JSON schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<Json>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<Json>,
+    #[serde(flatten)]
+    pub extra: Map<String, Json>,
+}
+
+impl RequestParams {
+    pub fn is_empty(&self) -> bool {
+        *self == RequestParams::default()
+    }
+}
+
+/// One message: `role` is `system`, `user`, `assistant`, `tool` or another
+/// string the source used. `finish_reason` is set on output messages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct Message {
+    pub role: String,
+    pub parts: Vec<Part>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+}
+
+impl Message {
+    pub fn new(role: impl Into<String>, parts: Vec<Part>) -> Self {
+        Self {
+            role: role.into(),
+            parts,
+            name: None,
+            finish_reason: None,
+        }
+    }
+
+    pub fn text(role: impl Into<String>, text: impl Into<String>) -> Self {
+        Self::new(role, vec![Part::text(text)])
+    }
+
+    /// The text parts joined with `\n`; `None` when there is no text part.
+    pub fn joined_text(&self) -> Option<String> {
+        let texts: Vec<&str> = self
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text { content } => Some(content.as_str()),
+                _ => None,
+            })
+            .collect();
+        if texts.is_empty() {
+            None
+        } else {
+            Some(texts.join("\n"))
+        }
+    }
+
+    pub fn tool_calls(&self) -> impl Iterator<Item = (&Option<String>, &str, &Json)> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+            } => Some((id, name.as_str(), arguments)),
+            _ => None,
+        })
+    }
+}
+
+/// One part of a message, per the OTel GenAI part schema. `type` is the
+/// discriminator; unknown types are kept as they came (`Other`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Part {
+    Text {
+        content: String,
+    },
+    /// A tool call requested by the model; `arguments` is parsed JSON when
+    /// the source held JSON, else the string as given.
+    ToolCall {
+        id: Option<String>,
+        name: String,
+        arguments: Json,
+    },
+    ToolCallResponse {
+        id: Option<String>,
+        response: Json,
+    },
+    Reasoning {
+        content: String,
+    },
+    /// Any other part type (`blob`, `uri`, `file`, `server_tool_call`,
+    /// `refusal`, …), kept as its JSON object including `type`.
+    Other(Map<String, Json>),
+}
+
+impl Part {
+    pub fn text(content: impl Into<String>) -> Self {
+        Part::Text {
+            content: content.into(),
+        }
+    }
+
+    pub fn type_name(&self) -> &str {
+        match self {
+            Part::Text { .. } => "text",
+            Part::ToolCall { .. } => "tool_call",
+            Part::ToolCallResponse { .. } => "tool_call_response",
+            Part::Reasoning { .. } => "reasoning",
+            Part::Other(map) => map.get("type").and_then(Json::as_str).unwrap_or("unknown"),
+        }
+    }
+
+    pub fn to_json(&self) -> Json {
+        let mut map = Map::new();
+        match self {
+            Part::Text { content } => {
+                map.insert("type".into(), "text".into());
+                map.insert("content".into(), content.clone().into());
+            }
+            Part::ToolCall {
+                id,
+                name,
+                arguments,
+            } => {
+                map.insert("type".into(), "tool_call".into());
+                map.insert("id".into(), id.clone().map_or(Json::Null, Json::String));
+                map.insert("name".into(), name.clone().into());
+                map.insert("arguments".into(), arguments.clone());
+            }
+            Part::ToolCallResponse { id, response } => {
+                map.insert("type".into(), "tool_call_response".into());
+                map.insert("id".into(), id.clone().map_or(Json::Null, Json::String));
+                map.insert("response".into(), response.clone());
+            }
+            Part::Reasoning { content } => {
+                map.insert("type".into(), "reasoning".into());
+                map.insert("content".into(), content.clone().into());
+            }
+            Part::Other(other) => return Json::Object(other.clone()),
+        }
+        Json::Object(map)
+    }
+
+    /// Reads a part in the OTel schema. Known types with missing fields are
+    /// kept as `Other` rather than invented.
+    pub fn from_json(json: &Json) -> Part {
+        let Some(map) = json.as_object() else {
+            return Part::Other(Map::from_iter([
+                ("type".into(), "unknown".into()),
+                ("value".into(), json.clone()),
+            ]));
+        };
+        let string = |key: &str| map.get(key).and_then(Json::as_str).map(str::to_owned);
+        let known = match map.get("type").and_then(Json::as_str) {
+            Some("text") => string("content").map(|content| Part::Text { content }),
+            Some("reasoning") => string("content").map(|content| Part::Reasoning { content }),
+            Some("tool_call") => string("name").map(|name| Part::ToolCall {
+                id: string("id"),
+                name,
+                arguments: map.get("arguments").cloned().unwrap_or(Json::Null),
+            }),
+            Some("tool_call_response") => Some(Part::ToolCallResponse {
+                id: string("id"),
+                response: map.get("response").cloned().unwrap_or(Json::Null),
+            }),
+            _ => None,
+        };
+        known.unwrap_or_else(|| Part::Other(map.clone()))
+    }
+}
+
+impl Serialize for Part {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Part {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let json = Json::deserialize(d)?;
+        if !json.is_object() {
+            return Err(serde::de::Error::custom("a message part must be a JSON object"));
+        }
+        Ok(Part::from_json(&json))
+    }
+}
+
+/// The canonical LLM call. Serialized exactly as the API returns it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Call {
+    pub id: CallId,
+    pub trace_id: Option<TraceId>,
+    pub span_id: Option<SpanId>,
+    pub source: Source,
+    pub service: Option<String>,
+    pub provider: Option<String>,
+    pub operation: Option<String>,
+    pub request_model: Option<String>,
+    pub response_model: Option<String>,
+    pub response_id: Option<String>,
+    pub start_time_unix_nano: u64,
+    pub duration_ms: Option<f64>,
+    pub ttft_ms: Option<f64>,
+    pub streaming: Option<bool>,
+    pub system_instructions: Option<Vec<Part>>,
+    pub input_messages: Option<Vec<Message>>,
+    pub output_messages: Option<Vec<Message>>,
+    pub tool_definitions: Option<Vec<Json>>,
+    pub request_params: RequestParams,
+    pub finish_reasons: Option<Vec<String>>,
+    pub usage: Usage,
+    pub cost_usd: Option<f64>,
+    pub status: CallStatus,
+    pub error: Option<CallError>,
+    pub session_id: Option<String>,
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Everything else the source carried that has no canonical field.
+    #[serde(default)]
+    pub attributes: Map<String, Json>,
+}
+
+impl Call {
+    /// An empty call with only its identity set; normalization fills the rest.
+    pub fn new(id: CallId, source: Source, start_time_unix_nano: u64) -> Self {
+        Self {
+            id,
+            trace_id: None,
+            span_id: None,
+            source,
+            service: None,
+            provider: None,
+            operation: None,
+            request_model: None,
+            response_model: None,
+            response_id: None,
+            start_time_unix_nano,
+            duration_ms: None,
+            ttft_ms: None,
+            streaming: None,
+            system_instructions: None,
+            input_messages: None,
+            output_messages: None,
+            tool_definitions: None,
+            request_params: RequestParams::default(),
+            finish_reasons: None,
+            usage: Usage::default(),
+            cost_usd: None,
+            status: CallStatus::Ok,
+            error: None,
+            session_id: None,
+            user_id: None,
+            tags: Vec::new(),
+            attributes: Map::new(),
+        }
+    }
+
+    /// Text of the first output message, the answer most people mean.
+    pub fn output_text(&self) -> Option<String> {
+        self.output_messages.as_ref()?.first()?.joined_text()
+    }
+
+    /// The model to show and group by: what answered, else what was asked for.
+    pub fn model(&self) -> Option<&str> {
+        self.response_model
+            .as_deref()
+            .or(self.request_model.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parts_round_trip_through_the_otel_schema() {
+        let parts = json!([
+            {"type": "text", "content": "hi"},
+            {"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": {"city": "Tokyo"}},
+            {"type": "tool_call_response", "id": "call_1", "response": "sunny"},
+            {"type": "blob", "modality": "image", "mime_type": "image/png", "content": "AAAA"},
+        ]);
+        let parsed: Vec<Part> = serde_json::from_value(parts.clone()).expect("parts");
+        assert!(matches!(parsed[1], Part::ToolCall { ref name, .. } if name == "get_weather"));
+        assert!(matches!(parsed[3], Part::Other(_)));
+        assert_eq!(serde_json::to_value(&parsed).expect("serialize"), parts);
+    }
+
+    #[test]
+    fn text_part_without_content_is_kept_not_invented() {
+        let part = Part::from_json(&json!({"type": "text"}));
+        assert!(matches!(part, Part::Other(_)));
+    }
+
+    #[test]
+    fn joined_text_is_none_without_text_parts() {
+        let message = Message::new(
+            "assistant",
+            vec![Part::ToolCall {
+                id: None,
+                name: "f".into(),
+                arguments: json!({}),
+            }],
+        );
+        assert_eq!(message.joined_text(), None);
+        let message = Message::new("user", vec![Part::text("a"), Part::text("b")]);
+        assert_eq!(message.joined_text().as_deref(), Some("a\nb"));
+    }
+}

@@ -1,0 +1,15 @@
+//! Domain types, free of I/O: ids, attribute values, spans and log records as
+//! received, and the canonical LLM call that normalization produces.
+//!
+//! Everything the receivers decode becomes these types before anything else
+//! looks at it, so the rest of the pipeline never touches wire formats.
+
+pub mod call;
+pub mod ids;
+pub mod telemetry;
+pub mod value;
+
+pub use call::{Call, CallError, CallStatus, Message, Part, RequestParams, Source, Usage};
+pub use ids::{CallId, IdError, SpanId, TraceId};
+pub use telemetry::{Event, Link, LogRecord, Resource, Scope, Span, SpanStatus};
+pub use value::{Attributes, KeyValue, Value};
