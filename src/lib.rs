@@ -1,3 +1,18 @@
 //! reprise: a prompt/response telemetry and replay store for LLM applications.
+//!
+//! Data flows one way: receivers ([`ingest::otlp`]) decode OTLP over HTTP
+//! and gRPC into domain types ([`model`]); the export pipeline
+//! ([`ingest::pipeline`]) validates them, normalizes LLM calls, encodes and
+//! compresses everything into a batch, and queues it for the single writer
+//! ([`store::writer`]), which commits batches in groups to one SQLite file.
+//! A request is acknowledged only after its data is committed; when the
+//! queue is full, receivers tell clients to retry. The JSON API ([`api`])
+//! reads through a pool of read connections.
+
+pub mod api;
+pub mod config;
 pub mod ingest;
 pub mod model;
+pub mod server;
+pub mod store;
+pub mod telemetry;

@@ -1,1 +1,41 @@
-fn main() {}
+//! The `reprise` command: parse, set up logging, run, exit with a status.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use reprise::config::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    reprise::telemetry::init_logging();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            reprise::server::serve(&args, reprise::server::shutdown_signal(), |bound| {
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "listening http={} grpc={}", bound.http, bound.grpc);
+                let _ = stdout.flush();
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,5 +1,14 @@
-//! Ingest: receive, decode, validate and normalize telemetry before it is
-//! queued for the writer.
+//! Ingest: receive, decode, validate and normalize telemetry, then queue it
+//! for the writer.
+//!
+//! `otlp` holds the receivers and decoders, `pipeline` the one export path
+//! they share, `prepare` the encoding that turns records into a write batch.
 
+pub mod error;
 pub mod limits;
 pub mod otlp;
+pub mod pipeline;
+pub mod prepare;
+
+pub use error::IngestError;
+pub use pipeline::{ExportOutcome, Ingest};

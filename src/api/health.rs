@@ -1,0 +1,21 @@
+//! `GET /healthz`: the process is up and the database answers.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::ApiState;
+use super::error::ApiError;
+
+pub fn router() -> Router<ApiState> {
+    Router::new().route("/healthz", get(health))
+}
+
+async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    sqlx::query("SELECT 1").execute(state.store.pool()).await?;
+    Ok(Json(json!({
+        "status": "ok",
+        "queued_bytes": state.store.queue.queued_bytes(),
+    })))
+}

@@ -1,0 +1,76 @@
+//! Every setting, read once: command-line flags, each with a `REPRISE_*`
+//! environment variable. A flag's doc comment is its `--help` text.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::ingest::limits::Limits;
+use crate::store::StoreOptions;
+
+#[derive(Debug, Parser)]
+#[command(name = "reprise", version, about = "Prompt/response telemetry and replay store for LLM applications")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: OTLP/HTTP, the API and the UI on one port, OTLP/gRPC on another.
+    Serve(ServeArgs),
+}
+
+/// When the database file is flushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Fsync {
+    /// Every commit is fsynced: nothing acknowledged is lost, even on power loss.
+    Commit,
+    /// Leave flushing to the OS: nothing acknowledged is lost if the process
+    /// crashes, but a power loss can lose the last commits.
+    Os,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// SQLite database file (created if missing).
+    #[arg(long, env = "REPRISE_DB", default_value = "reprise.db")]
+    pub db: PathBuf,
+    /// Address for OTLP/HTTP, the JSON API and the UI (port 0 picks a free port).
+    #[arg(long, env = "REPRISE_HTTP", default_value = "127.0.0.1:4318")]
+    pub http: SocketAddr,
+    /// Address for OTLP/gRPC (port 0 picks a free port).
+    #[arg(long, env = "REPRISE_GRPC", default_value = "127.0.0.1:4317")]
+    pub grpc: SocketAddr,
+    /// Megabytes of accepted data that may wait for the writer before
+    /// ingest answers "retry later" (HTTP 429, gRPC RESOURCE_EXHAUSTED).
+    #[arg(long, env = "REPRISE_MAX_QUEUE_MB", default_value_t = 64)]
+    pub max_queue_mb: usize,
+    /// Largest request body accepted, in megabytes (as sent, compressed or not).
+    #[arg(long, env = "REPRISE_MAX_BODY_MB", default_value_t = 32)]
+    pub max_body_mb: usize,
+    /// Largest request body after decompression, in megabytes.
+    #[arg(long, env = "REPRISE_MAX_DECOMPRESSED_MB", default_value_t = 128)]
+    pub max_decompressed_mb: usize,
+    /// When commits are flushed to disk.
+    #[arg(long, env = "REPRISE_FSYNC", value_enum, default_value_t = Fsync::Commit)]
+    pub fsync: Fsync,
+}
+
+impl ServeArgs {
+    pub fn store_options(&self) -> StoreOptions {
+        let mut options = StoreOptions::new(self.db.clone());
+        options.max_queue_bytes = self.max_queue_mb.max(1) << 20;
+        options.fsync_every_commit = self.fsync == Fsync::Commit;
+        options
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_body_bytes: self.max_body_mb.max(1) << 20,
+            max_decompressed_bytes: self.max_decompressed_mb.max(1) << 20,
+            ..Limits::default()
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! OTLP/gRPC: TraceService/Export and LogsService/Export, gzip accepted.
+//! Both call the same export path as OTLP/HTTP.
+
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message as _;
+use tonic::codec::CompressionEncoding;
+use tonic::{Request, Response, Status};
+
+use crate::ingest::error::{IngestError, Retry};
+use crate::ingest::pipeline::Ingest;
+
+/// The two OTLP services, ready to add to a tonic server.
+pub fn services(
+    ingest: Ingest,
+) -> (
+    TraceServiceServer<OtlpGrpc>,
+    LogsServiceServer<OtlpGrpc>,
+) {
+    // tonic applies this limit after decompression, so a gzip bomb stops here.
+    let max = ingest.limits.max_decompressed_bytes;
+    let receiver = OtlpGrpc { ingest };
+    let traces = TraceServiceServer::new(receiver.clone())
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max);
+    let logs = LogsServiceServer::new(receiver)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max);
+    (traces, logs)
+}
+
+#[derive(Clone)]
+pub struct OtlpGrpc {
+    ingest: Ingest,
+}
+
+#[tonic::async_trait]
+impl TraceService for OtlpGrpc {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let outcome = self
+            .ingest
+            .export_traces(request.into_inner())
+            .await
+            .map_err(|e| status(&e))?;
+        let partial_success = (outcome.rejected > 0).then(|| ExportTracePartialSuccess {
+            rejected_spans: outcome.rejected as i64,
+            error_message: outcome.error_message,
+        });
+        Ok(Response::new(ExportTraceServiceResponse { partial_success }))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for OtlpGrpc {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        let outcome = self
+            .ingest
+            .export_logs(request.into_inner())
+            .await
+            .map_err(|e| status(&e))?;
+        let partial_success = (outcome.rejected > 0).then(|| ExportLogsPartialSuccess {
+            rejected_log_records: outcome.rejected as i64,
+            error_message: outcome.error_message,
+        });
+        Ok(Response::new(ExportLogsServiceResponse { partial_success }))
+    }
+}
+
+/// `google.rpc.RetryInfo`, which makes RESOURCE_EXHAUSTED retryable for OTLP clients.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RetryInfo {
+    #[prost(message, optional, tag = "1")]
+    retry_delay: Option<prost_types_duration::Duration>,
+}
+
+mod prost_types_duration {
+    /// `google.protobuf.Duration`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Duration {
+        #[prost(int64, tag = "1")]
+        pub seconds: i64,
+        #[prost(int32, tag = "2")]
+        pub nanos: i32,
+    }
+}
+
+/// `google.protobuf.Any`, as carried in `google.rpc.Status.details`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Any {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+/// `google.rpc.Status` with details, as tonic sends it in `grpc-status-details-bin`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<Any>,
+}
+
+fn status(error: &IngestError) -> Status {
+    if let IngestError::Internal(detail) = error {
+        tracing::error!(detail, "ingest failed");
+    }
+    let code = error.grpc_code();
+    let message = error.public_message();
+    match error.retry() {
+        Retry::Never => Status::new(code, message),
+        Retry::After(delay) => {
+            let details = RpcStatus {
+                code: code as i32,
+                message: message.clone(),
+                details: vec![retry_info(delay)],
+            };
+            Status::with_details(code, message, details.encode_to_vec().into())
+        }
+    }
+}
+
+fn retry_info(delay: Duration) -> Any {
+    let info = RetryInfo {
+        retry_delay: Some(prost_types_duration::Duration {
+            seconds: delay.as_secs() as i64,
+            nanos: delay.subsec_nanos() as i32,
+        }),
+    };
+    Any {
+        type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+        value: info.encode_to_vec(),
+    }
+}

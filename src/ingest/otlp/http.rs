@@ -1,0 +1,217 @@
+//! OTLP/HTTP: `POST /v1/traces` and `POST /v1/logs`, protobuf or JSON,
+//! optionally gzip-compressed. The response (success, partial success or
+//! error status) is written in the request's encoding, as the spec asks.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message as _;
+
+use super::body::{ContentEncoding, decode_content, read_limited};
+use super::json;
+use crate::ingest::error::{IngestError, Retry};
+use crate::ingest::pipeline::{ExportOutcome, Ingest};
+
+const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+pub fn router(ingest: Ingest) -> Router {
+    Router::new()
+        .route("/v1/traces", post(export_traces))
+        .route("/v1/logs", post(export_logs))
+        .with_state(ingest)
+}
+
+/// The body encodings OTLP/HTTP defines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Protobuf,
+    Json,
+}
+
+impl Format {
+    fn from_headers(headers: &HeaderMap) -> Result<Format, IngestError> {
+        let value = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "application/x-protobuf" | "application/protobuf" => Ok(Format::Protobuf),
+            "application/json" => Ok(Format::Json),
+            _ => Err(IngestError::UnsupportedContentType(value.to_owned())),
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Protobuf => PROTOBUF,
+            Format::Json => JSON,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Protobuf => "protobuf",
+            Format::Json => "JSON",
+        }
+    }
+}
+
+async fn export_traces(State(ingest): State<Ingest>, headers: HeaderMap, body: Body) -> Response {
+    let format = match Format::from_headers(&headers) {
+        Ok(format) => format,
+        Err(error) => return error_response(&error, Format::Json),
+    };
+    let result = async {
+        let body = read_body(&ingest, &headers, body).await?;
+        let request = decode_blocking(move || match format {
+            Format::Protobuf => ExportTraceServiceRequest::decode(body).map_err(|e| e.to_string()),
+            Format::Json => json::decode_traces(&body).map_err(|e| e.to_string()),
+        }, format)
+        .await?;
+        ingest.export_traces(request).await
+    }
+    .await;
+    match result {
+        Ok(outcome) => {
+            let response = ExportTraceServiceResponse {
+                partial_success: partial(&outcome, |rejected, error_message| {
+                    ExportTracePartialSuccess {
+                        rejected_spans: rejected,
+                        error_message,
+                    }
+                }),
+            };
+            let bytes = match format {
+                Format::Protobuf => response.encode_to_vec(),
+                Format::Json => json::encode_trace_response(&response),
+            };
+            ok_response(format, bytes)
+        }
+        Err(error) => error_response(&error, format),
+    }
+}
+
+async fn export_logs(State(ingest): State<Ingest>, headers: HeaderMap, body: Body) -> Response {
+    let format = match Format::from_headers(&headers) {
+        Ok(format) => format,
+        Err(error) => return error_response(&error, Format::Json),
+    };
+    let result = async {
+        let body = read_body(&ingest, &headers, body).await?;
+        let request = decode_blocking(move || match format {
+            Format::Protobuf => ExportLogsServiceRequest::decode(body).map_err(|e| e.to_string()),
+            Format::Json => json::decode_logs(&body).map_err(|e| e.to_string()),
+        }, format)
+        .await?;
+        ingest.export_logs(request).await
+    }
+    .await;
+    match result {
+        Ok(outcome) => {
+            let response = ExportLogsServiceResponse {
+                partial_success: partial(&outcome, |rejected, error_message| {
+                    ExportLogsPartialSuccess {
+                        rejected_log_records: rejected,
+                        error_message,
+                    }
+                }),
+            };
+            let bytes = match format {
+                Format::Protobuf => response.encode_to_vec(),
+                Format::Json => json::encode_logs_response(&response),
+            };
+            ok_response(format, bytes)
+        }
+        Err(error) => error_response(&error, format),
+    }
+}
+
+async fn read_body(ingest: &Ingest, headers: &HeaderMap, body: Body) -> Result<Bytes, IngestError> {
+    let encoding = ContentEncoding::from_headers(headers)?;
+    let raw = read_limited(body, headers, &ingest.limits).await?;
+    let limits = ingest.limits.clone();
+    tokio::task::spawn_blocking(move || decode_content(raw, encoding, &limits))
+        .await
+        .map_err(|e| IngestError::Internal(e.to_string()))?
+}
+
+async fn decode_blocking<T: Send + 'static>(
+    decode: impl FnOnce() -> Result<T, String> + Send + 'static,
+    format: Format,
+) -> Result<T, IngestError> {
+    tokio::task::spawn_blocking(decode)
+        .await
+        .map_err(|e| IngestError::Internal(e.to_string()))?
+        .map_err(|message| IngestError::Malformed {
+            format: format.name(),
+            message,
+        })
+}
+
+fn partial<P>(outcome: &ExportOutcome, make: impl FnOnce(i64, String) -> P) -> Option<P> {
+    if outcome.rejected == 0 && outcome.error_message.is_empty() {
+        return None;
+    }
+    Some(make(outcome.rejected as i64, outcome.error_message.clone()))
+}
+
+fn ok_response(format: Format, bytes: Vec<u8>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, format.content_type())],
+        bytes,
+    )
+        .into_response()
+}
+
+/// `google.rpc.Status`, the error body OTLP/HTTP specifies.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+fn error_response(error: &IngestError, format: Format) -> Response {
+    if let IngestError::Internal(detail) = error {
+        tracing::error!(detail, "ingest failed");
+    } else {
+        tracing::debug!(%error, "ingest refused");
+    }
+    let status = RpcStatus {
+        code: error.grpc_code() as i32,
+        message: error.public_message(),
+    };
+    let bytes = match format {
+        Format::Protobuf => status.encode_to_vec(),
+        Format::Json => serde_json::json!({"code": status.code, "message": status.message})
+            .to_string()
+            .into_bytes(),
+    };
+    let mut response = (
+        error.http_status(),
+        [(header::CONTENT_TYPE, format.content_type())],
+        bytes,
+    )
+        .into_response();
+    if let Retry::After(delay) = error.retry() {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(delay.as_secs().max(1)),
+        );
+    }
+    response
+}

@@ -1,0 +1,133 @@
+//! The one export path that both OTLP transports call: validate, encode,
+//! queue for the writer, and wait for the commit. Policy (limits,
+//! back-pressure, partial success) lives here, not in the receivers.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+use super::error::IngestError;
+use super::limits::Limits;
+use super::otlp::convert::{self, Converted, LogGroup, SpanGroup};
+use super::prepare;
+use crate::store::{Store, WriteError};
+
+/// The outcome of an accepted export: how many items were stored and how
+/// many were rejected (reported as OTLP `partial_success`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportOutcome {
+    pub accepted: usize,
+    pub rejected: usize,
+    pub error_message: String,
+}
+
+/// The ingest service shared by the receivers.
+#[derive(Clone)]
+pub struct Ingest {
+    pub store: Store,
+    pub limits: Limits,
+    pub project_id: i64,
+}
+
+impl Ingest {
+    pub fn new(store: Store, limits: Limits) -> Self {
+        Self {
+            store,
+            limits,
+            project_id: 1,
+        }
+    }
+
+    pub async fn export_traces(
+        &self,
+        request: ExportTraceServiceRequest,
+    ) -> Result<ExportOutcome, IngestError> {
+        self.refuse_if_overloaded()?;
+        let limits = self.limits.clone();
+        let (converted, encoded) = blocking(move || {
+            let converted = convert::convert_traces(request, &limits);
+            let encoded = prepare::encode(&converted.groups, &[]);
+            (summary(&converted, Converted::<SpanGroup>::item_count), encoded)
+        })
+        .await?;
+        self.store_encoded(converted, encoded).await
+    }
+
+    pub async fn export_logs(
+        &self,
+        request: ExportLogsServiceRequest,
+    ) -> Result<ExportOutcome, IngestError> {
+        self.refuse_if_overloaded()?;
+        let limits = self.limits.clone();
+        let (converted, encoded) = blocking(move || {
+            let converted = convert::convert_logs(request, &limits);
+            let encoded = prepare::encode(&[], &converted.groups);
+            (summary(&converted, Converted::<LogGroup>::item_count), encoded)
+        })
+        .await?;
+        self.store_encoded(converted, encoded).await
+    }
+
+    fn refuse_if_overloaded(&self) -> Result<(), IngestError> {
+        // Cheap early check, before any decoding work; the queue itself
+        // refuses again if it fills while this request is prepared.
+        let queue = &self.store.queue;
+        if queue.queued_bytes() >= queue.capacity_bytes() {
+            return Err(IngestError::Overloaded);
+        }
+        Ok(())
+    }
+
+    async fn store_encoded(
+        &self,
+        outcome: ExportOutcome,
+        encoded: prepare::Encoded,
+    ) -> Result<ExportOutcome, IngestError> {
+        if outcome.accepted == 0 {
+            if outcome.rejected > 0 {
+                return Err(IngestError::AllRejected(outcome.error_message));
+            }
+            return Ok(outcome);
+        }
+        let classified = self
+            .store
+            .known_blobs
+            .classify(self.store.pool(), encoded.blob_hashes(), now_unix_nano())
+            .await
+            .map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        let project_id = self.project_id;
+        let batch = blocking(move || prepare::pack(encoded, &classified, project_id))
+            .await?
+            .map_err(|e| IngestError::Internal(e.to_string()))?;
+        self.store.queue.write(batch).await.map_err(|error| match error {
+            WriteError::QueueFull => IngestError::Overloaded,
+            other => IngestError::Unavailable(other.to_string()),
+        })?;
+        Ok(outcome)
+    }
+}
+
+fn summary<G>(converted: &Converted<G>, count: fn(&Converted<G>) -> usize) -> ExportOutcome {
+    ExportOutcome {
+        accepted: count(converted),
+        rejected: converted.rejected,
+        error_message: converted.error_message(),
+    }
+}
+
+/// Runs CPU-bound work off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, IngestError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| IngestError::Internal(e.to_string()))
+}
+
+fn now_unix_nano() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_nanos() as i64
+}

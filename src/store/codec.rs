@@ -1,0 +1,573 @@
+//! The stored encoding of telemetry: protobuf messages (prost) that mirror
+//! the domain types, except that large strings and byte values are held by
+//! reference to content-addressed blobs.
+//!
+//! A large string is split into segments: literal text and references to
+//! blobs. When the string is JSON (OTel GenAI puts whole conversations into
+//! one JSON string attribute), each long string literal inside it becomes a
+//! blob holding the *unescaped* text, with a note of how it was escaped.
+//! The canonical call's message texts are stored as blobs of the same
+//! unescaped text, so a prompt is stored once however many spans, log
+//! records and calls carry it, and each turn of a chat only adds its new
+//! messages. Reconstruction is checked at encode time: a value that would
+//! not come back byte for byte is stored literally instead.
+//!
+//! Encoding happens in two steps so no database access is needed while
+//! encoding: [`Encoder`] returns the encoded message and the blobs it
+//! references; decoding first lists the hashes a message needs
+//! ([`collect_hashes`]), the caller fetches them, then [`Decoder`] rebuilds
+//! the domain value.
+
+use std::collections::HashMap;
+
+use crate::model::{Attributes, KeyValue, Value};
+
+/// Strings and byte values at least this long are stored as blobs.
+pub const MIN_BLOB_BYTES: usize = 128;
+
+/// First 16 bytes of a BLAKE3 hash: the address of a blob.
+pub type BlobHash = [u8; 16];
+
+pub fn blob_hash(content: &[u8]) -> BlobHash {
+    let mut hash = [0u8; 16];
+    hash.copy_from_slice(&blake3::hash(content).as_bytes()[..16]);
+    hash
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StoredValue {
+    #[prost(oneof = "stored_value::Kind", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9")]
+    pub kind: Option<stored_value::Kind>,
+}
+
+pub mod stored_value {
+    #[derive(Clone, PartialEq, prost::Oneof)]
+    pub enum Kind {
+        #[prost(string, tag = "1")]
+        String(String),
+        #[prost(bool, tag = "2")]
+        Bool(bool),
+        #[prost(sint64, tag = "3")]
+        Int(i64),
+        #[prost(double, tag = "4")]
+        Double(f64),
+        #[prost(bytes, tag = "5")]
+        Bytes(Vec<u8>),
+        #[prost(message, tag = "6")]
+        Array(super::StoredArray),
+        #[prost(message, tag = "7")]
+        KvList(super::StoredKvList),
+        /// A large string, as segments.
+        #[prost(message, tag = "8")]
+        Text(super::StoredText),
+        /// A large byte value, held whole in one blob.
+        #[prost(message, tag = "9")]
+        BytesRef(super::BlobRef),
+    }
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StoredArray {
+    #[prost(message, repeated, tag = "1")]
+    pub values: Vec<StoredValue>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StoredKvList {
+    #[prost(message, repeated, tag = "1")]
+    pub values: Vec<StoredKeyValue>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StoredKeyValue {
+    #[prost(string, tag = "1")]
+    pub key: String,
+    #[prost(message, optional, tag = "2")]
+    pub value: Option<StoredValue>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StoredText {
+    #[prost(message, repeated, tag = "1")]
+    pub segments: Vec<Segment>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Segment {
+    #[prost(oneof = "segment::Kind", tags = "1, 2")]
+    pub kind: Option<segment::Kind>,
+}
+
+pub mod segment {
+    #[derive(Clone, PartialEq, prost::Oneof)]
+    pub enum Kind {
+        #[prost(string, tag = "1")]
+        Literal(String),
+        #[prost(message, tag = "2")]
+        Blob(super::BlobRef),
+    }
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct BlobRef {
+    #[prost(bytes = "vec", tag = "1")]
+    pub hash: Vec<u8>,
+    /// How the blob's text is escaped where it stands: see [`Escape`].
+    #[prost(uint32, tag = "2")]
+    pub escape: u32,
+}
+
+/// How a blob's text was escaped inside the value that referenced it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Escape {
+    /// Not escaped: the blob is the value itself.
+    Raw = 0,
+    /// A JSON string literal's body, escaped minimally (serde_json, JavaScript).
+    Json = 1,
+    /// JSON with every non-ASCII character as `\uXXXX` (Python's default).
+    JsonAscii = 2,
+    /// JSON with `<`, `>`, `&`, U+2028 and U+2029 escaped too (Go's default).
+    JsonHtml = 3,
+}
+
+impl Escape {
+    fn from_u32(value: u32) -> Option<Escape> {
+        match value {
+            0 => Some(Escape::Raw),
+            1 => Some(Escape::Json),
+            2 => Some(Escape::JsonAscii),
+            3 => Some(Escape::JsonHtml),
+            _ => None,
+        }
+    }
+
+    fn apply(self, text: &str, out: &mut String) {
+        match self {
+            Escape::Raw => out.push_str(text),
+            Escape::Json => escape_json(text, out, false, false),
+            Escape::JsonAscii => escape_json(text, out, true, false),
+            Escape::JsonHtml => escape_json(text, out, false, true),
+        }
+    }
+}
+
+fn escape_json(text: &str, out: &mut String, ascii_only: bool, html_safe: bool) {
+    use std::fmt::Write as _;
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' if html_safe => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c if ascii_only && !c.is_ascii() => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{:04x}", unit);
+                }
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+/// Encodes domain values, collecting the blobs they reference.
+pub struct Encoder {
+    /// Content of every blob referenced so far, by hash.
+    pub blobs: HashMap<BlobHash, Vec<u8>>,
+    min_blob_bytes: usize,
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Encoder {
+    pub fn new() -> Self {
+        Self {
+            blobs: HashMap::new(),
+            min_blob_bytes: MIN_BLOB_BYTES,
+        }
+    }
+
+    /// An encoder that keeps everything inline, for small records that must
+    /// stand alone (resources, scopes).
+    pub fn inline() -> Self {
+        Self {
+            blobs: HashMap::new(),
+            min_blob_bytes: usize::MAX,
+        }
+    }
+
+    pub fn value(&mut self, value: &Value) -> StoredValue {
+        use stored_value::Kind;
+        let kind = match value {
+            Value::Empty => None,
+            Value::String(s) => Some(self.string(s)),
+            Value::Bool(b) => Some(Kind::Bool(*b)),
+            Value::Int(i) => Some(Kind::Int(*i)),
+            Value::Double(d) => Some(Kind::Double(*d)),
+            Value::Bytes(b) if b.len() >= self.min_blob_bytes => {
+                Some(Kind::BytesRef(self.blob(b.clone(), Escape::Raw)))
+            }
+            Value::Bytes(b) => Some(Kind::Bytes(b.clone())),
+            Value::Array(values) => Some(Kind::Array(StoredArray {
+                values: values.iter().map(|v| self.value(v)).collect(),
+            })),
+            Value::KvList(kvs) => Some(Kind::KvList(StoredKvList {
+                values: self.key_values(kvs),
+            })),
+        };
+        StoredValue { kind }
+    }
+
+    pub fn attributes(&mut self, attributes: &Attributes) -> Vec<StoredKeyValue> {
+        self.key_values(&attributes.0)
+    }
+
+    fn key_values(&mut self, kvs: &[KeyValue]) -> Vec<StoredKeyValue> {
+        kvs.iter()
+            .map(|kv| StoredKeyValue {
+                key: kv.key.clone(),
+                value: Some(self.value(&kv.value)),
+            })
+            .collect()
+    }
+
+    fn string(&mut self, s: &str) -> stored_value::Kind {
+        if s.len() < self.min_blob_bytes {
+            return stored_value::Kind::String(s.to_owned());
+        }
+        let segments = self.segments(s);
+        stored_value::Kind::Text(StoredText { segments })
+    }
+
+    fn blob(&mut self, content: Vec<u8>, escape: Escape) -> BlobRef {
+        let hash = blob_hash(&content);
+        self.blobs.entry(hash).or_insert(content);
+        BlobRef {
+            hash: hash.to_vec(),
+            escape: escape as u32,
+        }
+    }
+
+    /// Splits a large string into literals and blob references.
+    fn segments(&mut self, s: &str) -> Vec<Segment> {
+        let whole = || Segment {
+            kind: Some(segment::Kind::Blob(BlobRef {
+                hash: blob_hash(s.as_bytes()).to_vec(),
+                escape: Escape::Raw as u32,
+            })),
+        };
+        if !looks_like_json(s) {
+            self.blob(s.as_bytes().to_vec(), Escape::Raw);
+            return vec![whole()];
+        }
+        let pieces = split_json_literals(s);
+        if !pieces.iter().any(|p| matches!(p, Piece::Text(..))) {
+            // JSON without long strings (tool definitions, say): the whole
+            // value is the unit that repeats.
+            self.blob(s.as_bytes().to_vec(), Escape::Raw);
+            return vec![whole()];
+        }
+        let mut segments = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            let kind = match piece {
+                Piece::Literal(text) => segment::Kind::Literal(text.to_owned()),
+                Piece::Text(text, escape) => {
+                    segment::Kind::Blob(self.blob(text.into_bytes(), escape))
+                }
+            };
+            segments.push(Segment { kind: Some(kind) });
+        }
+        segments
+    }
+}
+
+fn looks_like_json(s: &str) -> bool {
+    matches!(s.trim_start().as_bytes().first(), Some(b'[' | b'{'))
+}
+
+enum Piece<'a> {
+    Literal(&'a str),
+    /// An unescaped string literal and how it was escaped.
+    Text(String, Escape),
+}
+
+/// Cuts `s` at the long JSON string literals it contains. Literals between
+/// them stay as they are; the cut points are ASCII quotes, so every literal
+/// piece is valid UTF-8.
+fn split_json_literals(s: &str) -> Vec<Piece<'_>> {
+    let bytes = s.as_bytes();
+    let mut pieces = Vec::new();
+    let mut literal_start = 0;
+    let mut i = 0;
+    while let Some(offset) = memchr::memchr(b'"', &bytes[i..]) {
+        let open = i + offset;
+        let Some(close) = closing_quote(bytes, open + 1) else {
+            break;
+        };
+        let body = &s[open + 1..close];
+        if let Some((text, escape)) = long_unescaped(body) {
+            if literal_start < open + 1 {
+                pieces.push(Piece::Literal(&s[literal_start..open + 1]));
+            }
+            pieces.push(Piece::Text(text, escape));
+            literal_start = close;
+        }
+        i = close + 1;
+    }
+    if literal_start < s.len() {
+        pieces.push(Piece::Literal(&s[literal_start..]));
+    }
+    pieces
+}
+
+/// Index of the quote that ends a string literal whose body starts at `from`.
+fn closing_quote(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The text of a long literal body and the escaping that reproduces it exactly.
+fn long_unescaped(body: &str) -> Option<(String, Escape)> {
+    if body.len() < MIN_BLOB_BYTES {
+        return None;
+    }
+    if !body.contains('\\') {
+        return Some((body.to_owned(), Escape::Json)).filter(|(t, _)| {
+            // Unescaped control characters are not valid JSON; keep such
+            // literals as they are.
+            !t.bytes().any(|b| b < 0x20)
+        });
+    }
+    let text: String = serde_json::from_str(&format!("\"{body}\"")).ok()?;
+    if text.len() < MIN_BLOB_BYTES {
+        return None;
+    }
+    for escape in [Escape::Json, Escape::JsonAscii, Escape::JsonHtml] {
+        let mut again = String::with_capacity(body.len());
+        escape.apply(&text, &mut again);
+        if again == body {
+            return Some((text, escape));
+        }
+    }
+    None
+}
+
+/// Why a stored value could not be turned back into a domain value.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(#[from] prost::DecodeError),
+    #[error("blob {} is missing from the store", const_hex::encode(.0))]
+    MissingBlob(Vec<u8>),
+    #[error("blob {} is not valid UTF-8 text", const_hex::encode(.0))]
+    NotText(Vec<u8>),
+    #[error("stored record has an invalid {0}")]
+    Invalid(&'static str),
+    #[error("unknown escape mode {0} in a stored value")]
+    UnknownEscape(u32),
+}
+
+/// Lists the blob hashes a stored value references.
+pub fn collect_hashes(value: &StoredValue, out: &mut Vec<Vec<u8>>) {
+    use stored_value::Kind;
+    match &value.kind {
+        Some(Kind::Text(text)) => {
+            for segment in &text.segments {
+                if let Some(segment::Kind::Blob(blob)) = &segment.kind {
+                    out.push(blob.hash.clone());
+                }
+            }
+        }
+        Some(Kind::BytesRef(blob)) => out.push(blob.hash.clone()),
+        Some(Kind::Array(array)) => {
+            for v in &array.values {
+                collect_hashes(v, out);
+            }
+        }
+        Some(Kind::KvList(list)) => collect_kv_hashes(&list.values, out),
+        _ => {}
+    }
+}
+
+pub fn collect_kv_hashes(kvs: &[StoredKeyValue], out: &mut Vec<Vec<u8>>) {
+    for kv in kvs {
+        if let Some(value) = &kv.value {
+            collect_hashes(value, out);
+        }
+    }
+}
+
+/// Rebuilds domain values from stored ones, given the referenced blobs.
+pub struct Decoder<'a> {
+    pub blobs: &'a HashMap<Vec<u8>, Vec<u8>>,
+}
+
+impl Decoder<'_> {
+    pub fn value(&self, value: &StoredValue) -> Result<Value, DecodeError> {
+        use stored_value::Kind;
+        Ok(match &value.kind {
+            None => Value::Empty,
+            Some(Kind::String(s)) => Value::String(s.clone()),
+            Some(Kind::Bool(b)) => Value::Bool(*b),
+            Some(Kind::Int(i)) => Value::Int(*i),
+            Some(Kind::Double(d)) => Value::Double(*d),
+            Some(Kind::Bytes(b)) => Value::Bytes(b.clone()),
+            Some(Kind::BytesRef(blob)) => Value::Bytes(self.blob(&blob.hash)?.to_vec()),
+            Some(Kind::Array(array)) => Value::Array(
+                array
+                    .values
+                    .iter()
+                    .map(|v| self.value(v))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Some(Kind::KvList(list)) => Value::KvList(self.key_values(&list.values)?),
+            Some(Kind::Text(text)) => Value::String(self.text(text)?),
+        })
+    }
+
+    pub fn attributes(&self, kvs: &[StoredKeyValue]) -> Result<Attributes, DecodeError> {
+        Ok(Attributes(self.key_values(kvs)?))
+    }
+
+    fn key_values(&self, kvs: &[StoredKeyValue]) -> Result<Vec<KeyValue>, DecodeError> {
+        let mut out = Vec::with_capacity(kvs.len());
+        for kv in kvs {
+            let value = match &kv.value {
+                Some(v) => self.value(v)?,
+                None => Value::Empty,
+            };
+            out.push(KeyValue::new(kv.key.clone(), value));
+        }
+        Ok(out)
+    }
+
+    fn blob(&self, hash: &[u8]) -> Result<&[u8], DecodeError> {
+        self.blobs
+            .get(hash)
+            .map(Vec::as_slice)
+            .ok_or_else(|| DecodeError::MissingBlob(hash.to_vec()))
+    }
+
+    fn text(&self, text: &StoredText) -> Result<String, DecodeError> {
+        let mut out = String::new();
+        for segment in &text.segments {
+            match &segment.kind {
+                Some(segment::Kind::Literal(s)) => out.push_str(s),
+                Some(segment::Kind::Blob(blob)) => {
+                    let bytes = self.blob(&blob.hash)?;
+                    let content = std::str::from_utf8(bytes)
+                        .map_err(|_| DecodeError::NotText(blob.hash.clone()))?;
+                    let escape =
+                        Escape::from_u32(blob.escape).ok_or(DecodeError::UnknownEscape(blob.escape))?;
+                    escape.apply(content, &mut out);
+                }
+                None => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(value: &Value) -> (Value, Encoder) {
+        let mut encoder = Encoder::new();
+        let stored = encoder.value(value);
+        let blobs: HashMap<Vec<u8>, Vec<u8>> = encoder
+            .blobs
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.clone()))
+            .collect();
+        let decoded = Decoder { blobs: &blobs }.value(&stored).expect("decodes");
+        (decoded, encoder)
+    }
+
+    fn long(text: &str) -> String {
+        text.repeat(MIN_BLOB_BYTES / text.len() + 1)
+    }
+
+    #[test]
+    fn json_conversation_shares_message_blobs_with_plain_text() {
+        let answer = long("Whisk two eggs, add salt. ");
+        let messages = serde_json::json!([
+            {"role": "user", "parts": [{"type": "text", "content": long("How do I make an omelette? ")}]},
+            {"role": "assistant", "parts": [{"type": "text", "content": answer}]},
+        ]);
+        let value = Value::String(messages.to_string());
+        let (decoded, encoder) = round_trip(&value);
+        assert_eq!(decoded, value);
+        assert!(encoder.blobs.contains_key(&blob_hash(answer.as_bytes())));
+        assert_eq!(encoder.blobs.len(), 2);
+    }
+
+    #[test]
+    fn python_and_go_escaping_round_trip_exactly() {
+        let text = long("Ünïcödé \"quoted\" <b>&</b>\n\ttab 😀 ");
+        let python_style = {
+            let mut s = String::from("[\"");
+            Escape::JsonAscii.apply(&text, &mut s);
+            s.push_str("\"]");
+            s
+        };
+        let go_style = {
+            let mut s = String::from("{\"k\": \"");
+            Escape::JsonHtml.apply(&text, &mut s);
+            s.push_str("\"}");
+            s
+        };
+        for json in [python_style, go_style] {
+            let value = Value::String(json);
+            let (decoded, encoder) = round_trip(&value);
+            assert_eq!(decoded, value);
+            assert!(encoder.blobs.contains_key(&blob_hash(text.as_bytes())));
+        }
+    }
+
+    #[test]
+    fn unusual_escapes_are_kept_literally_and_still_exact() {
+        // Upper-case hex escapes match no known encoder: kept as a literal.
+        let body = long("caf\\u00E9 ");
+        let value = Value::String(format!("[\"{body}\"]"));
+        let (decoded, _) = round_trip(&value);
+        assert_eq!(decoded, value);
+    }
+
+    #[test]
+    fn invalid_json_and_plain_text_round_trip() {
+        for text in [long("plain prose "), format!("[\"{}", long("unterminated "))] {
+            let value = Value::String(text);
+            let (decoded, _) = round_trip(&value);
+            assert_eq!(decoded, value);
+        }
+    }
+
+    #[test]
+    fn large_bytes_become_a_blob() {
+        let value = Value::Bytes(vec![7u8; 500]);
+        let (decoded, encoder) = round_trip(&value);
+        assert_eq!(decoded, value);
+        assert_eq!(encoder.blobs.len(), 1);
+    }
+}

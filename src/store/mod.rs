@@ -1,0 +1,165 @@
+//! Storage: one SQLite file in WAL mode, reached through sqlx.
+//!
+//! Writes go through one writer task ([`writer`]) fed by a bounded queue of
+//! prepared batches ([`batch`]); reads use a pool of read connections
+//! ([`read`]). Bulky bytes live in compressed packs ([`pack`]), content is
+//! deduplicated by hash ([`codec`], [`blobs`]).
+//!
+//! All SQL lives in this module. A second engine (PostgreSQL, as design.md
+//! plans) would be a sibling of these files behind the same `Store` methods;
+//! the types crossing the boundary are domain types and batches, never
+//! SQLite types. Queries are checked at run time (`sqlx::query`, not the
+//! compile-time macros), because those check against one database per crate.
+
+pub mod batch;
+pub mod blobs;
+pub mod codec;
+pub mod pack;
+pub mod read;
+pub mod records;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, SqlitePool};
+
+pub use blobs::KnownBlobs;
+pub use read::{PackCache, ReadError, Reader};
+pub use writer::{WriteError, WriteQueue, WriteSummary};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How the database is opened.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    pub path: PathBuf,
+    /// Bytes of prepared batches that may wait for the writer before ingest
+    /// answers "retry later".
+    pub max_queue_bytes: usize,
+    /// `true`: fsync every commit (durable across power loss). `false`:
+    /// durable across process crashes only; faster on slow disks.
+    pub fsync_every_commit: bool,
+    pub read_connections: u32,
+    pub pack_cache_bytes: usize,
+}
+
+impl StoreOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            max_queue_bytes: 64 << 20,
+            fsync_every_commit: true,
+            read_connections: 4,
+            pack_cache_bytes: 32 << 20,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open database {path}: {source}")]
+    Open { path: PathBuf, source: sqlx::Error },
+    #[error("cannot migrate database {path} to the current schema: {source}")]
+    Migrate {
+        path: PathBuf,
+        source: sqlx::migrate::MigrateError,
+    },
+}
+
+/// The store: a write queue, a reader, and what they share.
+#[derive(Clone)]
+pub struct Store {
+    pub queue: WriteQueue,
+    pub reader: Reader,
+    pub known_blobs: Arc<KnownBlobs>,
+    writer_task: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database, and starts the writer.
+    pub async fn open(options: &StoreOptions) -> Result<Store, OpenError> {
+        let path = options.path.clone();
+        let open_error = |source| OpenError::Open {
+            path: path.clone(),
+            source,
+        };
+        let connect = connect_options(&options.path, options.fsync_every_commit)
+            .map_err(open_error)?;
+        let mut write_conn = connect.clone().connect().await.map_err(open_error)?;
+        MIGRATOR
+            .run(&mut write_conn)
+            .await
+            .map_err(|source| OpenError::Migrate {
+                path: path.clone(),
+                source,
+            })?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.read_connections.max(1))
+            .connect_with(read_options(&options.path).map_err(open_error)?)
+            .await
+            .map_err(open_error)?;
+        let known_blobs = Arc::new(KnownBlobs::new(1 << 20));
+        let (queue, writer_task) =
+            writer::spawn(write_conn, options.max_queue_bytes, known_blobs.clone());
+        Ok(Store {
+            queue,
+            reader: Reader {
+                pool,
+                packs: Arc::new(PackCache::new(options.pack_cache_bytes)),
+            },
+            known_blobs,
+            writer_task: Arc::new(tokio::sync::Mutex::new(Some(writer_task))),
+        })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.reader.pool
+    }
+
+    /// Waits until every batch queued so far is committed and the writer has
+    /// stopped. Call after the receivers have stopped and every clone of the
+    /// store's queue has been dropped elsewhere.
+    pub async fn close(self) {
+        let task = self.writer_task.lock().await.take();
+        drop(self.queue);
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        self.reader.pool.close().await;
+    }
+}
+
+fn connect_options(path: &Path, fsync_every_commit: bool) -> Result<SqliteConnectOptions, sqlx::Error> {
+    let url = format!("sqlite://{}", path.display());
+    Ok(SqliteConnectOptions::from_str(&url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(if fsync_every_commit {
+            SqliteSynchronous::Full
+        } else {
+            SqliteSynchronous::Normal
+        })
+        // Set before the first table exists, so the pruner can hand space back.
+        .auto_vacuum(SqliteAutoVacuum::Incremental)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("cache_size", "-16000")
+        .pragma("temp_store", "memory")
+        .log_statements(tracing::log::LevelFilter::Trace))
+}
+
+/// Readers never write, so they set no pragmas that would need to.
+fn read_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
+    let url = format!("sqlite://{}", path.display());
+    Ok(SqliteConnectOptions::from_str(&url)?
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("cache_size", "-16000")
+        .log_statements(tracing::log::LevelFilter::Trace))
+}

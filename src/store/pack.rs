@@ -1,0 +1,166 @@
+//! Packs: zstd frames that hold many records (span and log bodies, call
+//! content, new blobs) back to back. Rows point into a pack by offset and
+//! length within the uncompressed bytes. Compressing a whole request's
+//! records together lets zstd see the repetition between them (attribute
+//! keys, JSON structure), which per-record compression cannot.
+//!
+//! This file is the only place that calls zstd, and every decompression is
+//! bounded by the pack's recorded size.
+
+use std::io::Read as _;
+
+/// Packs are cut at about this many uncompressed bytes, so reading one
+/// record never decompresses more than this.
+pub const TARGET_PACK_BYTES: usize = 256 << 10;
+
+/// zstd level for packs written on the ingest path: fast enough to keep up
+/// with ingest on modest hardware, and still well ahead of gzip.
+pub const INGEST_LEVEL: i32 = 3;
+
+pub const CODEC_RAW: i64 = 0;
+pub const CODEC_ZSTD: i64 = 1;
+
+/// Where a record lives: which pack of the batch, and where inside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackSlot {
+    /// Index into the batch's packs (the writer maps it to a row id).
+    pub pack: usize,
+    pub offset: u32,
+    pub length: u32,
+}
+
+/// Collects records into packs of about [`TARGET_PACK_BYTES`].
+#[derive(Default)]
+pub struct PackBuilder {
+    finished: Vec<Vec<u8>>,
+    current: Vec<u8>,
+}
+
+impl PackBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, record: &[u8]) -> PackSlot {
+        if !self.current.is_empty() && self.current.len() + record.len() > TARGET_PACK_BYTES {
+            self.finished.push(std::mem::take(&mut self.current));
+        }
+        let offset = self.current.len() as u32;
+        self.current.extend_from_slice(record);
+        PackSlot {
+            pack: self.finished.len(),
+            offset,
+            length: record.len() as u32,
+        }
+    }
+
+    /// Compresses every pack. Runs on the ingest workers, never the writer.
+    pub fn finish(mut self) -> std::io::Result<Vec<EncodedPack>> {
+        if !self.current.is_empty() {
+            self.finished.push(self.current);
+        }
+        self.finished.iter().map(|raw| compress(raw)).collect()
+    }
+}
+
+/// A pack ready to be stored.
+#[derive(Clone, Debug)]
+pub struct EncodedPack {
+    pub codec: i64,
+    pub raw_length: usize,
+    pub data: Vec<u8>,
+}
+
+fn compress(raw: &[u8]) -> std::io::Result<EncodedPack> {
+    let data = zstd::bulk::compress(raw, INGEST_LEVEL)?;
+    if data.len() >= raw.len() {
+        return Ok(EncodedPack {
+            codec: CODEC_RAW,
+            raw_length: raw.len(),
+            data: raw.to_vec(),
+        });
+    }
+    Ok(EncodedPack {
+        codec: CODEC_ZSTD,
+        raw_length: raw.len(),
+        data,
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error("pack has unknown codec {0}")]
+    UnknownCodec(i64),
+    #[error("pack does not decompress: {0}")]
+    Decompress(#[from] std::io::Error),
+    #[error("pack decompressed to {actual} bytes, expected {expected}")]
+    WrongLength { expected: usize, actual: usize },
+    #[error("record at {offset}+{length} lies outside its pack of {pack_length} bytes")]
+    OutOfBounds {
+        offset: usize,
+        length: usize,
+        pack_length: usize,
+    },
+}
+
+/// Decompresses a stored pack, never producing more than `raw_length` bytes.
+pub fn decompress(codec: i64, raw_length: usize, data: &[u8]) -> Result<Vec<u8>, PackError> {
+    let raw = match codec {
+        CODEC_RAW => data.to_vec(),
+        CODEC_ZSTD => {
+            let mut raw = Vec::with_capacity(raw_length);
+            let decoder = zstd::stream::read::Decoder::new(data)?;
+            decoder.take(raw_length as u64 + 1).read_to_end(&mut raw)?;
+            raw
+        }
+        other => return Err(PackError::UnknownCodec(other)),
+    };
+    if raw.len() != raw_length {
+        return Err(PackError::WrongLength {
+            expected: raw_length,
+            actual: raw.len(),
+        });
+    }
+    Ok(raw)
+}
+
+/// The bytes of one record inside a decompressed pack.
+pub fn slice(pack: &[u8], offset: usize, length: usize) -> Result<&[u8], PackError> {
+    pack.get(offset..offset.saturating_add(length))
+        .ok_or(PackError::OutOfBounds {
+            offset,
+            length,
+            pack_length: pack.len(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_come_back_from_their_slots() {
+        let mut builder = PackBuilder::new();
+        let big = vec![b'x'; TARGET_PACK_BYTES - 10];
+        let a = builder.add(b"first record");
+        let b = builder.add(&big);
+        let c = builder.add(b"third");
+        assert_eq!((a.pack, b.pack, c.pack), (0, 1, 1));
+        let packs = builder.finish().expect("compresses");
+        assert_eq!(packs.len(), 2);
+        let raw = decompress(packs[1].codec, packs[1].raw_length, &packs[1].data).expect("raw");
+        assert_eq!(
+            slice(&raw, c.offset as usize, c.length as usize).expect("in bounds"),
+            b"third"
+        );
+        assert!(packs[1].data.len() < 1000, "repetitive data compresses");
+    }
+
+    #[test]
+    fn decompression_stops_at_the_recorded_length() {
+        let raw = vec![0u8; 1 << 20];
+        let packed = compress(&raw).expect("compresses");
+        let error = decompress(packed.codec, 1000, &packed.data).expect_err("too long");
+        assert!(matches!(error, PackError::WrongLength { expected: 1000, actual: 1001 }));
+    }
+}

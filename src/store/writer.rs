@@ -1,0 +1,519 @@
+//! The write path's single writer: a bounded queue of prepared batches and
+//! one task that commits them in groups.
+//!
+//! SQLite allows one writer at a time, so one task owns the write
+//! connection and does nothing but bind parameters: every batch arrives
+//! encoded and compressed. Batches that wait together are committed in one
+//! transaction (one fsync), each inside its own savepoint so a bad batch
+//! fails alone. A request is acknowledged only after the transaction that
+//! holds its data has committed.
+//!
+//! The queue is bounded in bytes. When it is full, [`WriteQueue::submit`]
+//! refuses at once and the receivers tell the client to retry later,
+//! instead of buffering without bound.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sqlx::sqlite::{Sqlite, SqliteConnection};
+use sqlx::{Connection, QueryBuilder};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+
+use super::batch::{DedupRow, WriteBatch};
+use super::blobs::KnownBlobs;
+use super::codec::BlobHash;
+
+/// Most batches committed in one transaction.
+const MAX_GROUP_BATCHES: usize = 64;
+/// Most rows committed in one transaction.
+const MAX_GROUP_ROWS: usize = 50_000;
+/// Rows per multi-row INSERT; remainders go in power-of-two chunks so the
+/// statement cache holds a handful of shapes per table.
+const ROWS_PER_STATEMENT: usize = 128;
+/// The byte budget is counted in units of this many bytes.
+const PERMIT_UNIT: usize = 1024;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    #[error("the write queue is full; retry after a short wait")]
+    QueueFull,
+    #[error("the store is shutting down")]
+    ShuttingDown,
+    #[error("referenced content {0} is no longer stored; retry the request")]
+    MissingBlob(String),
+    #[error("the database refused the write: {0}")]
+    Database(String),
+}
+
+impl WriteError {
+    /// Whether the client should send the same data again later.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, WriteError::ShuttingDown)
+    }
+}
+
+impl From<sqlx::Error> for WriteError {
+    fn from(error: sqlx::Error) -> Self {
+        WriteError::Database(error.to_string())
+    }
+}
+
+/// What one committed batch added.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteSummary {
+    pub spans_inserted: u64,
+    pub logs_inserted: u64,
+}
+
+struct Pending {
+    batch: WriteBatch,
+    _permit: OwnedSemaphorePermit,
+    ack: oneshot::Sender<Result<WriteSummary, WriteError>>,
+}
+
+/// The sending side of the write queue; cheap to clone.
+#[derive(Clone)]
+pub struct WriteQueue {
+    sender: mpsc::UnboundedSender<Pending>,
+    budget: Arc<Semaphore>,
+    capacity_units: usize,
+}
+
+impl WriteQueue {
+    /// Queues a batch, or refuses at once when the byte budget is spent.
+    /// The returned receiver resolves once the batch is committed.
+    pub fn submit(
+        &self,
+        batch: WriteBatch,
+    ) -> Result<oneshot::Receiver<Result<WriteSummary, WriteError>>, WriteError> {
+        let units = batch.memory_bytes().div_ceil(PERMIT_UNIT).clamp(1, self.capacity_units);
+        let permit = self
+            .budget
+            .clone()
+            .try_acquire_many_owned(units as u32)
+            .map_err(|_| WriteError::QueueFull)?;
+        let (ack, done) = oneshot::channel();
+        self.sender
+            .send(Pending {
+                batch,
+                _permit: permit,
+                ack,
+            })
+            .map_err(|_| WriteError::ShuttingDown)?;
+        Ok(done)
+    }
+
+    /// Queues a batch and waits for its commit.
+    pub async fn write(&self, batch: WriteBatch) -> Result<WriteSummary, WriteError> {
+        let done = self.submit(batch)?;
+        done.await.map_err(|_| WriteError::ShuttingDown)?
+    }
+
+    /// The queue's byte budget.
+    pub fn capacity_bytes(&self) -> usize {
+        self.capacity_units * PERMIT_UNIT
+    }
+
+    /// Bytes waiting in the queue.
+    pub fn queued_bytes(&self) -> usize {
+        (self.capacity_units - self.budget.available_permits()) * PERMIT_UNIT
+    }
+}
+
+/// Starts the writer task on `conn`. It stops once every [`WriteQueue`]
+/// clone is dropped and the queue is drained.
+pub fn spawn(
+    conn: SqliteConnection,
+    max_queue_bytes: usize,
+    known_blobs: Arc<KnownBlobs>,
+) -> (WriteQueue, tokio::task::JoinHandle<()>) {
+    let capacity_units = (max_queue_bytes / PERMIT_UNIT).max(1);
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let queue = WriteQueue {
+        sender,
+        budget: Arc::new(Semaphore::new(capacity_units)),
+        capacity_units,
+    };
+    let writer = Writer {
+        conn,
+        known_blobs,
+        resource_ids: HashMap::new(),
+        scope_ids: HashMap::new(),
+    };
+    let handle = tokio::spawn(writer.run(receiver));
+    (queue, handle)
+}
+
+struct Writer {
+    conn: SqliteConnection,
+    known_blobs: Arc<KnownBlobs>,
+    resource_ids: HashMap<BlobHash, i64>,
+    scope_ids: HashMap<BlobHash, i64>,
+}
+
+impl Writer {
+    async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Pending>) {
+        while let Some(first) = receiver.recv().await {
+            let mut group = vec![first];
+            let mut rows = row_count(&group[0].batch);
+            while group.len() < MAX_GROUP_BATCHES && rows < MAX_GROUP_ROWS {
+                match receiver.try_recv() {
+                    Ok(next) => {
+                        rows += row_count(&next.batch);
+                        group.push(next);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group).await;
+        }
+        tracing::info!("writer drained its queue and stopped");
+    }
+
+    async fn commit_group(&mut self, group: Vec<Pending>) {
+        let started = Instant::now();
+        let count = group.len();
+        let outcome = self.write_group(&group).await;
+        match outcome {
+            Ok(results) => {
+                self.remember_blobs(&group, &results);
+                for (pending, result) in group.into_iter().zip(results) {
+                    let _ = pending.ack.send(result);
+                }
+            }
+            Err(error) => {
+                // The transaction did not commit: caches may name rows that
+                // were rolled back.
+                self.resource_ids.clear();
+                self.scope_ids.clear();
+                tracing::error!(%error, batches = count, "commit failed");
+                for pending in group {
+                    let _ = pending.ack.send(Err(error.clone()));
+                }
+            }
+        }
+        tracing::debug!(batches = count, elapsed_ms = started.elapsed().as_millis() as u64, "committed");
+    }
+
+    /// Tells the ingest workers which content is now stored.
+    fn remember_blobs(&self, group: &[Pending], results: &[Result<WriteSummary, WriteError>]) {
+        let now = now_unix_nano();
+        for (pending, result) in group.iter().zip(results) {
+            if result.is_ok() {
+                let batch = &pending.batch;
+                let hashes = batch.new_blobs.iter().map(|(hash, _)| *hash);
+                self.known_blobs
+                    .remember(hashes.chain(batch.touched_blobs.iter().copied()), now);
+            }
+        }
+    }
+
+    async fn write_group(
+        &mut self,
+        group: &[Pending],
+    ) -> Result<Vec<Result<WriteSummary, WriteError>>, WriteError> {
+        let mut tx = Connection::begin(&mut self.conn).await?;
+        let mut results = Vec::with_capacity(group.len());
+        let mut rolled_back = false;
+        for pending in group {
+            let mut savepoint = Connection::begin(&mut *tx).await?;
+            let result = write_batch(
+                &mut *savepoint,
+                &pending.batch,
+                &mut self.resource_ids,
+                &mut self.scope_ids,
+            )
+            .await;
+            match result {
+                Ok(summary) => {
+                    savepoint.commit().await?;
+                    results.push(Ok(summary));
+                }
+                Err(error) => {
+                    savepoint.rollback().await?;
+                    rolled_back = true;
+                    results.push(Err(error));
+                }
+            }
+        }
+        tx.commit().await?;
+        if rolled_back {
+            // Ids cached while writing a rolled-back batch may not exist.
+            self.resource_ids.clear();
+            self.scope_ids.clear();
+        }
+        Ok(results)
+    }
+}
+
+fn row_count(batch: &WriteBatch) -> usize {
+    batch.spans.len() + batch.logs.len() + batch.new_blobs.len()
+}
+
+fn now_unix_nano() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_nanos() as i64
+}
+
+async fn write_batch(
+    conn: &mut SqliteConnection,
+    batch: &WriteBatch,
+    resource_ids: &mut HashMap<BlobHash, i64>,
+    scope_ids: &mut HashMap<BlobHash, i64>,
+) -> Result<WriteSummary, WriteError> {
+    let now = now_unix_nano();
+    touch_blobs(conn, &batch.touched_blobs, now).await?;
+    let pack_ids = insert_packs(conn, batch, now).await?;
+    insert_blobs(conn, batch, &pack_ids, now).await?;
+    let resources = resolve_dedup(conn, DedupTable::Resources, &batch.resources, resource_ids).await?;
+    let scopes = resolve_dedup(conn, DedupTable::Scopes, &batch.scopes, scope_ids).await?;
+    let spans_inserted = insert_spans(conn, batch, &pack_ids, &resources, &scopes).await?;
+    let logs_inserted = insert_logs(conn, batch, &pack_ids, &resources, &scopes).await?;
+    Ok(WriteSummary {
+        spans_inserted,
+        logs_inserted,
+    })
+}
+
+/// Splits `0..len` into statement-sized chunks.
+fn chunks(len: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while len - start >= ROWS_PER_STATEMENT {
+        out.push(start..start + ROWS_PER_STATEMENT);
+        start += ROWS_PER_STATEMENT;
+    }
+    let mut size = ROWS_PER_STATEMENT / 2;
+    while start < len {
+        if len - start >= size {
+            out.push(start..start + size);
+            start += size;
+        }
+        size /= 2;
+    }
+    out
+}
+
+async fn touch_blobs(
+    conn: &mut SqliteConnection,
+    hashes: &[BlobHash],
+    now: i64,
+) -> Result<(), WriteError> {
+    for range in chunks(hashes.len()) {
+        let slice = &hashes[range];
+        let mut query: QueryBuilder<Sqlite> =
+            QueryBuilder::new("UPDATE blobs SET last_seen_unix_nano = ");
+        query.push_bind(now).push(" WHERE hash IN (");
+        let mut separated = query.separated(", ");
+        for hash in slice {
+            separated.push_bind(hash.as_slice());
+        }
+        query.push(")");
+        let updated = query.build().execute(&mut *conn).await?.rows_affected();
+        if updated as usize != slice.len() {
+            return Err(WriteError::MissingBlob(format!(
+                "{} of {} referenced blobs",
+                slice.len() - updated as usize,
+                slice.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn insert_packs(
+    conn: &mut SqliteConnection,
+    batch: &WriteBatch,
+    now: i64,
+) -> Result<Vec<i64>, WriteError> {
+    let mut ids = Vec::with_capacity(batch.packs.len());
+    for pack in &batch.packs {
+        let id = sqlx::query(
+            "INSERT INTO packs (created_at_unix_nano, codec, raw_length, data) VALUES (?, ?, ?, ?)",
+        )
+        .bind(now)
+        .bind(pack.codec)
+        .bind(pack.raw_length as i64)
+        .bind(pack.data.as_slice())
+        .execute(&mut *conn)
+        .await?
+        .last_insert_rowid();
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+async fn insert_blobs(
+    conn: &mut SqliteConnection,
+    batch: &WriteBatch,
+    pack_ids: &[i64],
+    now: i64,
+) -> Result<(), WriteError> {
+    for range in chunks(batch.new_blobs.len()) {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO blobs (hash, pack_id, pack_offset, length, last_seen_unix_nano) ",
+        );
+        query.push_values(&batch.new_blobs[range], |mut row, (hash, slot)| {
+            row.push_bind(hash.as_slice())
+                .push_bind(pack_ids[slot.pack])
+                .push_bind(slot.offset as i64)
+                .push_bind(slot.length as i64)
+                .push_bind(now);
+        });
+        // Another request may have stored the same content first; its copy wins.
+        query.push(" ON CONFLICT (hash) DO UPDATE SET last_seen_unix_nano = excluded.last_seen_unix_nano");
+        query.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The two tables of deduplicated, rarely changing records.
+#[derive(Clone, Copy)]
+enum DedupTable {
+    Resources,
+    Scopes,
+}
+
+impl DedupTable {
+    fn insert_sql(self) -> &'static str {
+        match self {
+            DedupTable::Resources => {
+                "INSERT INTO resources (hash, service_name, body) VALUES (?, ?, ?) \
+                 ON CONFLICT (hash) DO NOTHING"
+            }
+            DedupTable::Scopes => {
+                "INSERT INTO scopes (hash, name, version, body) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (hash) DO NOTHING"
+            }
+        }
+    }
+
+    fn select_sql(self) -> &'static str {
+        match self {
+            DedupTable::Resources => "SELECT id FROM resources WHERE hash = ?",
+            DedupTable::Scopes => "SELECT id FROM scopes WHERE hash = ?",
+        }
+    }
+}
+
+/// Maps each resource or scope of the batch to its row id, inserting new ones.
+async fn resolve_dedup(
+    conn: &mut SqliteConnection,
+    table: DedupTable,
+    rows: &[DedupRow],
+    cache: &mut HashMap<BlobHash, i64>,
+) -> Result<Vec<i64>, WriteError> {
+    let mut ids = Vec::with_capacity(rows.len());
+    for row in rows {
+        if let Some(id) = cache.get(&row.hash) {
+            ids.push(*id);
+            continue;
+        }
+        let mut insert = sqlx::query(table.insert_sql())
+            .bind(row.hash.as_slice())
+            .bind(row.label.as_deref());
+        if let DedupTable::Scopes = table {
+            insert = insert.bind(row.version.as_deref().unwrap_or(""));
+        }
+        insert.bind(row.body.as_slice()).execute(&mut *conn).await?;
+        let id: i64 = sqlx::query_scalar(table.select_sql())
+            .bind(row.hash.as_slice())
+            .fetch_one(&mut *conn)
+            .await?;
+        cache.insert(row.hash, id);
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+async fn insert_spans(
+    conn: &mut SqliteConnection,
+    batch: &WriteBatch,
+    pack_ids: &[i64],
+    resources: &[i64],
+    scopes: &[i64],
+) -> Result<u64, WriteError> {
+    let mut inserted = 0;
+    for range in chunks(batch.spans.len()) {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO spans (project_id, trace_id, span_id, parent_span_id, name, kind, \
+             start_time_unix_nano, end_time_unix_nano, status_code, resource_id, scope_id, \
+             pack_id, body_offset, body_length) ",
+        );
+        query.push_values(&batch.spans[range], |mut row, span| {
+            let c = &span.columns;
+            row.push_bind(batch.project_id)
+                .push_bind(c.trace_id.as_bytes().to_vec())
+                .push_bind(c.span_id.as_bytes().to_vec())
+                .push_bind(c.parent_span_id.map(|id| id.as_bytes().to_vec()))
+                .push_bind(c.name.clone())
+                .push_bind(c.kind)
+                .push_bind(c.start_time_unix_nano as i64)
+                .push_bind(c.end_time_unix_nano as i64)
+                .push_bind(c.status_code)
+                .push_bind(resources[span.resource])
+                .push_bind(scopes[span.scope])
+                .push_bind(pack_ids[span.body.pack])
+                .push_bind(span.body.offset as i64)
+                .push_bind(span.body.length as i64);
+        });
+        query.push(" ON CONFLICT (project_id, trace_id, span_id) DO NOTHING");
+        inserted += query.build().execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(inserted)
+}
+
+async fn insert_logs(
+    conn: &mut SqliteConnection,
+    batch: &WriteBatch,
+    pack_ids: &[i64],
+    resources: &[i64],
+    scopes: &[i64],
+) -> Result<u64, WriteError> {
+    let mut inserted = 0;
+    for range in chunks(batch.logs.len()) {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO log_records (project_id, hash, time_unix_nano, trace_id, span_id, \
+             event_name, severity_number, resource_id, scope_id, pack_id, body_offset, body_length) ",
+        );
+        query.push_values(&batch.logs[range], |mut row, log| {
+            let c = &log.columns;
+            row.push_bind(batch.project_id)
+                .push_bind(log.hash.to_vec())
+                .push_bind(c.time_unix_nano as i64)
+                .push_bind(c.trace_id.map(|id| id.as_bytes().to_vec()))
+                .push_bind(c.span_id.map(|id| id.as_bytes().to_vec()))
+                .push_bind(log.event_name.clone())
+                .push_bind(c.severity_number)
+                .push_bind(resources[log.resource])
+                .push_bind(scopes[log.scope])
+                .push_bind(pack_ids[log.body.pack])
+                .push_bind(log.body.offset as i64)
+                .push_bind(log.body.length as i64);
+        });
+        query.push(" ON CONFLICT (project_id, hash) DO NOTHING");
+        inserted += query.build().execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(inserted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_everything_in_few_shapes() {
+        for len in [0, 1, 127, 128, 129, 300, 1000] {
+            let ranges = chunks(len);
+            let total: usize = ranges.iter().map(|r| r.len()).sum();
+            assert_eq!(total, len);
+            for r in &ranges {
+                assert!(r.len().is_power_of_two() && r.len() <= ROWS_PER_STATEMENT);
+            }
+        }
+    }
+}
