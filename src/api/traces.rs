@@ -1,5 +1,5 @@
-//! `GET /api/v1/traces/{trace_id}`: every stored span of a trace, with its
-//! resource and scope, exactly as received.
+//! `GET /api/v1/traces/{trace_id}`: every stored span and log record of a
+//! trace, each with its resource and scope, exactly as received.
 
 use std::collections::HashMap;
 
@@ -10,7 +10,7 @@ use serde_json::{Value as Json_, json};
 
 use super::ApiState;
 use super::error::ApiError;
-use crate::model::{Event, Link, Resource, Scope, Span, TraceId};
+use crate::model::{Event, Link, LogRecord, Resource, Scope, Span, TraceId};
 
 pub fn router() -> Router<ApiState> {
     Router::new().route("/api/v1/traces/{trace_id}", get(get_trace))
@@ -21,28 +21,55 @@ async fn get_trace(
     Path(trace_id): Path<String>,
 ) -> Result<Json<Json_>, ApiError> {
     let trace_id = TraceId::from_hex(&trace_id).map_err(|e| ApiError::invalid("trace_id", e))?;
-    let stored = state.store.reader.trace_spans(state.project_id, trace_id).await?;
-    if stored.is_empty() {
+    let reader = &state.store.reader;
+    let stored_spans = reader.trace_spans(state.project_id, trace_id).await?;
+    let stored_logs = reader.trace_logs(state.project_id, trace_id).await?;
+    if stored_spans.is_empty() && stored_logs.is_empty() {
         return Err(ApiError::NotFound(format!("trace {trace_id}")));
     }
-    let mut resources: HashMap<i64, Json_> = HashMap::new();
-    let mut scopes: HashMap<i64, Json_> = HashMap::new();
-    let mut spans = Vec::with_capacity(stored.len());
-    for item in stored {
-        if !resources.contains_key(&item.resource_id) {
-            let resource = state.store.reader.resource(item.resource_id).await?;
-            resources.insert(item.resource_id, resource_json(&resource));
-        }
-        if !scopes.contains_key(&item.scope_id) {
-            let scope = state.store.reader.scope(item.scope_id).await?;
-            scopes.insert(item.scope_id, scope_json(&scope));
-        }
+    let mut context = Context::default();
+    let mut spans = Vec::with_capacity(stored_spans.len());
+    for item in stored_spans {
         let mut span = span_json(&item.span);
-        span["resource"] = resources[&item.resource_id].clone();
-        span["scope"] = scopes[&item.scope_id].clone();
+        context.attach(&state, &mut span, item.resource_id, item.scope_id).await?;
         spans.push(span);
     }
-    Ok(Json(json!({"trace_id": trace_id.to_hex(), "spans": spans})))
+    let mut logs = Vec::with_capacity(stored_logs.len());
+    for item in stored_logs {
+        let mut log = log_json(&item.record);
+        context.attach(&state, &mut log, item.resource_id, item.scope_id).await?;
+        logs.push(log);
+    }
+    Ok(Json(json!({"trace_id": trace_id.to_hex(), "spans": spans, "logs": logs})))
+}
+
+/// Resources and scopes already read for this response.
+#[derive(Default)]
+struct Context {
+    resources: HashMap<i64, Json_>,
+    scopes: HashMap<i64, Json_>,
+}
+
+impl Context {
+    async fn attach(
+        &mut self,
+        state: &ApiState,
+        item: &mut Json_,
+        resource_id: i64,
+        scope_id: i64,
+    ) -> Result<(), ApiError> {
+        if !self.resources.contains_key(&resource_id) {
+            let resource = state.store.reader.resource(resource_id).await?;
+            self.resources.insert(resource_id, resource_json(&resource));
+        }
+        if !self.scopes.contains_key(&scope_id) {
+            let scope = state.store.reader.scope(scope_id).await?;
+            self.scopes.insert(scope_id, scope_json(&scope));
+        }
+        item["resource"] = self.resources[&resource_id].clone();
+        item["scope"] = self.scopes[&scope_id].clone();
+        Ok(())
+    }
 }
 
 /// 64-bit nanosecond times are strings, as in OTLP/JSON, so JavaScript
@@ -89,6 +116,22 @@ fn link_json(link: &Link) -> Json_ {
         "flags": link.flags,
         "attributes": link.attributes.to_otlp_json_object(),
         "dropped_attributes_count": link.dropped_attributes_count,
+    })
+}
+
+pub fn log_json(record: &LogRecord) -> Json_ {
+    json!({
+        "time_unix_nano": nanos(record.time_unix_nano),
+        "observed_time_unix_nano": nanos(record.observed_time_unix_nano),
+        "trace_id": record.trace_id.map(|id| id.to_hex()),
+        "span_id": record.span_id.map(|id| id.to_hex()),
+        "event_name": record.event_name,
+        "severity_number": record.severity_number,
+        "severity_text": record.severity_text,
+        "body": record.body.as_ref().map(|b| b.to_otlp_json()),
+        "attributes": record.attributes.to_otlp_json_object(),
+        "dropped_attributes_count": record.dropped_attributes_count,
+        "flags": record.flags,
     })
 }
 

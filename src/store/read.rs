@@ -9,8 +9,8 @@ use sqlx::{Row, SqlitePool};
 
 use super::codec::DecodeError;
 use super::pack::{self, PackError};
-use super::records::{SpanColumns, StoredResource, StoredScope, StoredSpanBody};
-use crate::model::{Resource, Scope, Span, SpanId, TraceId};
+use super::records::{LogColumns, SpanColumns, StoredLogBody, StoredResource, StoredScope, StoredSpanBody};
+use crate::model::{LogRecord, Resource, Scope, Span, SpanId, TraceId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -225,6 +225,54 @@ impl Reader {
         }
         Ok(spans)
     }
+}
+
+impl Reader {
+    /// Every log record of a trace, in time order.
+    pub async fn trace_logs(
+        &self,
+        project_id: i64,
+        trace_id: TraceId,
+    ) -> Result<Vec<StoredLog>, ReadError> {
+        let rows = sqlx::query(
+            "SELECT time_unix_nano, span_id, severity_number, resource_id, scope_id, \
+             pack_id, body_offset, body_length \
+             FROM log_records WHERE project_id = ? AND trace_id = ? ORDER BY time_unix_nano, id",
+        )
+        .bind(project_id)
+        .bind(trace_id.as_bytes())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows {
+            let columns = LogColumns {
+                time_unix_nano: row.try_get::<i64, _>("time_unix_nano")? as u64,
+                trace_id: Some(trace_id),
+                span_id: span_id_column(row.try_get("span_id")?)?,
+                severity_number: row.try_get("severity_number")?,
+            };
+            let slot = Slot {
+                pack_id: row.try_get("pack_id")?,
+                offset: row.try_get("body_offset")?,
+                length: row.try_get("body_length")?,
+            };
+            let body = StoredLogBody::decode(self.record(slot).await?.as_slice())?;
+            let blobs = self.blobs(&body.hashes()).await?;
+            records.push(StoredLog {
+                record: columns.into_record(&body, &blobs)?,
+                resource_id: row.try_get("resource_id")?,
+                scope_id: row.try_get("scope_id")?,
+            });
+        }
+        Ok(records)
+    }
+}
+
+/// A log record read back, with the row ids of its resource and scope.
+pub struct StoredLog {
+    pub record: LogRecord,
+    pub resource_id: i64,
+    pub scope_id: i64,
 }
 
 /// A span read back, with the row ids of its resource and scope.

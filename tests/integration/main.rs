@@ -1,0 +1,7 @@
+//! reprise's integration tests: one binary, real servers on loopback ports,
+//! real OTLP bytes, a real SQLite file.
+
+mod fixtures;
+mod ingest_roundtrip;
+mod otlp_compare;
+mod server;

@@ -1,0 +1,120 @@
+//! A real `reprise serve` process on ephemeral loopback ports and a
+//! temporary SQLite file, as the tests' stand-in for a deployment.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub struct TestServer {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`
+    pub http: String,
+    /// `http://127.0.0.1:PORT` of the gRPC listener.
+    pub grpc: String,
+    pub db: PathBuf,
+    pub log: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// A server on a fresh database in its own temporary directory.
+    pub async fn start() -> TestServer {
+        Self::start_with_args(&[]).await
+    }
+
+    pub async fn start_with_args(args: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("reprise.db");
+        let mut server = Self::start_on(&db, args).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// A server on `db`, which may already hold data.
+    pub async fn start_on(db: &Path, args: &[&str]) -> TestServer {
+        let log = db.with_extension(format!("{}.log", std::process::id()));
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_reprise"))
+            .arg("serve")
+            .arg("--db")
+            .arg(db)
+            .args(["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "info,reprise=debug")
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn reprise");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("server printed its addresses in time")
+            .expect("read stdout")
+            .unwrap_or_else(|| panic!("server exited: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+        let (http, grpc) = parse_listening(&line);
+        TestServer {
+            child: Some(child),
+            http: format!("http://{http}"),
+            grpc: format!("http://{grpc}"),
+            db: db.to_path_buf(),
+            log,
+            _dir: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.http, path)
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.expect("SIGKILL");
+        }
+    }
+
+    /// Asks the process to stop (SIGTERM) and waits for it.
+    pub async fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let pid = child.id().expect("pid") as i32;
+        // SAFETY-free: sending a signal through the `kill` command keeps
+        // `unsafe` out of the tests.
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        tokio::time::timeout(Duration::from_secs(60), child.wait())
+            .await
+            .expect("server stopped in time")
+            .expect("wait")
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn parse_listening(line: &str) -> (String, String) {
+    let mut http = None;
+    let mut grpc = None;
+    for word in line.split_whitespace() {
+        if let Some(addr) = word.strip_prefix("http=") {
+            http = Some(addr.to_owned());
+        }
+        if let Some(addr) = word.strip_prefix("grpc=") {
+            grpc = Some(addr.to_owned());
+        }
+    }
+    assert!(line.starts_with("listening "), "unexpected first line {line:?}");
+    (http.expect("http address"), grpc.expect("grpc address"))
+}
