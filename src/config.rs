@@ -10,7 +10,11 @@ use crate::ingest::limits::Limits;
 use crate::store::StoreOptions;
 
 #[derive(Debug, Parser)]
-#[command(name = "reprise", version, about = "Prompt/response telemetry and replay store for LLM applications")]
+#[command(
+    name = "reprise",
+    version,
+    about = "Prompt/response telemetry and replay store for LLM applications"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -31,16 +31,22 @@ async fn get_trace(
     let mut spans = Vec::with_capacity(stored_spans.len());
     for item in stored_spans {
         let mut span = span_json(&item.span);
-        context.attach(&state, &mut span, item.resource_id, item.scope_id).await?;
+        context
+            .attach(&state, &mut span, item.resource_id, item.scope_id)
+            .await?;
         spans.push(span);
     }
     let mut logs = Vec::with_capacity(stored_logs.len());
     for item in stored_logs {
         let mut log = log_json(&item.record);
-        context.attach(&state, &mut log, item.resource_id, item.scope_id).await?;
+        context
+            .attach(&state, &mut log, item.resource_id, item.scope_id)
+            .await?;
         logs.push(log);
     }
-    Ok(Json(json!({"trace_id": trace_id.to_hex(), "spans": spans, "logs": logs})))
+    Ok(Json(
+        json!({"trace_id": trace_id.to_hex(), "spans": spans, "logs": logs}),
+    ))
 }
 
 /// Resources and scopes already read for this response.

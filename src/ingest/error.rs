@@ -10,7 +10,10 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum IngestError {
     #[error("malformed {format} body: {message}")]
-    Malformed { format: &'static str, message: String },
+    Malformed {
+        format: &'static str,
+        message: String,
+    },
     #[error("every item was rejected: {0}")]
     AllRejected(String),
     #[error("request body is larger than the limit of {limit} bytes")]

@@ -48,7 +48,10 @@ impl Ingest {
         let (converted, encoded) = blocking(move || {
             let converted = convert::convert_traces(request, &limits);
             let encoded = prepare::encode(&converted.groups, &[]);
-            (summary(&converted, Converted::<SpanGroup>::item_count), encoded)
+            (
+                summary(&converted, Converted::<SpanGroup>::item_count),
+                encoded,
+            )
         })
         .await?;
         self.store_encoded(converted, encoded).await
@@ -63,7 +66,10 @@ impl Ingest {
         let (converted, encoded) = blocking(move || {
             let converted = convert::convert_logs(request, &limits);
             let encoded = prepare::encode(&[], &converted.groups);
-            (summary(&converted, Converted::<LogGroup>::item_count), encoded)
+            (
+                summary(&converted, Converted::<LogGroup>::item_count),
+                encoded,
+            )
         })
         .await?;
         self.store_encoded(converted, encoded).await
@@ -100,10 +106,14 @@ impl Ingest {
         let batch = blocking(move || prepare::pack(encoded, &classified, project_id))
             .await?
             .map_err(|e| IngestError::Internal(e.to_string()))?;
-        self.store.queue.write(batch).await.map_err(|error| match error {
-            WriteError::QueueFull => IngestError::Overloaded,
-            other => IngestError::Unavailable(other.to_string()),
-        })?;
+        self.store
+            .queue
+            .write(batch)
+            .await
+            .map_err(|error| match error {
+                WriteError::QueueFull => IngestError::Overloaded,
+                other => IngestError::Unavailable(other.to_string()),
+            })?;
         Ok(outcome)
     }
 }

@@ -2,8 +2,8 @@
 //! leaves out content that is already stored, and compresses the rest into
 //! packs. All of this runs on ingest workers so the writer only binds rows.
 
-use std::collections::HashMap;
 use prost::Message as _;
+use std::collections::HashMap;
 
 use super::otlp::convert::{LogGroup, SpanGroup};
 use crate::model::{Resource, Scope};
@@ -11,7 +11,9 @@ use crate::store::batch::{DedupRow, LogRow, SpanRow, WriteBatch};
 use crate::store::blobs::Classified;
 use crate::store::codec::{BlobHash, Encoder, blob_hash};
 use crate::store::pack::PackBuilder;
-use crate::store::records::{LogColumns, SpanColumns, StoredLogBody, StoredResource, StoredScope, StoredSpanBody};
+use crate::store::records::{
+    LogColumns, SpanColumns, StoredLogBody, StoredResource, StoredScope, StoredSpanBody,
+};
 
 /// Records encoded but not yet packed: the first, database-free half of
 /// preparing a batch.
@@ -113,7 +115,12 @@ fn log_identity(resource_and_scope: &[BlobHash; 2], columns: &LogColumns, body: 
     hasher.update(&resource_and_scope[1]);
     hasher.update(&columns.time_unix_nano.to_le_bytes());
     hasher.update(&columns.severity_number.to_le_bytes());
-    hasher.update(columns.trace_id.as_ref().map_or(&[][..], |id| id.as_bytes()));
+    hasher.update(
+        columns
+            .trace_id
+            .as_ref()
+            .map_or(&[][..], |id| id.as_bytes()),
+    );
     hasher.update(columns.span_id.as_ref().map_or(&[][..], |id| id.as_bytes()));
     hasher.update(body);
     let mut hash = [0u8; 16];

@@ -110,7 +110,10 @@ impl KnownBlobs {
     }
 }
 
-async fn lookup(pool: &SqlitePool, hashes: &[BlobHash]) -> Result<HashMap<BlobHash, i64>, sqlx::Error> {
+async fn lookup(
+    pool: &SqlitePool,
+    hashes: &[BlobHash],
+) -> Result<HashMap<BlobHash, i64>, sqlx::Error> {
     let mut found = HashMap::new();
     for chunk in hashes.chunks(500) {
         let mut query: sqlx::QueryBuilder<sqlx::Sqlite> =

@@ -477,8 +477,8 @@ impl Decoder<'_> {
                     let bytes = self.blob(&blob.hash)?;
                     let content = std::str::from_utf8(bytes)
                         .map_err(|_| DecodeError::NotText(blob.hash.clone()))?;
-                    let escape =
-                        Escape::from_u32(blob.escape).ok_or(DecodeError::UnknownEscape(blob.escape))?;
+                    let escape = Escape::from_u32(blob.escape)
+                        .ok_or(DecodeError::UnknownEscape(blob.escape))?;
                     escape.apply(content, &mut out);
                 }
                 None => {}
@@ -556,7 +556,10 @@ mod tests {
 
     #[test]
     fn invalid_json_and_plain_text_round_trip() {
-        for text in [long("plain prose "), format!("[\"{}", long("unterminated "))] {
+        for text in [
+            long("plain prose "),
+            format!("[\"{}", long("unterminated ")),
+        ] {
             let value = Value::String(text);
             let (decoded, _) = round_trip(&value);
             assert_eq!(decoded, value);

@@ -25,8 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, SqlitePool};
 
@@ -90,8 +89,8 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let connect = connect_options(&options.path, options.fsync_every_commit)
-            .map_err(open_error)?;
+        let connect =
+            connect_options(&options.path, options.fsync_every_commit).map_err(open_error)?;
         let mut write_conn = connect.clone().connect().await.map_err(open_error)?;
         MIGRATOR
             .run(&mut write_conn)
@@ -136,7 +135,10 @@ impl Store {
     }
 }
 
-fn connect_options(path: &Path, fsync_every_commit: bool) -> Result<SqliteConnectOptions, sqlx::Error> {
+fn connect_options(
+    path: &Path,
+    fsync_every_commit: bool,
+) -> Result<SqliteConnectOptions, sqlx::Error> {
     let url = format!("sqlite://{}", path.display());
     Ok(SqliteConnectOptions::from_str(&url)?
         .create_if_missing(true)

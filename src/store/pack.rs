@@ -161,6 +161,12 @@ mod tests {
         let raw = vec![0u8; 1 << 20];
         let packed = compress(&raw).expect("compresses");
         let error = decompress(packed.codec, 1000, &packed.data).expect_err("too long");
-        assert!(matches!(error, PackError::WrongLength { expected: 1000, actual: 1001 }));
+        assert!(matches!(
+            error,
+            PackError::WrongLength {
+                expected: 1000,
+                actual: 1001
+            }
+        ));
     }
 }

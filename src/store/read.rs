@@ -9,7 +9,9 @@ use sqlx::{Row, SqlitePool};
 
 use super::codec::DecodeError;
 use super::pack::{self, PackError};
-use super::records::{LogColumns, SpanColumns, StoredLogBody, StoredResource, StoredScope, StoredSpanBody};
+use super::records::{
+    LogColumns, SpanColumns, StoredLogBody, StoredResource, StoredScope, StoredSpanBody,
+};
 use crate::model::{LogRecord, Resource, Scope, Span, SpanId, TraceId};
 
 #[derive(Debug, thiserror::Error)]

@@ -88,7 +88,10 @@ impl WriteQueue {
         &self,
         batch: WriteBatch,
     ) -> Result<oneshot::Receiver<Result<WriteSummary, WriteError>>, WriteError> {
-        let units = batch.memory_bytes().div_ceil(PERMIT_UNIT).clamp(1, self.capacity_units);
+        let units = batch
+            .memory_bytes()
+            .div_ceil(PERMIT_UNIT)
+            .clamp(1, self.capacity_units);
         let permit = self
             .budget
             .clone()
@@ -194,7 +197,11 @@ impl Writer {
                 }
             }
         }
-        tracing::debug!(batches = count, elapsed_ms = started.elapsed().as_millis() as u64, "committed");
+        tracing::debug!(
+            batches = count,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "committed"
+        );
     }
 
     /// Tells the ingest workers which content is now stored.
@@ -269,7 +276,8 @@ async fn write_batch(
     touch_blobs(conn, &batch.touched_blobs, now).await?;
     let pack_ids = insert_packs(conn, batch, now).await?;
     insert_blobs(conn, batch, &pack_ids, now).await?;
-    let resources = resolve_dedup(conn, DedupTable::Resources, &batch.resources, resource_ids).await?;
+    let resources =
+        resolve_dedup(conn, DedupTable::Resources, &batch.resources, resource_ids).await?;
     let scopes = resolve_dedup(conn, DedupTable::Scopes, &batch.scopes, scope_ids).await?;
     let spans_inserted = insert_spans(conn, batch, &pack_ids, &resources, &scopes).await?;
     let logs_inserted = insert_logs(conn, batch, &pack_ids, &resources, &scopes).await?;
@@ -365,7 +373,9 @@ async fn insert_blobs(
                 .push_bind(now);
         });
         // Another request may have stored the same content first; its copy wins.
-        query.push(" ON CONFLICT (hash) DO UPDATE SET last_seen_unix_nano = excluded.last_seen_unix_nano");
+        query.push(
+            " ON CONFLICT (hash) DO UPDATE SET last_seen_unix_nano = excluded.last_seen_unix_nano",
+        );
         query.build().execute(&mut *conn).await?;
     }
     Ok(())

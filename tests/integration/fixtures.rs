@@ -35,7 +35,11 @@ pub fn captures() -> Vec<Capture> {
         for pb in files {
             let stem = pb.file_stem().expect("stem").to_string_lossy().to_string();
             let json = pb.with_extension("json");
-            let flavour = dir.file_name().expect("dir name").to_string_lossy().to_string();
+            let flavour = dir
+                .file_name()
+                .expect("dir name")
+                .to_string_lossy()
+                .to_string();
             out.push(Capture {
                 name: format!("{flavour}/{stem}"),
                 is_logs: stem.ends_with(".logs"),

@@ -33,7 +33,11 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 async fn send_http(server: &TestServer, capture: &Capture, json: bool, compress: bool) {
-    let path = if capture.is_logs { "/v1/logs" } else { "/v1/traces" };
+    let path = if capture.is_logs {
+        "/v1/logs"
+    } else {
+        "/v1/traces"
+    };
     let (body, content_type) = if json {
         (fixtures::read(&capture.json), "application/json")
     } else {
@@ -51,19 +55,35 @@ async fn send_http(server: &TestServer, capture: &Capture, json: bool, compress:
     let response = request.body(body).send().await.expect("send");
     let status = response.status();
     let text = response.bytes().await.expect("body");
-    assert_eq!(status, 200, "{}: {}", capture.name, String::from_utf8_lossy(&text));
+    assert_eq!(
+        status,
+        200,
+        "{}: {}",
+        capture.name,
+        String::from_utf8_lossy(&text)
+    );
     if json {
         let body: Value = serde_json::from_slice(&text).expect("JSON response");
-        assert!(body.get("partialSuccess").is_none(), "{}: {body}", capture.name);
+        assert!(
+            body.get("partialSuccess").is_none(),
+            "{}: {body}",
+            capture.name
+        );
     } else {
-        assert!(text.is_empty(), "{}: a full success is the empty message", capture.name);
+        assert!(
+            text.is_empty(),
+            "{}: a full success is the empty message",
+            capture.name
+        );
     }
 }
 
 async fn send_grpc(server: &TestServer, capture: &Capture, compress: bool) {
     let body = fixtures::read(&capture.pb);
     if capture.is_logs {
-        let mut client = LogsServiceClient::connect(server.grpc.clone()).await.expect("connect");
+        let mut client = LogsServiceClient::connect(server.grpc.clone())
+            .await
+            .expect("connect");
         if compress {
             client = client.send_compressed(CompressionEncoding::Gzip);
         }
@@ -71,7 +91,9 @@ async fn send_grpc(server: &TestServer, capture: &Capture, compress: bool) {
         let response = client.export(request).await.expect("export").into_inner();
         assert!(response.partial_success.is_none(), "{}", capture.name);
     } else {
-        let mut client = TraceServiceClient::connect(server.grpc.clone()).await.expect("connect");
+        let mut client = TraceServiceClient::connect(server.grpc.clone())
+            .await
+            .expect("connect");
         if compress {
             client = client.send_compressed(CompressionEncoding::Gzip);
         }
@@ -135,7 +157,10 @@ async fn verify(server: &TestServer, captures: &[Capture]) {
 fn same_log(api: &Value, fixture: &Value) -> bool {
     let time = fixture["timeUnixNano"].as_str().unwrap_or("0");
     let observed = fixture["observedTimeUnixNano"].as_str().unwrap_or("0");
-    let span_id = fixture["spanId"].as_str().unwrap_or_default().to_lowercase();
+    let span_id = fixture["spanId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
     api["time_unix_nano"] == time
         && api["observed_time_unix_nano"] == observed
         && api["span_id"].as_str().unwrap_or_default() == span_id
@@ -201,7 +226,11 @@ async fn resent_spans_and_logs_are_stored_once() {
     }
     let request = fixtures::read_json(&capture.json);
     let (span, _, _) = &fixture_spans(&request)[0];
-    let trace = get_trace(&server, &span["traceId"].as_str().expect("id").to_lowercase()).await;
+    let trace = get_trace(
+        &server,
+        &span["traceId"].as_str().expect("id").to_lowercase(),
+    )
+    .await;
     assert_eq!(trace["spans"].as_array().expect("spans").len(), 1);
     assert_eq!(trace["logs"].as_array().expect("logs").len(), 1);
 }

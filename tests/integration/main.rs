@@ -1,7 +1,9 @@
 //! reprise's integration tests: one binary, real servers on loopback ports,
 //! real OTLP bytes, a real SQLite file.
 
+mod bad_input;
 mod fixtures;
+mod generate;
 mod ingest_roundtrip;
 mod otlp_compare;
 mod server;

@@ -34,11 +34,19 @@ pub fn canon(value: &Value) -> Value {
         }
         "bytesValue" => json!({"bytes": inner}),
         "arrayValue" => {
-            let values = inner.get("values").and_then(Value::as_array).cloned().unwrap_or_default();
+            let values = inner
+                .get("values")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             json!({"a": values.iter().map(canon).collect::<Vec<_>>()})
         }
         "kvlistValue" => {
-            let values = inner.get("values").and_then(Value::as_array).cloned().unwrap_or_default();
+            let values = inner
+                .get("values")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             json!({"kv": values.iter().map(|kv| json!([kv["key"], canon(&kv["value"])])).collect::<Vec<_>>()})
         }
         other => panic!("unknown AnyValue kind {other}"),
@@ -106,17 +114,41 @@ fn assert_attributes(context: &str, fixture: &Value, api: &Value) {
 /// Checks one fixture span against the span the API returned.
 pub fn assert_span(context: &str, fixture: &Value, resource: &Value, scope: &Value, api: &Value) {
     let ctx = format!("{context} span {}", text(&fixture["spanId"]));
-    assert_eq!(text(&fixture["traceId"]).to_lowercase(), text(&api["trace_id"]), "{ctx}: trace id");
+    assert_eq!(
+        text(&fixture["traceId"]).to_lowercase(),
+        text(&api["trace_id"]),
+        "{ctx}: trace id"
+    );
     assert_eq!(text(&fixture["name"]), text(&api["name"]), "{ctx}: name");
     assert_eq!(int(&fixture["kind"]), int(&api["kind"]), "{ctx}: kind");
     let parent = text(&fixture["parentSpanId"]).to_lowercase();
     assert_eq!(parent, text(&api["parent_span_id"]), "{ctx}: parent");
-    assert_eq!(nanos(&fixture["startTimeUnixNano"]), nanos(&api["start_time_unix_nano"]), "{ctx}: start");
-    assert_eq!(nanos(&fixture["endTimeUnixNano"]), nanos(&api["end_time_unix_nano"]), "{ctx}: end");
+    assert_eq!(
+        nanos(&fixture["startTimeUnixNano"]),
+        nanos(&api["start_time_unix_nano"]),
+        "{ctx}: start"
+    );
+    assert_eq!(
+        nanos(&fixture["endTimeUnixNano"]),
+        nanos(&api["end_time_unix_nano"]),
+        "{ctx}: end"
+    );
     assert_eq!(int(&fixture["flags"]), int(&api["flags"]), "{ctx}: flags");
-    assert_eq!(text(&fixture["traceState"]), text(&api["trace_state"]), "{ctx}: trace state");
-    assert_eq!(int(&fixture["status"]["code"]), int(&api["status"]["code"]), "{ctx}: status code");
-    assert_eq!(text(&fixture["status"]["message"]), text(&api["status"]["message"]), "{ctx}: status message");
+    assert_eq!(
+        text(&fixture["traceState"]),
+        text(&api["trace_state"]),
+        "{ctx}: trace state"
+    );
+    assert_eq!(
+        int(&fixture["status"]["code"]),
+        int(&api["status"]["code"]),
+        "{ctx}: status code"
+    );
+    assert_eq!(
+        text(&fixture["status"]["message"]),
+        text(&api["status"]["message"]),
+        "{ctx}: status message"
+    );
     assert_eq!(
         int(&fixture["droppedAttributesCount"]),
         int(&api["dropped_attributes_count"]),
@@ -128,36 +160,84 @@ pub fn assert_span(context: &str, fixture: &Value, resource: &Value, scope: &Val
     assert_eq!(events.len(), api_events.len(), "{ctx}: event count");
     for (i, (event, api_event)) in events.iter().zip(api_events).enumerate() {
         let ectx = format!("{ctx} event {i}");
-        assert_eq!(text(&event["name"]), text(&api_event["name"]), "{ectx}: name");
-        assert_eq!(nanos(&event["timeUnixNano"]), nanos(&api_event["time_unix_nano"]), "{ectx}: time");
+        assert_eq!(
+            text(&event["name"]),
+            text(&api_event["name"]),
+            "{ectx}: name"
+        );
+        assert_eq!(
+            nanos(&event["timeUnixNano"]),
+            nanos(&api_event["time_unix_nano"]),
+            "{ectx}: time"
+        );
         assert_attributes(&ectx, &event["attributes"], &api_event["attributes"]);
     }
     let links = fixture["links"].as_array().cloned().unwrap_or_default();
     let api_links = api["links"].as_array().expect("links");
     assert_eq!(links.len(), api_links.len(), "{ctx}: link count");
     for (link, api_link) in links.iter().zip(api_links) {
-        assert_eq!(text(&link["spanId"]).to_lowercase(), text(&api_link["span_id"]), "{ctx}: link");
+        assert_eq!(
+            text(&link["spanId"]).to_lowercase(),
+            text(&api_link["span_id"]),
+            "{ctx}: link"
+        );
         assert_attributes(&ctx, &link["attributes"], &api_link["attributes"]);
     }
-    assert_attributes(&format!("{ctx} resource"), &resource["attributes"], &api["resource"]["attributes"]);
-    assert_eq!(text(&scope["name"]), text(&api["scope"]["name"]), "{ctx}: scope name");
-    assert_eq!(text(&scope["version"]), text(&api["scope"]["version"]), "{ctx}: scope version");
-    assert_attributes(&format!("{ctx} scope"), &scope["attributes"], &api["scope"]["attributes"]);
+    assert_attributes(
+        &format!("{ctx} resource"),
+        &resource["attributes"],
+        &api["resource"]["attributes"],
+    );
+    assert_eq!(
+        text(&scope["name"]),
+        text(&api["scope"]["name"]),
+        "{ctx}: scope name"
+    );
+    assert_eq!(
+        text(&scope["version"]),
+        text(&api["scope"]["version"]),
+        "{ctx}: scope version"
+    );
+    assert_attributes(
+        &format!("{ctx} scope"),
+        &scope["attributes"],
+        &api["scope"]["attributes"],
+    );
 }
 
 /// Checks one fixture log record against the record the API returned.
 pub fn assert_log(context: &str, fixture: &Value, resource: &Value, scope: &Value, api: &Value) {
     let ctx = format!("{context} log {}", nanos(&fixture["timeUnixNano"]));
-    assert_eq!(nanos(&fixture["timeUnixNano"]), nanos(&api["time_unix_nano"]), "{ctx}: time");
+    assert_eq!(
+        nanos(&fixture["timeUnixNano"]),
+        nanos(&api["time_unix_nano"]),
+        "{ctx}: time"
+    );
     assert_eq!(
         nanos(&fixture["observedTimeUnixNano"]),
         nanos(&api["observed_time_unix_nano"]),
         "{ctx}: observed time"
     );
-    assert_eq!(text(&fixture["spanId"]).to_lowercase(), text(&api["span_id"]), "{ctx}: span id");
-    assert_eq!(text(&fixture["eventName"]), text(&api["event_name"]), "{ctx}: event name");
-    assert_eq!(int(&fixture["severityNumber"]), int(&api["severity_number"]), "{ctx}: severity");
-    assert_eq!(text(&fixture["severityText"]), text(&api["severity_text"]), "{ctx}: severity text");
+    assert_eq!(
+        text(&fixture["spanId"]).to_lowercase(),
+        text(&api["span_id"]),
+        "{ctx}: span id"
+    );
+    assert_eq!(
+        text(&fixture["eventName"]),
+        text(&api["event_name"]),
+        "{ctx}: event name"
+    );
+    assert_eq!(
+        int(&fixture["severityNumber"]),
+        int(&api["severity_number"]),
+        "{ctx}: severity"
+    );
+    assert_eq!(
+        text(&fixture["severityText"]),
+        text(&api["severity_text"]),
+        "{ctx}: severity text"
+    );
     let fixture_body = fixture.get("body").map(canon);
     let api_body = match &api["body"] {
         Value::Null => None,
@@ -165,8 +245,16 @@ pub fn assert_log(context: &str, fixture: &Value, resource: &Value, scope: &Valu
     };
     assert_eq!(fixture_body, api_body, "{ctx}: body");
     assert_attributes(&ctx, &fixture["attributes"], &api["attributes"]);
-    assert_attributes(&format!("{ctx} resource"), &resource["attributes"], &api["resource"]["attributes"]);
-    assert_eq!(text(&scope["name"]), text(&api["scope"]["name"]), "{ctx}: scope name");
+    assert_attributes(
+        &format!("{ctx} resource"),
+        &resource["attributes"],
+        &api["resource"]["attributes"],
+    );
+    assert_eq!(
+        text(&scope["name"]),
+        text(&api["scope"]["name"]),
+        "{ctx}: scope name"
+    );
 }
 
 /// Every (span, resource, scope) of a fixture request.
@@ -174,7 +262,11 @@ pub fn fixture_spans(request: &Value) -> Vec<(Value, Value, Value)> {
     let mut out = Vec::new();
     for resource_spans in request["resourceSpans"].as_array().into_iter().flatten() {
         let resource = resource_spans["resource"].clone();
-        for scope_spans in resource_spans["scopeSpans"].as_array().into_iter().flatten() {
+        for scope_spans in resource_spans["scopeSpans"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             let scope = scope_spans["scope"].clone();
             for span in scope_spans["spans"].as_array().into_iter().flatten() {
                 out.push((span.clone(), resource.clone(), scope.clone()));

@@ -59,7 +59,13 @@ impl TestServer {
             .await
             .expect("server printed its addresses in time")
             .expect("read stdout")
-            .unwrap_or_else(|| panic!("server exited: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+            .unwrap_or_else(|| {
+                panic!(
+                    "server exited ({:?}): {}",
+                    child.try_wait(),
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
         let (http, grpc) = parse_listening(&line);
         TestServer {
             child: Some(child),
@@ -115,6 +121,9 @@ fn parse_listening(line: &str) -> (String, String) {
             grpc = Some(addr.to_owned());
         }
     }
-    assert!(line.starts_with("listening "), "unexpected first line {line:?}");
+    assert!(
+        line.starts_with("listening "),
+        "unexpected first line {line:?}"
+    );
     (http.expect("http address"), grpc.expect("grpc address"))
 }

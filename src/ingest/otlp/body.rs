@@ -24,7 +24,11 @@ impl ContentEncoding {
         let Some(value) = headers.get(http::header::CONTENT_ENCODING) else {
             return Ok(ContentEncoding::Identity);
         };
-        let text = value.to_str().unwrap_or_default().trim().to_ascii_lowercase();
+        let text = value
+            .to_str()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         match text.as_str() {
             "" | "identity" => Ok(ContentEncoding::Identity),
             "gzip" | "x-gzip" => Ok(ContentEncoding::Gzip),
@@ -34,7 +38,11 @@ impl ContentEncoding {
 }
 
 /// Reads the whole body, refusing more than `limits.max_body_bytes`.
-pub async fn read_limited(body: Body, headers: &HeaderMap, limits: &Limits) -> Result<Bytes, IngestError> {
+pub async fn read_limited(
+    body: Body,
+    headers: &HeaderMap,
+    limits: &Limits,
+) -> Result<Bytes, IngestError> {
     let too_large = IngestError::BodyTooLarge {
         limit: limits.max_body_bytes,
     };
@@ -48,7 +56,11 @@ pub async fn read_limited(body: Body, headers: &HeaderMap, limits: &Limits) -> R
     let limited = http_body_util::Limited::new(body, limits.max_body_bytes);
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Err(error)
+            if error
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Err(too_large)
         }
         Err(error) => Err(IngestError::Malformed {
@@ -67,7 +79,9 @@ pub fn decode_content(
 ) -> Result<Bytes, IngestError> {
     match encoding {
         ContentEncoding::Identity => Ok(body),
-        ContentEncoding::Gzip => gunzip_limited(&body, limits.max_decompressed_bytes).map(Bytes::from),
+        ContentEncoding::Gzip => {
+            gunzip_limited(&body, limits.max_decompressed_bytes).map(Bytes::from)
+        }
     }
 }
 
@@ -109,7 +123,10 @@ mod tests {
     #[test]
     fn corrupt_gzip_is_malformed() {
         let error = gunzip_limited(b"\x1f\x8b\x08garbage", 1 << 20).expect_err("corrupt");
-        assert!(matches!(error, IngestError::Malformed { format: "gzip", .. }));
+        assert!(matches!(
+            error,
+            IngestError::Malformed { format: "gzip", .. }
+        ));
     }
 
     #[test]

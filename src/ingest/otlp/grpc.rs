@@ -23,12 +23,7 @@ use crate::ingest::error::{IngestError, Retry};
 use crate::ingest::pipeline::Ingest;
 
 /// The two OTLP services, ready to add to a tonic server.
-pub fn services(
-    ingest: Ingest,
-) -> (
-    TraceServiceServer<OtlpGrpc>,
-    LogsServiceServer<OtlpGrpc>,
-) {
+pub fn services(ingest: Ingest) -> (TraceServiceServer<OtlpGrpc>, LogsServiceServer<OtlpGrpc>) {
     // tonic applies this limit after decompression, so a gzip bomb stops here.
     let max = ingest.limits.max_decompressed_bytes;
     let receiver = OtlpGrpc { ingest };
@@ -63,7 +58,9 @@ impl TraceService for OtlpGrpc {
             rejected_spans: outcome.rejected as i64,
             error_message: outcome.error_message,
         });
-        Ok(Response::new(ExportTraceServiceResponse { partial_success }))
+        Ok(Response::new(ExportTraceServiceResponse {
+            partial_success,
+        }))
     }
 }
 

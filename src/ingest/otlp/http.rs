@@ -45,7 +45,12 @@ impl Format {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match essence.as_str() {
             "application/x-protobuf" | "application/protobuf" => Ok(Format::Protobuf),
             "application/json" => Ok(Format::Json),
@@ -75,10 +80,15 @@ async fn export_traces(State(ingest): State<Ingest>, headers: HeaderMap, body: B
     };
     let result = async {
         let body = read_body(&ingest, &headers, body).await?;
-        let request = decode_blocking(move || match format {
-            Format::Protobuf => ExportTraceServiceRequest::decode(body).map_err(|e| e.to_string()),
-            Format::Json => json::decode_traces(&body).map_err(|e| e.to_string()),
-        }, format)
+        let request = decode_blocking(
+            move || match format {
+                Format::Protobuf => {
+                    ExportTraceServiceRequest::decode(body).map_err(|e| e.to_string())
+                }
+                Format::Json => json::decode_traces(&body).map_err(|e| e.to_string()),
+            },
+            format,
+        )
         .await?;
         ingest.export_traces(request).await
     }
@@ -110,10 +120,15 @@ async fn export_logs(State(ingest): State<Ingest>, headers: HeaderMap, body: Bod
     };
     let result = async {
         let body = read_body(&ingest, &headers, body).await?;
-        let request = decode_blocking(move || match format {
-            Format::Protobuf => ExportLogsServiceRequest::decode(body).map_err(|e| e.to_string()),
-            Format::Json => json::decode_logs(&body).map_err(|e| e.to_string()),
-        }, format)
+        let request = decode_blocking(
+            move || match format {
+                Format::Protobuf => {
+                    ExportLogsServiceRequest::decode(body).map_err(|e| e.to_string())
+                }
+                Format::Json => json::decode_logs(&body).map_err(|e| e.to_string()),
+            },
+            format,
+        )
         .await?;
         ingest.export_logs(request).await
     }
