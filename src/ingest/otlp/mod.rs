@@ -2,3 +2,4 @@
 //! into the same domain batches by [`convert`].
 
 pub mod convert;
+pub mod json;
