@@ -60,18 +60,30 @@ use serde::{Deserialize, Serialize};
 /// the client, as the body of a 400 answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JsonDecodeError {
+    /// The body is not UTF-8; `valid_up_to` is the offset of the first bad byte.
     #[error(
         "the body is not valid UTF-8 (first bad byte at offset {valid_up_to}); \
          OTLP/JSON must be sent as UTF-8"
     )]
     InvalidUtf8 { valid_up_to: usize },
+    /// The body stops in the middle of the document, or is empty.
     #[error(
         "the JSON ends early at line {line} column {column}; the body looks truncated, \
          send the complete document"
     )]
     Truncated { line: usize, column: usize },
+    /// Arrays and objects nest deeper than the parser's limit (128 levels).
+    #[error(
+        "the JSON nests too deep at line {line} column {column}; \
+         values may nest at most 128 levels of arrays and objects"
+    )]
+    TooDeep { line: usize, column: usize },
+    /// Not JSON; `message` is the parser's, with line and column.
     #[error("the body is not valid JSON: {message}")]
     Syntax { message: String },
+    /// JSON, but not an OTLP request: `path` names the offending field (as
+    /// `resourceSpans[0].scopeSpans[0].spans[3].traceId`), `message` says what
+    /// was wrong with it and where.
     #[error("invalid OTLP/JSON at `{path}`: {message}")]
     Invalid { path: String, message: String },
 }
@@ -114,6 +126,8 @@ fn decode<T: Json>(body: &[u8]) -> Result<T, JsonDecodeError> {
     let text = std::str::from_utf8(body).map_err(|error| JsonDecodeError::InvalidUtf8 {
         valid_up_to: error.valid_up_to(),
     })?;
+    // RFC 8259 lets parsers ignore a byte order mark; some Windows tools write one.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     match serde_json::from_str::<Option<Message<T>>>(text) {
         Ok(Some(message)) => Ok(message.0),
         Ok(None) => Ok(T::default()),
@@ -130,6 +144,14 @@ fn explain<T: Json>(text: &str, error: serde_json::Error) -> JsonDecodeError {
             line: error.line(),
             column: error.column(),
         },
+        // serde_json does not expose its error codes; its message is the
+        // only way to tell this case from broken JSON.
+        Category::Syntax if error.to_string().starts_with("recursion limit exceeded") => {
+            JsonDecodeError::TooDeep {
+                line: error.line(),
+                column: error.column(),
+            }
+        }
         Category::Syntax | Category::Io => JsonDecodeError::Syntax {
             message: error.to_string(),
         },
@@ -187,7 +209,7 @@ macro_rules! json_from_remote_definition {
         $(
             impl Json for $message {
                 fn decode_json<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                    $definition::deserialize(deserializer)
+                    $definition::deserialize(ObjectOnly(deserializer))
                 }
                 fn encode_json<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                     $definition::serialize(self, serializer)
@@ -219,6 +241,25 @@ json_from_remote_definition! {
     KeyValue => KeyValueDef,
     ArrayValue => ArrayValueDef,
     KeyValueList => KeyValueListDef,
+}
+
+/// Hands a derived struct visitor only JSON objects. serde's derived structs
+/// also accept an array of field values in declaration order, which no OTLP
+/// sender means; routed through `deserialize_map`, an array is an error.
+struct ObjectOnly<D>(D);
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
 }
 
 // The wire shape of each message. Every field is `default` (it may be
@@ -1646,6 +1687,19 @@ mod tests {
     }
 
     #[test]
+    fn an_array_where_an_object_belongs_is_an_error() {
+        // serde would otherwise read it as the fields in declaration order.
+        let body = traces_with_span(&format!(r#"{{{IDS},"status":["boom",2]}}"#));
+        let error = decode_traces(body.as_bytes()).expect_err("array for a message");
+        assert!(error.to_string().contains("spans[0].status"), "{error}");
+        let error = decode_traces(br#"["not","a","request"]"#).expect_err("array body");
+        assert!(
+            matches!(error, JsonDecodeError::Invalid { .. }),
+            "{error:?}"
+        );
+    }
+
+    #[test]
     fn unknown_fields_are_ignored() {
         let span = format!(
             r#"{{{IDS},"futureField":{{"deep":[1,{{"x":null}}]}},"name":"chat",
@@ -1750,7 +1804,37 @@ mod tests {
             "]}}".repeat(depth)
         );
         let error = decode_value(&value).expect_err("too deep");
-        assert!(error.to_string().contains("recursion limit"), "{error}");
+        assert!(
+            matches!(error, JsonDecodeError::TooDeep { line: 1, .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("nests too deep"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_value_just_inside_the_nesting_limit_is_reported_with_its_path() {
+        // 38 arrayValues put the bad intValue about 125 JSON levels down, so
+        // the second, path-tracking parse runs as deep as any body can reach.
+        let depth = 38;
+        let value = format!(
+            "{}{{\"intValue\":\"x\"}}{}",
+            r#"{"arrayValue":{"values":["#.repeat(depth),
+            "]}}".repeat(depth)
+        );
+        let error = decode_value(&value).expect_err("bad int");
+        let JsonDecodeError::Invalid { path, .. } = &error else {
+            panic!("expected Invalid, got {error:?}");
+        };
+        let expected_tail = ".arrayValue.values[0]".repeat(depth) + ".intValue";
+        assert!(path.ends_with(&expected_tail), "{path}");
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_ignored() {
+        let body = traces_with_span(&format!("{{{IDS}}}"));
+        let with_bom = [b"\xef\xbb\xbf".as_slice(), body.as_bytes()].concat();
+        assert_eq!(decode_traces(&with_bom), decode_traces(body.as_bytes()));
+        assert!(decode_traces(&with_bom).is_ok());
     }
 
     #[test]
