@@ -18,6 +18,8 @@
 //! - `null` anywhere stands for the field's default. An AnyValue holds at most
 //!   one value field; `{}` is an empty value, and `{"arrayValue":{}}` an empty
 //!   array.
+//! - Messages must be JSON objects. Nesting stops at serde_json's limit of
+//!   128 levels, which keeps a hostile body from exhausting the stack.
 //!
 //! The wire shape of each prost message is declared once, as a serde "remote"
 //! definition (`SpanDef` for `Span`, ...), which serves both directions: the
@@ -1373,6 +1375,25 @@ mod tests {
                 let expected = ExportTraceServiceRequest::decode(pb_bytes.as_slice()).expect("pb");
                 let decoded = decode_traces(&json_bytes).expect("json decodes");
                 assert!(decoded == expected, "{} differs from .pb", json.display());
+            }
+        }
+    }
+
+    #[test]
+    fn decodes_what_the_rust_otlp_json_exporter_writes() {
+        // opentelemetry-otlp's `http-json` feature (a dev-dependency) switches
+        // on opentelemetry-proto's serde support, which is what that exporter
+        // posts; only test builds have it.
+        for (json, pb) in fixture_pairs() {
+            let pb_bytes = std::fs::read(&pb).expect("fixture readable");
+            if is_logs(&json) {
+                let request = ExportLogsServiceRequest::decode(pb_bytes.as_slice()).expect("pb");
+                let body = serde_json::to_vec(&request).expect("serializes");
+                assert_eq!(decode_logs(&body), Ok(request), "{}", pb.display());
+            } else {
+                let request = ExportTraceServiceRequest::decode(pb_bytes.as_slice()).expect("pb");
+                let body = serde_json::to_vec(&request).expect("serializes");
+                assert_eq!(decode_traces(&body), Ok(request), "{}", pb.display());
             }
         }
     }
