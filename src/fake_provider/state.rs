@@ -47,9 +47,9 @@ pub struct RecordedRequest {
     pub model: Option<String>,
     /// The body's `stream` field.
     pub stream: bool,
-    /// Wall-clock arrival time.
+    /// Wall-clock arrival time (when the whole body had been read).
     pub received_unix_nano: u64,
-    /// Arrival time in nanoseconds since the server started, from a
+    /// The same arrival, in nanoseconds since the server started, from a
     /// monotonic clock: use this to check request rates.
     pub received_monotonic_ns: u64,
 }
