@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod config;
+pub mod fake_provider;
 pub mod ingest;
 pub mod model;
 pub mod server;
