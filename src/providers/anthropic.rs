@@ -301,7 +301,7 @@ fn parse_metadata(metadata: &Json, params: &mut RequestParams) {
         return;
     };
     let mut rest = object.clone();
-    if let Some(user) = rest.remove("user_id") {
+    if let Some(user) = rest.shift_remove("user_id") {
         params.extra.insert("user".into(), user);
     }
     if !rest.is_empty() {

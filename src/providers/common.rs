@@ -203,7 +203,7 @@ pub(crate) fn flatten_tool_result(content: &Json) -> Json {
 }
 
 /// The error a provider error body describes: OpenAI
-/// `{"error":{"type","code","message"}}` and Anthropic
+/// `{"error":{"code","type","message"}}` and Anthropic
 /// `{"type":"error","error":{"type","message"}}` alike.
 pub(crate) fn error_from_body(body: &Json) -> Option<CallError> {
     let error = body.get("error")?;
@@ -214,10 +214,12 @@ pub(crate) fn error_from_body(body: &Json) -> Option<CallError> {
         });
     }
     let error = error.as_object()?;
+    // OpenAI's `code` (`rate_limit_exceeded`, `invalid_api_key`) says more
+    // than its `type`; Anthropic has only `type` (`overloaded_error`).
     let error_type = error
-        .get("type")
+        .get("code")
         .and_then(Json::as_str)
-        .or_else(|| error.get("code").and_then(Json::as_str))
+        .or_else(|| error.get("type").and_then(Json::as_str))
         .map(str::to_owned);
     Some(CallError {
         error_type,

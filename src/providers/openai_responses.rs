@@ -273,10 +273,10 @@ fn parse_text_options(text: &Json, params: &mut RequestParams) {
         return;
     };
     let mut rest = object.clone();
-    if let Some(format) = rest.remove("format") {
+    if let Some(format) = rest.shift_remove("format") {
         params.response_format = Some(chat_response_format(&format));
     }
-    if let Some(verbosity) = rest.remove("verbosity") {
+    if let Some(verbosity) = rest.shift_remove("verbosity") {
         params.extra.insert("verbosity".into(), verbosity);
     }
     if !rest.is_empty() {
@@ -308,7 +308,7 @@ fn parse_reasoning_options(reasoning: &Json, params: &mut RequestParams) {
         return;
     };
     let mut rest = object.clone();
-    if let Some(effort) = rest.remove("effort") {
+    if let Some(effort) = rest.shift_remove("effort") {
         params.extra.insert("reasoning_effort".into(), effort);
     }
     if !rest.is_empty() {

@@ -206,7 +206,7 @@ pub fn merge_patch(target: &mut Json, patch: &Json) {
     };
     for (key, value) in patch {
         if value.is_null() {
-            object.remove(key);
+            object.shift_remove(key);
             continue;
         }
         match object.get_mut(key) {
@@ -241,16 +241,19 @@ pub fn rewrite_raw_request(
         if format == WireFormat::OpenAiChat {
             // Keep whatever stream options were recorded; usage is what the
             // replay needs from them.
-            let mut options = match body.remove("stream_options") {
-                Some(Json::Object(options)) => options,
-                _ => Map::new(),
-            };
-            options.insert("include_usage".into(), true.into());
-            body.insert("stream_options".into(), Json::Object(options));
+            match body.get_mut("stream_options") {
+                Some(Json::Object(options)) => {
+                    options.insert("include_usage".into(), true.into());
+                }
+                _ => {
+                    let options = Map::from_iter([("include_usage".into(), true.into())]);
+                    body.insert("stream_options".into(), Json::Object(options));
+                }
+            }
         }
     } else {
-        body.remove("stream");
-        body.remove("stream_options");
+        body.shift_remove("stream");
+        body.shift_remove("stream_options");
     }
     Ok(finish_body(body, params))
 }
