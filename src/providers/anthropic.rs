@@ -771,7 +771,7 @@ fn write_part(
             };
             json!({"type": "tool_result", "tool_use_id": id, "content": content})
         }
-        Part::Reasoning { .. } if role == "assistant" => {
+        _ if role == "assistant" && translate::is_reasoning(part) => {
             params.drop_or_fail(
                 "reasoning",
                 TARGET,

@@ -307,8 +307,8 @@ pub async fn send_with_key(
     body: &Json,
     api_key: Option<&Secret>,
 ) -> Result<ProviderResponse, ProviderError> {
-    let call = Exchange::new(target, api_key);
-    let headers = call.headers(body)?;
+    let attempt = Attempt::new(target, api_key);
+    let headers = attempt.headers(body)?;
     let payload = serde_json::to_vec(body).map_err(|error| ProviderError::InvalidTarget {
         target: target.name.clone(),
         reason: format!("the request body could not be written as JSON: {error}"),
@@ -318,16 +318,16 @@ pub async fn send_with_key(
     let request = client.post(target.url()).headers(headers).body(payload);
     let response = match timeout_at(deadline, request.send()).await {
         Err(_) => {
-            return Err(call.timeout(
+            return Err(attempt.timeout(
                 "waiting for the response headers",
                 target.request_timeout_ms,
             ));
         }
-        Ok(Err(error)) => return Err(call.request_error(&error)),
+        Ok(Err(error)) => return Err(attempt.request_error(&error)),
         Ok(Ok(response)) => response,
     };
     if !response.status().is_success() {
-        return Err(call.status_error(response, deadline).await);
+        return Err(attempt.status_error(response, deadline).await);
     }
     let is_stream = response
         .headers()
@@ -335,21 +335,21 @@ pub async fn send_with_key(
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("text/event-stream"));
     if is_stream {
-        call.read_stream(response, started, deadline).await
+        attempt.read_stream(response, started, deadline).await
     } else {
-        call.read_body(response, started, deadline).await
+        attempt.read_body(response, started, deadline).await
     }
 }
 
 /// One request in flight: what its errors need to say.
-struct Exchange<'a> {
+struct Attempt<'a> {
     target: &'a Target,
     api_key: Option<&'a Secret>,
     /// The URL without query or credentials, safe to show.
     url: String,
 }
 
-impl<'a> Exchange<'a> {
+impl<'a> Attempt<'a> {
     fn new(target: &'a Target, api_key: Option<&'a Secret>) -> Self {
         Self {
             target,
@@ -746,8 +746,8 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 fn error_chain(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     if let Some(url) = error.url() {
-        text = text.replace(url.as_str(), "");
-        text = text.replace(" for ()", "").replace(" ()", "");
+        text = text.replace(&format!(" for url ({url})"), "");
+        text = text.replace(url.as_str(), "[url]");
     }
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {

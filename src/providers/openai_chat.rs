@@ -807,7 +807,7 @@ fn write_assistant(
                     "function": {"name": name, "arguments": arguments_to_string(arguments)},
                 }));
             }
-            Part::Reasoning { .. } => params.drop_or_fail(
+            _ if translate::is_reasoning(part) => params.drop_or_fail(
                 "reasoning",
                 TARGET,
                 &format!(

@@ -184,6 +184,16 @@ pub(crate) fn separate_system(call: &Call) -> Option<&[Part]> {
     }
 }
 
+/// Reasoning in any of its recorded shapes: readable text, Anthropic's
+/// redacted thinking, or an OpenAI reasoning item with only encrypted
+/// content. No provider takes another's reasoning back.
+pub(crate) fn is_reasoning(part: &Part) -> bool {
+    matches!(
+        part.type_name(),
+        "reasoning" | "redacted_thinking" | "thinking"
+    )
+}
+
 /// Applies the overrides and returns the body.
 pub(crate) fn finish_body(body: Map<String, Json>, params: &TargetParams) -> Json {
     let mut body = Json::Object(body);

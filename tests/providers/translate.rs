@@ -518,6 +518,7 @@ fn reasoning_in_history_fails_unless_dropped() {
                 Part::Reasoning {
                     content: "They greet me.".into(),
                 },
+                Part::from_json(&json!({"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3p"})),
                 Part::text("Hello!"),
             ],
         ),
