@@ -535,6 +535,7 @@ impl<'a> Attempt<'a> {
         let mut reader = StreamReader::new(self.target.kind, started);
         let mut bytes = response.bytes_stream();
         let idle = Duration::from_millis(self.target.idle_timeout_ms);
+        let mut received_bytes = 0usize;
         loop {
             let idle_deadline = tokio::time::Instant::now() + idle;
             let wait_until = idle_deadline.min(deadline);
@@ -561,6 +562,10 @@ impl<'a> Attempt<'a> {
                     });
                 }
             };
+            received_bytes += chunk.len();
+            if received_bytes > MAX_RESPONSE_BYTES {
+                return Err(self.malformed("event stream", "the stream is larger than 64 MiB"));
+            }
             let events = parser
                 .feed(&chunk)
                 .map_err(|error| self.malformed("event stream", &error.to_string()))?;
