@@ -14,6 +14,7 @@ pub mod config;
 pub mod fake_provider;
 pub mod ingest;
 pub mod model;
+pub mod providers;
 pub mod server;
 pub mod store;
 pub mod telemetry;
