@@ -112,6 +112,7 @@ impl Ingest {
             .await
             .map_err(|error| match error {
                 WriteError::QueueFull => IngestError::Overloaded,
+                WriteError::Invalid(_) => IngestError::Internal(error.to_string()),
                 other => IngestError::Unavailable(other.to_string()),
             })?;
         Ok(outcome)

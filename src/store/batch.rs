@@ -63,6 +63,22 @@ impl WriteBatch {
         packs + rows + 1024
     }
 
+    /// Whether every index in the batch points at something in it. The
+    /// writer refuses a batch that fails this rather than panic mid-commit.
+    pub fn references_are_valid(&self) -> bool {
+        let packs = self.packs.len();
+        let blobs_ok = self.new_blobs.iter().all(|(_, slot)| slot.pack < packs);
+        let spans_ok = self.spans.iter().all(|span| {
+            span.body.pack < packs
+                && span.resource < self.resources.len()
+                && span.scope < self.scopes.len()
+        });
+        let logs_ok = self.logs.iter().all(|log| {
+            log.body.pack < packs && log.resource < self.resources.len() && log.scope < self.scopes.len()
+        });
+        blobs_ok && spans_ok && logs_ok
+    }
+
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty() && self.logs.is_empty()
     }

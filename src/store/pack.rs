@@ -34,6 +34,8 @@ pub struct PackSlot {
 pub struct PackBuilder {
     finished: Vec<Vec<u8>>,
     current: Vec<u8>,
+    /// Whether a slot points into `current` (records may be empty).
+    current_used: bool,
 }
 
 impl PackBuilder {
@@ -47,6 +49,7 @@ impl PackBuilder {
         }
         let offset = self.current.len() as u32;
         self.current.extend_from_slice(record);
+        self.current_used = true;
         PackSlot {
             pack: self.finished.len(),
             offset,
@@ -56,7 +59,7 @@ impl PackBuilder {
 
     /// Compresses every pack. Runs on the ingest workers, never the writer.
     pub fn finish(mut self) -> std::io::Result<Vec<EncodedPack>> {
-        if !self.current.is_empty() {
+        if self.current_used {
             self.finished.push(self.current);
         }
         self.finished.iter().map(|raw| compress(raw)).collect()
@@ -154,6 +157,16 @@ mod tests {
             b"third"
         );
         assert!(packs[1].data.len() < 1000, "repetitive data compresses");
+    }
+
+    #[test]
+    fn an_empty_record_still_has_a_pack() {
+        let mut builder = PackBuilder::new();
+        let slot = builder.add(b"");
+        let packs = builder.finish().expect("compresses");
+        assert_eq!(slot.pack, 0);
+        assert_eq!(packs.len(), 1);
+        assert_eq!(packs[0].raw_length, 0);
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub enum WriteError {
     ShuttingDown,
     #[error("referenced content {0} is no longer stored; retry the request")]
     MissingBlob(String),
+    #[error("internal error: {0}")]
+    Invalid(&'static str),
     #[error("the database refused the write: {0}")]
     Database(String),
 }
@@ -50,7 +52,7 @@ pub enum WriteError {
 impl WriteError {
     /// Whether the client should send the same data again later.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, WriteError::ShuttingDown)
+        !matches!(self, WriteError::ShuttingDown | WriteError::Invalid(_))
     }
 }
 
@@ -272,6 +274,9 @@ async fn write_batch(
     resource_ids: &mut HashMap<BlobHash, i64>,
     scope_ids: &mut HashMap<BlobHash, i64>,
 ) -> Result<WriteSummary, WriteError> {
+    if !batch.references_are_valid() {
+        return Err(WriteError::Invalid("a row points outside its batch"));
+    }
     let now = now_unix_nano();
     touch_blobs(conn, &batch.touched_blobs, now).await?;
     let pack_ids = insert_packs(conn, batch, now).await?;

@@ -202,9 +202,13 @@ async fn fixtures_round_trip_over_grpc_gzip() {
     round_trip(Transport::GrpcGzip).await;
 }
 
-#[allow(dead_code)]
-async fn json_transports() {
+#[tokio::test]
+async fn fixtures_round_trip_over_http_json() {
     round_trip(Transport::Json).await;
+}
+
+#[tokio::test]
+async fn fixtures_round_trip_over_http_json_gzip() {
     round_trip(Transport::JsonGzip).await;
 }
 

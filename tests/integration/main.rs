@@ -6,4 +6,5 @@ mod fixtures;
 mod generate;
 mod ingest_roundtrip;
 mod otlp_compare;
+mod otlp_json;
 mod server;
