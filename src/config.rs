@@ -49,8 +49,8 @@ pub struct ServeArgs {
     pub grpc: SocketAddr,
     /// Megabytes of accepted data that may wait for the writer before
     /// ingest answers "retry later" (HTTP 429, gRPC RESOURCE_EXHAUSTED).
-    #[arg(long, env = "REPRISE_MAX_QUEUE_MB", default_value_t = 64)]
-    pub max_queue_mb: usize,
+    #[arg(long, env = "REPRISE_MAX_QUEUE_MB", default_value_t = 64.0)]
+    pub max_queue_mb: f64,
     /// Largest request body accepted, in megabytes (as sent, compressed or not).
     #[arg(long, env = "REPRISE_MAX_BODY_MB", default_value_t = 32)]
     pub max_body_mb: usize,
@@ -65,7 +65,7 @@ pub struct ServeArgs {
 impl ServeArgs {
     pub fn store_options(&self) -> StoreOptions {
         let mut options = StoreOptions::new(self.db.clone());
-        options.max_queue_bytes = self.max_queue_mb.max(1) << 20;
+        options.max_queue_bytes = ((self.max_queue_mb * 1048576.0) as usize).max(1024);
         options.fsync_every_commit = self.fsync == Fsync::Commit;
         options
     }

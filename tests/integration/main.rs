@@ -1,6 +1,7 @@
 //! reprise's integration tests: one binary, real servers on loopback ports,
 //! real OTLP bytes, a real SQLite file.
 
+mod backpressure;
 mod bad_input;
 mod fixtures;
 mod generate;
