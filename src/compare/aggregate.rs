@@ -90,8 +90,10 @@ pub struct ItemRecord {
     pub rubric: Option<RubricPair>,
 }
 
-/// How to aggregate.
+/// How to aggregate. Every field has a default, so a config file may set
+/// only what it changes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CompareConfig {
     pub similarity_metric: SimilarityMetric,
     pub bootstrap: BootstrapConfig,
@@ -108,6 +110,38 @@ impl Default for CompareConfig {
             verdict: VerdictConfig::default(),
             worst_count: 10,
         }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CompareConfigError {
+    #[error("{name} is {value}; it must be at least 0 and below 1")]
+    MarginOutOfRange { name: &'static str, value: f64 },
+    #[error("bootstrap resamples is 0; use at least 1000 (2000 is the default)")]
+    NoResamples,
+}
+
+impl CompareConfig {
+    /// Checks the thresholds, so a bad config fails when loaded rather than
+    /// producing verdicts that mean nothing.
+    pub fn validate(&self) -> Result<(), CompareConfigError> {
+        let verdict = &self.verdict;
+        let mut margins = vec![
+            ("verdict.win_margin", verdict.win_margin),
+            ("verdict.error_margin", verdict.error_margin),
+        ];
+        if let Some(margin) = verdict.similarity_margin {
+            margins.push(("verdict.similarity_margin", margin));
+        }
+        for (name, value) in margins {
+            if !(0.0..1.0).contains(&value) {
+                return Err(CompareConfigError::MarginOutOfRange { name, value });
+            }
+        }
+        if self.bootstrap.resamples == 0 {
+            return Err(CompareConfigError::NoResamples);
+        }
+        Ok(())
     }
 }
 
@@ -617,6 +651,29 @@ mod tests {
         assert_eq!(json["judge"]["wins"]["count"], 30);
         let back: Comparison = serde_json::from_value(json).expect("deserialize");
         assert_eq!(&back, comparison);
+    }
+
+    #[test]
+    fn config_loads_partially_and_validates() {
+        let config: CompareConfig =
+            serde_json::from_str(r#"{"verdict": {"win_margin": 0.1}, "worst_count": 3}"#)
+                .expect("partial config");
+        assert_eq!(config.verdict.win_margin, 0.1);
+        assert_eq!(config.verdict.min_n, 30);
+        assert_eq!(config.bootstrap, BootstrapConfig::default());
+        assert_eq!(config.validate(), Ok(()));
+        let mut bad = config.clone();
+        bad.verdict.similarity_margin = Some(1.5);
+        assert_eq!(
+            bad.validate(),
+            Err(CompareConfigError::MarginOutOfRange {
+                name: "verdict.similarity_margin",
+                value: 1.5
+            })
+        );
+        let mut bad = config;
+        bad.verdict.win_margin = f64::NAN;
+        assert!(bad.validate().is_err());
     }
 
     #[test]

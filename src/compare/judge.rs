@@ -26,7 +26,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 
-use crate::model::{Message, Part};
+use crate::model::{Call, Message, Part};
 
 /// The default pairwise judge prompt.
 pub const DEFAULT_PAIRWISE_TEMPLATE: &str = "\
@@ -172,6 +172,17 @@ impl JudgeTemplate {
 pub struct JudgedPrompt<'a> {
     pub system_instructions: Option<&'a [Part]>,
     pub messages: &'a [Message],
+}
+
+impl<'a> JudgedPrompt<'a> {
+    /// The prompt an original call was sent: its system instructions and
+    /// input messages.
+    pub fn from_call(call: &'a Call) -> Self {
+        Self {
+            system_instructions: call.system_instructions.as_deref(),
+            messages: call.input_messages.as_deref().unwrap_or(&[]),
+        }
+    }
 }
 
 /// Which side the candidate is shown as.
@@ -630,6 +641,21 @@ mod tests {
             message_text(&as_b),
             "[system]\nbe brief\n\n[user]\n2+2?|[Answer A]4|[Answer B]four|R"
         );
+    }
+
+    #[test]
+    fn judged_prompt_reads_a_call() {
+        let mut call = Call::new(
+            crate::model::CallId::random(0),
+            crate::model::Source::Otlp,
+            0,
+        );
+        let rendered = render_prompt(&JudgedPrompt::from_call(&call));
+        assert_eq!(rendered, "");
+        call.system_instructions = Some(vec![Part::text("sys")]);
+        call.input_messages = Some(vec![Message::text("user", "hi")]);
+        let rendered = render_prompt(&JudgedPrompt::from_call(&call));
+        assert_eq!(rendered, "[system]\nsys\n\n[user]\nhi");
     }
 
     #[test]

@@ -59,6 +59,7 @@ use super::stats::{Estimate, Summary};
 
 /// Thresholds for the decision rules in the module docs.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct VerdictConfig {
     /// Fewest pairs (judged, or with a similarity) to decide anything.
     pub min_n: u64,
