@@ -299,6 +299,25 @@ mod tests {
             "Lapali po dechu, jejich životy skončily dřív, než skutečně začaly.",
         );
         assert!((score - 0.571_574_275_128_240_6).abs() < 1e-12);
+        // Characters beyond ASCII, code with newlines and indentation, and a
+        // short hypothesis that only some orders exist for.
+        let cases = [
+            (
+                "日本の首都は東京です。",
+                "東京は日本の首都です。",
+                0.422_883_597_883_597_86,
+            ),
+            (
+                "def add(x, y):\n    return x + y",
+                "def add(a, b):\n    return a + b",
+                0.543_789_313_971_202_6,
+            ),
+            ("No, it is not.", "Yes", 0.035_460_992_907_801_42),
+        ];
+        for (reference, hypothesis, expected) in cases {
+            let score = chrf(reference, hypothesis);
+            assert!((score - expected).abs() < 1e-12, "{hypothesis}: {score}");
+        }
     }
 
     #[test]
