@@ -3,6 +3,8 @@
 
 mod backpressure;
 mod bad_input;
+mod crash;
+mod exporter;
 mod fixtures;
 mod generate;
 mod ingest_roundtrip;
