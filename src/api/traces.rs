@@ -2,6 +2,7 @@
 //! trace, each with its resource and scope, exactly as received.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use axum::extract::{Path, State};
 use axum::routing::get;
@@ -64,13 +65,13 @@ impl Context {
         resource_id: i64,
         scope_id: i64,
     ) -> Result<(), ApiError> {
-        if !self.resources.contains_key(&resource_id) {
+        if let Entry::Vacant(entry) = self.resources.entry(resource_id) {
             let resource = state.store.reader.resource(resource_id).await?;
-            self.resources.insert(resource_id, resource_json(&resource));
+            entry.insert(resource_json(&resource));
         }
-        if !self.scopes.contains_key(&scope_id) {
+        if let Entry::Vacant(entry) = self.scopes.entry(scope_id) {
             let scope = state.store.reader.scope(scope_id).await?;
-            self.scopes.insert(scope_id, scope_json(&scope));
+            entry.insert(scope_json(&scope));
         }
         item["resource"] = self.resources[&resource_id].clone();
         item["scope"] = self.scopes[&scope_id].clone();

@@ -22,6 +22,17 @@ pub struct ExportOutcome {
     pub error_message: String,
 }
 
+impl ExportOutcome {
+    /// The OTLP `partial_success` field: set when items were rejected (or
+    /// there is a warning), absent on full success.
+    pub fn partial_success<P>(&self, make: impl FnOnce(i64, String) -> P) -> Option<P> {
+        if self.rejected == 0 && self.error_message.is_empty() {
+            return None;
+        }
+        Some(make(self.rejected as i64, self.error_message.clone()))
+    }
+}
+
 /// The ingest service shared by the receivers.
 #[derive(Clone)]
 pub struct Ingest {

@@ -21,8 +21,24 @@ pub struct Encoded {
     blobs: HashMap<BlobHash, Vec<u8>>,
     resources: Vec<DedupRow>,
     scopes: Vec<DedupRow>,
-    spans: Vec<(SpanColumns, usize, usize, Vec<u8>)>,
-    logs: Vec<(LogColumns, BlobHash, Option<String>, usize, usize, Vec<u8>)>,
+    spans: Vec<EncodedSpan>,
+    logs: Vec<EncodedLog>,
+}
+
+struct EncodedSpan {
+    columns: SpanColumns,
+    resource: usize,
+    scope: usize,
+    body: Vec<u8>,
+}
+
+struct EncodedLog {
+    columns: LogColumns,
+    hash: BlobHash,
+    event_name: Option<String>,
+    resource: usize,
+    scope: usize,
+    body: Vec<u8>,
 }
 
 impl Encoded {
@@ -80,7 +96,12 @@ pub fn encode(span_groups: &[SpanGroup], log_groups: &[LogGroup]) -> Encoded {
         let scope = scopes.add(scope_row(&group.scope));
         for span in &group.spans {
             let body = StoredSpanBody::encode_from(span, &mut encoder).encode_to_vec();
-            spans.push((SpanColumns::of(span), resource, scope, body));
+            spans.push(EncodedSpan {
+                columns: SpanColumns::of(span),
+                resource,
+                scope,
+                body,
+            });
         }
     }
     let mut logs = Vec::new();
@@ -95,7 +116,14 @@ pub fn encode(span_groups: &[SpanGroup], log_groups: &[LogGroup]) -> Encoded {
             let columns = LogColumns::of(record);
             let hash = log_identity(&identity, &columns, &body);
             let event_name = record.event_name().map(str::to_owned);
-            logs.push((columns, hash, event_name, resource, scope, body));
+            logs.push(EncodedLog {
+                columns,
+                hash,
+                event_name,
+                resource,
+                scope,
+                body,
+            });
         }
     }
     Encoded {
@@ -142,23 +170,23 @@ pub fn pack(
         }
     }
     let mut spans = Vec::with_capacity(encoded.spans.len());
-    for (columns, resource, scope, body) in encoded.spans {
+    for span in encoded.spans {
         spans.push(SpanRow {
-            columns,
-            resource,
-            scope,
-            body: builder.add(&body),
+            body: builder.add(&span.body),
+            columns: span.columns,
+            resource: span.resource,
+            scope: span.scope,
         });
     }
     let mut logs = Vec::with_capacity(encoded.logs.len());
-    for (columns, hash, event_name, resource, scope, body) in encoded.logs {
+    for log in encoded.logs {
         logs.push(LogRow {
-            columns,
-            hash,
-            event_name,
-            resource,
-            scope,
-            body: builder.add(&body),
+            body: builder.add(&log.body),
+            columns: log.columns,
+            hash: log.hash,
+            event_name: log.event_name,
+            resource: log.resource,
+            scope: log.scope,
         });
     }
     Ok(WriteBatch {

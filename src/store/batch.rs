@@ -74,7 +74,9 @@ impl WriteBatch {
                 && span.scope < self.scopes.len()
         });
         let logs_ok = self.logs.iter().all(|log| {
-            log.body.pack < packs && log.resource < self.resources.len() && log.scope < self.scopes.len()
+            log.body.pack < packs
+                && log.resource < self.resources.len()
+                && log.scope < self.scopes.len()
         });
         blobs_ok && spans_ok && logs_ok
     }

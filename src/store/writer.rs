@@ -229,7 +229,7 @@ impl Writer {
         for pending in group {
             let mut savepoint = Connection::begin(&mut *tx).await?;
             let result = write_batch(
-                &mut *savepoint,
+                &mut savepoint,
                 &pending.batch,
                 &mut self.resource_ids,
                 &mut self.scope_ids,

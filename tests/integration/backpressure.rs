@@ -16,7 +16,8 @@ fn heavy_request(spans: usize) -> (Vec<u8>, Vec<String>) {
     for i in 0..spans {
         let mut span = generate::span("heavy");
         let text = format!("{i} {}", hex(&generate::random_bytes::<512>()));
-        span.attributes.push(generate::string_attr("payload", &text));
+        span.attributes
+            .push(generate::string_attr("payload", &text));
         trace_ids.push(hex(&span.trace_id));
         list.push(span);
     }
@@ -31,7 +32,11 @@ async fn assert_all_stored(server: &TestServer, trace_ids: &[String]) {
             .send()
             .await
             .expect("get");
-        assert_eq!(response.status(), 200, "acknowledged trace {trace_id} is stored");
+        assert_eq!(
+            response.status(),
+            200,
+            "acknowledged trace {trace_id} is stored"
+        );
     }
 }
 
@@ -73,7 +78,10 @@ async fn a_full_queue_answers_429_and_loses_nothing_acknowledged() {
         acknowledged.extend(ids);
         refused += count;
     }
-    assert!(refused > 0, "a 0.25 MB queue must refuse some of 72 concurrent 300 KB requests");
+    assert!(
+        refused > 0,
+        "a 0.25 MB queue must refuse some of 72 concurrent 300 KB requests"
+    );
     assert!(!acknowledged.is_empty());
     assert_all_stored(&server, &acknowledged).await;
 }

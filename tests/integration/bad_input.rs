@@ -26,7 +26,6 @@ struct RpcStatus {
 struct Reply {
     status: u16,
     body: Vec<u8>,
-    retry_after: Option<String>,
 }
 
 impl Reply {
@@ -43,10 +42,6 @@ async fn post(server: &TestServer, headers: &[(&str, &str)], body: Vec<u8>) -> R
     let response = request.body(body).send().await.expect("send");
     Reply {
         status: response.status().as_u16(),
-        retry_after: response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().expect("ascii").to_owned()),
         body: response.bytes().await.expect("body").to_vec(),
     }
 }

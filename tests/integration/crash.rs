@@ -16,7 +16,10 @@ fn start_exporters(
     server: &TestServer,
     clients: usize,
     stop: Arc<AtomicBool>,
-) -> (mpsc::UnboundedReceiver<String>, Vec<tokio::task::JoinHandle<()>>) {
+) -> (
+    mpsc::UnboundedReceiver<String>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
     let (acked_tx, acked_rx) = mpsc::unbounded_channel();
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -58,11 +61,18 @@ async fn assert_all_stored(server: &TestServer, trace_ids: &[String]) {
             .send()
             .await
             .expect("get");
-        assert_eq!(response.status(), 200, "acknowledged trace {trace_id} survived");
+        assert_eq!(
+            response.status(),
+            200,
+            "acknowledged trace {trace_id} survived"
+        );
     }
 }
 
-async fn receive_at_least(acked: &mut mpsc::UnboundedReceiver<String>, count: usize) -> Vec<String> {
+async fn receive_at_least(
+    acked: &mut mpsc::UnboundedReceiver<String>,
+    count: usize,
+) -> Vec<String> {
     let mut ids = Vec::with_capacity(count);
     while ids.len() < count {
         ids.push(acked.recv().await.expect("exporters are running"));
@@ -99,7 +109,10 @@ async fn graceful_shutdown_drains_what_was_accepted() {
     let (mut acked, tasks) = start_exporters(&server, 4, stop.clone());
     let mut ids = receive_at_least(&mut acked, 200).await;
     let status = server.stop().await;
-    assert!(status.success(), "SIGTERM ends with exit code 0: {status:?}");
+    assert!(
+        status.success(),
+        "SIGTERM ends with exit code 0: {status:?}"
+    );
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
         task.await.expect("exporter");

@@ -46,7 +46,11 @@ async fn app_exports(server: &TestServer, transport: Transport) -> String {
         .expect("exporter");
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(exporter)
-            .with_resource(Resource::builder().with_service_name("exporter-app").build())
+            .with_resource(
+                Resource::builder()
+                    .with_service_name("exporter-app")
+                    .build(),
+            )
             .build();
         let tracer = provider.tracer("exporter-test");
         let parent = tracer.start("handle request");
@@ -83,10 +87,19 @@ async fn check(transport: Transport) {
         .iter()
         .find(|s| s["name"] == "chat gpt-4o-mini")
         .expect("LLM span");
-    let parent = spans.iter().find(|s| s["name"] == "handle request").expect("parent");
+    let parent = spans
+        .iter()
+        .find(|s| s["name"] == "handle request")
+        .expect("parent");
     assert_eq!(call["parent_span_id"], parent["span_id"]);
-    assert_eq!(call["attributes"]["gen_ai.usage.input_tokens"]["intValue"], "12");
-    assert_eq!(call["attributes"]["gen_ai.request.temperature"]["doubleValue"], 0.5);
+    assert_eq!(
+        call["attributes"]["gen_ai.usage.input_tokens"]["intValue"],
+        "12"
+    );
+    assert_eq!(
+        call["attributes"]["gen_ai.request.temperature"]["doubleValue"],
+        0.5
+    );
     assert_eq!(call["events"][0]["name"], "gen_ai.choice");
     assert_eq!(
         call["resource"]["attributes"]["service.name"]["stringValue"],

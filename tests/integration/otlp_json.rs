@@ -57,8 +57,14 @@ async fn empty_values_nulls_and_non_finite_doubles_are_kept() {
     assert_eq!(reply, json!({}));
     let stored = trace(&server, &trace_id).await;
     let attributes = &stored["spans"][0]["attributes"];
-    assert_eq!(attributes["empty_array"], json!({"arrayValue": {"values": []}}));
-    assert_eq!(attributes["empty_kvlist"], json!({"kvlistValue": {"values": []}}));
+    assert_eq!(
+        attributes["empty_array"],
+        json!({"arrayValue": {"values": []}})
+    );
+    assert_eq!(
+        attributes["empty_kvlist"],
+        json!({"kvlistValue": {"values": []}})
+    );
     assert_eq!(attributes["empty"], json!({}));
     assert_eq!(attributes["nan"], json!({"doubleValue": "NaN"}));
     assert_eq!(attributes["inf"], json!({"doubleValue": "-Infinity"}));
@@ -79,7 +85,10 @@ async fn snake_case_keys_are_not_silently_dropped() {
     assert_eq!(status, 200);
     let stored = trace(&server, &trace_id).await;
     assert_eq!(stored["spans"][0]["name"], "snake");
-    assert_eq!(stored["spans"][0]["attributes"]["k"], json!({"stringValue": "v"}));
+    assert_eq!(
+        stored["spans"][0]["attributes"]["k"],
+        json!({"stringValue": "v"})
+    );
 }
 
 #[tokio::test]

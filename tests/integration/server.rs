@@ -14,7 +14,6 @@ pub struct TestServer {
     pub http: String,
     /// `http://127.0.0.1:PORT` of the gRPC listener.
     pub grpc: String,
-    pub db: PathBuf,
     pub log: PathBuf,
     _dir: Option<tempfile::TempDir>,
 }
@@ -71,7 +70,6 @@ impl TestServer {
             child: Some(child),
             http: format!("http://{http}"),
             grpc: format!("http://{grpc}"),
-            db: db.to_path_buf(),
             log,
             _dir: None,
         }

@@ -54,10 +54,11 @@ impl TraceService for OtlpGrpc {
             .export_traces(request.into_inner())
             .await
             .map_err(|e| status(&e))?;
-        let partial_success = (outcome.rejected > 0).then(|| ExportTracePartialSuccess {
-            rejected_spans: outcome.rejected as i64,
-            error_message: outcome.error_message,
-        });
+        let partial_success =
+            outcome.partial_success(|rejected, error_message| ExportTracePartialSuccess {
+                rejected_spans: rejected,
+                error_message,
+            });
         Ok(Response::new(ExportTraceServiceResponse {
             partial_success,
         }))
@@ -75,10 +76,11 @@ impl LogsService for OtlpGrpc {
             .export_logs(request.into_inner())
             .await
             .map_err(|e| status(&e))?;
-        let partial_success = (outcome.rejected > 0).then(|| ExportLogsPartialSuccess {
-            rejected_log_records: outcome.rejected as i64,
-            error_message: outcome.error_message,
-        });
+        let partial_success =
+            outcome.partial_success(|rejected, error_message| ExportLogsPartialSuccess {
+                rejected_log_records: rejected,
+                error_message,
+            });
         Ok(Response::new(ExportLogsServiceResponse { partial_success }))
     }
 }

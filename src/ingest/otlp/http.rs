@@ -20,7 +20,7 @@ use prost::Message as _;
 use super::body::{ContentEncoding, decode_content, read_limited};
 use super::json;
 use crate::ingest::error::{IngestError, Retry};
-use crate::ingest::pipeline::{ExportOutcome, Ingest};
+use crate::ingest::pipeline::Ingest;
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -96,7 +96,7 @@ async fn export_traces(State(ingest): State<Ingest>, headers: HeaderMap, body: B
     match result {
         Ok(outcome) => {
             let response = ExportTraceServiceResponse {
-                partial_success: partial(&outcome, |rejected, error_message| {
+                partial_success: outcome.partial_success(|rejected, error_message| {
                     ExportTracePartialSuccess {
                         rejected_spans: rejected,
                         error_message,
@@ -136,7 +136,7 @@ async fn export_logs(State(ingest): State<Ingest>, headers: HeaderMap, body: Bod
     match result {
         Ok(outcome) => {
             let response = ExportLogsServiceResponse {
-                partial_success: partial(&outcome, |rejected, error_message| {
+                partial_success: outcome.partial_success(|rejected, error_message| {
                     ExportLogsPartialSuccess {
                         rejected_log_records: rejected,
                         error_message,
@@ -173,13 +173,6 @@ async fn decode_blocking<T: Send + 'static>(
             format: format.name(),
             message,
         })
-}
-
-fn partial<P>(outcome: &ExportOutcome, make: impl FnOnce(i64, String) -> P) -> Option<P> {
-    if outcome.rejected == 0 && outcome.error_message.is_empty() {
-        return None;
-    }
-    Some(make(outcome.rejected as i64, outcome.error_message.clone()))
 }
 
 fn ok_response(format: Format, bytes: Vec<u8>) -> Response {
