@@ -1,4 +1,4 @@
-//! The `reprise` command: parse, set up logging, run, exit with a status.
+//! The `reprise` command: parse, set up telemetry, run, exit with a status.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -8,7 +8,6 @@ use reprise::config::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    reprise::telemetry::init_logging();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -16,7 +15,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(run(cli));
+    let result = runtime.block_on(async {
+        let _telemetry = reprise::telemetry::init();
+        run(cli).await
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

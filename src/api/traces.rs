@@ -17,6 +17,7 @@ pub fn router() -> Router<ApiState> {
     Router::new().route("/api/v1/traces/{trace_id}", get(get_trace))
 }
 
+#[tracing::instrument(skip(state), fields(trace_id = %trace_id))]
 async fn get_trace(
     State(state): State<ApiState>,
     Path(trace_id): Path<String>,

@@ -10,4 +10,5 @@ mod generate;
 mod ingest_roundtrip;
 mod otlp_compare;
 mod otlp_json;
+mod self_telemetry;
 mod server;

@@ -15,6 +15,7 @@ pub struct TestServer {
     /// `http://127.0.0.1:PORT` of the gRPC listener.
     pub grpc: String,
     pub log: PathBuf,
+    db: PathBuf,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -34,6 +35,11 @@ impl TestServer {
 
     /// A server on `db`, which may already hold data.
     pub async fn start_on(db: &Path, args: &[&str]) -> TestServer {
+        Self::start_with_env(db, args, &[]).await
+    }
+
+    /// A server on `db` with extra environment variables.
+    pub async fn start_with_env(db: &Path, args: &[&str], env: &[(&str, &str)]) -> TestServer {
         let log = db.with_extension(format!("{}.log", std::process::id()));
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -47,6 +53,7 @@ impl TestServer {
             .args(["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"])
             .args(args)
             .env("RUST_LOG", "info,reprise=debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log_file)
             .kill_on_drop(true)
@@ -71,8 +78,13 @@ impl TestServer {
             http: format!("http://{http}"),
             grpc: format!("http://{grpc}"),
             log,
+            db: db.to_path_buf(),
             _dir: None,
         }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.db.clone()
     }
 
     pub fn url(&self, path: &str) -> String {
