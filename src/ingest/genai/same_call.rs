@@ -1,0 +1,122 @@
+//! One provider API call recorded twice. The Anthropic Python SDK emits its
+//! own span for every request even when a third-party instrumentation also
+//! records it (genai-conventions.md §0, §4.2); the two spans may be parent
+//! and child, or unrelated — in our capture even in different traces. Both
+//! become calls, and these functions let the writer recognise and fold them.
+
+use super::common;
+use crate::model::{Call, Span, SpanId, TraceId};
+
+/// The few facts needed to tell whether two calls are one API call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallFacts {
+    pub trace_id: Option<TraceId>,
+    pub span_id: Option<SpanId>,
+    pub parent_span_id: Option<SpanId>,
+    pub response_id: Option<String>,
+    pub request_model: Option<String>,
+}
+
+impl CallFacts {
+    /// Facts of a call built from `span` (which knows the parent span).
+    pub fn from_span(span: &Span, call: &Call) -> Self {
+        Self {
+            trace_id: Some(span.trace_id),
+            span_id: Some(span.span_id),
+            parent_span_id: span.parent_span_id,
+            response_id: call.response_id.clone(),
+            request_model: call.request_model.clone(),
+        }
+    }
+
+    /// Facts of a call alone: without the parent span id, only equal
+    /// response ids can match it to another call.
+    pub fn from_call(call: &Call) -> Self {
+        Self {
+            trace_id: call.trace_id,
+            span_id: call.span_id,
+            parent_span_id: None,
+            response_id: call.response_id.clone(),
+            request_model: call.request_model.clone(),
+        }
+    }
+}
+
+/// See [`super::describe_same_call`].
+pub(crate) fn describe_same_call(a: &CallFacts, b: &CallFacts) -> bool {
+    if a.trace_id.is_some() && a.trace_id == b.trace_id && a.span_id.is_some() && a.span_id == b.span_id {
+        return true;
+    }
+    // A response id is unique per provider response, across traces too.
+    if let (Some(left), Some(right)) = (&a.response_id, &b.response_id) {
+        return left == right;
+    }
+    let same_trace = a.trace_id.is_some() && a.trace_id == b.trace_id;
+    let related = (a.parent_span_id.is_some() && a.parent_span_id == b.span_id)
+        || (b.parent_span_id.is_some() && b.parent_span_id == a.span_id);
+    let same_model = a.request_model.is_some() && a.request_model == b.request_model;
+    same_trace && related && same_model
+}
+
+/// See [`super::merge_same_call`]. The richer call is the base whichever
+/// argument it is (ties go to the smaller call id), so merging is symmetric
+/// and the result does not depend on which span arrived first.
+pub(crate) fn merge_same_call(primary: Call, other: Call) -> Call {
+    let primary_first = (common::content_score(&primary), std::cmp::Reverse(primary.id))
+        >= (common::content_score(&other), std::cmp::Reverse(other.id));
+    let (mut base, filler) = if primary_first {
+        (primary, other)
+    } else {
+        (other, primary)
+    };
+    common::fill_gaps(&mut base, &filler);
+    common::finish(&mut base);
+    base
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CallId, Message, Source};
+
+    fn facts(span: u8, parent: Option<u8>, response: Option<&str>, model: &str) -> CallFacts {
+        CallFacts {
+            trace_id: Some(TraceId([1; 16])),
+            span_id: Some(SpanId([span; 8])),
+            parent_span_id: parent.map(|p| SpanId([p; 8])),
+            response_id: response.map(str::to_owned),
+            request_model: Some(model.to_owned()),
+        }
+    }
+
+    #[test]
+    fn equal_response_ids_are_the_same_call_and_different_ones_are_not() {
+        assert!(describe_same_call(
+            &facts(1, None, Some("msg_1"), "m"),
+            &facts(2, None, Some("msg_1"), "m")
+        ));
+        assert!(!describe_same_call(
+            &facts(1, Some(2), Some("msg_1"), "m"),
+            &facts(2, None, Some("msg_2"), "m")
+        ));
+    }
+
+    #[test]
+    fn parent_and_child_with_the_same_model_are_the_same_call() {
+        assert!(describe_same_call(&facts(1, Some(2), None, "m"), &facts(2, None, None, "m")));
+        assert!(!describe_same_call(&facts(1, Some(2), None, "m"), &facts(2, None, None, "n")));
+        assert!(!describe_same_call(&facts(1, None, None, "m"), &facts(2, None, None, "m")));
+    }
+
+    #[test]
+    fn merging_keeps_the_richer_call_and_fills_its_gaps_either_way_round() {
+        let mut rich = Call::new(CallId(2), Source::Otlp, 10);
+        rich.input_messages = Some(vec![Message::text("user", "hi")]);
+        let mut sparse = Call::new(CallId(1), Source::Otlp, 5);
+        sparse.usage.cached_input_tokens = Some(3);
+        let merged = merge_same_call(sparse.clone(), rich.clone());
+        assert_eq!(merged.id, CallId(2));
+        assert_eq!(merged.usage.cached_input_tokens, Some(3));
+        assert_eq!(merged, merge_same_call(rich, sparse));
+    }
+}
