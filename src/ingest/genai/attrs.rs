@@ -273,7 +273,10 @@ mod tests {
         let attributes = attrs(vec![
             ("a", Value::String("x".into())),
             ("b", Value::Int(3)),
-            ("big", Value::String("y".repeat(MAX_LEFTOVER_VALUE_BYTES + 1))),
+            (
+                "big",
+                Value::String("y".repeat(MAX_LEFTOVER_VALUE_BYTES + 1)),
+            ),
         ]);
         let mut reader = AttrReader::new(&attributes);
         assert_eq!(reader.take_str("a").as_deref(), Some("x"));
@@ -284,7 +287,10 @@ mod tests {
 
     #[test]
     fn a_value_of_the_wrong_type_reads_none_and_stays_left_over() {
-        let attributes = attrs(vec![("n", Value::Bool(true)), ("j", Value::String("{oops".into()))]);
+        let attributes = attrs(vec![
+            ("n", Value::Bool(true)),
+            ("j", Value::String("{oops".into())),
+        ]);
         let mut reader = AttrReader::new(&attributes);
         assert_eq!(reader.take_i64("n"), None);
         assert_eq!(reader.take_json("j"), None);

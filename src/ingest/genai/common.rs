@@ -76,13 +76,14 @@ pub(crate) fn apply_span_error(call: &mut Call, reader: &mut AttrReader, span: &
         return;
     }
     call.status = CallStatus::Error;
-    let exception = span
-        .events
-        .iter()
-        .find(|e| e.name == keys::EXCEPTION_EVENT);
-    let exception_type = exception.and_then(|e| e.attributes.str(keys::EXCEPTION_TYPE).and_then(non_empty));
-    let exception_message =
-        exception.and_then(|e| e.attributes.str(keys::EXCEPTION_MESSAGE).and_then(non_empty));
+    let exception = span.events.iter().find(|e| e.name == keys::EXCEPTION_EVENT);
+    let exception_type =
+        exception.and_then(|e| e.attributes.str(keys::EXCEPTION_TYPE).and_then(non_empty));
+    let exception_message = exception.and_then(|e| {
+        e.attributes
+            .str(keys::EXCEPTION_MESSAGE)
+            .and_then(non_empty)
+    });
     let (status_class, status_message) = split_status_message(&span.status.message);
     let error = CallError {
         error_type: error_type.or(exception_type).or(status_class),
@@ -153,20 +154,32 @@ pub(crate) fn fill_gaps(target: &mut Call, source: &Call) {
     set_if_none(&mut target.duration_ms, source.duration_ms);
     set_if_none(&mut target.ttft_ms, source.ttft_ms);
     set_if_none(&mut target.streaming, source.streaming);
-    set_if_none(&mut target.system_instructions, source.system_instructions.clone());
+    set_if_none(
+        &mut target.system_instructions,
+        source.system_instructions.clone(),
+    );
     if inputs_say_nothing(target) && has_messages(&source.input_messages) {
         target.input_messages = source.input_messages.clone();
     } else {
         fill_messages(&mut target.input_messages, &source.input_messages);
     }
     fill_messages(&mut target.output_messages, &source.output_messages);
-    set_if_none(&mut target.tool_definitions, source.tool_definitions.clone());
+    set_if_none(
+        &mut target.tool_definitions,
+        source.tool_definitions.clone(),
+    );
     fill_params(target, source);
     set_if_none(&mut target.finish_reasons, source.finish_reasons.clone());
     set_if_none(&mut target.usage.input_tokens, source.usage.input_tokens);
     set_if_none(&mut target.usage.output_tokens, source.usage.output_tokens);
-    set_if_none(&mut target.usage.cached_input_tokens, source.usage.cached_input_tokens);
-    set_if_none(&mut target.usage.reasoning_tokens, source.usage.reasoning_tokens);
+    set_if_none(
+        &mut target.usage.cached_input_tokens,
+        source.usage.cached_input_tokens,
+    );
+    set_if_none(
+        &mut target.usage.reasoning_tokens,
+        source.usage.reasoning_tokens,
+    );
     set_if_none(&mut target.cost_usd, source.cost_usd);
     if source.status == CallStatus::Error {
         target.status = CallStatus::Error;
@@ -269,7 +282,10 @@ pub(crate) fn finish(call: &mut Call) {
 /// the same API call to keep.
 pub(crate) fn content_score(call: &Call) -> (usize, usize) {
     let mut parts = 0;
-    for list in [&call.input_messages, &call.output_messages].into_iter().flatten() {
+    for list in [&call.input_messages, &call.output_messages]
+        .into_iter()
+        .flatten()
+    {
         for message in list {
             parts += message.parts.len();
         }
@@ -331,7 +347,9 @@ pub(crate) fn params_from_object(call: &mut Call, object: &serde_json::Map<Strin
             "max_tokens" | "max_completion_tokens" | "max_output_tokens" => {
                 set_if_none(&mut params.max_tokens, json_i64(value));
             }
-            "stop" | "stop_sequences" => set_if_none(&mut params.stop_sequences, string_list(value)),
+            "stop" | "stop_sequences" => {
+                set_if_none(&mut params.stop_sequences, string_list(value))
+            }
             "seed" => set_if_none(&mut params.seed, json_i64(value)),
             "frequency_penalty" => set_if_none(&mut params.frequency_penalty, json_f64(value)),
             "presence_penalty" => set_if_none(&mut params.presence_penalty, json_f64(value)),
@@ -401,8 +419,14 @@ mod tests {
 
     #[test]
     fn provider_spellings_map_to_the_registry() {
-        assert_eq!(normalize_provider("Anthropic").as_deref(), Some("anthropic"));
-        assert_eq!(normalize_provider("az.ai.openai").as_deref(), Some("azure.ai.openai"));
+        assert_eq!(
+            normalize_provider("Anthropic").as_deref(),
+            Some("anthropic")
+        );
+        assert_eq!(
+            normalize_provider("az.ai.openai").as_deref(),
+            Some("azure.ai.openai")
+        );
         assert_eq!(normalize_provider("xai").as_deref(), Some("x_ai"));
         assert_eq!(normalize_provider("  "), None);
     }

@@ -54,7 +54,10 @@ pub enum GenAiEventKind {
     InputMessage(Message),
     /// One choice (`gen_ai.choice`): its index and the message, whose
     /// `finish_reason` is set when the event gave one.
-    Choice { index: Option<i64>, message: Message },
+    Choice {
+        index: Option<i64>,
+        message: Message,
+    },
     /// A record carrying a whole call's facts and content
     /// (`gen_ai.client.inference.operation.details`, or a 1.26/1.27
     /// `gen_ai.content.prompt`/`completion` record), read into a partial
@@ -63,10 +66,7 @@ pub enum GenAiEventKind {
 }
 
 /// See [`super::genai_event`].
-pub(crate) fn from_log_record(
-    resource: &Resource,
-    record: &LogRecord,
-) -> Option<GenAiEvent> {
+pub(crate) fn from_log_record(resource: &Resource, record: &LogRecord) -> Option<GenAiEvent> {
     let name = record.event_name()?;
     let body = record.body.as_ref().and_then(body_json);
     let kind = match name {
@@ -318,9 +318,7 @@ pub(crate) fn call_from_events(
             start_time_unix_nano = event.time_unix_nano;
         }
     }
-    let ids = ordered
-        .iter()
-        .find_map(|e| Some((e.trace_id?, e.span_id?)));
+    let ids = ordered.iter().find_map(|e| Some((e.trace_id?, e.span_id?)));
     let seed = match ids {
         Some((trace_id, span_id)) => {
             let mut seed = trace_id.as_bytes().to_vec();
@@ -366,9 +364,15 @@ mod tests {
     #[test]
     fn per_message_records_become_messages_and_choices() {
         let resource = Resource::default();
-        let user = from_log_record(&resource, &record("gen_ai.user.message", json!({"content": "hi"}), 1))
-            .expect("user event");
-        assert_eq!(user.kind, GenAiEventKind::InputMessage(Message::text("user", "hi")));
+        let user = from_log_record(
+            &resource,
+            &record("gen_ai.user.message", json!({"content": "hi"}), 1),
+        )
+        .expect("user event");
+        assert_eq!(
+            user.kind,
+            GenAiEventKind::InputMessage(Message::text("user", "hi"))
+        );
         assert_eq!(user.provider.as_deref(), Some("openai"));
         let choice = from_log_record(
             &resource,
@@ -399,8 +403,11 @@ mod tests {
 
     #[test]
     fn content_free_choice_still_reads() {
-        let kind = message_kind("gen_ai.choice", Some(&json!({"index": 0, "finish_reason": "stop", "message": {}})))
-            .expect("choice");
+        let kind = message_kind(
+            "gen_ai.choice",
+            Some(&json!({"index": 0, "finish_reason": "stop", "message": {}})),
+        )
+        .expect("choice");
         let GenAiEventKind::Choice { message, .. } = kind else {
             panic!("not a choice");
         };

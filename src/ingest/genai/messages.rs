@@ -372,7 +372,10 @@ pub(crate) fn openai_tool_calls(json: &Json) -> Vec<Part> {
         let Some(call) = item.as_object() else {
             continue;
         };
-        let function = call.get("function").and_then(Json::as_object).unwrap_or(call);
+        let function = call
+            .get("function")
+            .and_then(Json::as_object)
+            .unwrap_or(call);
         let Some(name) = json_str(function, "name") else {
             continue;
         };
@@ -592,7 +595,12 @@ mod tests {
         ]))
         .unwrap_or_default();
         assert_eq!(parts.len(), 2);
-        assert_eq!(parts[0], Part::Reasoning { content: "hmm".into() });
+        assert_eq!(
+            parts[0],
+            Part::Reasoning {
+                content: "hmm".into()
+            }
+        );
         assert_eq!(
             parts[1],
             Part::ToolCallResponse {

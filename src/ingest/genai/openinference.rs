@@ -63,7 +63,11 @@ pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader, span: &Span) {
     });
     let invocation = object(reader.take_json(keys::INVOCATION_PARAMETERS));
     let request_body = object(body_json(reader, keys::INPUT_VALUE, keys::INPUT_MIME_TYPE));
-    let response_body = object(body_json(reader, keys::OUTPUT_VALUE, keys::OUTPUT_MIME_TYPE));
+    let response_body = object(body_json(
+        reader,
+        keys::OUTPUT_VALUE,
+        keys::OUTPUT_MIME_TYPE,
+    ));
     fill_models(call, reader, &invocation, &request_body, &response_body);
     call.response_id = response_body.as_ref().and_then(|b| json_str(b, "id"));
     call.input_messages = flattened_messages(reader, keys::INPUT_MESSAGES_PREFIX, "user");
@@ -124,7 +128,13 @@ fn fill_models(
     call.response_model = reader
         .take_str(keys::RESPONSE_MODEL_NAME)
         .or_else(|| response_body.as_ref().and_then(|b| json_str(b, "model")))
-        .or_else(|| if has_explicit_request { None } else { model_name });
+        .or_else(|| {
+            if has_explicit_request {
+                None
+            } else {
+                model_name
+            }
+        });
 }
 
 fn fill_usage(call: &mut Call, reader: &mut AttrReader) {
@@ -165,7 +175,11 @@ fn fill_streaming(
 }
 
 /// `prefix{i}.message.*` into messages.
-fn flattened_messages(reader: &mut AttrReader, prefix: &str, default_role: &str) -> Option<Vec<Message>> {
+fn flattened_messages(
+    reader: &mut AttrReader,
+    prefix: &str,
+    default_role: &str,
+) -> Option<Vec<Message>> {
     let entries = reader.take_indexed(prefix);
     if entries.is_empty() {
         return None;
@@ -254,7 +268,9 @@ fn tool_call(fields: &[(&str, &Value)]) -> Option<Part> {
         id: field_str(fields, "id"),
         name,
         arguments: messages::tool_arguments(
-            field(fields, "function.arguments").map(Value::to_plain_json).as_ref(),
+            field(fields, "function.arguments")
+                .map(Value::to_plain_json)
+                .as_ref(),
         ),
     })
 }

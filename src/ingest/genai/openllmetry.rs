@@ -132,10 +132,19 @@ fn fill_usage(call: &mut Call, reader: &mut AttrReader) {
 
 fn fill_params(call: &mut Call, reader: &mut AttrReader) {
     let params = &mut call.request_params;
-    set_if_none(&mut params.frequency_penalty, reader.take_f64(keys::FREQUENCY_PENALTY));
-    set_if_none(&mut params.presence_penalty, reader.take_f64(keys::PRESENCE_PENALTY));
+    set_if_none(
+        &mut params.frequency_penalty,
+        reader.take_f64(keys::FREQUENCY_PENALTY),
+    );
+    set_if_none(
+        &mut params.presence_penalty,
+        reader.take_f64(keys::PRESENCE_PENALTY),
+    );
     set_if_none(&mut params.top_k, reader.take_f64(keys::TOP_K));
-    set_if_none(&mut params.stop_sequences, reader.take_str_list(keys::STOP_SEQUENCES));
+    set_if_none(
+        &mut params.stop_sequences,
+        reader.take_str_list(keys::STOP_SEQUENCES),
+    );
     if let Some(user) = reader.take_str(keys::USER) {
         common::insert_extra(call, "user", Json::String(user));
     }
@@ -189,7 +198,9 @@ fn flattened_messages(
                 id: None,
                 name,
                 arguments: messages::tool_arguments(
-                    field(&function_call, "arguments").map(Value::to_plain_json).as_ref(),
+                    field(&function_call, "arguments")
+                        .map(Value::to_plain_json)
+                        .as_ref(),
                 ),
             });
         }
@@ -210,7 +221,9 @@ fn flattened_tool_calls(entries: &[(&str, &Value)]) -> Vec<Part> {
             id: field_str(&fields, "id"),
             name,
             arguments: messages::tool_arguments(
-                field(&fields, "arguments").map(Value::to_plain_json).as_ref(),
+                field(&fields, "arguments")
+                    .map(Value::to_plain_json)
+                    .as_ref(),
             ),
         });
     }
@@ -266,7 +279,10 @@ fn fill_streaming(call: &mut Call, reader: &mut AttrReader, span: &Span) {
         .iter()
         .find(|e| e.name == keys::CHUNK_EVENT || e.name == keys::CHUNK_EVENT_CLASSIC);
     if let Some(chunk) = first_chunk {
-        set_if_none(&mut call.ttft_ms, common::ms_since_start(span, chunk.time_unix_nano));
+        set_if_none(
+            &mut call.ttft_ms,
+            common::ms_since_start(span, chunk.time_unix_nano),
+        );
     }
     let streamed = flag.unwrap_or(first_chunk.is_some());
     set_if_none(&mut call.streaming, Some(streamed));

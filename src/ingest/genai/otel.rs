@@ -86,10 +86,19 @@ pub(crate) fn fill_attributes(call: &mut Call, reader: &mut AttrReader) {
     let provider = reader
         .take_str(keys::PROVIDER_NAME)
         .or_else(|| reader.take_str(keys::SYSTEM));
-    set_if_none(&mut call.provider, provider.and_then(|p| common::normalize_provider(&p)));
+    set_if_none(
+        &mut call.provider,
+        provider.and_then(|p| common::normalize_provider(&p)),
+    );
     set_if_none(&mut call.operation, reader.take_str(keys::OPERATION_NAME));
-    set_if_none(&mut call.request_model, reader.take_str(keys::REQUEST_MODEL));
-    set_if_none(&mut call.response_model, reader.take_str(keys::RESPONSE_MODEL));
+    set_if_none(
+        &mut call.request_model,
+        reader.take_str(keys::REQUEST_MODEL),
+    );
+    set_if_none(
+        &mut call.response_model,
+        reader.take_str(keys::RESPONSE_MODEL),
+    );
     set_if_none(&mut call.response_id, reader.take_str(keys::RESPONSE_ID));
     set_if_none(
         &mut call.finish_reasons,
@@ -102,7 +111,10 @@ pub(crate) fn fill_attributes(call: &mut Call, reader: &mut AttrReader) {
         set_if_none(&mut call.streaming, Some(true));
     }
     set_if_none(&mut call.session_id, reader.take_str(keys::CONVERSATION_ID));
-    set_if_none(&mut call.session_id, reader.take_str(common::keys::SESSION_ID));
+    set_if_none(
+        &mut call.session_id,
+        reader.take_str(common::keys::SESSION_ID),
+    );
     set_if_none(&mut call.user_id, reader.take_str(common::keys::USER_ID));
     fill_usage(call, reader);
     fill_params(call, reader);
@@ -133,10 +145,16 @@ fn fill_usage(call: &mut Call, reader: &mut AttrReader) {
 /// (e.g. `encoding_formats`, `user`) is kept in the extras under its name.
 fn fill_params(call: &mut Call, reader: &mut AttrReader) {
     let params = &mut call.request_params;
-    set_if_none(&mut params.temperature, reader.take_f64(keys::REQUEST_TEMPERATURE));
+    set_if_none(
+        &mut params.temperature,
+        reader.take_f64(keys::REQUEST_TEMPERATURE),
+    );
     set_if_none(&mut params.top_p, reader.take_f64(keys::REQUEST_TOP_P));
     set_if_none(&mut params.top_k, reader.take_f64(keys::REQUEST_TOP_K));
-    set_if_none(&mut params.max_tokens, reader.take_i64(keys::REQUEST_MAX_TOKENS));
+    set_if_none(
+        &mut params.max_tokens,
+        reader.take_i64(keys::REQUEST_MAX_TOKENS),
+    );
     set_if_none(
         &mut params.stop_sequences,
         reader.take_str_list(keys::REQUEST_STOP_SEQUENCES),
@@ -153,7 +171,10 @@ fn fill_params(call: &mut Call, reader: &mut AttrReader) {
         &mut params.presence_penalty,
         reader.take_f64(keys::REQUEST_PRESENCE_PENALTY),
     );
-    set_if_none(&mut params.choice_count, reader.take_i64(keys::REQUEST_CHOICE_COUNT));
+    set_if_none(
+        &mut params.choice_count,
+        reader.take_i64(keys::REQUEST_CHOICE_COUNT),
+    );
     set_if_none(
         &mut params.response_format,
         reader

@@ -35,7 +35,10 @@ pub(crate) fn owns(scope: &Scope, span: &Span) -> bool {
     scope.name == keys::SCOPE_NAME
         || scope.name.starts_with("logfire")
         || span.attributes.get(keys::EVENTS).is_some()
-        || span.attributes.get(keys::MODEL_REQUEST_PARAMETERS).is_some()
+        || span
+            .attributes
+            .get(keys::MODEL_REQUEST_PARAMETERS)
+            .is_some()
 }
 
 pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader, scope: &Scope, span: &Span) {

@@ -44,7 +44,11 @@ impl CallFacts {
 
 /// See [`super::describe_same_call`].
 pub(crate) fn describe_same_call(a: &CallFacts, b: &CallFacts) -> bool {
-    if a.trace_id.is_some() && a.trace_id == b.trace_id && a.span_id.is_some() && a.span_id == b.span_id {
+    if a.trace_id.is_some()
+        && a.trace_id == b.trace_id
+        && a.span_id.is_some()
+        && a.span_id == b.span_id
+    {
         return true;
     }
     // A response id is unique per provider response, across traces too.
@@ -62,8 +66,10 @@ pub(crate) fn describe_same_call(a: &CallFacts, b: &CallFacts) -> bool {
 /// argument it is (ties go to the smaller call id), so merging is symmetric
 /// and the result does not depend on which span arrived first.
 pub(crate) fn merge_same_call(primary: Call, other: Call) -> Call {
-    let primary_first = (common::content_score(&primary), std::cmp::Reverse(primary.id))
-        >= (common::content_score(&other), std::cmp::Reverse(other.id));
+    let primary_first = (
+        common::content_score(&primary),
+        std::cmp::Reverse(primary.id),
+    ) >= (common::content_score(&other), std::cmp::Reverse(other.id));
     let (mut base, filler) = if primary_first {
         (primary, other)
     } else {
@@ -103,9 +109,18 @@ mod tests {
 
     #[test]
     fn parent_and_child_with_the_same_model_are_the_same_call() {
-        assert!(describe_same_call(&facts(1, Some(2), None, "m"), &facts(2, None, None, "m")));
-        assert!(!describe_same_call(&facts(1, Some(2), None, "m"), &facts(2, None, None, "n")));
-        assert!(!describe_same_call(&facts(1, None, None, "m"), &facts(2, None, None, "m")));
+        assert!(describe_same_call(
+            &facts(1, Some(2), None, "m"),
+            &facts(2, None, None, "m")
+        ));
+        assert!(!describe_same_call(
+            &facts(1, Some(2), None, "m"),
+            &facts(2, None, None, "n")
+        ));
+        assert!(!describe_same_call(
+            &facts(1, None, None, "m"),
+            &facts(2, None, None, "m")
+        ));
     }
 
     #[test]

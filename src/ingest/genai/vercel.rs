@@ -148,7 +148,10 @@ fn sdk_messages(json: &Json) -> Option<Vec<Message>> {
             continue;
         };
         let role = json_str(object, "role").unwrap_or_else(|| messages::UNKNOWN_ROLE.to_owned());
-        let parts = object.get("content").map(messages::content_parts).unwrap_or_default();
+        let parts = object
+            .get("content")
+            .map(messages::content_parts)
+            .unwrap_or_default();
         out.push(Message::new(role, parts));
     }
     Some(out)
