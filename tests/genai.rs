@@ -39,10 +39,13 @@ fn fixtures(expected: &Json) -> Vec<Json> {
         .clone()
 }
 
+/// An event with the resource and scope of the record it came from.
+type ScopedEvent = (Arc<Resource>, Arc<Scope>, GenAiEvent);
+
 /// A fixture's spans and GenAI log events, decoded from its `.pb` files.
 struct Decoded {
     spans: Vec<(Arc<Resource>, Arc<Scope>, Span)>,
-    events: Vec<(Arc<Resource>, Arc<Scope>, GenAiEvent)>,
+    events: Vec<ScopedEvent>,
 }
 
 fn decode(fixture: &Json) -> Decoded {
@@ -83,9 +86,7 @@ fn decode(fixture: &Json) -> Decoded {
 type EventKey = (Option<TraceId>, Option<SpanId>, usize);
 
 /// Events of one span share a key; an event without span ids stands alone.
-fn event_groups(
-    events: &[(Arc<Resource>, Arc<Scope>, GenAiEvent)],
-) -> BTreeMap<EventKey, Vec<(Arc<Resource>, Arc<Scope>, GenAiEvent)>> {
+fn event_groups(events: &[ScopedEvent]) -> BTreeMap<EventKey, Vec<ScopedEvent>> {
     let mut groups: BTreeMap<EventKey, Vec<_>> = BTreeMap::new();
     for (position, entry) in events.iter().enumerate() {
         let event = &entry.2;

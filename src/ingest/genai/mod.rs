@@ -235,3 +235,314 @@ pub fn merge_same_call(primary: Call, other: Call) -> Call {
 
 #[cfg(test)]
 pub(crate) mod test_support;
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::test_support::{resource, scope, span};
+    use super::*;
+    use crate::model::{CallStatus, KeyValue, SpanStatus, Value};
+
+    #[test]
+    fn spans_that_are_not_model_calls_give_none() {
+        let cases = [
+            (
+                "opentelemetry.instrumentation.fastapi",
+                span(
+                    "POST /v1/chat",
+                    json!({"http.request.method": "POST", "url.path": "/v1/chat"}),
+                ),
+            ),
+            (
+                "opentelemetry.util.genai.handler",
+                span(
+                    "execute_tool get_weather",
+                    json!({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather"}),
+                ),
+            ),
+            (
+                "opentelemetry.instrumentation.openai_v2",
+                span(
+                    "embeddings text-embedding-3-small",
+                    json!({"gen_ai.operation.name": "embeddings", "gen_ai.provider.name": "openai",
+                           "gen_ai.request.model": "text-embedding-3-small"}),
+                ),
+            ),
+            (
+                "openinference.instrumentation.langchain",
+                span(
+                    "RunnableSequence",
+                    json!({"openinference.span.kind": "CHAIN", "input.value": "hi",
+                           "llm.model_name": "gpt-4o"}),
+                ),
+            ),
+            // An OTel-looking name alone is not enough outside GenAI scopes.
+            ("my.app", span("chat gpt-4o", json!({}))),
+        ];
+        for (scope_name, span) in cases {
+            assert_eq!(
+                call_from_span(&resource(), &scope(scope_name), &span),
+                None,
+                "{} in {scope_name}",
+                span.name
+            );
+        }
+    }
+
+    /// OpenLIT's error spans carry no attributes: the span name and the
+    /// scope are all there is (genai-conventions.md §0, fallback).
+    #[test]
+    fn a_bare_genai_span_is_read_from_its_name_and_scope() {
+        let mut span = span("chat claude-3-5-haiku", json!({}));
+        span.status = SpanStatus {
+            code: SpanStatus::ERROR,
+            message: "InternalServerError: Error code: 500".into(),
+        };
+        let call = call_from_span(
+            &resource(),
+            &scope("openlit.instrumentation.anthropic"),
+            &span,
+        )
+        .expect("an LLM call");
+        assert_eq!(call.operation.as_deref(), Some("chat"));
+        assert_eq!(call.request_model.as_deref(), Some("claude-3-5-haiku"));
+        assert_eq!(call.provider.as_deref(), Some("anthropic"));
+        assert_eq!(call.status, CallStatus::Error);
+        let error = call.error.expect("an error");
+        assert_eq!(error.error_type.as_deref(), Some("InternalServerError"));
+        assert_eq!(error.message.as_deref(), Some("Error code: 500"));
+        assert_eq!(call.streaming, None);
+    }
+
+    #[test]
+    fn call_identity_and_timing_come_from_the_span() {
+        let span = span("chat gpt-4o", json!({"gen_ai.operation.name": "chat"}));
+        let call = call_from_span(&resource(), &scope("x"), &span).expect("an LLM call");
+        let mut seed = span.trace_id.as_bytes().to_vec();
+        seed.extend_from_slice(span.span_id.as_bytes());
+        assert_eq!(
+            call.id,
+            crate::model::CallId::derived(span.start_time_unix_nano, &seed)
+        );
+        assert_eq!(call.trace_id, Some(span.trace_id));
+        assert_eq!(call.service.as_deref(), Some("unit"));
+        assert_eq!(call.duration_ms, Some(250.0));
+        assert_eq!(call.start_time_unix_nano, span.start_time_unix_nano);
+    }
+
+    /// Content attributes holding garbage read as missing fields; the call
+    /// itself is still made from what is readable.
+    #[test]
+    fn garbage_content_gives_none_fields_not_failures() {
+        let span = span(
+            "chat gpt-4o",
+            json!({
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": ["not", "a", "string"],
+                "gen_ai.request.model": "gpt-4o",
+                "gen_ai.input.messages": "[{\"role\": \"user\", \"parts\": [",
+                "gen_ai.output.messages": 42,
+                "gen_ai.system_instructions": "{\"type\": \"text\"}",
+                "gen_ai.tool.definitions": "null",
+                "gen_ai.usage.input_tokens": "many",
+                "gen_ai.usage.output_tokens": 1.5,
+                "gen_ai.request.temperature": "hot",
+                "gen_ai.response.finish_reasons": 7,
+            }),
+        );
+        let call = call_from_span(&resource(), &scope("x"), &span).expect("still an LLM call");
+        assert_eq!(call.request_model.as_deref(), Some("gpt-4o"));
+        assert_eq!(call.provider, None);
+        assert_eq!(call.input_messages, None);
+        assert_eq!(call.output_messages, None);
+        assert_eq!(call.system_instructions, None);
+        assert_eq!(call.tool_definitions, None);
+        assert_eq!(call.usage.input_tokens, None);
+        assert_eq!(call.usage.output_tokens, None);
+        assert_eq!(call.request_params.temperature, None);
+        assert_eq!(call.finish_reasons, None);
+        // What could not be read is kept, not lost.
+        assert!(call.attributes.contains_key("gen_ai.usage.input_tokens"));
+    }
+
+    #[test]
+    fn garbage_in_flattened_conventions_does_not_panic() {
+        let openinference = span(
+            "ChatCompletion",
+            json!({
+                "openinference.span.kind": "LLM",
+                "llm.invocation_parameters": "[",
+                "output.value": "{\"id\": 5}",
+                "llm.input_messages.x.message.role": "user",
+                "llm.input_messages.99999999999999999999999.message.content": "overflow",
+                "llm.input_messages.0.message.contents.0.message_content.type": 3,
+                "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments": "{{",
+            }),
+        );
+        let call = call_from_span(
+            &resource(),
+            &scope("openinference.instrumentation.openai"),
+            &openinference,
+        )
+        .expect("an LLM call");
+        assert_eq!(call.response_id, None);
+        assert_eq!(call.streaming, None);
+        let openllmetry = span(
+            "openai.chat",
+            json!({
+                "llm.request.type": "chat",
+                "gen_ai.prompt.0.content": "[{\"type\": ",
+                "gen_ai.prompt.0.tool_calls.0.arguments": "{{",
+                "gen_ai.completion.0.tool_calls.0.name": "f",
+                "gen_ai.completion.0.tool_calls.0.arguments": "{{",
+                "llm.request.functions.0.parameters": "{",
+            }),
+        );
+        let call = call_from_span(
+            &resource(),
+            &scope("opentelemetry.instrumentation.openai.v1"),
+            &openllmetry,
+        )
+        .expect("an LLM call");
+        let outputs = call.output_messages.expect("outputs");
+        // Arguments that are not JSON stay the string they were.
+        assert!(matches!(
+            &outputs[0].parts[0],
+            crate::model::Part::ToolCall { arguments, .. } if *arguments == json!("{{")
+        ));
+    }
+
+    #[test]
+    fn event_only_call_takes_ids_and_content_from_its_events() {
+        let span = span("chat gpt-4o", json!({}));
+        let record = crate::model::LogRecord {
+            time_unix_nano: span.start_time_unix_nano + 10,
+            event_name: "gen_ai.client.inference.operation.details".into(),
+            attributes: super::test_support::attributes(json!({
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "gpt-4o",
+                "gen_ai.response.id": "chatcmpl-1",
+                "gen_ai.input.messages": [{"role": "user", "parts": [{"type": "text", "content": "Hi"}]}],
+            })),
+            trace_id: Some(span.trace_id),
+            span_id: Some(span.span_id),
+            ..crate::model::LogRecord::default()
+        };
+        let event = genai_event(&resource(), &scope("x"), &record).expect("a GenAI event");
+        let call = call_from_events(&resource(), &scope("x"), &[event]).expect("a call");
+        assert_eq!(call.trace_id, Some(span.trace_id));
+        assert_eq!(call.span_id, Some(span.span_id));
+        assert_eq!(call.response_id.as_deref(), Some("chatcmpl-1"));
+        assert_eq!(call.input_messages.map(|m| m.len()), Some(1));
+        assert_eq!(call_from_events(&resource(), &scope("x"), &[]), None);
+    }
+
+    #[test]
+    fn operation_details_for_other_operations_are_not_events() {
+        let record = crate::model::LogRecord {
+            event_name: "gen_ai.client.inference.operation.details".into(),
+            attributes: super::test_support::attributes(
+                json!({"gen_ai.operation.name": "embeddings"}),
+            ),
+            ..crate::model::LogRecord::default()
+        };
+        assert_eq!(genai_event(&resource(), &scope("x"), &record), None);
+    }
+
+    fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            any::<i64>().prop_map(Value::Int),
+            any::<f64>().prop_map(Value::Double),
+            any::<bool>().prop_map(Value::Bool),
+            ".{0,12}".prop_map(Value::String),
+            prop_oneof![
+                Just("[{\"role\":\"user\",\"parts\":[{\"type\":\"tool_call\"}]}]"),
+                Just("[{\"type\":\"tool_result\",\"content\":[{\"type\":\"text\"}]}]"),
+                Just("{\"model\":[],\"stream\":\"yes\",\"n\":-1}"),
+                Just("[{\"role\":7,\"content\":{\"type\":null}}]"),
+                Just("[null, 1, \"x\", {\"index\": \"z\"}]"),
+            ]
+            .prop_map(|s| Value::String(s.to_owned())),
+            Just(Value::Empty),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(("[a-z_.]{1,8}", inner), 0..4).prop_map(|kvs| {
+                    Value::KvList(kvs.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect())
+                }),
+            ]
+        })
+    }
+
+    const KEYS: [&str; 24] = [
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+        "gen_ai.tool.definitions",
+        "gen_ai.request.model",
+        "gen_ai.usage.input_tokens",
+        "gen_ai.response.finish_reasons",
+        "gen_ai.prompt",
+        "gen_ai.prompt.0.content",
+        "gen_ai.prompt.0.role",
+        "gen_ai.completion.0.tool_calls.0.arguments",
+        "llm.request.functions.0.parameters",
+        "llm.input_messages.0.message.content",
+        "llm.output_messages.0.message.contents.0.message_content.type",
+        "llm.invocation_parameters",
+        "output.value",
+        "llm.tools.0.tool.json_schema",
+        "tag.tags",
+        "ai.prompt.messages",
+        "ai.response.toolCalls",
+        "ai.prompt.tools",
+        "ai.settings.maxOutputTokens",
+        "events",
+        "model_request_parameters",
+    ];
+
+    proptest! {
+        /// Whatever values the known keys hold, every convention's reader
+        /// returns; nothing panics.
+        #[test]
+        fn arbitrary_values_under_known_keys_never_panic(
+            values in prop::collection::vec(any_value(), KEYS.len()),
+            body in any_value(),
+        ) {
+            let attributes: Vec<KeyValue> = KEYS
+                .iter()
+                .zip(values)
+                .map(|(key, value)| KeyValue::new(*key, value))
+                .collect();
+            let setups = [
+                ("gen_ai.operation.name", "chat", "opentelemetry.util.genai.handler"),
+                ("llm.request.type", "chat", "opentelemetry.instrumentation.openai.v1"),
+                ("openinference.span.kind", "LLM", "openinference.instrumentation.openai"),
+                ("ai.operationId", "ai.streamText.doStream", "ai"),
+                ("gen_ai.operation.name", "chat", "pydantic-ai"),
+            ];
+            for (key, value, scope_name) in setups {
+                let mut span = span("chat m", json!({}));
+                span.attributes = attributes.iter().cloned().collect();
+                span.attributes.0.push(KeyValue::new(key, Value::String(value.into())));
+                let call = call_from_span(&resource(), &scope(scope_name), &span);
+                prop_assert!(call.is_some());
+            }
+            for name in ["gen_ai.choice", "gen_ai.tool.message", "gen_ai.client.inference.operation.details"] {
+                let record = crate::model::LogRecord {
+                    event_name: name.into(),
+                    body: Some(body.clone()),
+                    attributes: attributes.iter().cloned().collect(),
+                    ..crate::model::LogRecord::default()
+                };
+                let events: Vec<GenAiEvent> =
+                    genai_event(&resource(), &scope("x"), &record).into_iter().collect();
+                let _ = call_from_events(&resource(), &scope("x"), &events);
+            }
+        }
+    }
+}

@@ -125,16 +125,15 @@ fn fill_models(
     // Instrumentations that write the request model separately also write
     // it into `llm.model_name` when no response came back, so there that
     // key is not evidence of a response model.
+    let fallback = if has_explicit_request {
+        None
+    } else {
+        model_name
+    };
     call.response_model = reader
         .take_str(keys::RESPONSE_MODEL_NAME)
         .or_else(|| response_body.as_ref().and_then(|b| json_str(b, "model")))
-        .or_else(|| {
-            if has_explicit_request {
-                None
-            } else {
-                model_name
-            }
-        });
+        .or(fallback);
 }
 
 fn fill_usage(call: &mut Call, reader: &mut AttrReader) {

@@ -300,3 +300,124 @@ fn fill_association(call: &mut Call, reader: &mut AttrReader) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::test_support::{resource, scope, span};
+    use super::super::{apply_events, call_from_span, genai_event};
+    use crate::model::{KeyValue, LogRecord, Message, Part, Value};
+
+    const SCOPE: &str = "opentelemetry.instrumentation.openai.v1";
+
+    fn record(name: &str, body: serde_json::Value, offset: u64) -> LogRecord {
+        let span = span("openai.chat", json!({}));
+        LogRecord {
+            time_unix_nano: super::super::test_support::START + offset,
+            event_name: name.to_owned(),
+            body: Some(Value::from_plain_json(&body)),
+            attributes: [KeyValue::new(
+                "gen_ai.system",
+                Value::String("openai".into()),
+            )]
+            .into_iter()
+            .collect(),
+            trace_id: Some(span.trace_id),
+            span_id: Some(span.span_id),
+            ..LogRecord::default()
+        }
+    }
+
+    /// Event mode (`use_legacy_attributes=False`): no `gen_ai.prompt.*` on
+    /// the span; the content comes as 1.28–1.36 events (genai-conventions.md §2.1).
+    #[test]
+    fn event_mode_takes_content_from_log_records() {
+        let span = span(
+            "openai.chat",
+            json!({
+                "llm.request.type": "chat",
+                "gen_ai.system": "openai",
+                "gen_ai.request.model": "gpt-4o-mini",
+                "gen_ai.usage.prompt_tokens": 9,
+                "gen_ai.usage.completion_tokens": 2,
+                "traceloop.association.properties.session_id": "s-9",
+                "traceloop.association.properties.user_id": "u-9",
+            }),
+        );
+        let mut call = call_from_span(&resource(), &scope(SCOPE), &span).expect("an LLM call");
+        assert_eq!(call.input_messages, None);
+        let records = [
+            record("gen_ai.system.message", json!({"content": "Be brief."}), 1),
+            record("gen_ai.user.message", json!({"content": "Hi"}), 2),
+            record(
+                "gen_ai.choice",
+                json!({"index": 0, "finish_reason": "stop", "message": {"content": "Hello."}}),
+                3,
+            ),
+        ];
+        let events: Vec<_> = records
+            .iter()
+            .filter_map(|r| genai_event(&resource(), &scope(SCOPE), r))
+            .collect();
+        assert_eq!(events.len(), 3);
+        apply_events(&mut call, &events);
+        assert_eq!(
+            call.input_messages,
+            Some(vec![
+                Message::text("system", "Be brief."),
+                Message::text("user", "Hi")
+            ])
+        );
+        assert_eq!(call.output_text().as_deref(), Some("Hello."));
+        assert_eq!(call.finish_reasons, Some(vec!["stop".to_owned()]));
+        assert_eq!(call.usage.input_tokens, Some(9));
+        assert_eq!(call.streaming, Some(false));
+        assert_eq!(call.session_id.as_deref(), Some("s-9"));
+        assert_eq!(call.user_id.as_deref(), Some("u-9"));
+    }
+
+    /// Legacy function calling and a classic text completion.
+    #[test]
+    fn classic_function_call_and_text_completion() {
+        let span = span(
+            "openai.completion",
+            json!({
+                "llm.request.type": "completion",
+                "gen_ai.system": "openai",
+                "gen_ai.request.model": "gpt-3.5-turbo-instruct",
+                "gen_ai.prompt.0.content": "Say hi",
+                "gen_ai.completion.0.function_call.name": "greet",
+                "gen_ai.completion.0.function_call.arguments": "{\"who\": \"you\"}",
+                "llm.is_streaming": false,
+            }),
+        );
+        let call = call_from_span(&resource(), &scope(SCOPE), &span).expect("an LLM call");
+        assert_eq!(call.operation.as_deref(), Some("text_completion"));
+        assert_eq!(
+            call.input_messages,
+            Some(vec![Message::text("user", "Say hi")])
+        );
+        let outputs = call.output_messages.expect("outputs");
+        assert_eq!(
+            outputs[0].parts,
+            vec![Part::ToolCall {
+                id: None,
+                name: "greet".into(),
+                arguments: json!({"who": "you"}),
+            }]
+        );
+    }
+
+    #[test]
+    fn embedding_and_rerank_requests_are_not_llm_calls() {
+        for request_type in ["embedding", "rerank"] {
+            let span = span(
+                "openai.embeddings",
+                json!({"llm.request.type": request_type, "gen_ai.system": "openai",
+                       "gen_ai.request.model": "text-embedding-3-small"}),
+            );
+            assert_eq!(call_from_span(&resource(), &scope(SCOPE), &span), None);
+        }
+    }
+}

@@ -260,7 +260,134 @@ fn schema_version(url: &str) -> Option<(u32, u32)> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
+    use super::super::call_from_span;
+    use super::super::test_support::{event, resource, scope, span};
     use super::*;
+    use crate::model::{Message, Part};
+
+    /// 1.26: no operation name yet, old token names, content in
+    /// `gen_ai.content.*` span events (genai-conventions.md §1.1, §1.5).
+    #[test]
+    fn semconv_1_26_span_events_carry_the_content() {
+        let mut span = span(
+            "chat gpt-4",
+            json!({
+                "gen_ai.system": "openai",
+                "gen_ai.request.model": "gpt-4",
+                "gen_ai.response.model": "gpt-4-0613",
+                "gen_ai.usage.prompt_tokens": 10,
+                "gen_ai.usage.completion_tokens": 3,
+            }),
+        );
+        span.events.push(event(
+            "gen_ai.content.prompt",
+            1,
+            json!({"gen_ai.prompt": r#"[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}]"#}),
+        ));
+        span.events.push(event(
+            "gen_ai.content.completion",
+            2,
+            json!({"gen_ai.completion": r#"[{"role":"assistant","content":"Hello."}]"#}),
+        ));
+        let call =
+            call_from_span(&resource(), &scope("my.instrumentation"), &span).expect("an LLM call");
+        assert_eq!(call.provider.as_deref(), Some("openai"));
+        assert_eq!(call.operation, None);
+        assert_eq!(call.usage.input_tokens, Some(10));
+        assert_eq!(call.usage.output_tokens, Some(3));
+        assert_eq!(
+            call.input_messages,
+            Some(vec![
+                Message::text("system", "Be brief."),
+                Message::text("user", "Hi")
+            ])
+        );
+        assert_eq!(call.output_text().as_deref(), Some("Hello."));
+    }
+
+    /// 1.27: the operation name and the new token names, content still in
+    /// span events.
+    #[test]
+    fn semconv_1_27_reads_new_token_names() {
+        let mut span = span(
+            "chat gpt-4",
+            json!({
+                "gen_ai.operation.name": "chat",
+                "gen_ai.system": "az.ai.inference",
+                "gen_ai.request.model": "gpt-4",
+                "gen_ai.usage.input_tokens": 11,
+                "gen_ai.usage.output_tokens": 4,
+            }),
+        );
+        span.events.push(event(
+            "gen_ai.content.prompt",
+            1,
+            json!({"gen_ai.prompt": r#"[{"role":"user","content":"Hi"}]"#}),
+        ));
+        let call = call_from_span(&resource(), &scope("x"), &span).expect("an LLM call");
+        assert_eq!(call.provider.as_deref(), Some("azure.ai.inference"));
+        assert_eq!(call.operation.as_deref(), Some("chat"));
+        assert_eq!(call.usage.input_tokens, Some(11));
+        assert_eq!(call.input_messages, Some(vec![Message::text("user", "Hi")]));
+        assert_eq!(call.output_messages, None);
+    }
+
+    /// 1.28–1.36 per-message events exported as span events, with the body
+    /// in `gen_ai.event.content` (Azure AI Inference) or as attributes.
+    #[test]
+    fn per_message_span_events_fill_the_messages() {
+        let mut span = span(
+            "chat gpt-4o",
+            json!({"gen_ai.operation.name": "chat", "gen_ai.system": "openai",
+                   "gen_ai.request.model": "gpt-4o"}),
+        );
+        span.events.push(event(
+            "gen_ai.user.message",
+            1,
+            json!({"gen_ai.system": "openai", "gen_ai.event.content": r#"{"content":"Weather?"}"#}),
+        ));
+        span.events.push(event(
+            "gen_ai.choice",
+            2,
+            json!({"gen_ai.event.content": r#"{"index":0,"finish_reason":"tool_calls","message":{"tool_calls":[{"id":"c1","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Oslo\"}"}}]}}"#}),
+        ));
+        let call =
+            call_from_span(&resource(), &scope("azure.ai.inference"), &span).expect("an LLM call");
+        assert_eq!(
+            call.input_messages,
+            Some(vec![Message::text("user", "Weather?")])
+        );
+        let outputs = call.output_messages.expect("outputs");
+        assert_eq!(
+            outputs[0].parts,
+            vec![Part::ToolCall {
+                id: Some("c1".into()),
+                name: "weather".into(),
+                arguments: json!({"city": "Oslo"}),
+            }]
+        );
+        assert_eq!(call.finish_reasons, Some(vec!["tool_calls".to_owned()]));
+    }
+
+    /// Producers that follow 1.40+ leave `gen_ai.request.stream` unset on
+    /// requests that were not streamed; older ones say nothing either way.
+    #[test]
+    fn an_unset_stream_flag_means_false_only_from_1_40() {
+        let span = span(
+            "chat gpt-4o",
+            json!({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"}),
+        );
+        let mut new_scope = scope("x");
+        new_scope.schema_url = "https://opentelemetry.io/schemas/1.40.0".into();
+        let call = call_from_span(&resource(), &new_scope, &span).expect("an LLM call");
+        assert_eq!(call.streaming, Some(false));
+        let mut old_scope = scope("x");
+        old_scope.schema_url = "https://opentelemetry.io/schemas/1.37.0".into();
+        let call = call_from_span(&resource(), &old_scope, &span).expect("an LLM call");
+        assert_eq!(call.streaming, None);
+    }
 
     #[test]
     fn schema_versions_parse_from_urls() {

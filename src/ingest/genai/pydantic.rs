@@ -112,3 +112,161 @@ fn tool_definitions(parameters: &Map<String, Json>) -> Option<Vec<Json>> {
     }
     found.then_some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::call_from_span;
+    use super::super::test_support::{resource, scope, span};
+    use crate::model::{Call, Part};
+
+    fn model_span(content: serde_json::Value) -> crate::model::Span {
+        let mut attrs = json!({
+            "gen_ai.operation.name": "chat",
+            "gen_ai.system": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.response.model": "gpt-4o-2024-08-06",
+            "gen_ai.usage.input_tokens": 20,
+            "gen_ai.usage.output_tokens": 8,
+            "model_request_parameters": json!({
+                "function_tools": [{"name": "weather", "description": "Weather now",
+                                    "parameters_json_schema": {"type": "object"}}],
+                "output_tools": [],
+                "allow_text_output": true,
+            }).to_string(),
+        });
+        if let (Some(target), serde_json::Value::Object(extra)) = (attrs.as_object_mut(), content) {
+            target.extend(extra);
+        }
+        span("chat gpt-4o", attrs)
+    }
+
+    fn assert_weather_conversation(call: &Call) {
+        let inputs = call.input_messages.as_ref().expect("input messages");
+        let roles: Vec<&str> = inputs.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "tool"]);
+        assert_eq!(
+            inputs[2].parts,
+            vec![Part::ToolCall {
+                id: Some("c1".into()),
+                name: "weather".into(),
+                arguments: json!({"city": "Tokyo"}),
+            }]
+        );
+        assert_eq!(
+            inputs[3].parts,
+            vec![Part::ToolCallResponse {
+                id: Some("c1".into()),
+                response: json!("18C"),
+            }]
+        );
+        assert_eq!(call.output_text().as_deref(), Some("It is 18C."));
+        assert_eq!(
+            call.tool_definitions,
+            Some(vec![
+                json!({"type": "function", "name": "weather", "description": "Weather now",
+                             "parameters": {"type": "object"}})
+            ])
+        );
+    }
+
+    /// Version 1 with `event_mode="attributes"`: the events packed into one
+    /// `events` attribute, each carrying `event.name`.
+    #[test]
+    fn v1_events_attribute_is_read_in_order() {
+        let events = json!([
+            {"content": "Be brief.", "role": "system", "gen_ai.system": "openai",
+             "event.name": "gen_ai.system.message"},
+            {"content": "Weather in Tokyo?", "role": "user", "gen_ai.message.index": 0,
+             "gen_ai.system": "openai", "event.name": "gen_ai.user.message"},
+            {"role": "assistant", "gen_ai.message.index": 1, "event.name": "gen_ai.assistant.message",
+             "tool_calls": [{"id": "c1", "type": "function",
+                             "function": {"name": "weather", "arguments": "{\"city\": \"Tokyo\"}"}}]},
+            {"content": "18C", "role": "tool", "id": "c1", "name": "weather",
+             "gen_ai.message.index": 2, "event.name": "gen_ai.tool.message"},
+            {"index": 0, "message": {"role": "assistant", "content": "It is 18C."},
+             "event.name": "gen_ai.choice"},
+        ]);
+        let span = model_span(json!({"events": events.to_string()}));
+        let call = call_from_span(&resource(), &scope("pydantic-ai"), &span).expect("an LLM call");
+        assert_eq!(call.provider.as_deref(), Some("openai"));
+        assert_eq!(call.usage.input_tokens, Some(20));
+        assert_weather_conversation(&call);
+    }
+
+    /// Newer version-1 output leaves `event.name` out; the shape says it.
+    #[test]
+    fn v1_events_without_names_are_recognised_by_shape() {
+        let events = json!([
+            {"content": "Be brief.", "role": "system"},
+            {"content": "Weather in Tokyo?", "role": "user"},
+            {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                "function": {"name": "weather", "arguments": {"city": "Tokyo"}}}]},
+            {"content": "18C", "role": "tool", "id": "c1", "name": "weather"},
+            {"index": 0, "message": {"role": "assistant", "content": "It is 18C."}},
+        ]);
+        let span = model_span(json!({"events": events.to_string()}));
+        let call = call_from_span(&resource(), &scope("pydantic-ai"), &span).expect("an LLM call");
+        assert_weather_conversation(&call);
+    }
+
+    /// Version 2: OTel 1.37 content attributes with Pydantic's part
+    /// spellings (`result`, `thinking`) and tool results under role `user`.
+    #[test]
+    fn v2_content_attributes_with_pydantic_part_spellings() {
+        let inputs = json!([
+            {"role": "user", "parts": [{"type": "text", "content": "Weather in Tokyo?"}]},
+            {"role": "assistant", "parts": [
+                {"type": "tool_call", "id": "c1", "name": "weather", "arguments": {"city": "Tokyo"}}]},
+            {"role": "user", "parts": [
+                {"type": "tool_call_response", "id": "c1", "name": "weather", "result": "18C"}]},
+        ]);
+        let outputs = json!([{"role": "assistant", "finish_reason": "stop", "parts": [
+            {"type": "thinking", "content": "Tool said 18C."},
+            {"type": "text", "content": "It is 18C."}]}]);
+        let span = model_span(json!({
+            "gen_ai.input.messages": inputs.to_string(),
+            "gen_ai.output.messages": outputs.to_string(),
+            "gen_ai.system_instructions": r#"[{"type":"text","content":"Be brief."}]"#,
+        }));
+        let call = call_from_span(&resource(), &scope("pydantic-ai"), &span).expect("an LLM call");
+        assert_weather_conversation(&call);
+        let output = &call.output_messages.as_ref().expect("outputs")[0];
+        assert_eq!(
+            output.parts[0],
+            Part::Reasoning {
+                content: "Tool said 18C.".into()
+            }
+        );
+        assert_eq!(call.finish_reasons, Some(vec!["stop".to_owned()]));
+    }
+
+    #[test]
+    fn agent_and_tool_spans_are_not_llm_calls() {
+        let agent = span(
+            "invoke_agent weather_agent",
+            json!({"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "weather_agent"}),
+        );
+        assert_eq!(
+            call_from_span(&resource(), &scope("pydantic-ai"), &agent),
+            None
+        );
+        let tool = span(
+            "execute_tool weather",
+            json!({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "weather"}),
+        );
+        assert_eq!(
+            call_from_span(&resource(), &scope("pydantic-ai"), &tool),
+            None
+        );
+        let running_tool = span(
+            "running tool",
+            json!({"gen_ai.tool.name": "weather", "tool_arguments": "{}", "tool_response": "18C"}),
+        );
+        assert_eq!(
+            call_from_span(&resource(), &scope("pydantic-ai"), &running_tool),
+            None
+        );
+    }
+}

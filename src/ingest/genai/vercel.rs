@@ -221,3 +221,183 @@ fn fill_ttft(call: &mut Call, reader: &mut AttrReader, span: &Span) {
         .or_else(from_event);
     call.ttft_ms = ms.filter(|ms| *ms >= 0.0);
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::call_from_span;
+    use super::super::test_support::{resource, scope, span};
+    use crate::model::{Message, Part};
+
+    const SCOPE: &str = "ai";
+
+    /// A `doStream` span as the AI SDK (v5/v6) writes it, documented shape
+    /// from genai-conventions.md §4.4.
+    fn stream_span() -> crate::model::Span {
+        let messages = json!([
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "text", "text": "Weather in Tokyo?"}]},
+            {"role": "assistant", "content": [
+                {"type": "tool-call", "toolCallId": "c1", "toolName": "weather", "input": {"city": "Tokyo"}}
+            ]},
+            {"role": "tool", "content": [
+                {"type": "tool-result", "toolCallId": "c1", "toolName": "weather",
+                 "output": {"type": "json", "value": {"temp": 18}}}
+            ]},
+        ]);
+        span(
+            "ai.streamText.doStream",
+            json!({
+                "ai.operationId": "ai.streamText.doStream",
+                "operation.name": "ai.streamText.doStream weather-bot",
+                "ai.model.id": "gpt-4o",
+                "ai.model.provider": "openai.chat",
+                "ai.prompt.messages": messages.to_string(),
+                "ai.prompt.tools": [
+                    r#"{"type":"function","name":"weather","description":"Weather now","inputSchema":{"type":"object"}}"#
+                ],
+                "ai.prompt.toolChoice": r#"{"type":"auto"}"#,
+                "ai.response.text": "18 degrees and sunny.",
+                "ai.response.finishReason": "stop",
+                "ai.response.id": "resp_1",
+                "ai.response.model": "gpt-4o-2024-08-06",
+                "ai.response.msToFirstChunk": 120.5,
+                "ai.usage.inputTokens": 30,
+                "ai.usage.outputTokens": 5,
+                "ai.usage.cachedInputTokens": 10,
+                "ai.settings.maxOutputTokens": 100,
+                "ai.settings.temperature": 0.3,
+                "ai.settings.maxRetries": 2,
+                "ai.telemetry.metadata.sessionId": "session-1",
+                "ai.telemetry.metadata.userId": "user-1",
+                "gen_ai.system": "openai.chat",
+                "gen_ai.request.model": "gpt-4o",
+                "gen_ai.usage.input_tokens": 30,
+            }),
+        )
+    }
+
+    #[test]
+    fn a_do_stream_span_is_a_streamed_chat_call() {
+        let call = call_from_span(&resource(), &scope(SCOPE), &stream_span()).expect("an LLM call");
+        assert_eq!(call.provider.as_deref(), Some("openai"));
+        assert_eq!(call.operation.as_deref(), Some("chat"));
+        assert_eq!(call.request_model.as_deref(), Some("gpt-4o"));
+        assert_eq!(call.response_model.as_deref(), Some("gpt-4o-2024-08-06"));
+        assert_eq!(call.response_id.as_deref(), Some("resp_1"));
+        assert_eq!(call.streaming, Some(true));
+        assert_eq!(call.ttft_ms, Some(120.5));
+        assert_eq!(call.usage.input_tokens, Some(30));
+        assert_eq!(call.usage.output_tokens, Some(5));
+        assert_eq!(call.usage.cached_input_tokens, Some(10));
+        assert_eq!(call.session_id.as_deref(), Some("session-1"));
+        assert_eq!(call.user_id.as_deref(), Some("user-1"));
+        assert_eq!(call.output_text().as_deref(), Some("18 degrees and sunny."));
+        assert_eq!(call.finish_reasons, Some(vec!["stop".to_owned()]));
+    }
+
+    #[test]
+    fn sdk_messages_tools_and_settings_take_the_canonical_shape() {
+        let call = call_from_span(&resource(), &scope(SCOPE), &stream_span()).expect("an LLM call");
+        let inputs = call.input_messages.expect("input messages");
+        let roles: Vec<&str> = inputs.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "tool"]);
+        assert_eq!(inputs[1], Message::text("user", "Weather in Tokyo?"));
+        assert_eq!(
+            inputs[2].parts,
+            vec![Part::ToolCall {
+                id: Some("c1".into()),
+                name: "weather".into(),
+                arguments: json!({"city": "Tokyo"}),
+            }]
+        );
+        assert_eq!(
+            inputs[3].parts,
+            vec![Part::ToolCallResponse {
+                id: Some("c1".into()),
+                response: json!({"temp": 18}),
+            }]
+        );
+        assert_eq!(
+            call.tool_definitions,
+            Some(vec![json!({
+                "type": "function", "name": "weather", "description": "Weather now",
+                "parameters": {"type": "object"}
+            })])
+        );
+        let params = &call.request_params;
+        assert_eq!(params.tool_choice, Some(json!({"type": "auto"})));
+        assert_eq!(params.max_tokens, Some(100));
+        assert_eq!(params.temperature, Some(0.3));
+        assert_eq!(params.extra.get("maxRetries"), Some(&json!(2)));
+    }
+
+    #[test]
+    fn v4_do_generate_with_tool_calls_and_old_usage_names() {
+        let span = span(
+            "ai.generateText.doGenerate",
+            json!({
+                "ai.operationId": "ai.generateText.doGenerate",
+                "ai.model.id": "claude-3-5-haiku",
+                "ai.model.provider": "anthropic.messages",
+                "ai.prompt.messages": r#"[{"role":"user","content":"Weather?"}]"#,
+                "ai.response.toolCalls": r#"[{"toolCallId":"t1","toolName":"weather","args":"{\"city\":\"Paris\"}"}]"#,
+                "ai.response.finishReason": "tool-calls",
+                "ai.usage.promptTokens": 12,
+                "ai.usage.completionTokens": 7,
+            }),
+        );
+        let call = call_from_span(&resource(), &scope(SCOPE), &span).expect("an LLM call");
+        assert_eq!(call.provider.as_deref(), Some("anthropic"));
+        assert_eq!(call.request_model.as_deref(), Some("claude-3-5-haiku"));
+        assert_eq!(call.streaming, Some(false));
+        assert_eq!(call.usage.input_tokens, Some(12));
+        assert_eq!(call.usage.output_tokens, Some(7));
+        let outputs = call.output_messages.expect("output messages");
+        assert_eq!(outputs[0].finish_reason.as_deref(), Some("tool-calls"));
+        assert_eq!(
+            outputs[0].parts,
+            vec![Part::ToolCall {
+                id: Some("t1".into()),
+                name: "weather".into(),
+                arguments: json!({"city": "Paris"}),
+            }]
+        );
+    }
+
+    #[test]
+    fn wrapper_and_tool_spans_are_not_llm_calls() {
+        for name in ["ai.streamText", "ai.generateText", "ai.toolCall"] {
+            let span = span(
+                name,
+                json!({"ai.operationId": name, "ai.model.id": "gpt-4o", "ai.model.provider": "openai.chat"}),
+            );
+            assert_eq!(
+                call_from_span(&resource(), &scope(SCOPE), &span),
+                None,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn sdk_provider_ids_map_to_registry_names() {
+        assert_eq!(
+            super::provider_of("openai.responses").as_deref(),
+            Some("openai")
+        );
+        assert_eq!(
+            super::provider_of("google.vertex.chat").as_deref(),
+            Some("gcp.vertex_ai")
+        );
+        assert_eq!(
+            super::provider_of("google.generative-ai").as_deref(),
+            Some("gcp.gemini")
+        );
+        assert_eq!(
+            super::provider_of("mistral.chat").as_deref(),
+            Some("mistral_ai")
+        );
+    }
+}
