@@ -227,7 +227,7 @@ fn has_messages<T>(list: &Option<Vec<T>>) -> bool {
 /// An empty list says as little as a missing one, so it is filled too.
 fn fill_messages<T: Clone>(target: &mut Option<Vec<T>>, source: &Option<Vec<T>>) {
     let target_empty = target.as_ref().is_none_or(Vec::is_empty);
-    if target_empty && has_messages(source) || target.is_none() {
+    if (target_empty && has_messages(source)) || target.is_none() {
         *target = source.clone();
     }
 }

@@ -29,6 +29,9 @@ pub(crate) mod keys {
     pub const TOOL_MESSAGE: &str = "gen_ai.tool.message";
     pub const CHOICE: &str = "gen_ai.choice";
     pub const OPERATION_DETAILS: &str = "gen_ai.client.inference.operation.details";
+    /// The event name as an attribute, as SDKs wrote it before the log
+    /// record had an `event_name` field (§1.4).
+    pub const EVENT_NAME_ATTRIBUTE: &str = "event.name";
     /// Some libraries (e.g. Azure AI Inference) emit the per-message events
     /// as span events with the body serialized into this attribute.
     pub const EVENT_CONTENT: &str = "gen_ai.event.content";
@@ -92,7 +95,7 @@ pub(crate) fn from_span_event(span: &Span, event: &Event) -> Option<GenAiEvent> 
     message_name(&event.name)?;
     let body = match event.attributes.get(keys::EVENT_CONTENT) {
         Some(content) => value_to_json(content),
-        None => Some(event.attributes_as_body()),
+        None => Some(attributes_as_body(event)),
     };
     let kind = message_kind(&event.name, body.as_ref())?;
     Some(GenAiEvent {
@@ -104,18 +107,14 @@ pub(crate) fn from_span_event(span: &Span, event: &Event) -> Option<GenAiEvent> 
     })
 }
 
-trait AttributesAsBody {
-    fn attributes_as_body(&self) -> Json;
-}
-
-impl AttributesAsBody for Event {
-    fn attributes_as_body(&self) -> Json {
-        let mut body = self.attributes.to_plain_json_object();
-        body.remove(otel::keys::SYSTEM);
-        body.remove(otel::keys::PROVIDER_NAME);
-        body.remove("event.name");
-        Json::Object(body)
-    }
+/// A span event's attributes as an event body, without the attributes
+/// that describe the event rather than the message.
+fn attributes_as_body(event: &Event) -> Json {
+    let mut body = event.attributes.to_plain_json_object();
+    body.remove(otel::keys::SYSTEM);
+    body.remove(otel::keys::PROVIDER_NAME);
+    body.remove(keys::EVENT_NAME_ATTRIBUTE);
+    Json::Object(body)
 }
 
 fn body_json(body: &Value) -> Option<Json> {
@@ -174,10 +173,22 @@ pub(crate) fn message_kind(name: &str, body: Option<&Json>) -> Option<GenAiEvent
         message.finish_reason = json_str(&object, "finish_reason");
         return Some(GenAiEventKind::Choice { index, message });
     }
-    let role = messages::role_from_event_name(name).unwrap_or("user");
+    let role = role_from_event_name(name).unwrap_or("user");
     Some(GenAiEventKind::InputMessage(messages::provider_message(
         &object, role,
     )))
+}
+
+/// The role a per-message event implies when its body names none (the
+/// 1.28–1.36 events omit the obvious one).
+fn role_from_event_name(name: &str) -> Option<&'static str> {
+    match name {
+        keys::SYSTEM_MESSAGE => Some("system"),
+        keys::USER_MESSAGE => Some("user"),
+        keys::ASSISTANT_MESSAGE => Some("assistant"),
+        keys::TOOL_MESSAGE => Some("tool"),
+        _ => None,
+    }
 }
 
 /// The operation-details record: the same attributes as an inference span,

@@ -563,18 +563,6 @@ fn same_content(a: &[Part], b: &[Part]) -> bool {
     text_a.is_some() && text_a == text_b
 }
 
-/// Text for a role when an event carries no role of its own: the event name
-/// says it (`gen_ai.user.message` → `user`).
-pub(crate) fn role_from_event_name(name: &str) -> Option<&'static str> {
-    match name {
-        "gen_ai.system.message" => Some("system"),
-        "gen_ai.user.message" => Some("user"),
-        "gen_ai.assistant.message" => Some("assistant"),
-        "gen_ai.tool.message" => Some("tool"),
-        _ => None,
-    }
-}
-
 /// A non-empty string as text; used by the flattened conventions.
 pub(crate) fn text_parts(text: &str) -> Vec<Part> {
     non_empty(text).map(Part::text).into_iter().collect()

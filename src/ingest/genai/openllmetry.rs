@@ -50,6 +50,9 @@ pub(crate) mod keys {
     pub const CHUNK_EVENT_CLASSIC: &str = "llm.content.completion.chunk";
 }
 
+/// Scope names of the instrumentations (`opentelemetry.instrumentation.openai.v1`, …).
+const SCOPE_PREFIX: &str = "opentelemetry.instrumentation.";
+
 /// Association-property keys that name the session or the user.
 const SESSION_KEYS: [&str; 4] = ["session_id", "sessionId", "conversation_id", "thread_id"];
 const USER_KEYS: [&str; 2] = ["user_id", "userId"];
@@ -71,12 +74,16 @@ pub(crate) fn owns(scope: &Scope, span: &Span) -> bool {
     .iter()
     .any(|key| attributes.get(key).is_some());
     let flattened = attributes.iter().any(|kv| {
-        kv.key.starts_with("gen_ai.prompt.0.") || kv.key.starts_with("gen_ai.completion.0.")
+        let after_prefix = kv
+            .key
+            .strip_prefix(keys::PROMPT_PREFIX)
+            .or_else(|| kv.key.strip_prefix(keys::COMPLETION_PREFIX));
+        after_prefix.is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
     });
     let traceloop = attributes
         .iter()
         .any(|kv| kv.key.starts_with(keys::TRACELOOP_PREFIX));
-    let named = scope.name.starts_with("opentelemetry.instrumentation.")
+    let named = scope.name.starts_with(SCOPE_PREFIX)
         && !span.name.contains(' ')
         && span.name.split('.').count() == 2;
     own_key || flattened || traceloop || named
@@ -111,7 +118,8 @@ fn fill_operation(call: &mut Call, reader: &mut AttrReader) {
     };
     let operation = match request_type.as_str() {
         "completion" => {
-            let has_roles = reader.peek("gen_ai.prompt.0.role").is_some();
+            let first_role = format!("{}0.role", keys::PROMPT_PREFIX);
+            let has_roles = reader.peek(&first_role).is_some();
             if has_roles { "chat" } else { "text_completion" }
         }
         other => other,

@@ -27,7 +27,7 @@ pub(crate) mod keys {
     /// JSON of the request's parameters: `function_tools`, `output_tools`, …
     pub const MODEL_REQUEST_PARAMETERS: &str = "model_request_parameters";
     /// Keys inside an event object that are event attributes, not content.
-    pub const EVENT_NAME: &str = "event.name";
+    pub const EVENT_NAME: &str = super::events::keys::EVENT_NAME_ATTRIBUTE;
     pub const MESSAGE_INDEX: &str = "gen_ai.message.index";
 }
 
