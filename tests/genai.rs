@@ -48,6 +48,23 @@ struct Decoded {
     events: Vec<ScopedEvent>,
 }
 
+/// A captured body as sent; gzip bodies (`Content-Encoding: gzip`, or the
+/// gzip magic) are decompressed. Several export requests in one file decode
+/// as one, since concatenated protobuf messages merge their repeated fields.
+fn read_body(relative: &str) -> Vec<u8> {
+    let bytes = std::fs::read(fixtures_dir().join(relative)).expect("read .pb body");
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(bytes.as_slice()),
+            &mut plain,
+        )
+        .expect("gunzip body");
+        return plain;
+    }
+    bytes
+}
+
 fn decode(fixture: &Json) -> Decoded {
     let files = &fixture["files"];
     let mut decoded = Decoded {
@@ -55,7 +72,7 @@ fn decode(fixture: &Json) -> Decoded {
         events: Vec::new(),
     };
     let traces = files["traces_pb"].as_str().expect("traces_pb");
-    let bytes = std::fs::read(fixtures_dir().join(traces)).expect("read traces .pb");
+    let bytes = read_body(traces);
     let request = ExportTraceServiceRequest::decode(bytes.as_slice()).expect("decode traces");
     let converted = convert_traces(request, &Limits::default());
     assert_eq!(converted.rejected, 0, "{traces}: spans rejected");
@@ -67,7 +84,7 @@ fn decode(fixture: &Json) -> Decoded {
         }
     }
     if let Some(logs) = files["logs_pb"].as_str() {
-        let bytes = std::fs::read(fixtures_dir().join(logs)).expect("read logs .pb");
+        let bytes = read_body(logs);
         let request = ExportLogsServiceRequest::decode(bytes.as_slice()).expect("decode logs");
         let converted = convert_logs(request, &Limits::default());
         for group in converted.groups {

@@ -226,9 +226,10 @@ pub fn describe_same_call(a: &CallFacts, b: &CallFacts) -> bool {
     same_call::describe_same_call(a, b)
 }
 
-/// One call from two records of the same API call: the one with more
-/// content is kept (ties: the smaller id) and its empty fields are filled
-/// from the other. Symmetric in its arguments.
+/// One call from two records of the same API call: the one tied to a span
+/// is kept over an event-only one, else the one with more content (ties:
+/// the smaller id), and its empty fields are filled from the other.
+/// Symmetric in its arguments.
 pub fn merge_same_call(primary: Call, other: Call) -> Call {
     same_call::merge_same_call(primary, other)
 }

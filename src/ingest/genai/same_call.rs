@@ -62,14 +62,12 @@ pub(crate) fn describe_same_call(a: &CallFacts, b: &CallFacts) -> bool {
     same_trace && related && same_model
 }
 
-/// See [`super::merge_same_call`]. The richer call is the base whichever
-/// argument it is (ties go to the smaller call id), so merging is symmetric
-/// and the result does not depend on which span arrived first.
+/// See [`super::merge_same_call`]. The base is the call tied to a span
+/// over an event-only one (it keeps the trace and span ids), then the richer
+/// one, then the smaller call id, whichever argument it is: merging is
+/// symmetric and does not depend on which record arrived first.
 pub(crate) fn merge_same_call(primary: Call, other: Call) -> Call {
-    let primary_first = (
-        common::content_score(&primary),
-        std::cmp::Reverse(primary.id),
-    ) >= (common::content_score(&other), std::cmp::Reverse(other.id));
+    let primary_first = rank(&primary) >= rank(&other);
     let (mut base, filler) = if primary_first {
         (primary, other)
     } else {
@@ -78,6 +76,20 @@ pub(crate) fn merge_same_call(primary: Call, other: Call) -> Call {
     common::fill_gaps(&mut base, &filler);
     common::finish(&mut base);
     base
+}
+
+fn rank(
+    call: &Call,
+) -> (
+    bool,
+    (usize, usize),
+    std::cmp::Reverse<crate::model::CallId>,
+) {
+    (
+        call.span_id.is_some(),
+        common::content_score(call),
+        std::cmp::Reverse(call.id),
+    )
 }
 
 #[cfg(test)]
@@ -133,5 +145,18 @@ mod tests {
         assert_eq!(merged.id, CallId(2));
         assert_eq!(merged.usage.cached_input_tokens, Some(3));
         assert_eq!(merged, merge_same_call(rich, sparse));
+    }
+
+    #[test]
+    fn a_span_call_stays_the_base_over_a_richer_event_only_call() {
+        let mut from_span = Call::new(CallId(2), Source::Otlp, 10);
+        from_span.trace_id = Some(TraceId([1; 16]));
+        from_span.span_id = Some(SpanId([1; 8]));
+        let mut from_events = Call::new(CallId(1), Source::Otlp, 12);
+        from_events.input_messages = Some(vec![Message::text("user", "hi")]);
+        let merged = merge_same_call(from_events, from_span);
+        assert_eq!(merged.id, CallId(2));
+        assert_eq!(merged.span_id, Some(SpanId([1; 8])));
+        assert_eq!(merged.input_messages.map(|m| m.len()), Some(1));
     }
 }
