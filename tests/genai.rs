@@ -490,3 +490,23 @@ fn canonical_calls_snapshot() {
         "snapshot cases missing from expected.json"
     );
 }
+
+/// All captures in one store, as a writer that received every fixture would
+/// hold them: the mock server of the captures returned the same response ids
+/// in every run, and those calls must still stay apart.
+#[test]
+fn calls_of_different_fixtures_are_not_folded_together() {
+    let expected = expected();
+    let mut pooled = Decoded {
+        spans: Vec::new(),
+        events: Vec::new(),
+    };
+    let mut expected_total = 0;
+    for fixture in fixtures(&expected) {
+        let decoded = decode(&fixture);
+        pooled.spans.extend(decoded.spans);
+        pooled.events.extend(decoded.events);
+        expected_total += fixture["calls"].as_array().map_or(0, Vec::len);
+    }
+    assert_eq!(normalize(&pooled, Delivery::InOrder).len(), expected_total);
+}

@@ -220,8 +220,10 @@ pub fn call_from_events(resource: &Resource, scope: &Scope, events: &[GenAiEvent
 }
 
 /// Whether two calls describe the same provider API call: equal response
-/// ids (even across traces), or spans in a parent/child relation with the
-/// same request model. Different response ids are never the same call.
+/// ids (even across traces) on records that overlap in time (give or take a
+/// second) and do not name different services, or spans in a parent/child
+/// relation with the same request model. Different response ids are never
+/// the same call.
 pub fn describe_same_call(a: &CallFacts, b: &CallFacts) -> bool {
     same_call::describe_same_call(a, b)
 }

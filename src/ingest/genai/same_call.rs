@@ -7,6 +7,10 @@
 use super::common;
 use crate::model::{Call, Span, SpanId, TraceId};
 
+/// Slack allowed between the time ranges of two records of one request:
+/// an event may be stamped just after the span it belongs to has ended.
+const TIME_SLACK_NANOS: u64 = 1_000_000_000;
+
 /// The few facts needed to tell whether two calls are one API call.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallFacts {
@@ -15,29 +19,39 @@ pub struct CallFacts {
     pub parent_span_id: Option<SpanId>,
     pub response_id: Option<String>,
     pub request_model: Option<String>,
+    pub service: Option<String>,
+    /// When the record says the request ran; 0 when unknown. An event-only
+    /// call is a point in time (start = end).
+    pub start_time_unix_nano: u64,
+    pub end_time_unix_nano: u64,
 }
 
 impl CallFacts {
     /// Facts of a call built from `span` (which knows the parent span).
     pub fn from_span(span: &Span, call: &Call) -> Self {
         Self {
-            trace_id: Some(span.trace_id),
-            span_id: Some(span.span_id),
             parent_span_id: span.parent_span_id,
-            response_id: call.response_id.clone(),
-            request_model: call.request_model.clone(),
+            start_time_unix_nano: span.start_time_unix_nano,
+            end_time_unix_nano: span.end_time_unix_nano.max(span.start_time_unix_nano),
+            ..Self::from_call(call)
         }
     }
 
     /// Facts of a call alone: without the parent span id, only equal
     /// response ids can match it to another call.
     pub fn from_call(call: &Call) -> Self {
+        let duration_nanos = call
+            .duration_ms
+            .map_or(0, |ms| (ms * 1_000_000.0).max(0.0) as u64);
         Self {
             trace_id: call.trace_id,
             span_id: call.span_id,
             parent_span_id: None,
             response_id: call.response_id.clone(),
             request_model: call.request_model.clone(),
+            service: call.service.clone(),
+            start_time_unix_nano: call.start_time_unix_nano,
+            end_time_unix_nano: call.start_time_unix_nano.saturating_add(duration_nanos),
         }
     }
 }
@@ -51,15 +65,33 @@ pub(crate) fn describe_same_call(a: &CallFacts, b: &CallFacts) -> bool {
     {
         return true;
     }
-    // A response id is unique per provider response, across traces too.
+    // A response id is unique per provider response, across traces too; the
+    // time and service checks keep apart records that only share an id by
+    // accident (a mock server, replayed recordings).
     if let (Some(left), Some(right)) = (&a.response_id, &b.response_id) {
-        return left == right;
+        return left == right && overlap_in_time(a, b) && !different_services(a, b);
     }
     let same_trace = a.trace_id.is_some() && a.trace_id == b.trace_id;
     let related = (a.parent_span_id.is_some() && a.parent_span_id == b.span_id)
         || (b.parent_span_id.is_some() && b.parent_span_id == a.span_id);
     let same_model = a.request_model.is_some() && a.request_model == b.request_model;
     same_trace && related && same_model
+}
+
+/// Whether the two records' time ranges overlap, give or take the slack;
+/// true when either time is unknown.
+fn overlap_in_time(a: &CallFacts, b: &CallFacts) -> bool {
+    if a.start_time_unix_nano == 0 || b.start_time_unix_nano == 0 {
+        return true;
+    }
+    let a_end = a.end_time_unix_nano.max(a.start_time_unix_nano);
+    let b_end = b.end_time_unix_nano.max(b.start_time_unix_nano);
+    a.start_time_unix_nano <= b_end.saturating_add(TIME_SLACK_NANOS)
+        && b.start_time_unix_nano <= a_end.saturating_add(TIME_SLACK_NANOS)
+}
+
+fn different_services(a: &CallFacts, b: &CallFacts) -> bool {
+    matches!((&a.service, &b.service), (Some(x), Some(y)) if x != y)
 }
 
 /// See [`super::merge_same_call`]. The base is the call tied to a span
@@ -97,6 +129,8 @@ mod tests {
     use super::*;
     use crate::model::{CallId, Message, Source};
 
+    const START: u64 = 1_700_000_000_000_000_000;
+
     fn facts(span: u8, parent: Option<u8>, response: Option<&str>, model: &str) -> CallFacts {
         CallFacts {
             trace_id: Some(TraceId([1; 16])),
@@ -104,7 +138,29 @@ mod tests {
             parent_span_id: parent.map(|p| SpanId([p; 8])),
             response_id: response.map(str::to_owned),
             request_model: Some(model.to_owned()),
+            service: Some("app".to_owned()),
+            start_time_unix_nano: START,
+            end_time_unix_nano: START + 50_000_000,
         }
+    }
+
+    #[test]
+    fn equal_response_ids_far_apart_in_time_or_from_other_services_are_different_calls() {
+        let first = facts(1, None, Some("msg_1"), "m");
+        let mut later = facts(2, None, Some("msg_1"), "m");
+        later.start_time_unix_nano = START + 120_000_000_000;
+        later.end_time_unix_nano = later.start_time_unix_nano + 50_000_000;
+        assert!(!describe_same_call(&first, &later));
+        let mut elsewhere = facts(2, None, Some("msg_1"), "m");
+        elsewhere.service = Some("other".to_owned());
+        assert!(!describe_same_call(&first, &elsewhere));
+        // An event stamped just after its span ended is still the same call.
+        let mut event_only = facts(3, None, Some("msg_1"), "m");
+        event_only.trace_id = None;
+        event_only.span_id = None;
+        event_only.start_time_unix_nano = START + 50_000_100;
+        event_only.end_time_unix_nano = event_only.start_time_unix_nano;
+        assert!(describe_same_call(&first, &event_only));
     }
 
     #[test]
