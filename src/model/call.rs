@@ -284,9 +284,7 @@ impl<'de> Deserialize<'de> for Part {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let json = Json::deserialize(d)?;
         if !json.is_object() {
-            return Err(serde::de::Error::custom(
-                "a message part must be a JSON object",
-            ));
+            return Err(serde::de::Error::custom("a message part must be a JSON object"));
         }
         Ok(Part::from_json(&json))
     }

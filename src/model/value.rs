@@ -161,9 +161,7 @@ impl Value {
                 None => Value::Double(n.as_f64().unwrap_or(f64::NAN)),
             },
             Json::String(s) => Value::String(s.clone()),
-            Json::Array(values) => {
-                Value::Array(values.iter().map(Value::from_plain_json).collect())
-            }
+            Json::Array(values) => Value::Array(values.iter().map(Value::from_plain_json).collect()),
             Json::Object(map) => Value::KvList(
                 map.iter()
                     .map(|(k, v)| KeyValue::new(k.clone(), Value::from_plain_json(v)))
@@ -224,11 +222,7 @@ impl Attributes {
 
     /// The value of `key`; the last one wins if a producer repeated a key.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0
-            .iter()
-            .rev()
-            .find(|kv| kv.key == key)
-            .map(|kv| &kv.value)
+        self.0.iter().rev().find(|kv| kv.key == key).map(|kv| &kv.value)
     }
 
     pub fn str(&self, key: &str) -> Option<&str> {
@@ -322,10 +316,7 @@ mod tests {
             json["kvlistValue"]["values"][0]["value"]["intValue"],
             Json::String(i64::MAX.to_string())
         );
-        assert_eq!(
-            json["kvlistValue"]["values"][1]["value"]["doubleValue"],
-            "NaN"
-        );
+        assert_eq!(json["kvlistValue"]["values"][1]["value"]["doubleValue"], "NaN");
         assert_eq!(v.depth(), 2);
     }
 }

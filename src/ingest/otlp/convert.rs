@@ -364,10 +364,9 @@ mod tests {
 
     #[test]
     fn converts_a_real_capture() {
-        let request = ExportTraceServiceRequest::decode(
-            fixture("otel-openai-v2-span/tool_call.pb").as_slice(),
-        )
-        .expect("decodes");
+        let request =
+            ExportTraceServiceRequest::decode(fixture("otel-openai-v2-span/tool_call.pb").as_slice())
+                .expect("decodes");
         let converted = convert_traces(request, &Limits::default());
         assert_eq!(converted.rejected, 0);
         assert_eq!(converted.item_count(), 2);
@@ -376,10 +375,7 @@ mod tests {
             group.resource.service_name(),
             Some("fixturegen-otel-openai-v2-span")
         );
-        assert_eq!(
-            group.spans[0].attributes.str("gen_ai.operation.name"),
-            Some("chat")
-        );
+        assert_eq!(group.spans[0].attributes.str("gen_ai.operation.name"), Some("chat"));
     }
 
     #[test]
@@ -406,10 +402,6 @@ mod tests {
         let converted = convert_traces(request, &Limits::default());
         assert_eq!(converted.item_count(), 1);
         assert_eq!(converted.rejected, 1);
-        assert!(
-            converted
-                .error_message()
-                .contains("trace id must be 16 bytes, got 15")
-        );
+        assert!(converted.error_message().contains("trace id must be 16 bytes, got 15"));
     }
 }
