@@ -1,10 +1,13 @@
 //! Ingest: receive, decode, validate and normalize telemetry, then queue it
 //! for the writer.
 //!
-//! `otlp` holds the receivers and decoders, `pipeline` the one export path
-//! they share, `prepare` the encoding that turns records into a write batch.
+//! `otlp` holds the receivers and decoders, `genai` the normalization of
+//! LLM calls from every GenAI convention, `pipeline` the one export path the
+//! receivers share, `prepare` the encoding that turns records into a write
+//! batch.
 
 pub mod error;
+pub mod genai;
 pub mod limits;
 pub mod otlp;
 pub mod pipeline;
