@@ -11,7 +11,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::api::{self, ApiState};
 use crate::config::ServeArgs;
-use crate::ingest::Ingest;
+use crate::ingest::{Ingest, linker};
 use crate::ingest::otlp::{grpc, http};
 use crate::store::{OpenError, Store};
 
@@ -63,10 +63,13 @@ pub async fn serve(
     let (trace_service, logs_service) = grpc::services(ingest);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop_tx = std::sync::Arc::new(stop_tx);
+    let signal_stop = stop_tx.clone();
     tokio::spawn(async move {
         shutdown.await;
-        let _ = stop_tx.send(true);
+        let _ = signal_stop.send(true);
     });
+    let linker = linker::spawn(store.clone(), stop_rx.clone());
     let http_stop = wait_for(stop_rx.clone());
     let grpc_stop = wait_for(stop_rx);
 
@@ -85,6 +88,9 @@ pub async fn serve(
             .map_err(ServeError::Grpc)
     };
     let result = tokio::try_join!(http_server, grpc_server);
+    // Also when a listener failed rather than being told to stop.
+    let _ = stop_tx.send(true);
+    let _ = linker.await;
     tracing::info!("listeners stopped; draining the write queue");
     store.close().await;
     result.map(|_| ())

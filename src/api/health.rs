@@ -13,9 +13,10 @@ pub fn router() -> Router<ApiState> {
 }
 
 async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    sqlx::query("SELECT 1").execute(state.store.pool()).await?;
+    let pending_links = state.store.reader.pending_link_count().await?;
     Ok(Json(json!({
         "status": "ok",
         "queued_bytes": state.store.queue.queued_bytes(),
+        "pending_links": pending_links,
     })))
 }

@@ -1,8 +1,10 @@
 //! The JSON API under `/api/v1/` and `/healthz`. Each resource is one file
 //! with its router, handlers and response shapes; this module merges them.
 
+pub mod calls;
 pub mod error;
 pub mod health;
+pub mod params;
 pub mod traces;
 
 use axum::Router;
@@ -19,6 +21,7 @@ pub struct ApiState {
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(calls::router())
         .merge(traces::router())
         .with_state(state)
 }

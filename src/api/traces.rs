@@ -80,10 +80,9 @@ impl Context {
     }
 }
 
-/// 64-bit nanosecond times are strings, as in OTLP/JSON, so JavaScript
-/// clients do not lose precision.
+/// Nanosecond times are JSON numbers, as in canonical calls.
 fn nanos(value: u64) -> Json_ {
-    Json_::String(value.to_string())
+    Json_::from(value)
 }
 
 pub fn span_json(span: &Span) -> Json_ {

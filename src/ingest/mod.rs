@@ -6,9 +6,11 @@
 //! receivers share, `prepare` the encoding that turns records into a write
 //! batch.
 
+pub mod calls;
 pub mod error;
 pub mod genai;
 pub mod limits;
+pub mod linker;
 pub mod otlp;
 pub mod pipeline;
 pub mod prepare;

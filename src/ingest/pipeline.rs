@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use super::error::IngestError;
 use super::limits::Limits;
 use super::otlp::convert::{self, Converted, LogGroup, SpanGroup};
-use super::prepare;
+use super::{calls, prepare};
 use crate::store::{Store, WriteError};
 
 /// The outcome of an accepted export: how many items were stored and how
@@ -58,7 +58,8 @@ impl Ingest {
         let limits = self.limits.clone();
         let (converted, encoded) = blocking(move || {
             let converted = convert::convert_traces(request, &limits);
-            let encoded = prepare::encode(&converted.groups, &[]);
+            let normalized = calls::normalize(&converted.groups, &[]);
+            let encoded = prepare::encode(&converted.groups, &[], normalized);
             (
                 summary(&converted, Converted::<SpanGroup>::item_count),
                 encoded,
@@ -76,7 +77,8 @@ impl Ingest {
         let limits = self.limits.clone();
         let (converted, encoded) = blocking(move || {
             let converted = convert::convert_logs(request, &limits);
-            let encoded = prepare::encode(&[], &converted.groups);
+            let normalized = calls::normalize(&[], &converted.groups);
+            let encoded = prepare::encode(&[], &converted.groups, normalized);
             (
                 summary(&converted, Converted::<LogGroup>::item_count),
                 encoded,

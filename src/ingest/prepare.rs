@@ -5,9 +5,11 @@
 use prost::Message as _;
 use std::collections::HashMap;
 
+use super::calls::Normalized;
 use super::otlp::convert::{LogGroup, SpanGroup};
 use crate::model::{Resource, Scope};
-use crate::store::batch::{DedupRow, LogRow, SpanRow, WriteBatch};
+use crate::store::batch::{CallRow, DedupRow, LogRow, SpanKey, SpanRow, WriteBatch};
+use crate::store::call_record::{CallColumns, StoredCallContent};
 use crate::store::blobs::Classified;
 use crate::store::codec::{BlobHash, Encoder, blob_hash};
 use crate::store::pack::PackBuilder;
@@ -23,6 +25,14 @@ pub struct Encoded {
     scopes: Vec<DedupRow>,
     spans: Vec<EncodedSpan>,
     logs: Vec<EncodedLog>,
+    calls: Vec<EncodedCall>,
+    link_keys: Vec<SpanKey>,
+}
+
+struct EncodedCall {
+    columns: CallColumns,
+    content: Vec<u8>,
+    aliases: Vec<SpanKey>,
 }
 
 struct EncodedSpan {
@@ -85,8 +95,9 @@ fn scope_row(scope: &Scope) -> DedupRow {
     }
 }
 
-/// Encodes spans and log records (CPU work, no I/O).
-pub fn encode(span_groups: &[SpanGroup], log_groups: &[LogGroup]) -> Encoded {
+/// Encodes spans, log records and the calls normalized from them (CPU
+/// work, no I/O).
+pub fn encode(span_groups: &[SpanGroup], log_groups: &[LogGroup], normalized: Normalized) -> Encoded {
     let mut encoder = Encoder::new();
     let mut resources = Interner::default();
     let mut scopes = Interner::default();
@@ -126,12 +137,23 @@ pub fn encode(span_groups: &[SpanGroup], log_groups: &[LogGroup]) -> Encoded {
             });
         }
     }
+    let mut calls = Vec::with_capacity(normalized.calls.len());
+    for new_call in normalized.calls {
+        let content = StoredCallContent::encode_from(&new_call.call, &mut encoder).encode_to_vec();
+        calls.push(EncodedCall {
+            columns: CallColumns::of(&new_call.call),
+            content,
+            aliases: new_call.aliases,
+        });
+    }
     Encoded {
         blobs: encoder.blobs,
         resources: resources.rows,
         scopes: scopes.rows,
         spans,
         logs,
+        calls,
+        link_keys: normalized.link_keys,
     }
 }
 
@@ -189,6 +211,14 @@ pub fn pack(
             scope: log.scope,
         });
     }
+    let mut calls = Vec::with_capacity(encoded.calls.len());
+    for call in encoded.calls {
+        calls.push(CallRow {
+            content: builder.add(&call.content),
+            columns: call.columns,
+            aliases: call.aliases,
+        });
+    }
     Ok(WriteBatch {
         project_id,
         packs: builder.finish()?,
@@ -198,5 +228,8 @@ pub fn pack(
         scopes: encoded.scopes,
         spans,
         logs,
+        calls,
+        link_keys: encoded.link_keys,
+        ..WriteBatch::default()
     })
 }

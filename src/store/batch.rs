@@ -2,9 +2,14 @@
 //! their bulky parts already encoded and compressed into packs. Nothing in
 //! a batch needs CPU work beyond binding SQL parameters.
 
+use super::call_record::CallColumns;
 use super::codec::BlobHash;
 use super::pack::{EncodedPack, PackSlot};
 use super::records::{LogColumns, SpanColumns};
+use crate::model::{CallId, SpanId, TraceId};
+
+/// A span, identified within a project: what calls are linked by.
+pub type SpanKey = (TraceId, SpanId);
 
 /// A resource or scope, deduplicated by the hash of its encoding.
 #[derive(Clone, Debug)]
@@ -39,6 +44,35 @@ pub struct LogRow {
     pub body: PackSlot,
 }
 
+/// A new call, as normalized by an ingest worker.
+#[derive(Clone, Debug)]
+pub struct CallRow {
+    pub columns: CallColumns,
+    pub content: PackSlot,
+    /// Other spans of the batch that described the same provider call and
+    /// were folded into this one.
+    pub aliases: Vec<SpanKey>,
+}
+
+/// A call derived again by the linker: replaces the stored call with the
+/// same id (or adds it), and folds other calls into it.
+#[derive(Clone, Debug)]
+pub struct LinkedCall {
+    pub columns: CallColumns,
+    pub content: PackSlot,
+    /// Calls folded into this one: deleted, their spans made aliases.
+    pub replaces: Vec<CallId>,
+    /// Spans that now point at this call.
+    pub aliases: Vec<SpanKey>,
+}
+
+/// A pending link the linker has dealt with, at the version it saw.
+#[derive(Clone, Copy, Debug)]
+pub struct LinkDone {
+    pub key: SpanKey,
+    pub version: i64,
+}
+
 /// Everything one ingest request adds to the store.
 #[derive(Debug, Default)]
 pub struct WriteBatch {
@@ -53,13 +87,21 @@ pub struct WriteBatch {
     pub scopes: Vec<DedupRow>,
     pub spans: Vec<SpanRow>,
     pub logs: Vec<LogRow>,
+    pub calls: Vec<CallRow>,
+    /// Spans whose call must be derived again (their GenAI log events arrived).
+    pub link_keys: Vec<SpanKey>,
+    /// From the linker: calls derived again.
+    pub linked_calls: Vec<LinkedCall>,
+    /// From the linker: pending links it has dealt with.
+    pub links_done: Vec<LinkDone>,
 }
 
 impl WriteBatch {
     /// Bytes this batch holds in memory, for the queue's byte budget.
     pub fn memory_bytes(&self) -> usize {
         let packs: usize = self.packs.iter().map(|p| p.data.len()).sum();
-        let rows = (self.spans.len() + self.logs.len() + self.new_blobs.len()) * 160;
+        let rows = (self.spans.len() + self.logs.len() + self.calls.len() + self.new_blobs.len())
+            * 160;
         packs + rows + 1024
     }
 
@@ -78,10 +120,17 @@ impl WriteBatch {
                 && log.resource < self.resources.len()
                 && log.scope < self.scopes.len()
         });
-        blobs_ok && spans_ok && logs_ok
+        let calls_ok = self.calls.iter().all(|call| call.content.pack < packs)
+            && self.linked_calls.iter().all(|call| call.content.pack < packs);
+        blobs_ok && spans_ok && logs_ok && calls_ok
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.spans.is_empty() && self.logs.is_empty()
+    /// Rows written, for sizing write groups.
+    pub fn row_count(&self) -> usize {
+        self.spans.len()
+            + self.logs.len()
+            + self.calls.len()
+            + self.new_blobs.len()
+            + self.linked_calls.len()
     }
 }

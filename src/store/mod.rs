@@ -13,6 +13,8 @@
 
 pub mod batch;
 pub mod blobs;
+pub mod call_record;
+mod call_writes;
 pub mod codec;
 pub mod pack;
 pub mod read;
@@ -28,6 +30,7 @@ use sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, SqlitePool};
+use tokio::sync::Notify;
 
 pub use blobs::KnownBlobs;
 pub use read::{PackCache, ReadError, Reader};
@@ -78,6 +81,8 @@ pub struct Store {
     pub queue: WriteQueue,
     pub reader: Reader,
     pub known_blobs: Arc<KnownBlobs>,
+    /// Signalled after a commit that queued spans for the linker.
+    pub links_queued: Arc<Notify>,
     writer_task: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
@@ -105,8 +110,13 @@ impl Store {
             .await
             .map_err(open_error)?;
         let known_blobs = Arc::new(KnownBlobs::new(1 << 20));
-        let (queue, writer_task) =
-            writer::spawn(write_conn, options.max_queue_bytes, known_blobs.clone());
+        let links_queued = Arc::new(Notify::new());
+        let (queue, writer_task) = writer::spawn(
+            write_conn,
+            options.max_queue_bytes,
+            known_blobs.clone(),
+            links_queued.clone(),
+        );
         Ok(Store {
             queue,
             reader: Reader {
@@ -114,6 +124,7 @@ impl Store {
                 packs: Arc::new(PackCache::new(options.pack_cache_bytes)),
             },
             known_blobs,
+            links_queued,
             writer_task: Arc::new(tokio::sync::Mutex::new(Some(writer_task))),
         })
     }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sqlx::sqlite::{Sqlite, SqliteConnection};
 use sqlx::{Connection, QueryBuilder};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::batch::{DedupRow, WriteBatch};
 use super::blobs::KnownBlobs;
@@ -67,6 +67,9 @@ impl From<sqlx::Error> for WriteError {
 pub struct WriteSummary {
     pub spans_inserted: u64,
     pub logs_inserted: u64,
+    pub calls_inserted: u64,
+    /// Spans queued for the linker.
+    pub links_queued: u64,
 }
 
 struct Pending {
@@ -133,6 +136,7 @@ pub fn spawn(
     conn: SqliteConnection,
     max_queue_bytes: usize,
     known_blobs: Arc<KnownBlobs>,
+    links_queued: Arc<Notify>,
 ) -> (WriteQueue, tokio::task::JoinHandle<()>) {
     let capacity_units = (max_queue_bytes / PERMIT_UNIT).max(1);
     let (sender, receiver) = mpsc::unbounded_channel();
@@ -144,6 +148,7 @@ pub fn spawn(
     let writer = Writer {
         conn,
         known_blobs,
+        links_queued: links_queued.clone(),
         resource_ids: HashMap::new(),
         scope_ids: HashMap::new(),
     };
@@ -154,6 +159,7 @@ pub fn spawn(
 struct Writer {
     conn: SqliteConnection,
     known_blobs: Arc<KnownBlobs>,
+    links_queued: Arc<Notify>,
     resource_ids: HashMap<BlobHash, i64>,
     scope_ids: HashMap<BlobHash, i64>,
 }
@@ -184,6 +190,12 @@ impl Writer {
         match outcome {
             Ok(results) => {
                 self.remember_blobs(&group, &results);
+                let linked = results
+                    .iter()
+                    .any(|r| r.as_ref().is_ok_and(|summary| summary.links_queued > 0));
+                if linked {
+                    self.links_queued.notify_one();
+                }
                 for (pending, result) in group.into_iter().zip(results) {
                     let _ = pending.ack.send(result);
                 }
@@ -258,7 +270,7 @@ impl Writer {
 }
 
 fn row_count(batch: &WriteBatch) -> usize {
-    batch.spans.len() + batch.logs.len() + batch.new_blobs.len()
+    batch.row_count()
 }
 
 fn now_unix_nano() -> i64 {
@@ -286,14 +298,22 @@ async fn write_batch(
     let scopes = resolve_dedup(conn, DedupTable::Scopes, &batch.scopes, scope_ids).await?;
     let spans_inserted = insert_spans(conn, batch, &pack_ids, &resources, &scopes).await?;
     let logs_inserted = insert_logs(conn, batch, &pack_ids, &resources, &scopes).await?;
+    let calls = super::call_writes::insert_calls(conn, batch, &pack_ids).await?;
+    super::call_writes::write_linked_calls(conn, batch, &pack_ids).await?;
+    let mut links = calls.links;
+    links.extend(batch.link_keys.iter().copied());
+    let links_queued = super::call_writes::queue_links(conn, batch.project_id, &links).await?;
+    super::call_writes::clear_links(conn, batch.project_id, &batch.links_done).await?;
     Ok(WriteSummary {
         spans_inserted,
         logs_inserted,
+        calls_inserted: calls.inserted,
+        links_queued,
     })
 }
 
 /// Splits `0..len` into statement-sized chunks.
-fn chunks(len: usize) -> Vec<Range<usize>> {
+pub(super) fn chunks(len: usize) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
     while len - start >= ROWS_PER_STATEMENT {

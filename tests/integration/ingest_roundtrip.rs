@@ -161,8 +161,8 @@ fn same_log(api: &Value, fixture: &Value) -> bool {
         .as_str()
         .unwrap_or_default()
         .to_lowercase();
-    api["time_unix_nano"] == time
-        && api["observed_time_unix_nano"] == observed
+    api["time_unix_nano"].to_string() == time
+        && api["observed_time_unix_nano"].to_string() == observed
         && api["span_id"].as_str().unwrap_or_default() == span_id
 }
 

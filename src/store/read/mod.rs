@@ -1,5 +1,12 @@
-//! Reading stored telemetry back: rows, the packs that hold their bodies,
-//! and the blobs their bodies reference.
+//! Reading stored data back: rows, the packs that hold their bodies, and
+//! the blobs their bodies reference. [`telemetry`] reads spans and log
+//! records, [`calls`] reads calls.
+
+mod calls;
+mod telemetry;
+
+pub use calls::{CallFilter, CallPage, CallSort, Cursor};
+pub use telemetry::{StoredLog, StoredSpan};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -9,10 +16,8 @@ use sqlx::{Row, SqlitePool};
 
 use super::codec::DecodeError;
 use super::pack::{self, PackError};
-use super::records::{
-    LogColumns, SpanColumns, StoredLogBody, StoredResource, StoredScope, StoredSpanBody,
-};
-use crate::model::{LogRecord, Resource, Scope, Span, SpanId, TraceId};
+use super::records::{StoredResource, StoredScope};
+use crate::model::{Resource, Scope, SpanId, TraceId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -182,112 +187,22 @@ impl Reader {
             .await?;
         Ok(StoredScope::decode(body.as_slice())?.into_scope()?)
     }
-
-    /// Every span of a trace, in start-time order, with the ids of their
-    /// resources and scopes.
-    pub async fn trace_spans(
-        &self,
-        project_id: i64,
-        trace_id: TraceId,
-    ) -> Result<Vec<StoredSpan>, ReadError> {
-        let rows = sqlx::query(
-            "SELECT span_id, parent_span_id, name, kind, start_time_unix_nano, end_time_unix_nano, \
-             status_code, resource_id, scope_id, pack_id, body_offset, body_length \
-             FROM spans WHERE project_id = ? AND trace_id = ? ORDER BY start_time_unix_nano, id",
-        )
-        .bind(project_id)
-        .bind(trace_id.as_bytes())
-        .fetch_all(&self.pool)
-        .await?;
-        let mut spans = Vec::with_capacity(rows.len());
-        for row in rows {
-            let columns = SpanColumns {
-                trace_id,
-                span_id: span_id_column(row.try_get("span_id")?)?
-                    .ok_or_else(|| ReadError::Corrupt("span without span id".into()))?,
-                parent_span_id: span_id_column(row.try_get("parent_span_id")?)?,
-                name: row.try_get("name")?,
-                kind: row.try_get("kind")?,
-                start_time_unix_nano: row.try_get::<i64, _>("start_time_unix_nano")? as u64,
-                end_time_unix_nano: row.try_get::<i64, _>("end_time_unix_nano")? as u64,
-                status_code: row.try_get("status_code")?,
-            };
-            let slot = Slot {
-                pack_id: row.try_get("pack_id")?,
-                offset: row.try_get("body_offset")?,
-                length: row.try_get("body_length")?,
-            };
-            let body = StoredSpanBody::decode(self.record(slot).await?.as_slice())?;
-            let blobs = self.blobs(&body.hashes()).await?;
-            spans.push(StoredSpan {
-                span: columns.into_span(&body, &blobs)?,
-                resource_id: row.try_get("resource_id")?,
-                scope_id: row.try_get("scope_id")?,
-            });
-        }
-        Ok(spans)
-    }
 }
 
-impl Reader {
-    /// Every log record of a trace, in time order.
-    pub async fn trace_logs(
-        &self,
-        project_id: i64,
-        trace_id: TraceId,
-    ) -> Result<Vec<StoredLog>, ReadError> {
-        let rows = sqlx::query(
-            "SELECT time_unix_nano, span_id, severity_number, resource_id, scope_id, \
-             pack_id, body_offset, body_length \
-             FROM log_records WHERE project_id = ? AND trace_id = ? ORDER BY time_unix_nano, id",
-        )
-        .bind(project_id)
-        .bind(trace_id.as_bytes())
-        .fetch_all(&self.pool)
-        .await?;
-        let mut records = Vec::with_capacity(rows.len());
-        for row in rows {
-            let columns = LogColumns {
-                time_unix_nano: row.try_get::<i64, _>("time_unix_nano")? as u64,
-                trace_id: Some(trace_id),
-                span_id: span_id_column(row.try_get("span_id")?)?,
-                severity_number: row.try_get("severity_number")?,
-            };
-            let slot = Slot {
-                pack_id: row.try_get("pack_id")?,
-                offset: row.try_get("body_offset")?,
-                length: row.try_get("body_length")?,
-            };
-            let body = StoredLogBody::decode(self.record(slot).await?.as_slice())?;
-            let blobs = self.blobs(&body.hashes()).await?;
-            records.push(StoredLog {
-                record: columns.into_record(&body, &blobs)?,
-                resource_id: row.try_get("resource_id")?,
-                scope_id: row.try_get("scope_id")?,
-            });
-        }
-        Ok(records)
-    }
-}
 
-/// A log record read back, with the row ids of its resource and scope.
-pub struct StoredLog {
-    pub record: LogRecord,
-    pub resource_id: i64,
-    pub scope_id: i64,
-}
-
-/// A span read back, with the row ids of its resource and scope.
-pub struct StoredSpan {
-    pub span: Span,
-    pub resource_id: i64,
-    pub scope_id: i64,
-}
-
-fn span_id_column(bytes: Option<Vec<u8>>) -> Result<Option<SpanId>, ReadError> {
+pub(crate) fn span_id_column(bytes: Option<Vec<u8>>) -> Result<Option<SpanId>, ReadError> {
     match bytes {
         None => Ok(None),
         Some(bytes) => SpanId::try_from(bytes.as_slice())
+            .map(Some)
+            .map_err(|e| ReadError::Corrupt(e.to_string())),
+    }
+}
+
+pub(crate) fn trace_id_column(bytes: Option<Vec<u8>>) -> Result<Option<TraceId>, ReadError> {
+    match bytes {
+        None => Ok(None),
+        Some(bytes) => TraceId::try_from(bytes.as_slice())
             .map(Some)
             .map_err(|e| ReadError::Corrupt(e.to_string())),
     }

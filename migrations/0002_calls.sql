@@ -1,0 +1,69 @@
+-- Canonical LLM calls: one row per model invocation, with the columns the
+-- query API filters, groups and sorts on. Messages, tools, parameters and
+-- other attributes are in the call's content record in a pack.
+
+CREATE TABLE calls (
+    id INTEGER PRIMARY KEY,
+    -- the public id: a 16-byte ULID, time-ordered by start time
+    call_id BLOB NOT NULL UNIQUE,
+    project_id INTEGER NOT NULL,
+    -- 0 otlp, 1 raw, 2 replay
+    source INTEGER NOT NULL,
+    trace_id BLOB,
+    span_id BLOB,
+    service TEXT,
+    provider TEXT,
+    operation TEXT,
+    request_model TEXT,
+    response_model TEXT,
+    response_id TEXT,
+    start_time_unix_nano INTEGER NOT NULL,
+    duration_ms REAL,
+    ttft_ms REAL,
+    streaming INTEGER,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    cached_input_tokens INTEGER,
+    reasoning_tokens INTEGER,
+    cost_usd REAL,
+    -- 0 ok, 1 error
+    status INTEGER NOT NULL,
+    error_type TEXT,
+    session_id TEXT,
+    user_id TEXT,
+    pack_id INTEGER NOT NULL,
+    content_offset INTEGER NOT NULL,
+    content_length INTEGER NOT NULL
+);
+-- a span is the source of at most one call
+CREATE UNIQUE INDEX calls_by_span ON calls (project_id, trace_id, span_id) WHERE span_id IS NOT NULL;
+CREATE INDEX calls_by_time ON calls (project_id, start_time_unix_nano, id);
+CREATE INDEX calls_by_service ON calls (project_id, service, start_time_unix_nano, id);
+CREATE INDEX calls_by_request_model ON calls (project_id, request_model, start_time_unix_nano, id);
+CREATE INDEX calls_by_response_model ON calls (project_id, response_model, start_time_unix_nano, id);
+CREATE INDEX calls_by_session ON calls (project_id, session_id, start_time_unix_nano, id) WHERE session_id IS NOT NULL;
+-- two spans of one provider call (an SDK's own span and an instrumentation's) are found by response id
+CREATE INDEX calls_by_response_id ON calls (project_id, response_id) WHERE response_id IS NOT NULL;
+
+-- Further spans folded into a call: a span that described the same provider
+-- call as another one points at the call it was merged into.
+CREATE TABLE call_aliases (
+    project_id INTEGER NOT NULL,
+    trace_id BLOB NOT NULL,
+    span_id BLOB NOT NULL,
+    call_id BLOB NOT NULL,
+    PRIMARY KEY (project_id, trace_id, span_id)
+) WITHOUT ROWID;
+
+-- Spans whose call must be derived again because more of it arrived: GenAI
+-- log events, a span whose events came first, a span that may describe the
+-- same provider call as a stored one. The linker works through these after
+-- the data is committed; `version` changes whenever new data names the
+-- span, so the linker only clears what it has seen.
+CREATE TABLE pending_links (
+    project_id INTEGER NOT NULL,
+    trace_id BLOB NOT NULL,
+    span_id BLOB NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (project_id, trace_id, span_id)
+) WITHOUT ROWID;

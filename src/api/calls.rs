@@ -1,0 +1,92 @@
+//! `GET /api/v1/calls` (filtered, newest first, cursor-paginated) and
+//! `GET /api/v1/calls/{id}` (one canonical call with its content).
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::ApiState;
+use super::error::ApiError;
+use super::params::{CallFilterParams, parse_cursor, parse_limit};
+use crate::model::CallId;
+use crate::store::call_record::CallColumns;
+
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/calls", get(list_calls))
+        .route("/api/v1/calls/{id}", get(get_call))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ListParams {
+    #[serde(flatten)]
+    filter: CallFilterParams,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+async fn list_calls(
+    State(state): State<ApiState>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = params.filter.parse()?;
+    let limit = parse_limit(params.limit.as_deref(), 50, 1000)?;
+    let cursor = parse_cursor(params.cursor.as_deref())?;
+    let page = state
+        .store
+        .reader
+        .list_calls(state.project_id, &filter, limit, cursor)
+        .await?;
+    let calls: Vec<Value> = page.calls.iter().map(summary_json).collect();
+    Ok(Json(json!({
+        "calls": calls,
+        "next_cursor": page.next_cursor.map(|c| c.encode()),
+    })))
+}
+
+#[tracing::instrument(skip(state))]
+async fn get_call(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let call_id: CallId = id.parse().map_err(|e| ApiError::invalid("id", e))?;
+    let call = state
+        .store
+        .reader
+        .call(state.project_id, call_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("call {call_id}")))?;
+    serde_json::to_value(&call)
+        .map(Json)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// A call in a listing: every field of the canonical call except its
+/// content (messages, tools, parameters, attributes), which
+/// `GET /api/v1/calls/{id}` returns.
+pub fn summary_json(c: &CallColumns) -> Value {
+    json!({
+        "id": c.call_id.to_string(),
+        "trace_id": c.trace_id.map(|id| id.to_hex()),
+        "span_id": c.span_id.map(|id| id.to_hex()),
+        "source": c.source.as_str(),
+        "service": c.service,
+        "provider": c.provider,
+        "operation": c.operation,
+        "request_model": c.request_model,
+        "response_model": c.response_model,
+        "response_id": c.response_id,
+        "start_time_unix_nano": c.start_time_unix_nano,
+        "duration_ms": c.duration_ms,
+        "ttft_ms": c.ttft_ms,
+        "streaming": c.streaming,
+        "usage": c.usage,
+        "cost_usd": c.cost_usd,
+        "status": c.status.as_str(),
+        "error_type": c.error_type,
+        "session_id": c.session_id,
+        "user_id": c.user_id,
+    })
+}

@@ -1,0 +1,262 @@
+//! The writer's SQL for calls: inserting the calls ingest normalized,
+//! applying what the linker derived again, and the queue of spans whose
+//! call must be derived again (`pending_links`).
+
+use std::collections::HashSet;
+
+use sqlx::sqlite::{Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Row};
+
+use super::batch::{LinkDone, SpanKey, WriteBatch};
+use super::call_record::CallColumns;
+use super::writer::{WriteError, chunks};
+use crate::model::{SpanId, TraceId};
+
+/// What inserting a batch's calls found.
+pub struct InsertedCalls {
+    pub inserted: u64,
+    /// Spans whose call needs the linker: their span already had a call (an
+    /// earlier event-only call, or a re-send), or another stored call has
+    /// the same response id.
+    pub links: Vec<SpanKey>,
+}
+
+const CALL_COLUMNS: &str = "call_id, project_id, source, trace_id, span_id, service, provider, \
+    operation, request_model, response_model, response_id, start_time_unix_nano, duration_ms, \
+    ttft_ms, streaming, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, \
+    cost_usd, status, error_type, session_id, user_id, pack_id, content_offset, content_length";
+
+fn push_call(
+    row: &mut sqlx::query_builder::Separated<'_, Sqlite, &'static str>,
+    project_id: i64,
+    c: &CallColumns,
+    pack_id: i64,
+    offset: u32,
+    length: u32,
+) {
+    row.push_bind(c.call_id.to_bytes().to_vec())
+        .push_bind(project_id)
+        .push_bind(c.source_code())
+        .push_bind(c.trace_id.map(|id| id.as_bytes().to_vec()))
+        .push_bind(c.span_id.map(|id| id.as_bytes().to_vec()))
+        .push_bind(c.service.clone())
+        .push_bind(c.provider.clone())
+        .push_bind(c.operation.clone())
+        .push_bind(c.request_model.clone())
+        .push_bind(c.response_model.clone())
+        .push_bind(c.response_id.clone())
+        .push_bind(c.start_time_unix_nano as i64)
+        .push_bind(c.duration_ms)
+        .push_bind(c.ttft_ms)
+        .push_bind(c.streaming)
+        .push_bind(c.usage.input_tokens)
+        .push_bind(c.usage.output_tokens)
+        .push_bind(c.usage.cached_input_tokens)
+        .push_bind(c.usage.reasoning_tokens)
+        .push_bind(c.cost_usd)
+        .push_bind(c.status_code())
+        .push_bind(c.error_type.clone())
+        .push_bind(c.session_id.clone())
+        .push_bind(c.user_id.clone())
+        .push_bind(pack_id)
+        .push_bind(offset as i64)
+        .push_bind(length as i64);
+}
+
+pub async fn insert_calls(
+    conn: &mut SqliteConnection,
+    batch: &WriteBatch,
+    pack_ids: &[i64],
+) -> Result<InsertedCalls, WriteError> {
+    let mut links = twins_of_stored_calls(conn, batch).await?;
+    let mut inserted = 0;
+    let mut inserted_ids: HashSet<Vec<u8>> = HashSet::new();
+    for range in chunks(batch.calls.len()) {
+        let mut query: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("INSERT INTO calls ({CALL_COLUMNS}) "));
+        query.push_values(&batch.calls[range], |mut row, call| {
+            let slot = call.content;
+            push_call(&mut row, batch.project_id, &call.columns, pack_ids[slot.pack], slot.offset, slot.length);
+        });
+        query.push(" ON CONFLICT DO NOTHING RETURNING call_id");
+        let rows = query.build().fetch_all(&mut *conn).await?;
+        for row in rows {
+            inserted_ids.insert(row.try_get("call_id")?);
+            inserted += 1;
+        }
+    }
+    for call in &batch.calls {
+        let key = call.columns.trace_id.zip(call.columns.span_id);
+        if let Some(key) = key
+            && !inserted_ids.contains(call.columns.call_id.to_bytes().as_slice())
+        {
+            links.push(key);
+        }
+        for alias in &call.aliases {
+            insert_alias(conn, batch.project_id, *alias, &call.columns).await?;
+        }
+    }
+    Ok(InsertedCalls { inserted, links })
+}
+
+/// Spans of stored calls that share a response id with a call of this
+/// batch, and the batch's own spans for those calls: the linker decides
+/// whether they are one provider call.
+async fn twins_of_stored_calls(
+    conn: &mut SqliteConnection,
+    batch: &WriteBatch,
+) -> Result<Vec<SpanKey>, WriteError> {
+    let with_ids: Vec<&CallColumns> = batch
+        .calls
+        .iter()
+        .map(|c| &c.columns)
+        .filter(|c| c.response_id.is_some())
+        .collect();
+    let mut keys = Vec::new();
+    for range in chunks(with_ids.len()) {
+        let slice = &with_ids[range];
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT response_id, trace_id, span_id FROM calls WHERE project_id = ",
+        );
+        query.push_bind(batch.project_id).push(" AND response_id IN (");
+        let mut separated = query.separated(", ");
+        for call in slice {
+            separated.push_bind(call.response_id.clone());
+        }
+        query.push(")");
+        let rows = query.build().fetch_all(&mut *conn).await?;
+        let mut matched: HashSet<String> = HashSet::new();
+        for row in rows {
+            matched.insert(row.try_get("response_id")?);
+            if let Some(key) = key_columns(row.try_get("trace_id")?, row.try_get("span_id")?) {
+                keys.push(key);
+            }
+        }
+        for call in slice {
+            if call.response_id.as_ref().is_some_and(|id| matched.contains(id))
+                && let Some(key) = call.trace_id.zip(call.span_id)
+            {
+                keys.push(key);
+            }
+        }
+    }
+    Ok(keys)
+}
+
+fn key_columns(trace_id: Option<Vec<u8>>, span_id: Option<Vec<u8>>) -> Option<SpanKey> {
+    let trace_id = TraceId::try_from(trace_id?.as_slice()).ok()?;
+    let span_id = SpanId::try_from(span_id?.as_slice()).ok()?;
+    Some((trace_id, span_id))
+}
+
+async fn insert_alias(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    (trace_id, span_id): SpanKey,
+    call: &CallColumns,
+) -> Result<(), WriteError> {
+    sqlx::query(
+        "INSERT INTO call_aliases (project_id, trace_id, span_id, call_id) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (project_id, trace_id, span_id) DO UPDATE SET call_id = excluded.call_id",
+    )
+    .bind(project_id)
+    .bind(trace_id.as_bytes())
+    .bind(span_id.as_bytes())
+    .bind(call.call_id.to_bytes().as_slice())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Applies what the linker derived: replaces (or adds) each call and folds
+/// the calls it replaces into it.
+pub async fn write_linked_calls(
+    conn: &mut SqliteConnection,
+    batch: &WriteBatch,
+    pack_ids: &[i64],
+) -> Result<(), WriteError> {
+    for linked in &batch.linked_calls {
+        let new_id = linked.columns.call_id.to_bytes();
+        for old in &linked.replaces {
+            let old_id = old.to_bytes();
+            sqlx::query("DELETE FROM calls WHERE project_id = ? AND call_id = ?")
+                .bind(batch.project_id)
+                .bind(old_id.as_slice())
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("UPDATE call_aliases SET call_id = ? WHERE project_id = ? AND call_id = ?")
+                .bind(new_id.as_slice())
+                .bind(batch.project_id)
+                .bind(old_id.as_slice())
+                .execute(&mut *conn)
+                .await?;
+        }
+        sqlx::query("DELETE FROM calls WHERE project_id = ? AND call_id = ?")
+            .bind(batch.project_id)
+            .bind(new_id.as_slice())
+            .execute(&mut *conn)
+            .await?;
+        let slot = linked.content;
+        let mut query: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("INSERT INTO calls ({CALL_COLUMNS}) "));
+        query.push_values(std::iter::once(linked), |mut row, linked| {
+            push_call(&mut row, batch.project_id, &linked.columns, pack_ids[slot.pack], slot.offset, slot.length);
+        });
+        // A call that a newer batch stored for the same span in the
+        // meantime wins; that batch queued the span for the linker again.
+        query.push(" ON CONFLICT DO NOTHING");
+        query.build().execute(&mut *conn).await?;
+        for alias in &linked.aliases {
+            insert_alias(conn, batch.project_id, *alias, &linked.columns).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Queues spans for the linker; a span already queued gets a new version.
+pub async fn queue_links(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    keys: &[SpanKey],
+) -> Result<u64, WriteError> {
+    let mut unique: Vec<SpanKey> = keys.to_vec();
+    unique.sort();
+    unique.dedup();
+    for range in chunks(unique.len()) {
+        let mut query: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO pending_links (project_id, trace_id, span_id, version) ");
+        query.push_values(&unique[range], |mut row, (trace_id, span_id)| {
+            row.push_bind(project_id)
+                .push_bind(trace_id.as_bytes().to_vec())
+                .push_bind(span_id.as_bytes().to_vec())
+                .push_bind(0i64);
+        });
+        query.push(
+            " ON CONFLICT (project_id, trace_id, span_id) DO UPDATE SET version = version + 1",
+        );
+        query.build().execute(&mut *conn).await?;
+    }
+    Ok(unique.len() as u64)
+}
+
+/// Removes pending links the linker dealt with, unless new data queued
+/// them again since (their version moved on).
+pub async fn clear_links(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    done: &[LinkDone],
+) -> Result<(), WriteError> {
+    for link in done {
+        sqlx::query(
+            "DELETE FROM pending_links WHERE project_id = ? AND trace_id = ? AND span_id = ? \
+             AND version = ?",
+        )
+        .bind(project_id)
+        .bind(link.key.0.as_bytes())
+        .bind(link.key.1.as_bytes())
+        .bind(link.version)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}

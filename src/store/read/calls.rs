@@ -1,0 +1,293 @@
+//! Calls read back: listed with filters and a keyset cursor, or one in full.
+
+use prost::Message as _;
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{Sqlite, SqliteRow};
+use sqlx::{QueryBuilder, Row};
+
+use super::{ReadError, Reader, Slot, span_id_column, trace_id_column};
+use crate::model::{Call, CallId, CallStatus, SpanId, TraceId, Usage};
+use crate::store::call_record::{CallColumns, StoredCallContent};
+
+/// Filters of the calls listing; every field is optional and they combine with AND.
+#[derive(Clone, Debug, Default)]
+pub struct CallFilter {
+    pub since_unix_nano: Option<u64>,
+    pub until_unix_nano: Option<u64>,
+    pub trace_id: Option<TraceId>,
+    pub service: Option<String>,
+    pub provider: Option<String>,
+    /// Matches the request model or the response model.
+    pub model: Option<String>,
+    pub status: Option<CallStatus>,
+    pub session_id: Option<String>,
+    pub user_id: Option<String>,
+}
+
+/// Sort order of the listing: newest first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CallSort {
+    #[default]
+    Newest,
+}
+
+/// Where the next page starts: the sort key and row id of the last call of
+/// the previous page. Keyset pagination, so calls inserted while a client
+/// pages through never shift or repeat what it sees.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub start_time_unix_nano: i64,
+    pub row_id: i64,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        use base64::Engine as _;
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    pub fn decode(text: &str) -> Option<Cursor> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+/// One page of calls (without their content) and the cursor of the next.
+pub struct CallPage {
+    pub calls: Vec<CallColumns>,
+    pub next_cursor: Option<Cursor>,
+}
+
+const CALL_SELECT: &str = "SELECT id, call_id, source, trace_id, span_id, service, provider, \
+    operation, request_model, response_model, response_id, start_time_unix_nano, duration_ms, \
+    ttft_ms, streaming, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, \
+    cost_usd, status, error_type, session_id, user_id, pack_id, content_offset, content_length \
+    FROM calls";
+
+fn columns_from_row(row: &SqliteRow) -> Result<CallColumns, ReadError> {
+    let call_id: Vec<u8> = row.try_get("call_id")?;
+    let status: i64 = row.try_get("status")?;
+    Ok(CallColumns {
+        call_id: CallId::from_bytes(&call_id)
+            .ok_or_else(|| ReadError::Corrupt("call id is not 16 bytes".into()))?,
+        source: CallColumns::source_from_code(row.try_get("source")?),
+        trace_id: trace_id_column(row.try_get("trace_id")?)?,
+        span_id: span_id_column(row.try_get("span_id")?)?,
+        service: row.try_get("service")?,
+        provider: row.try_get("provider")?,
+        operation: row.try_get("operation")?,
+        request_model: row.try_get("request_model")?,
+        response_model: row.try_get("response_model")?,
+        response_id: row.try_get("response_id")?,
+        start_time_unix_nano: row.try_get::<i64, _>("start_time_unix_nano")? as u64,
+        duration_ms: row.try_get("duration_ms")?,
+        ttft_ms: row.try_get("ttft_ms")?,
+        streaming: row.try_get("streaming")?,
+        usage: Usage {
+            input_tokens: row.try_get("input_tokens")?,
+            output_tokens: row.try_get("output_tokens")?,
+            cached_input_tokens: row.try_get("cached_input_tokens")?,
+            reasoning_tokens: row.try_get("reasoning_tokens")?,
+        },
+        cost_usd: row.try_get("cost_usd")?,
+        status: if status == 1 { CallStatus::Error } else { CallStatus::Ok },
+        error_type: row.try_get("error_type")?,
+        session_id: row.try_get("session_id")?,
+        user_id: row.try_get("user_id")?,
+    })
+}
+
+fn push_filter(query: &mut QueryBuilder<Sqlite>, project_id: i64, filter: &CallFilter) {
+    query.push(" WHERE project_id = ").push_bind(project_id);
+    if let Some(since) = filter.since_unix_nano {
+        query.push(" AND start_time_unix_nano >= ").push_bind(since as i64);
+    }
+    if let Some(until) = filter.until_unix_nano {
+        query.push(" AND start_time_unix_nano < ").push_bind(until as i64);
+    }
+    if let Some(trace_id) = filter.trace_id {
+        query.push(" AND trace_id = ").push_bind(trace_id.as_bytes().to_vec());
+    }
+    if let Some(service) = &filter.service {
+        query.push(" AND service = ").push_bind(service.clone());
+    }
+    if let Some(provider) = &filter.provider {
+        query.push(" AND provider = ").push_bind(provider.clone());
+    }
+    if let Some(model) = &filter.model {
+        query
+            .push(" AND (request_model = ")
+            .push_bind(model.clone())
+            .push(" OR response_model = ")
+            .push_bind(model.clone())
+            .push(")");
+    }
+    if let Some(status) = filter.status {
+        query
+            .push(" AND status = ")
+            .push_bind(if status == CallStatus::Error { 1i64 } else { 0 });
+    }
+    if let Some(session_id) = &filter.session_id {
+        query.push(" AND session_id = ").push_bind(session_id.clone());
+    }
+    if let Some(user_id) = &filter.user_id {
+        query.push(" AND user_id = ").push_bind(user_id.clone());
+    }
+}
+
+impl Reader {
+    /// A page of calls matching `filter`, newest first.
+    pub async fn list_calls(
+        &self,
+        project_id: i64,
+        filter: &CallFilter,
+        limit: usize,
+        cursor: Option<Cursor>,
+    ) -> Result<CallPage, ReadError> {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(CALL_SELECT);
+        push_filter(&mut query, project_id, filter);
+        if let Some(cursor) = cursor {
+            query
+                .push(" AND (start_time_unix_nano, id) < (")
+                .push_bind(cursor.start_time_unix_nano)
+                .push(", ")
+                .push_bind(cursor.row_id)
+                .push(")");
+        }
+        query
+            .push(" ORDER BY start_time_unix_nano DESC, id DESC LIMIT ")
+            .push_bind(limit as i64 + 1);
+        let rows = query.build().fetch_all(&self.pool).await?;
+        let mut calls = Vec::with_capacity(rows.len().min(limit));
+        let mut next_cursor = None;
+        for (i, row) in rows.iter().enumerate() {
+            if i == limit {
+                let last = &rows[i - 1];
+                next_cursor = Some(Cursor {
+                    start_time_unix_nano: last.try_get("start_time_unix_nano")?,
+                    row_id: last.try_get("id")?,
+                });
+                break;
+            }
+            calls.push(columns_from_row(row)?);
+        }
+        Ok(CallPage { calls, next_cursor })
+    }
+
+    /// One call with its full content.
+    pub async fn call(&self, project_id: i64, call_id: CallId) -> Result<Option<Call>, ReadError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{CALL_SELECT} WHERE project_id = ? AND call_id = ?")))
+            .bind(project_id)
+            .bind(call_id.to_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(Some(self.call_from_row(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn call_from_row(&self, row: &SqliteRow) -> Result<Call, ReadError> {
+        let columns = columns_from_row(row)?;
+        let slot = Slot {
+            pack_id: row.try_get("pack_id")?,
+            offset: row.try_get("content_offset")?,
+            length: row.try_get("content_length")?,
+        };
+        let content = StoredCallContent::decode(self.record(slot).await?.as_slice())?;
+        let blobs = self.blobs(&content.hashes()).await?;
+        Ok(content.into_call(columns, &blobs)?)
+    }
+
+    /// The call a span is the source of, directly or as an alias.
+    pub async fn call_for_span(
+        &self,
+        project_id: i64,
+        trace_id: TraceId,
+        span_id: SpanId,
+    ) -> Result<Option<Call>, ReadError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{CALL_SELECT} WHERE project_id = ?1 AND ((trace_id = ?2 AND span_id = ?3) OR call_id = \
+             (SELECT call_id FROM call_aliases WHERE project_id = ?1 AND trace_id = ?2 AND span_id = ?3))"
+        )))
+        .bind(project_id)
+        .bind(trace_id.as_bytes())
+        .bind(span_id.as_bytes())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some(self.call_from_row(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every call with this response id, in full.
+    pub async fn calls_with_response_id(
+        &self,
+        project_id: i64,
+        response_id: &str,
+    ) -> Result<Vec<Call>, ReadError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{CALL_SELECT} WHERE project_id = ? AND response_id = ? ORDER BY id"
+        )))
+        .bind(project_id)
+        .bind(response_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut calls = Vec::with_capacity(rows.len());
+        for row in rows {
+            calls.push(self.call_from_row(&row).await?);
+        }
+        Ok(calls)
+    }
+
+    /// Spans folded into a call besides its own.
+    pub async fn call_aliases(
+        &self,
+        project_id: i64,
+        call_id: CallId,
+    ) -> Result<Vec<(TraceId, SpanId)>, ReadError> {
+        let rows = sqlx::query(
+            "SELECT trace_id, span_id FROM call_aliases WHERE project_id = ? AND call_id = ?",
+        )
+        .bind(project_id)
+        .bind(call_id.to_bytes().as_slice())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in rows {
+            let trace_id = trace_id_column(row.try_get("trace_id")?)?;
+            let span_id = span_id_column(row.try_get("span_id")?)?;
+            keys.extend(trace_id.zip(span_id));
+        }
+        Ok(keys)
+    }
+
+    /// Spans waiting for the linker, oldest first: (project, trace, span, version).
+    pub async fn pending_links(&self, limit: usize) -> Result<Vec<(i64, TraceId, SpanId, i64)>, ReadError> {
+        let rows = sqlx::query(
+            "SELECT project_id, trace_id, span_id, version FROM pending_links LIMIT ?",
+        )
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let trace_id = trace_id_column(row.try_get("trace_id")?)?;
+            let span_id = span_id_column(row.try_get("span_id")?)?;
+            if let Some((trace_id, span_id)) = trace_id.zip(span_id) {
+                out.push((row.try_get("project_id")?, trace_id, span_id, row.try_get("version")?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many spans wait for the linker.
+    pub async fn pending_link_count(&self) -> Result<i64, ReadError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM pending_links")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}
