@@ -11,8 +11,8 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::api::{self, ApiState};
 use crate::config::ServeArgs;
-use crate::ingest::{Ingest, linker};
 use crate::ingest::otlp::{grpc, http};
+use crate::ingest::{Ingest, linker};
 use crate::store::{OpenError, Store};
 
 #[derive(Debug, thiserror::Error)]

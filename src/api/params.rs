@@ -43,7 +43,10 @@ pub fn parse_limit(text: Option<&str>, default: usize, max: usize) -> Result<usi
         Ok(0) => Err(ApiError::invalid("limit", "must be at least 1")),
         Ok(n) if n <= max => Ok(n),
         Ok(_) => Err(ApiError::invalid("limit", format!("must be at most {max}"))),
-        Err(_) => Err(ApiError::invalid("limit", format!("{text:?} is not a number"))),
+        Err(_) => Err(ApiError::invalid(
+            "limit",
+            format!("{text:?} is not a number"),
+        )),
     }
 }
 
@@ -74,8 +77,16 @@ impl CallFilterParams {
     pub fn parse(&self) -> Result<CallFilter, ApiError> {
         let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
         Ok(CallFilter {
-            since_unix_nano: self.since.as_deref().map(|t| parse_time("since", t)).transpose()?,
-            until_unix_nano: self.until.as_deref().map(|t| parse_time("until", t)).transpose()?,
+            since_unix_nano: self
+                .since
+                .as_deref()
+                .map(|t| parse_time("since", t))
+                .transpose()?,
+            until_unix_nano: self
+                .until
+                .as_deref()
+                .map(|t| parse_time("until", t))
+                .transpose()?,
             trace_id: self
                 .trace_id
                 .as_deref()
@@ -95,7 +106,10 @@ fn parse_status(text: &str) -> Result<CallStatus, ApiError> {
     match text {
         "ok" => Ok(CallStatus::Ok),
         "error" => Ok(CallStatus::Error),
-        other => Err(ApiError::invalid("status", format!("{other:?} is not ok or error"))),
+        other => Err(ApiError::invalid(
+            "status",
+            format!("{other:?} is not ok or error"),
+        )),
     }
 }
 
@@ -105,7 +119,10 @@ mod tests {
 
     #[test]
     fn times_parse_in_three_forms() {
-        assert_eq!(parse_time("since", "1700000000000000000").expect("nanos"), 1_700_000_000_000_000_000);
+        assert_eq!(
+            parse_time("since", "1700000000000000000").expect("nanos"),
+            1_700_000_000_000_000_000
+        );
         assert_eq!(
             parse_time("since", "2023-11-14T22:13:20Z").expect("rfc3339"),
             1_700_000_000_000_000_000

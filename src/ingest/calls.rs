@@ -103,7 +103,9 @@ fn fold_same_calls(found: Vec<(Call, CallFacts)>) -> Vec<NewCall> {
         let mut merged: Option<Call> = None;
         let mut keys = Vec::new();
         for &i in &groups[&root] {
-            let Some(call) = slots[i].take() else { continue };
+            let Some(call) = slots[i].take() else {
+                continue;
+            };
             keys.extend(call.trace_id.zip(call.span_id));
             merged = Some(match merged {
                 None => call,

@@ -191,10 +191,12 @@ async fn derive_span(
     let Some((resource, scope)) = event_context else {
         return Ok(None);
     };
-    Ok(genai::call_from_events(&resource, &scope, &events).map(|call| {
-        let facts = CallFacts::from_call(&call);
-        (call, facts)
-    }))
+    Ok(
+        genai::call_from_events(&resource, &scope, &events).map(|call| {
+            let facts = CallFacts::from_call(&call);
+            (call, facts)
+        }),
+    )
 }
 
 /// Re-derives the call of one span and of every span already folded with
@@ -217,7 +219,10 @@ async fn derive(
         stored.push(current);
     }
     if let Some(response_id) = &call.response_id {
-        for other in reader.calls_with_response_id(project_id, response_id).await? {
+        for other in reader
+            .calls_with_response_id(project_id, response_id)
+            .await?
+        {
             let same = genai::describe_same_call(&facts, &CallFacts::from_call(&other));
             if same && !stored.iter().any(|s| s.id == other.id) {
                 stored.push(other);

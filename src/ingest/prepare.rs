@@ -9,8 +9,8 @@ use super::calls::Normalized;
 use super::otlp::convert::{LogGroup, SpanGroup};
 use crate::model::{Resource, Scope};
 use crate::store::batch::{CallRow, DedupRow, LogRow, SpanKey, SpanRow, WriteBatch};
-use crate::store::call_record::{CallColumns, StoredCallContent};
 use crate::store::blobs::Classified;
+use crate::store::call_record::{CallColumns, StoredCallContent};
 use crate::store::codec::{BlobHash, Encoder, blob_hash};
 use crate::store::pack::PackBuilder;
 use crate::store::records::{
@@ -97,7 +97,11 @@ fn scope_row(scope: &Scope) -> DedupRow {
 
 /// Encodes spans, log records and the calls normalized from them (CPU
 /// work, no I/O).
-pub fn encode(span_groups: &[SpanGroup], log_groups: &[LogGroup], normalized: Normalized) -> Encoded {
+pub fn encode(
+    span_groups: &[SpanGroup],
+    log_groups: &[LogGroup],
+    normalized: Normalized,
+) -> Encoded {
     let mut encoder = Encoder::new();
     let mut resources = Interner::default();
     let mut scopes = Interner::default();

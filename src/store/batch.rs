@@ -100,8 +100,8 @@ impl WriteBatch {
     /// Bytes this batch holds in memory, for the queue's byte budget.
     pub fn memory_bytes(&self) -> usize {
         let packs: usize = self.packs.iter().map(|p| p.data.len()).sum();
-        let rows = (self.spans.len() + self.logs.len() + self.calls.len() + self.new_blobs.len())
-            * 160;
+        let rows =
+            (self.spans.len() + self.logs.len() + self.calls.len() + self.new_blobs.len()) * 160;
         packs + rows + 1024
     }
 
@@ -121,7 +121,10 @@ impl WriteBatch {
                 && log.scope < self.scopes.len()
         });
         let calls_ok = self.calls.iter().all(|call| call.content.pack < packs)
-            && self.linked_calls.iter().all(|call| call.content.pack < packs);
+            && self
+                .linked_calls
+                .iter()
+                .all(|call| call.content.pack < packs);
         blobs_ok && spans_ok && logs_ok && calls_ok
     }
 

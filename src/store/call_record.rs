@@ -119,7 +119,10 @@ fn typed<T: serde::de::DeserializeOwned>(
         .map_err(|_| DecodeError::Invalid(what))
 }
 
-fn stored_json<T: serde::Serialize>(value: &Option<T>, encoder: &mut Encoder) -> Option<StoredValue> {
+fn stored_json<T: serde::Serialize>(
+    value: &Option<T>,
+    encoder: &mut Encoder,
+) -> Option<StoredValue> {
     let json = serde_json::to_value(value.as_ref()?).ok()?;
     Some(encoder.value(&Value::from_plain_json(&json)))
 }
@@ -174,12 +177,17 @@ impl StoredCallContent {
                 .map(|v| decoder.value(v).map(|v| v.to_plain_json()))
                 .transpose()
         };
-        let mut call = Call::new(columns.call_id, columns.source, columns.start_time_unix_nano);
+        let mut call = Call::new(
+            columns.call_id,
+            columns.source,
+            columns.start_time_unix_nano,
+        );
         call.system_instructions = typed(json(&self.system_instructions)?, "system instructions")?;
         call.input_messages = typed(json(&self.input_messages)?, "input messages")?;
         call.output_messages = typed(json(&self.output_messages)?, "output messages")?;
         call.tool_definitions = typed(json(&self.tool_definitions)?, "tool definitions")?;
-        call.request_params = typed(json(&self.request_params)?, "request parameters")?.unwrap_or_default();
+        call.request_params =
+            typed(json(&self.request_params)?, "request parameters")?.unwrap_or_default();
         call.finish_reasons = typed(json(&self.finish_reasons)?, "finish reasons")?;
         call.attributes = typed(json(&self.attributes)?, "attributes")?.unwrap_or_default();
         call.tags = self.tags;
@@ -227,7 +235,9 @@ mod tests {
             }],
         )]);
         call.request_params.temperature = Some(0.2);
-        call.request_params.extra.insert("x".into(), serde_json::json!("y"));
+        call.request_params
+            .extra
+            .insert("x".into(), serde_json::json!("y"));
         call.error = Some(CallError {
             error_type: Some("500".into()),
             message: Some("boom".into()),
@@ -236,10 +246,17 @@ mod tests {
         call.tags = vec!["t".into()];
         let mut encoder = Encoder::new();
         let content = StoredCallContent::encode_from(&call, &mut encoder);
-        assert!(encoder.blobs.contains_key(&super::super::codec::blob_hash(long.as_bytes())));
+        assert!(
+            encoder
+                .blobs
+                .contains_key(&super::super::codec::blob_hash(long.as_bytes()))
+        );
         let bytes = content.encode_to_vec();
-        let blobs: HashMap<Vec<u8>, Vec<u8>> =
-            encoder.blobs.into_iter().map(|(k, v)| (k.to_vec(), v)).collect();
+        let blobs: HashMap<Vec<u8>, Vec<u8>> = encoder
+            .blobs
+            .into_iter()
+            .map(|(k, v)| (k.to_vec(), v))
+            .collect();
         let decoded = StoredCallContent::decode(bytes.as_slice())
             .expect("decodes")
             .into_call(CallColumns::of(&call), &blobs)

@@ -76,7 +76,14 @@ pub async fn insert_calls(
             QueryBuilder::new(format!("INSERT INTO calls ({CALL_COLUMNS}) "));
         query.push_values(&batch.calls[range], |mut row, call| {
             let slot = call.content;
-            push_call(&mut row, batch.project_id, &call.columns, pack_ids[slot.pack], slot.offset, slot.length);
+            push_call(
+                &mut row,
+                batch.project_id,
+                &call.columns,
+                pack_ids[slot.pack],
+                slot.offset,
+                slot.length,
+            );
         });
         query.push(" ON CONFLICT DO NOTHING RETURNING call_id");
         let rows = query.build().fetch_all(&mut *conn).await?;
@@ -118,7 +125,9 @@ async fn twins_of_stored_calls(
         let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT response_id, trace_id, span_id FROM calls WHERE project_id = ",
         );
-        query.push_bind(batch.project_id).push(" AND response_id IN (");
+        query
+            .push_bind(batch.project_id)
+            .push(" AND response_id IN (");
         let mut separated = query.separated(", ");
         for call in slice {
             separated.push_bind(call.response_id.clone());
@@ -133,7 +142,10 @@ async fn twins_of_stored_calls(
             }
         }
         for call in slice {
-            if call.response_id.as_ref().is_some_and(|id| matched.contains(id))
+            if call
+                .response_id
+                .as_ref()
+                .is_some_and(|id| matched.contains(id))
                 && let Some(key) = call.trace_id.zip(call.span_id)
             {
                 keys.push(key);
@@ -200,7 +212,14 @@ pub async fn write_linked_calls(
         let mut query: QueryBuilder<Sqlite> =
             QueryBuilder::new(format!("INSERT INTO calls ({CALL_COLUMNS}) "));
         query.push_values(std::iter::once(linked), |mut row, linked| {
-            push_call(&mut row, batch.project_id, &linked.columns, pack_ids[slot.pack], slot.offset, slot.length);
+            push_call(
+                &mut row,
+                batch.project_id,
+                &linked.columns,
+                pack_ids[slot.pack],
+                slot.offset,
+                slot.length,
+            );
         });
         // A call that a newer batch stored for the same span in the
         // meantime wins; that batch queued the span for the linker again.
@@ -223,8 +242,9 @@ pub async fn queue_links(
     unique.sort();
     unique.dedup();
     for range in chunks(unique.len()) {
-        let mut query: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO pending_links (project_id, trace_id, span_id, version) ");
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO pending_links (project_id, trace_id, span_id, version) ",
+        );
         query.push_values(&unique[range], |mut row, (trace_id, span_id)| {
             row.push_bind(project_id)
                 .push_bind(trace_id.as_bytes().to_vec())

@@ -155,14 +155,15 @@ async fn verify(server: &TestServer, captures: &[Capture]) {
 
 /// Log records have no id: match on the fields that place them.
 fn same_log(api: &Value, fixture: &Value) -> bool {
-    let time = fixture["timeUnixNano"].as_str().unwrap_or("0");
-    let observed = fixture["observedTimeUnixNano"].as_str().unwrap_or("0");
+    let number = |v: &Value| v.as_str().unwrap_or("0").parse::<u64>().expect("nanoseconds");
+    let time = number(&fixture["timeUnixNano"]);
+    let observed = number(&fixture["observedTimeUnixNano"]);
     let span_id = fixture["spanId"]
         .as_str()
         .unwrap_or_default()
         .to_lowercase();
-    api["time_unix_nano"].to_string() == time
-        && api["observed_time_unix_nano"].to_string() == observed
+    api["time_unix_nano"].as_u64() == Some(time)
+        && api["observed_time_unix_nano"].as_u64() == Some(observed)
         && api["span_id"].as_str().unwrap_or_default() == span_id
 }
 

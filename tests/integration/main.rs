@@ -3,6 +3,7 @@
 
 mod backpressure;
 mod bad_input;
+mod calls_expected;
 mod crash;
 mod exporter;
 mod fixtures;

@@ -49,7 +49,9 @@ impl Cursor {
 
     pub fn decode(text: &str) -> Option<Cursor> {
         use base64::Engine as _;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).ok()?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 }
@@ -92,7 +94,11 @@ fn columns_from_row(row: &SqliteRow) -> Result<CallColumns, ReadError> {
             reasoning_tokens: row.try_get("reasoning_tokens")?,
         },
         cost_usd: row.try_get("cost_usd")?,
-        status: if status == 1 { CallStatus::Error } else { CallStatus::Ok },
+        status: if status == 1 {
+            CallStatus::Error
+        } else {
+            CallStatus::Ok
+        },
         error_type: row.try_get("error_type")?,
         session_id: row.try_get("session_id")?,
         user_id: row.try_get("user_id")?,
@@ -102,13 +108,19 @@ fn columns_from_row(row: &SqliteRow) -> Result<CallColumns, ReadError> {
 fn push_filter(query: &mut QueryBuilder<Sqlite>, project_id: i64, filter: &CallFilter) {
     query.push(" WHERE project_id = ").push_bind(project_id);
     if let Some(since) = filter.since_unix_nano {
-        query.push(" AND start_time_unix_nano >= ").push_bind(since as i64);
+        query
+            .push(" AND start_time_unix_nano >= ")
+            .push_bind(since as i64);
     }
     if let Some(until) = filter.until_unix_nano {
-        query.push(" AND start_time_unix_nano < ").push_bind(until as i64);
+        query
+            .push(" AND start_time_unix_nano < ")
+            .push_bind(until as i64);
     }
     if let Some(trace_id) = filter.trace_id {
-        query.push(" AND trace_id = ").push_bind(trace_id.as_bytes().to_vec());
+        query
+            .push(" AND trace_id = ")
+            .push_bind(trace_id.as_bytes().to_vec());
     }
     if let Some(service) = &filter.service {
         query.push(" AND service = ").push_bind(service.clone());
@@ -130,7 +142,9 @@ fn push_filter(query: &mut QueryBuilder<Sqlite>, project_id: i64, filter: &CallF
             .push_bind(if status == CallStatus::Error { 1i64 } else { 0 });
     }
     if let Some(session_id) = &filter.session_id {
-        query.push(" AND session_id = ").push_bind(session_id.clone());
+        query
+            .push(" AND session_id = ")
+            .push_bind(session_id.clone());
     }
     if let Some(user_id) = &filter.user_id {
         query.push(" AND user_id = ").push_bind(user_id.clone());
@@ -178,11 +192,13 @@ impl Reader {
 
     /// One call with its full content.
     pub async fn call(&self, project_id: i64, call_id: CallId) -> Result<Option<Call>, ReadError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{CALL_SELECT} WHERE project_id = ? AND call_id = ?")))
-            .bind(project_id)
-            .bind(call_id.to_bytes().as_slice())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{CALL_SELECT} WHERE project_id = ? AND call_id = ?"
+        )))
+        .bind(project_id)
+        .bind(call_id.to_bytes().as_slice())
+        .fetch_optional(&self.pool)
+        .await?;
         match row {
             Some(row) => Ok(Some(self.call_from_row(&row).await?)),
             None => Ok(None),
@@ -266,19 +282,26 @@ impl Reader {
     }
 
     /// Spans waiting for the linker, oldest first: (project, trace, span, version).
-    pub async fn pending_links(&self, limit: usize) -> Result<Vec<(i64, TraceId, SpanId, i64)>, ReadError> {
-        let rows = sqlx::query(
-            "SELECT project_id, trace_id, span_id, version FROM pending_links LIMIT ?",
-        )
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
+    pub async fn pending_links(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(i64, TraceId, SpanId, i64)>, ReadError> {
+        let rows =
+            sqlx::query("SELECT project_id, trace_id, span_id, version FROM pending_links LIMIT ?")
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let trace_id = trace_id_column(row.try_get("trace_id")?)?;
             let span_id = span_id_column(row.try_get("span_id")?)?;
             if let Some((trace_id, span_id)) = trace_id.zip(span_id) {
-                out.push((row.try_get("project_id")?, trace_id, span_id, row.try_get("version")?));
+                out.push((
+                    row.try_get("project_id")?,
+                    trace_id,
+                    span_id,
+                    row.try_get("version")?,
+                ));
             }
         }
         Ok(out)

@@ -189,7 +189,6 @@ impl Reader {
     }
 }
 
-
 pub(crate) fn span_id_column(bytes: Option<Vec<u8>>) -> Result<Option<SpanId>, ReadError> {
     match bytes {
         None => Ok(None),

@@ -79,7 +79,11 @@ impl Reader {
         }
     }
 
-    async fn span_from_row(&self, trace_id: TraceId, row: &SqliteRow) -> Result<StoredSpan, ReadError> {
+    async fn span_from_row(
+        &self,
+        trace_id: TraceId,
+        row: &SqliteRow,
+    ) -> Result<StoredSpan, ReadError> {
         let columns = SpanColumns {
             trace_id,
             span_id: span_id_column(row.try_get("span_id")?)?
@@ -91,7 +95,11 @@ impl Reader {
             end_time_unix_nano: row.try_get::<i64, _>("end_time_unix_nano")? as u64,
             status_code: row.try_get("status_code")?,
         };
-        let body = StoredSpanBody::decode(self.record(slot(row, "body_offset", "body_length")?).await?.as_slice())?;
+        let body = StoredSpanBody::decode(
+            self.record(slot(row, "body_offset", "body_length")?)
+                .await?
+                .as_slice(),
+        )?;
         let blobs = self.blobs(&body.hashes()).await?;
         Ok(StoredSpan {
             span: columns.into_span(&body, &blobs)?,
@@ -137,7 +145,11 @@ impl Reader {
         self.logs_from_rows(trace_id, rows).await
     }
 
-    async fn logs_from_rows(&self, trace_id: TraceId, rows: Vec<SqliteRow>) -> Result<Vec<StoredLog>, ReadError> {
+    async fn logs_from_rows(
+        &self,
+        trace_id: TraceId,
+        rows: Vec<SqliteRow>,
+    ) -> Result<Vec<StoredLog>, ReadError> {
         let mut records = Vec::with_capacity(rows.len());
         for row in rows {
             let columns = LogColumns {
@@ -146,7 +158,11 @@ impl Reader {
                 span_id: span_id_column(row.try_get("span_id")?)?,
                 severity_number: row.try_get("severity_number")?,
             };
-            let body = StoredLogBody::decode(self.record(slot(&row, "body_offset", "body_length")?).await?.as_slice())?;
+            let body = StoredLogBody::decode(
+                self.record(slot(&row, "body_offset", "body_length")?)
+                    .await?
+                    .as_slice(),
+            )?;
             let blobs = self.blobs(&body.hashes()).await?;
             records.push(StoredLog {
                 record: columns.into_record(&body, &blobs)?,
