@@ -11,6 +11,7 @@ use super::error::IngestError;
 use super::limits::Limits;
 use super::otlp::convert::{self, Converted, LogGroup, SpanGroup};
 use super::{calls, prepare};
+use crate::model::Call;
 use crate::store::{Store, WriteError};
 
 /// The outcome of an accepted export: how many items were stored and how
@@ -86,6 +87,33 @@ impl Ingest {
         })
         .await?;
         self.store_encoded(converted, encoded).await
+    }
+
+    /// Stores calls that did not come from OTLP (raw records, replay
+    /// results). Calls are unique on their id, so storing the same call
+    /// twice keeps the first.
+    pub async fn store_calls(&self, calls: Vec<Call>) -> Result<ExportOutcome, IngestError> {
+        self.refuse_if_overloaded()?;
+        let accepted = calls.len();
+        let encoded = blocking(move || {
+            let normalized = calls::Normalized {
+                calls: calls
+                    .into_iter()
+                    .map(|call| calls::NewCall {
+                        call,
+                        aliases: Vec::new(),
+                    })
+                    .collect(),
+                link_keys: Vec::new(),
+            };
+            prepare::encode(&[], &[], normalized)
+        })
+        .await?;
+        let outcome = ExportOutcome {
+            accepted,
+            ..ExportOutcome::default()
+        };
+        self.store_encoded(outcome, encoded).await
     }
 
     fn refuse_if_overloaded(&self) -> Result<(), IngestError> {

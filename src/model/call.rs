@@ -292,6 +292,18 @@ impl<'de> Deserialize<'de> for Part {
     }
 }
 
+/// A provider exchange as it was recorded: the request body exactly as
+/// sent (so it can be replayed as is) and the response body or streamed
+/// events. Only raw records carry one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RawExchange {
+    /// The wire format: `openai.chat`, `openai.responses` or `anthropic.messages`.
+    pub format: String,
+    pub request: Json,
+    /// The response body, or the list of streamed chunks/events.
+    pub response: Option<Json>,
+}
+
 /// The canonical LLM call. Serialized exactly as the API returns it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Call {
@@ -326,6 +338,9 @@ pub struct Call {
     /// Everything else the source carried that has no canonical field.
     #[serde(default)]
     pub attributes: Map<String, Json>,
+    /// The provider exchange as recorded, for raw records.
+    #[serde(default)]
+    pub raw: Option<RawExchange>,
 }
 
 impl Call {
@@ -360,6 +375,7 @@ impl Call {
             user_id: None,
             tags: Vec::new(),
             attributes: Map::new(),
+            raw: None,
         }
     }
 

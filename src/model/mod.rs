@@ -9,7 +9,9 @@ pub mod ids;
 pub mod telemetry;
 pub mod value;
 
-pub use call::{Call, CallError, CallStatus, Message, Part, RequestParams, Source, Usage};
+pub use call::{
+    Call, CallError, CallStatus, Message, Part, RawExchange, RequestParams, Source, Usage,
+};
 pub use ids::{CallId, IdError, SpanId, TraceId};
 pub use telemetry::{Event, Link, LogRecord, Resource, Scope, Span, SpanStatus};
 pub use value::{Attributes, KeyValue, Value};

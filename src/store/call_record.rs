@@ -32,6 +32,9 @@ pub struct StoredCallContent {
     pub attributes: Option<StoredValue>,
     #[prost(string, repeated, tag = "10")]
     pub tags: Vec<String>,
+    /// The recorded provider exchange (`RawExchange`), for raw records.
+    #[prost(message, optional, tag = "11")]
+    pub raw: Option<StoredValue>,
 }
 
 /// The indexed columns of a call row.
@@ -142,6 +145,7 @@ impl StoredCallContent {
             error_message: call.error.as_ref().and_then(|e| e.message.clone()),
             attributes: stored_json(&attributes, encoder),
             tags: call.tags.clone(),
+            raw: stored_json(&call.raw, encoder),
         }
     }
 
@@ -155,6 +159,7 @@ impl StoredCallContent {
             &self.request_params,
             &self.finish_reasons,
             &self.attributes,
+            &self.raw,
         ]
         .into_iter()
         .flatten()
@@ -191,6 +196,7 @@ impl StoredCallContent {
         call.finish_reasons = typed(json(&self.finish_reasons)?, "finish reasons")?;
         call.attributes = typed(json(&self.attributes)?, "attributes")?.unwrap_or_default();
         call.tags = self.tags;
+        call.raw = typed(json(&self.raw)?, "raw exchange")?;
         call.error = self.has_error.then(|| CallError {
             error_type: columns.error_type.clone(),
             message: self.error_message,

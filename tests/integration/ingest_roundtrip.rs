@@ -155,7 +155,12 @@ async fn verify(server: &TestServer, captures: &[Capture]) {
 
 /// Log records have no id: match on the fields that place them.
 fn same_log(api: &Value, fixture: &Value) -> bool {
-    let number = |v: &Value| v.as_str().unwrap_or("0").parse::<u64>().expect("nanoseconds");
+    let number = |v: &Value| {
+        v.as_str()
+            .unwrap_or("0")
+            .parse::<u64>()
+            .expect("nanoseconds")
+    };
     let time = number(&fixture["timeUnixNano"]);
     let observed = number(&fixture["observedTimeUnixNano"]);
     let span_id = fixture["spanId"]
