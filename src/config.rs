@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// Largest request body after decompression, in megabytes.
     #[arg(long, env = "REPRISE_MAX_DECOMPRESSED_MB", default_value_t = 128)]
     pub max_decompressed_mb: usize,
+    /// A TOML price table that extends and overrides the built-in model
+    /// prices used to compute each call's cost.
+    #[arg(long, env = "REPRISE_PRICES")]
+    pub prices: Option<PathBuf>,
     /// When commits are flushed to disk.
     #[arg(long, env = "REPRISE_FSYNC", value_enum, default_value_t = Fsync::Commit)]
     pub fsync: Fsync,

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod compare;
 pub mod config;
+pub mod cost;
 pub mod fake_provider;
 pub mod ingest;
 pub mod model;

@@ -2,6 +2,7 @@
 //! queue for the writer, and wait for the commit. Policy (limits,
 //! back-pressure, partial success) lives here, not in the receivers.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -11,6 +12,7 @@ use super::error::IngestError;
 use super::limits::Limits;
 use super::otlp::convert::{self, Converted, LogGroup, SpanGroup};
 use super::{calls, prepare};
+use crate::cost::PriceTable;
 use crate::model::Call;
 use crate::store::{Store, WriteError};
 
@@ -39,14 +41,16 @@ impl ExportOutcome {
 pub struct Ingest {
     pub store: Store,
     pub limits: Limits,
+    pub prices: Arc<PriceTable>,
     pub project_id: i64,
 }
 
 impl Ingest {
-    pub fn new(store: Store, limits: Limits) -> Self {
+    pub fn new(store: Store, limits: Limits, prices: Arc<PriceTable>) -> Self {
         Self {
             store,
             limits,
+            prices,
             project_id: 1,
         }
     }
@@ -57,9 +61,10 @@ impl Ingest {
     ) -> Result<ExportOutcome, IngestError> {
         self.refuse_if_overloaded()?;
         let limits = self.limits.clone();
+        let prices = self.prices.clone();
         let (converted, encoded) = blocking(move || {
             let converted = convert::convert_traces(request, &limits);
-            let normalized = calls::normalize(&converted.groups, &[]);
+            let normalized = calls::normalize(&converted.groups, &[], &prices);
             let encoded = prepare::encode(&converted.groups, &[], normalized);
             (
                 summary(&converted, Converted::<SpanGroup>::item_count),
@@ -76,9 +81,10 @@ impl Ingest {
     ) -> Result<ExportOutcome, IngestError> {
         self.refuse_if_overloaded()?;
         let limits = self.limits.clone();
+        let prices = self.prices.clone();
         let (converted, encoded) = blocking(move || {
             let converted = convert::convert_logs(request, &limits);
-            let normalized = calls::normalize(&[], &converted.groups);
+            let normalized = calls::normalize(&[], &converted.groups, &prices);
             let encoded = prepare::encode(&[], &converted.groups, normalized);
             (
                 summary(&converted, Converted::<LogGroup>::item_count),
@@ -95,13 +101,17 @@ impl Ingest {
     pub async fn store_calls(&self, calls: Vec<Call>) -> Result<ExportOutcome, IngestError> {
         self.refuse_if_overloaded()?;
         let accepted = calls.len();
+        let prices = self.prices.clone();
         let encoded = blocking(move || {
             let normalized = calls::Normalized {
                 calls: calls
                     .into_iter()
-                    .map(|call| calls::NewCall {
-                        call,
-                        aliases: Vec::new(),
+                    .map(|mut call| {
+                        calls::price(&mut call, &prices);
+                        calls::NewCall {
+                            call,
+                            aliases: Vec::new(),
+                        }
                     })
                     .collect(),
                 link_keys: Vec::new(),

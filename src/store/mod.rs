@@ -13,6 +13,7 @@
 
 pub mod batch;
 pub mod blobs;
+pub mod call_index;
 pub mod call_record;
 mod call_writes;
 pub mod codec;
