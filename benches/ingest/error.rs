@@ -53,6 +53,8 @@ pub enum BenchError {
     StopFailed { status: String, log: PathBuf },
     #[error("`zstd` failed: {0}; install the zstd CLI or pass --skip-zstd")]
     Zstd(String),
+    #[error("the generated workload is wrong: {0}; this is a bug in the benchmark")]
+    SelfCheck(String),
     #[error("reading back trace {trace_id} failed: {message}")]
     Verify { trace_id: String, message: String },
 }

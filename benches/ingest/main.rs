@@ -25,6 +25,7 @@ mod catalog;
 mod error;
 mod report;
 mod rng;
+mod selfcheck;
 mod server;
 mod spans;
 mod storage;
@@ -124,6 +125,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), BenchError> {
+    let smoke = args.spans.is_none() && !args.bench;
     let spans_requested = match args.spans {
         Some(spans) => spans,
         None if args.bench => DEFAULT_SPANS,
@@ -139,8 +141,16 @@ async fn run(args: Args) -> Result<(), BenchError> {
     let workload = traffic::generate(spans_requested, args.seed);
     let requests = batches::build_requests(&workload, |_| true, batch);
     let workload_stats = workload_stats(&workload, &requests, spans_requested, started.elapsed());
+    if smoke {
+        let again = traffic::generate(spans_requested, args.seed);
+        let again = batches::build_requests(&again, |_| true, batch);
+        selfcheck::same_digest(&workload_stats.digest, &selfcheck::digest(&again))?;
+        selfcheck::content_is_valid(&workload)?;
+        eprintln!("self-check: the workload is deterministic and its content attributes are valid");
+    }
     eprintln!(
-        "workload: {} spans, {} LLM calls, {:.1} MB raw protobuf, {:.0} B per span, {} requests",
+        "workload {}: {} spans, {} LLM calls, {:.1} MB raw protobuf, {:.0} B per span, {} requests",
+        workload_stats.digest,
         workload_stats.spans,
         workload_stats.llm_calls,
         workload_stats.raw_protobuf_bytes as f64 / 1e6,
@@ -231,6 +241,7 @@ fn workload_stats(
     }
     debug_assert!(spans >= spans_requested.min(workload.spans.len()));
     WorkloadStats {
+        digest: selfcheck::digest(requests),
         spans,
         llm_calls,
         traces: workload.traces,
@@ -353,6 +364,10 @@ async fn multi_turn_run(
         raw_bytes_per_llm_call: ratio(raw_protobuf_bytes as f64, llm_calls as f64),
         disk: run.disk,
         disk_bytes_per_llm_call: ratio(run.disk.total_bytes as f64, llm_calls as f64),
+        logical_bytes_per_llm_call: run
+            .tables
+            .as_deref()
+            .map(|tables| ratio(storage::logical_bytes(tables) as f64, llm_calls as f64)),
         ratio_to_raw: ratio(run.disk.total_bytes as f64, raw_protobuf_bytes as f64),
         wall: run.outcome.wall,
     })
@@ -389,6 +404,7 @@ fn build_report(
         bytes_per_span: ratio(disk_total, workload.spans as f64),
         bytes_per_llm_call: ratio(disk_total, workload.llm_calls as f64),
         ratio_to_raw: ratio(disk_total, raw),
+        logical_bytes: run.tables.as_deref().map(storage::logical_bytes),
         tables: run.tables,
     };
     let zstd = zstd.map(|baseline| ZstdStats {

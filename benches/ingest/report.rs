@@ -34,6 +34,8 @@ pub struct Settings {
 
 #[derive(Debug, Serialize)]
 pub struct WorkloadStats {
+    /// Names the exact bytes sent: equal digests, equal workloads.
+    pub digest: String,
     pub spans: usize,
     pub llm_calls: usize,
     pub traces: usize,
@@ -74,6 +76,10 @@ pub struct StorageStats {
     /// Disk bytes over raw protobuf bytes.
     pub ratio_to_raw: f64,
     /// `None` when the `sqlite3` CLI (with `dbstat`) is not installed.
+    /// Bytes of the pages in use (the file size after a checkpoint), from
+    /// `dbstat`; `None` when the `sqlite3` CLI is missing or lacks it.
+    pub logical_bytes: Option<u64>,
+    /// From `dbstat`, like `logical_bytes`.
     pub tables: Option<Vec<TableSize>>,
 }
 
@@ -99,6 +105,8 @@ pub struct SegmentStats {
     pub raw_bytes_per_llm_call: f64,
     pub disk: DiskUsage,
     pub disk_bytes_per_llm_call: f64,
+    /// Per call, counting only the pages in use (see `StorageStats`).
+    pub logical_bytes_per_llm_call: Option<f64>,
     pub ratio_to_raw: f64,
     #[serde(serialize_with = "seconds")]
     pub wall: Duration,
@@ -146,7 +154,9 @@ fn mb(bytes: u64) -> String {
 }
 
 fn kb(bytes: f64) -> String {
-    if bytes >= 1000.0 {
+    if bytes >= 1e6 {
+        format!("{:.2} MB", bytes / 1e6)
+    } else if bytes >= 1000.0 {
         format!("{:.2} KB", bytes / 1000.0)
     } else {
         format!("{bytes:.0} B")
@@ -175,8 +185,8 @@ pub fn table(report: &Report) -> String {
     row(
         "workload",
         format!(
-            "{} spans, {} LLM calls, {} traces, {} conversations, {} requests",
-            w.spans, w.llm_calls, w.traces, w.conversations, w.requests
+            "{} spans, {} LLM calls, {} traces, {} conversations, {} requests (digest {})",
+            w.spans, w.llm_calls, w.traces, w.conversations, w.requests, w.digest
         ),
     );
     row(
@@ -229,6 +239,17 @@ pub fn table(report: &Report) -> String {
             ratio(1.0, d.ratio_to_raw)
         ),
     );
+    if let Some(logical) = d.logical_bytes {
+        row(
+            "pages in use (checkpointed)",
+            format!(
+                "{} ({} per span, {} per call)",
+                mb(logical),
+                kb(ratio(logical as f64, w.spans as f64)),
+                kb(ratio(logical as f64, w.llm_calls as f64))
+            ),
+        );
+    }
     if let Some(z) = &report.zstd {
         row(
             "zstd -19 --long=27",
@@ -246,18 +267,19 @@ pub fn table(report: &Report) -> String {
         row(
             "multi-turn chats only",
             format!(
-                "{} calls: raw {} per call, disk {} per call ({:.1}x smaller)",
+                "{} calls: raw {} per call, disk {} per call ({:.1}x smaller){}",
                 m.llm_calls,
                 kb(m.raw_bytes_per_llm_call),
                 kb(m.disk_bytes_per_llm_call),
-                ratio(1.0, m.ratio_to_raw)
+                ratio(1.0, m.ratio_to_raw),
+                m.logical_bytes_per_llm_call
+                    .map(|b| format!(", pages in use {} per call", kb(b)))
+                    .unwrap_or_default()
             ),
         );
     }
     if let Some(tables) = &d.tables {
-        for table in tables {
-            row(&format!("  table {}", table.name), mb(table.bytes));
-        }
+        row("by table and index", table_breakdown(tables));
     }
     let v = &report.verified;
     row(
@@ -280,4 +302,25 @@ pub fn table(report: &Report) -> String {
         out.push_str(&format!("{name:<width$}  {value}\n"));
     }
     out
+}
+
+/// `name size, …` for the tables and indexes that hold at least 1% of the
+/// file, then the rest as one figure.
+fn table_breakdown(tables: &[TableSize]) -> String {
+    let total: u64 = tables.iter().map(|t| t.bytes).sum();
+    let mut parts = Vec::new();
+    let mut rest = 0;
+    let mut rest_count = 0;
+    for table in tables {
+        if table.bytes * 100 >= total {
+            parts.push(format!("{} {}", table.name, kb(table.bytes as f64)));
+        } else {
+            rest += table.bytes;
+            rest_count += 1;
+        }
+    }
+    if rest_count > 0 {
+        parts.push(format!("{rest_count} others {}", kb(rest as f64)));
+    }
+    parts.join(", ")
 }

@@ -85,6 +85,14 @@ pub fn table_sizes(db: &Path) -> Option<Vec<TableSize>> {
     Some(tables)
 }
 
+/// The pages the database really uses, wherever they are: after a
+/// checkpoint the file would be this size. Larger files mean a WAL left
+/// behind (it holds each page once per commit that changed it) or free
+/// pages.
+pub fn logical_bytes(tables: &[TableSize]) -> u64 {
+    tables.iter().map(|t| t.bytes).sum()
+}
+
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct ZstdBaseline {
     pub input_bytes: u64,

@@ -249,7 +249,7 @@ impl Generator {
                 user_number / 256 % 256,
                 user_number % 256
             ),
-            user_agent: *rng.pick(USER_AGENTS),
+            user_agent: USER_AGENTS[rng.below(USER_AGENTS.len())],
             turns_planned: rng.weighted(service.turn_weights) + 1,
             turns_done: 0,
             history_json: Vec::new(),
