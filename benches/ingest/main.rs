@@ -293,6 +293,8 @@ struct RunResult {
     disk: DiskUsage,
     tables: Option<Vec<TableSize>>,
     verified: Option<verify::Verified>,
+    load_average_before: Option<f64>,
+    load_average_after: Option<f64>,
 }
 
 /// Starts a server on `db`, sends `bodies`, stops it cleanly and measures
@@ -307,7 +309,9 @@ async fn ingest_run(
     let log = db.with_extension("log");
     let server = server::start(server_bin, db, &args.server_args, &log).await?;
     let sampler = server::MemorySampler::start(server.pid);
+    let load_average_before = server::load_average();
     let sent = transport::send_all(&server.http_url, bodies, args.clients, args.gzip).await;
+    let load_average_after = server::load_average();
     let peak_rss_kib = sampler.finish(server.pid);
     // Stop the server even when sending failed, so no process outlives the run.
     let stopped = server.stop().await;
@@ -333,6 +337,8 @@ async fn ingest_run(
         disk,
         tables,
         verified,
+        load_average_before,
+        load_average_after,
     })
 }
 
@@ -398,6 +404,8 @@ fn build_report(
         status_429: run.outcome.status_429,
         status_503: run.outcome.status_503,
         peak_rss_bytes: run.peak_rss_kib * 1024,
+        load_average_before: run.load_average_before,
+        load_average_after: run.load_average_after,
     };
     let storage = StorageStats {
         disk: run.disk,

@@ -66,6 +66,10 @@ pub struct IngestStats {
     pub status_429: u64,
     pub status_503: u64,
     pub peak_rss_bytes: u64,
+    /// 1-minute load average when the timed run started and ended: other
+    /// work on the machine skews every figure here.
+    pub load_average_before: Option<f64>,
+    pub load_average_after: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -149,6 +153,10 @@ pub fn write_json(report: &Report, path: &Path) -> Result<(), BenchError> {
     std::fs::write(path, text).map_err(BenchError::io(format!("cannot write {}", path.display())))
 }
 
+fn optional(value: Option<f64>) -> String {
+    value.map_or_else(|| "unknown".to_owned(), |v| format!("{v:.2}"))
+}
+
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
@@ -217,6 +225,14 @@ pub fn table(report: &Report) -> String {
         format!("{} / {}", i.status_429, i.status_503),
     );
     row("server peak RSS", mb(i.peak_rss_bytes));
+    row(
+        "machine load (1 min)",
+        format!(
+            "{} before, {} after",
+            optional(i.load_average_before),
+            optional(i.load_average_after)
+        ),
+    );
     row(
         "on disk after shutdown",
         format!(

@@ -203,3 +203,9 @@ impl MemorySampler {
         self.peak_kib.load(Ordering::Relaxed)
     }
 }
+
+/// The 1-minute load average of the machine, from `/proc/loadavg`.
+pub fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
