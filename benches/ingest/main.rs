@@ -58,7 +58,7 @@ const SMOKE_SPANS: usize = 600;
 
 /// Benchmark OTLP/HTTP ingest of LLM traffic into a real `reprise serve`.
 #[derive(Debug, Parser)]
-#[command(name = "ingest-bench")]
+#[command(name = "ingest-bench", bin_name = "cargo bench --bench ingest --")]
 struct Args {
     /// Spans to generate and send [default: 100000; 600 outside `cargo bench`].
     #[arg(long)]
@@ -95,6 +95,10 @@ struct Args {
     /// Keep the temporary directory with the databases and server logs.
     #[arg(long)]
     keep_db: bool,
+    /// Where to create the temporary directory (the disk under test)
+    /// [default: the system's temporary directory].
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
     /// Generate the workload, print its figures and stop; no server.
     #[arg(long)]
     dry_run: bool,
@@ -162,10 +166,13 @@ async fn run(args: Args) -> Result<(), BenchError> {
     }
 
     let server_bin = server_bin(&args);
-    let dir = tempfile::Builder::new()
-        .prefix("reprise-bench-")
-        .tempdir()
-        .map_err(BenchError::io("cannot create a temporary directory"))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("reprise-bench-");
+    let dir = match &args.work_dir {
+        Some(parent) => builder.tempdir_in(parent),
+        None => builder.tempdir(),
+    }
+    .map_err(BenchError::io("cannot create a temporary directory"))?;
     let raw_bodies: Vec<Bytes> = requests.into_iter().map(|r| Bytes::from(r.body)).collect();
 
     eprintln!(
