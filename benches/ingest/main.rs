@@ -408,6 +408,10 @@ fn build_report(
         latency_p50_ms: percentile_ms(&latencies, 0.50),
         latency_p99_ms: percentile_ms(&latencies, 0.99),
         latency_max_ms: percentile_ms(&latencies, 1.0),
+        spans_per_second_by_tenth: report::rate_by_tenth(
+            run.outcome.ack_times,
+            ratio(workload.spans as f64, workload.requests as f64),
+        ),
         status_429: run.outcome.status_429,
         status_503: run.outcome.status_503,
         peak_rss_bytes: run.peak_rss_kib * 1024,

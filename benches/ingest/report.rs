@@ -63,6 +63,9 @@ pub struct IngestStats {
     pub latency_p50_ms: f64,
     pub latency_p99_ms: f64,
     pub latency_max_ms: f64,
+    /// Commit rate over each tenth of the requests, in acknowledgement
+    /// order: a falling rate means ingest slows as the database grows.
+    pub spans_per_second_by_tenth: Vec<f64>,
     pub status_429: u64,
     pub status_503: u64,
     pub peak_rss_bytes: u64,
@@ -126,6 +129,34 @@ pub struct VerifiedStats {
 
 pub fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(duration.as_secs_f64())
+}
+
+/// Below this many requests a tenth holds too few to say anything: the
+/// server commits concurrent requests together, so acknowledgements come
+/// in bursts of up to `--clients`.
+const MIN_REQUESTS_FOR_TENTHS: usize = 100;
+
+/// Spans per second over each tenth of the acknowledged requests, taking
+/// every request as `spans_per_request` spans (all are but the last).
+/// Empty for short runs.
+pub fn rate_by_tenth(mut ack_times: Vec<Duration>, spans_per_request: f64) -> Vec<f64> {
+    ack_times.sort_unstable();
+    let mut rates = Vec::with_capacity(10);
+    if ack_times.len() < MIN_REQUESTS_FOR_TENTHS {
+        return rates;
+    }
+    let mut previous_end = Duration::ZERO;
+    let mut previous_index = 0;
+    for tenth in 1..=10 {
+        let end_index = ack_times.len() * tenth / 10;
+        let end = ack_times[end_index - 1];
+        let requests = (end_index - previous_index) as f64;
+        let seconds = (end - previous_end).as_secs_f64();
+        rates.push(ratio(requests * spans_per_request, seconds));
+        previous_end = end;
+        previous_index = end_index;
+    }
+    rates
 }
 
 /// The value at quantile `q` (nearest rank) of `sorted`, in milliseconds.
@@ -220,6 +251,13 @@ pub fn table(report: &Report) -> String {
             i.latency_p50_ms, i.latency_p99_ms, i.latency_max_ms
         ),
     );
+    if !i.spans_per_second_by_tenth.is_empty() {
+        let mut rates = Vec::with_capacity(10);
+        for rate in &i.spans_per_second_by_tenth {
+            rates.push(format!("{rate:.0}"));
+        }
+        row("spans/s by tenth of run", rates.join(" "));
+    }
     row(
         "retried (429 / 503)",
         format!("{} / {}", i.status_429, i.status_503),

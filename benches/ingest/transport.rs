@@ -25,6 +25,8 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 pub struct Outcome {
     /// Latency of each accepted attempt, from sending to the full answer.
     pub latencies: Vec<Duration>,
+    /// When each request was acknowledged, from the start of the run.
+    pub ack_times: Vec<Duration>,
     pub wall: Duration,
     pub status_429: u64,
     pub status_503: u64,
@@ -36,6 +38,7 @@ pub struct Outcome {
 #[derive(Default)]
 struct ClientTally {
     latencies: Vec<Duration>,
+    ack_times: Vec<Duration>,
     status_429: u64,
     status_503: u64,
     wire_bytes: u64,
@@ -63,10 +66,11 @@ pub async fn send_all(
         let url = url.clone();
         let bodies = Arc::clone(&bodies);
         let next = Arc::clone(&next);
-        tasks.spawn(async move { run_client(&client, &url, &bodies, &next, gzip).await });
+        tasks.spawn(async move { run_client(&client, &url, &bodies, &next, gzip, started).await });
     }
     let mut outcome = Outcome {
         latencies: Vec::with_capacity(bodies.len()),
+        ack_times: Vec::with_capacity(bodies.len()),
         wall: Duration::ZERO,
         status_429: 0,
         status_503: 0,
@@ -75,6 +79,7 @@ pub async fn send_all(
     while let Some(joined) = tasks.join_next().await {
         let tally = joined.map_err(BenchError::Join)??;
         outcome.latencies.extend(tally.latencies);
+        outcome.ack_times.extend(tally.ack_times);
         outcome.status_429 += tally.status_429;
         outcome.status_503 += tally.status_503;
         outcome.wire_bytes += tally.wire_bytes;
@@ -89,6 +94,7 @@ async fn run_client(
     bodies: &[Bytes],
     next: &AtomicUsize,
     gzip: bool,
+    started: Instant,
 ) -> Result<ClientTally, BenchError> {
     let mut tally = ClientTally::default();
     loop {
@@ -97,6 +103,7 @@ async fn run_client(
             return Ok(tally);
         };
         export(client, url, index, body, gzip, &mut tally).await?;
+        tally.ack_times.push(started.elapsed());
     }
 }
 
