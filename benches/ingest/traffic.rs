@@ -302,7 +302,17 @@ impl Generator {
         new_history.push(answer.message.to_string());
         self.call(&mut trace, &input, answer);
 
+        let (spans, end_unix_nano) = self.close_trace(trace, start_unix_nano);
+        conversation.history_json.extend(new_history);
+        conversation.turns_done += 1;
+        (spans, end_unix_nano)
+    }
+
+    /// Adds the root span, which ends last, and returns the trace's spans
+    /// with its end time.
+    fn close_trace(&mut self, trace: TurnTrace, start_unix_nano: u64) -> (Vec<GeneratedSpan>, u64) {
         let end_unix_nano = trace.clock_unix_nano + self.rng.between(2, 15) as u64 * MILLI;
+        let conversation = trace.conversation;
         let root = spans::root_span(
             &SpanFrame {
                 trace_id: trace.trace_id,
@@ -312,27 +322,23 @@ impl Generator {
                 end_time_unix_nano: end_unix_nano,
             },
             &RootRequest {
-                service,
-                model,
-                conversation_id: &trace.conversation.id,
-                user_id: &trace.conversation.user_id,
-                client_address: &trace.conversation.client_address,
-                user_agent: trace.conversation.user_agent,
+                service: trace.service,
+                model: trace.model,
+                conversation_id: &conversation.id,
+                user_id: &conversation.user_id,
+                client_address: &conversation.client_address,
+                user_agent: conversation.user_agent,
             },
         );
-        let multi_turn = trace.conversation.turns_planned > 1;
-        let resource = resource_index(trace.conversation);
         let mut spans = trace.spans;
         spans.push(GeneratedSpan {
             span: root,
-            resource,
+            resource: resource_index(conversation),
             service: conversation.service,
             scope: ScopeKind::Root,
             llm_call: false,
-            multi_turn,
+            multi_turn: conversation.turns_planned > 1,
         });
-        conversation.history_json.extend(new_history);
-        conversation.turns_done += 1;
         (spans, end_unix_nano)
     }
 
