@@ -60,7 +60,7 @@ impl CallIndex {
 
 /// The log-scale bucket of a latency in milliseconds.
 pub fn bucket(ms: f64) -> i64 {
-    if !(ms > 0.0) || !ms.is_finite() {
+    if ms.is_nan() || ms <= 0.0 || ms.is_infinite() {
         return ZERO_BUCKET;
     }
     (ms.ln() / BUCKET_GAMMA.ln()).floor() as i64

@@ -138,12 +138,14 @@ impl Store {
     /// stopped. Call after the receivers have stopped and every clone of the
     /// store's queue has been dropped elsewhere.
     pub async fn close(self) {
+        // Readers go first: the writer's final checkpoint can then empty
+        // the write-ahead log.
+        self.reader.pool.close().await;
         let task = self.writer_task.lock().await.take();
         drop(self.queue);
         if let Some(task) = task {
             let _ = task.await;
         }
-        self.reader.pool.close().await;
     }
 }
 

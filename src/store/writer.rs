@@ -180,6 +180,14 @@ impl Writer {
             }
             self.commit_group(group).await;
         }
+        // Fold the write-ahead log into the database file, so a stopped
+        // server leaves one file behind.
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut self.conn)
+            .await
+        {
+            tracing::warn!(%error, "final checkpoint failed");
+        }
         tracing::info!("writer drained its queue and stopped");
     }
 
