@@ -63,6 +63,7 @@ pub async fn serve(
     let app = http::router(ingest.clone())
         .merge(api::router(ApiState {
             store: store.clone(),
+            ingest: ingest.clone(),
             project_id: ingest.project_id,
         }))
         .layer(axum::extract::DefaultBodyLimit::disable());
