@@ -24,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: OTLP/HTTP, the API and the UI on one port, OTLP/gRPC on another.
     Serve(ServeArgs),
+    /// Import raw prompt/response records from a JSONL file (or `-` for stdin).
+    Import(crate::cli::import::ImportArgs),
 }
 
 /// When the database file is flushed to disk.

@@ -10,6 +10,7 @@
 //! reads through a pool of read connections.
 
 pub mod api;
+pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod cost;

@@ -17,4 +17,4 @@ pub mod prepare;
 pub mod raw;
 
 pub use error::IngestError;
-pub use pipeline::{ExportOutcome, Ingest};
+pub use pipeline::{ExportOutcome, Ingest, StoredCalls};

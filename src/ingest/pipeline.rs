@@ -14,7 +14,7 @@ use super::otlp::convert::{self, Converted, LogGroup, SpanGroup};
 use super::{calls, prepare};
 use crate::cost::PriceTable;
 use crate::model::Call;
-use crate::store::{Store, WriteError};
+use crate::store::{Store, WriteError, WriteSummary};
 
 /// The outcome of an accepted export: how many items were stored and how
 /// many were rejected (reported as OTLP `partial_success`).
@@ -34,6 +34,14 @@ impl ExportOutcome {
         }
         Some(make(self.rejected as i64, self.error_message.clone()))
     }
+}
+
+/// What storing calls did: how many were given, and how many of them were
+/// not stored before.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoredCalls {
+    pub accepted: usize,
+    pub inserted: usize,
 }
 
 /// The ingest service shared by the receivers.
@@ -97,8 +105,8 @@ impl Ingest {
 
     /// Stores calls that did not come from OTLP (raw records, replay
     /// results). Calls are unique on their id, so storing the same call
-    /// twice keeps the first.
-    pub async fn store_calls(&self, calls: Vec<Call>) -> Result<ExportOutcome, IngestError> {
+    /// twice keeps the first; the result says how many were new.
+    pub async fn store_calls(&self, calls: Vec<Call>) -> Result<StoredCalls, IngestError> {
         self.refuse_if_overloaded()?;
         let accepted = calls.len();
         let prices = self.prices.clone();
@@ -123,7 +131,11 @@ impl Ingest {
             accepted,
             ..ExportOutcome::default()
         };
-        self.store_encoded(outcome, encoded).await
+        let summary = self.write_encoded(&outcome, encoded).await?;
+        Ok(StoredCalls {
+            accepted,
+            inserted: summary.calls_inserted as usize,
+        })
     }
 
     fn refuse_if_overloaded(&self) -> Result<(), IngestError> {
@@ -141,11 +153,20 @@ impl Ingest {
         outcome: ExportOutcome,
         encoded: prepare::Encoded,
     ) -> Result<ExportOutcome, IngestError> {
+        self.write_encoded(&outcome, encoded).await?;
+        Ok(outcome)
+    }
+
+    async fn write_encoded(
+        &self,
+        outcome: &ExportOutcome,
+        encoded: prepare::Encoded,
+    ) -> Result<WriteSummary, IngestError> {
         if outcome.accepted == 0 {
             if outcome.rejected > 0 {
-                return Err(IngestError::AllRejected(outcome.error_message));
+                return Err(IngestError::AllRejected(outcome.error_message.clone()));
             }
-            return Ok(outcome);
+            return Ok(WriteSummary::default());
         }
         let classified = self
             .store
@@ -165,8 +186,7 @@ impl Ingest {
                 WriteError::QueueFull => IngestError::Overloaded,
                 WriteError::Invalid(_) => IngestError::Internal(error.to_string()),
                 other => IngestError::Unavailable(other.to_string()),
-            })?;
-        Ok(outcome)
+            })
     }
 }
 
