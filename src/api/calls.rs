@@ -8,9 +8,7 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::ApiError;
-use super::params::{
-    CallFilterParams, param, parse_cursor, parse_limit, parse_sort, query_pairs,
-};
+use super::params::{CallFilterParams, param, parse_cursor, parse_limit, parse_sort, query_pairs};
 use crate::model::CallId;
 use crate::store::call_record::CallColumns;
 
@@ -26,7 +24,8 @@ async fn list_calls(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let pairs = query_pairs(query.as_deref());
-    let filter = CallFilterParams::from_pairs(&pairs, &["limit", "cursor", "sort", "order"])?.parse()?;
+    let filter =
+        CallFilterParams::from_pairs(&pairs, &["limit", "cursor", "sort", "order"])?.parse()?;
     let limit = parse_limit(param(&pairs, "limit"), 50, 1000)?;
     let sort = parse_sort(&pairs)?;
     let cursor = parse_cursor(param(&pairs, "cursor"), sort)?;

@@ -11,11 +11,11 @@
 
 use std::collections::BTreeSet;
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use bytes::Bytes;
 use http::header;
 use serde_json::{Value, json};
@@ -147,7 +147,14 @@ pub fn fine_tuning_example(call: &Call) -> Option<Value> {
     params.stream = false;
     // Sampling parameters are not part of an example.
     params.allow_drop = BTreeSet::from_iter(
-        ["top_k", "seed", "response_format", "tool_choice", "reasoning"].map(String::from),
+        [
+            "top_k",
+            "seed",
+            "response_format",
+            "tool_choice",
+            "reasoning",
+        ]
+        .map(String::from),
     );
     let body = to_openai_chat(&conversation, &params).ok()?;
     let mut example = json!({"messages": body.get("messages")?.clone()});

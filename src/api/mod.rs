@@ -7,6 +7,7 @@ pub mod export;
 pub mod health;
 pub mod params;
 pub mod records;
+pub mod sessions;
 pub mod stats;
 pub mod traces;
 
@@ -29,6 +30,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(calls::router())
         .merge(records::router())
         .merge(stats::router())
+        .merge(sessions::router())
         .merge(export::router())
         .merge(traces::router())
         .with_state(state)

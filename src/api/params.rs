@@ -59,7 +59,11 @@ pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
 
 /// The last value of a parameter.
 pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// `sort=time|latency|tokens|cost` and `order=desc|asc`.
@@ -67,13 +71,21 @@ pub fn parse_sort(pairs: &[(String, String)]) -> Result<CallSort, ApiError> {
     let key = match param(pairs, "sort") {
         None => SortKey::Time,
         Some(text) => SortKey::parse(text).ok_or_else(|| {
-            ApiError::invalid("sort", format!("{text:?} is not time, latency, tokens or cost"))
+            ApiError::invalid(
+                "sort",
+                format!("{text:?} is not time, latency, tokens or cost"),
+            )
         })?,
     };
     let ascending = match param(pairs, "order") {
         None | Some("desc") => false,
         Some("asc") => true,
-        Some(other) => return Err(ApiError::invalid("order", format!("{other:?} is not asc or desc"))),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "order",
+                format!("{other:?} is not asc or desc"),
+            ));
+        }
     };
     Ok(CallSort { key, ascending })
 }
@@ -86,7 +98,10 @@ pub fn parse_cursor(text: Option<&str>, sort: CallSort) -> Result<Option<Cursor>
     let cursor = Cursor::decode(text)
         .ok_or_else(|| ApiError::invalid("cursor", "not a cursor this API returned"))?;
     if cursor.key != sort.key || cursor.ascending != sort.ascending {
-        return Err(ApiError::invalid("cursor", "was returned for another sort order"));
+        return Err(ApiError::invalid(
+            "cursor",
+            "was returned for another sort order",
+        ));
     }
     Ok(Some(cursor))
 }
@@ -160,8 +175,12 @@ impl CallFilterParams {
                 "session_id" | "session" => params.session_id = Some(value),
                 "user_id" | "user" => params.user_id = Some(value),
                 "tag" => params.tag.push(value),
-                "min_duration_ms" | "min_latency_ms" => params.min_duration_ms = Some(number("min_duration_ms")?),
-                "max_duration_ms" | "max_latency_ms" => params.max_duration_ms = Some(number("max_duration_ms")?),
+                "min_duration_ms" | "min_latency_ms" => {
+                    params.min_duration_ms = Some(number("min_duration_ms")?)
+                }
+                "max_duration_ms" | "max_latency_ms" => {
+                    params.max_duration_ms = Some(number("max_duration_ms")?)
+                }
                 "min_tokens" => params.min_tokens = Some(integer("min_tokens")?),
                 "max_tokens" => params.max_tokens = Some(integer("max_tokens")?),
                 "q" => params.q = Some(value),
@@ -181,11 +200,22 @@ impl CallFilterParams {
         let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
         let q = match non_empty(&self.q) {
             None => None,
-            Some(text) => Some(fts_query(&text).ok_or_else(|| ApiError::invalid("q", "has no words to search for"))?),
+            Some(text) => Some(
+                fts_query(&text)
+                    .ok_or_else(|| ApiError::invalid("q", "has no words to search for"))?,
+            ),
         };
         Ok(CallFilter {
-            since_unix_nano: self.since.as_deref().map(|t| parse_time("since", t)).transpose()?,
-            until_unix_nano: self.until.as_deref().map(|t| parse_time("until", t)).transpose()?,
+            since_unix_nano: self
+                .since
+                .as_deref()
+                .map(|t| parse_time("since", t))
+                .transpose()?,
+            until_unix_nano: self
+                .until
+                .as_deref()
+                .map(|t| parse_time("until", t))
+                .transpose()?,
             trace_id: self
                 .trace_id
                 .as_deref()
@@ -199,7 +229,11 @@ impl CallFilterParams {
             session_id: non_empty(&self.session_id),
             user_id: non_empty(&self.user_id),
             tags: self.tag.iter().filter(|t| !t.is_empty()).cloned().collect(),
-            attributes: self.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            attributes: self
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             min_duration_ms: self.min_duration_ms,
             max_duration_ms: self.max_duration_ms,
             min_tokens: self.min_tokens,
@@ -269,8 +303,14 @@ mod tests {
 
     #[test]
     fn typed_words_become_a_safe_fts_query() {
-        assert_eq!(fts_query("don't panic").as_deref(), Some("\"don't\" \"panic\""));
-        assert_eq!(fts_query("omelet* \"x").as_deref(), Some("\"omelet\"* \"\"\"x\""));
+        assert_eq!(
+            fts_query("don't panic").as_deref(),
+            Some("\"don't\" \"panic\"")
+        );
+        assert_eq!(
+            fts_query("omelet* \"x").as_deref(),
+            Some("\"omelet\"* \"\"\"x\"")
+        );
         assert_eq!(fts_query("  * "), None);
     }
 

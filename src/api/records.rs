@@ -29,7 +29,11 @@ async fn post_calls(State(state): State<ApiState>, headers: HeaderMap, body: Bod
     }
 }
 
-async fn store_records(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn store_records(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -66,7 +70,11 @@ async fn store_records(state: &ApiState, headers: &HeaderMap, body: Body) -> Res
     }
     let accepted = calls.len();
     if accepted > 0 {
-        state.ingest.store_calls(calls).await.map_err(ingest_error)?;
+        state
+            .ingest
+            .store_calls(calls)
+            .await
+            .map_err(ingest_error)?;
     }
     let body = json!({"accepted": accepted, "ids": ids, "rejected": rejected});
     if accepted == 0 && !rejected.is_empty() {

@@ -43,7 +43,10 @@ pub struct ImportArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Prices(#[from] crate::cost::PriceError),
     #[error(transparent)]
@@ -84,13 +87,22 @@ impl ImportSummary {
 
 /// Where batches go.
 enum Sink {
-    Store { store: Store, ingest: Ingest },
-    Server { client: reqwest::Client, url: String },
+    Store {
+        store: Store,
+        ingest: Ingest,
+    },
+    Server {
+        client: reqwest::Client,
+        url: String,
+    },
 }
 
 impl Sink {
     /// Stores a batch; returns (newly stored, already stored, refused by index).
-    async fn store(&self, records: &[(usize, Value)]) -> Result<(usize, usize, Vec<(usize, String)>), ImportError> {
+    async fn store(
+        &self,
+        records: &[(usize, Value)],
+    ) -> Result<(usize, usize, Vec<(usize, String)>), ImportError> {
         match self {
             Sink::Store { ingest, .. } => {
                 let mut calls = Vec::with_capacity(records.len());
@@ -119,7 +131,10 @@ impl Sink {
 }
 
 /// Stores calls, waiting while the writer is busy rather than failing.
-async fn store_with_retry(ingest: &Ingest, calls: Vec<crate::model::Call>) -> Result<usize, ImportError> {
+async fn store_with_retry(
+    ingest: &Ingest,
+    calls: Vec<crate::model::Call>,
+) -> Result<usize, ImportError> {
     if calls.is_empty() {
         return Ok(0);
     }
@@ -150,7 +165,10 @@ async fn post_batch(
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
         }
-        let reply: Value = response.json().await.map_err(|e| ImportError::Server(e.to_string()))?;
+        let reply: Value = response
+            .json()
+            .await
+            .map_err(|e| ImportError::Server(e.to_string()))?;
         let rejected_list = reply["rejected"]
             .as_array()
             .or_else(|| reply["error"]["rejected"].as_array())
@@ -188,7 +206,9 @@ pub async fn run(args: &ImportArgs) -> Result<ImportSummary, ImportError> {
     let progress = progress_bar(total_bytes);
     let mut summary = ImportSummary::default();
     let mut batch: Vec<(usize, Value)> = Vec::with_capacity(args.batch);
-    let (lines_tx, mut lines_rx) = tokio::sync::mpsc::channel::<Result<(usize, usize, String), std::io::Error>>(args.batch * 2);
+    let (lines_tx, mut lines_rx) = tokio::sync::mpsc::channel::<
+        Result<(usize, usize, String), std::io::Error>,
+    >(args.batch * 2);
     // Reading is blocking I/O: a thread feeds lines to the async importer.
     std::thread::spawn(move || {
         let reader = BufReader::new(input);
@@ -212,7 +232,9 @@ pub async fn run(args: &ImportArgs) -> Result<ImportSummary, ImportError> {
         summary.lines += 1;
         match serde_json::from_str::<Value>(&text) {
             Ok(record) => batch.push((line, record)),
-            Err(error) => summary.rejected.push((line, format!("not valid JSON: {error}"))),
+            Err(error) => summary
+                .rejected
+                .push((line, format!("not valid JSON: {error}"))),
         }
         if batch.len() >= args.batch.max(1) {
             flush(&sink, &mut batch, &mut summary).await?;
@@ -225,7 +247,11 @@ pub async fn run(args: &ImportArgs) -> Result<ImportSummary, ImportError> {
     Ok(summary)
 }
 
-async fn flush(sink: &Sink, batch: &mut Vec<(usize, Value)>, summary: &mut ImportSummary) -> Result<(), ImportError> {
+async fn flush(
+    sink: &Sink,
+    batch: &mut Vec<(usize, Value)>,
+    summary: &mut ImportSummary,
+) -> Result<(), ImportError> {
     if batch.is_empty() {
         return Ok(());
     }

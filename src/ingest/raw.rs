@@ -29,9 +29,15 @@ pub enum RecordError {
     #[error("a record must be a JSON object")]
     NotAnObject,
     #[error("field {field:?}: {message}")]
-    Field { field: &'static str, message: String },
+    Field {
+        field: &'static str,
+        message: String,
+    },
     #[error("the request is not a {format} request: {message}")]
-    Request { format: &'static str, message: String },
+    Request {
+        format: &'static str,
+        message: String,
+    },
     #[error("not a canonical call: {0}")]
     Canonical(String),
 }
@@ -53,10 +59,16 @@ pub fn parse_record(record: &Json, received_unix_nano: u64) -> Result<Call, Reco
     }
 }
 
-fn parse_exchange(object: &Map<String, Json>, received_unix_nano: u64) -> Result<Call, RecordError> {
+fn parse_exchange(
+    object: &Map<String, Json>,
+    received_unix_nano: u64,
+) -> Result<Call, RecordError> {
     let request = &object["request"];
     if !request.is_object() {
-        return Err(field("request", "must be the provider request body, a JSON object"));
+        return Err(field(
+            "request",
+            "must be the provider request body, a JSON object",
+        ));
     }
     let provider = optional_string(object, "provider")?;
     let format = wire_format(provider.as_deref(), request)?;
@@ -64,14 +76,21 @@ fn parse_exchange(object: &Map<String, Json>, received_unix_nano: u64) -> Result
         None | Some(Json::Null) => None,
         Some(Json::Array(events)) => Some(RecordedResponse::Stream(events.clone())),
         Some(body @ Json::Object(_)) => Some(RecordedResponse::Body(body.clone())),
-        Some(_) => return Err(field("response", "must be the response body or the list of streamed chunks")),
+        Some(_) => {
+            return Err(field(
+                "response",
+                "must be the response body or the list of streamed chunks",
+            ));
+        }
     };
     let times = Times::read(object, received_unix_nano)?;
     let id = record_id(object, times.start_unix_nano)?;
     let mut call = Call::new(id, Source::Raw, times.start_unix_nano);
-    fill_call(&mut call, format, request, response.as_ref()).map_err(|error| RecordError::Request {
-        format: format.as_str(),
-        message: error.to_string(),
+    fill_call(&mut call, format, request, response.as_ref()).map_err(|error| {
+        RecordError::Request {
+            format: format.as_str(),
+            message: error.to_string(),
+        }
     })?;
     if let Some(provider) = provider {
         call.provider = Some(provider.to_lowercase());
@@ -143,7 +162,9 @@ impl Times {
 /// content, so re-sending a record never stores it twice.
 fn record_id(object: &Map<String, Json>, start_unix_nano: u64) -> Result<CallId, RecordError> {
     if let Some(id) = optional_string(object, "id")? {
-        return id.parse().map_err(|_| field("id", format!("{id:?} is not a call id")));
+        return id
+            .parse()
+            .map_err(|_| field("id", format!("{id:?} is not a call id")));
     }
     let seed = match optional_string(object, "idempotency_key")? {
         Some(key) => format!("key:{key}"),
@@ -174,10 +195,18 @@ fn apply_context(call: &mut Call, object: &Map<String, Json>) -> Result<(), Reco
             call.status = CallStatus::Error;
             call.error = Some(CallError {
                 error_type: error.get("type").and_then(Json::as_str).map(str::to_owned),
-                message: error.get("message").and_then(Json::as_str).map(str::to_owned),
+                message: error
+                    .get("message")
+                    .and_then(Json::as_str)
+                    .map(str::to_owned),
             });
         }
-        Some(_) => return Err(field("error", "must be a message or {\"type\", \"message\"}")),
+        Some(_) => {
+            return Err(field(
+                "error",
+                "must be a message or {\"type\", \"message\"}",
+            ));
+        }
     }
     for (name, slot) in [
         ("service", &mut call.service),
@@ -192,7 +221,9 @@ fn apply_context(call: &mut Call, object: &Map<String, Json>) -> Result<(), Reco
         None | Some(Json::Null) => {}
         Some(Json::Array(tags)) => {
             for tag in tags {
-                let tag = tag.as_str().ok_or_else(|| field("tags", "must be a list of strings"))?;
+                let tag = tag
+                    .as_str()
+                    .ok_or_else(|| field("tags", "must be a list of strings"))?;
                 call.tags.push(tag.to_owned());
             }
         }
@@ -216,14 +247,20 @@ fn parse_canonical(record: &Json, received_unix_nano: u64) -> Result<Call, Recor
         return Err(RecordError::NotAnObject);
     };
     let start = match object.get("start_time_unix_nano") {
-        Some(Json::Number(n)) => n.as_u64().ok_or_else(|| field("start_time_unix_nano", "must be a positive integer"))?,
-        None | Some(Json::Null) => optional_time(object, "start_time")?.unwrap_or(received_unix_nano),
+        Some(Json::Number(n)) => n
+            .as_u64()
+            .ok_or_else(|| field("start_time_unix_nano", "must be a positive integer"))?,
+        None | Some(Json::Null) => {
+            optional_time(object, "start_time")?.unwrap_or(received_unix_nano)
+        }
         Some(_) => return Err(field("start_time_unix_nano", "must be an integer")),
     };
     let id = record_id(object, start)?;
     object.insert("id".into(), Json::String(id.to_string()));
     object.insert("start_time_unix_nano".into(), Json::from(start));
-    object.entry("source").or_insert_with(|| Json::String("raw".into()));
+    object
+        .entry("source")
+        .or_insert_with(|| Json::String("raw".into()));
     for key in ["idempotency_key", "start_time"] {
         object.remove(key);
     }
@@ -238,7 +275,10 @@ fn parse_canonical(record: &Json, received_unix_nano: u64) -> Result<Call, Recor
     serde_json::from_value(merged).map_err(|e| RecordError::Canonical(e.to_string()))
 }
 
-fn optional_string(object: &Map<String, Json>, name: &'static str) -> Result<Option<String>, RecordError> {
+fn optional_string(
+    object: &Map<String, Json>,
+    name: &'static str,
+) -> Result<Option<String>, RecordError> {
     match object.get(name) {
         None | Some(Json::Null) => Ok(None),
         Some(Json::String(s)) => Ok(Some(s.clone())),
@@ -246,7 +286,10 @@ fn optional_string(object: &Map<String, Json>, name: &'static str) -> Result<Opt
     }
 }
 
-fn optional_number(object: &Map<String, Json>, name: &'static str) -> Result<Option<f64>, RecordError> {
+fn optional_number(
+    object: &Map<String, Json>,
+    name: &'static str,
+) -> Result<Option<f64>, RecordError> {
     match object.get(name) {
         None | Some(Json::Null) => Ok(None),
         Some(Json::Number(n)) => Ok(n.as_f64()),
@@ -255,7 +298,10 @@ fn optional_number(object: &Map<String, Json>, name: &'static str) -> Result<Opt
 }
 
 /// A time as RFC 3339 text or Unix nanoseconds.
-fn optional_time(object: &Map<String, Json>, name: &'static str) -> Result<Option<u64>, RecordError> {
+fn optional_time(
+    object: &Map<String, Json>,
+    name: &'static str,
+) -> Result<Option<u64>, RecordError> {
     match object.get(name) {
         None | Some(Json::Null) => Ok(None),
         Some(Json::Number(n)) => n
@@ -301,8 +347,15 @@ mod tests {
         assert_eq!(call.duration_ms, Some(420.0));
         assert_eq!(call.tags, vec!["beta"]);
         assert_eq!(call.attributes["tenant"], "acme");
-        assert_eq!(call.raw.as_ref().map(|r| &r.request), Some(&record["request"]));
-        assert_eq!(parse_record(&record, 99).expect("valid").id, call.id, "same record, same id");
+        assert_eq!(
+            call.raw.as_ref().map(|r| &r.request),
+            Some(&record["request"])
+        );
+        assert_eq!(
+            parse_record(&record, 99).expect("valid").id,
+            call.id,
+            "same record, same id"
+        );
     }
 
     #[test]

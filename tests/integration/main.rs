@@ -3,7 +3,7 @@
 
 mod backpressure;
 mod bad_input;
-mod calls_expected;
+pub mod calls_expected;
 mod crash;
 mod exporter;
 mod fixtures;
@@ -12,5 +12,6 @@ mod ingest_roundtrip;
 mod otlp_compare;
 mod otlp_json;
 mod query_api;
+mod raw_equivalence;
 mod self_telemetry;
 mod server;

@@ -25,8 +25,8 @@ fn record(i: u64, service: &str, model: &str, duration_ms: f64, input: i64, outp
         "service": service,
         "session_id": format!("s{}", i % 4),
         "user_id": format!("u{}", i % 3),
-        "tags": if i % 2 == 0 { json!(["even"]) } else { json!(["odd"]) },
-        "metadata": {"tenant": if i % 5 == 0 { "acme" } else { "other" }},
+        "tags": if i.is_multiple_of(2) { json!(["even"]) } else { json!(["odd"]) },
+        "metadata": {"tenant": if i.is_multiple_of(5) { "acme" } else { "other" }},
         "idempotency_key": format!("record-{i}"),
     })
 }
@@ -100,8 +100,17 @@ async fn loaded() -> Loaded {
     let (status, reply) = post(&server, &json!(records)).await;
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["accepted"], 40);
-    let ids = reply["ids"].as_array().expect("ids").iter().map(|i| i.as_str().expect("id").to_owned()).collect();
-    Loaded { server, records, ids }
+    let ids = reply["ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|i| i.as_str().expect("id").to_owned())
+        .collect();
+    Loaded {
+        server,
+        records,
+        ids,
+    }
 }
 
 fn expect_ids(loaded: &Loaded, keep: impl Fn(usize, &Value) -> bool) -> BTreeSet<String> {
@@ -119,24 +128,52 @@ async fn every_filter_selects_exactly_the_matching_calls() {
     let loaded = loaded().await;
     let s = &loaded.server;
     let model_of = |r: &Value| r["request"]["model"].as_str().unwrap_or("").to_owned();
-    let window = format!("since={}&until={}", T0 + 10_000_000_000, T0 + 20_000_000_000);
+    let window = format!(
+        "since={}&until={}",
+        T0 + 10_000_000_000,
+        T0 + 20_000_000_000
+    );
     let cases: Vec<(&str, BTreeSet<String>)> = vec![
-        ("service=bot", expect_ids(&loaded, |_, r| r["service"] == "bot")),
-        ("provider=anthropic", expect_ids(&loaded, |_, r| r["provider"] == "anthropic")),
-        ("model=gpt-4o", expect_ids(&loaded, |_, r| model_of(r) == "gpt-4o")),
-        ("model=claude-3-5-haiku-20241022", expect_ids(&loaded, |_, r| model_of(r) == "claude-3-5-haiku")),
+        (
+            "service=bot",
+            expect_ids(&loaded, |_, r| r["service"] == "bot"),
+        ),
+        (
+            "provider=anthropic",
+            expect_ids(&loaded, |_, r| r["provider"] == "anthropic"),
+        ),
+        (
+            "model=gpt-4o",
+            expect_ids(&loaded, |_, r| model_of(r) == "gpt-4o"),
+        ),
+        (
+            "model=claude-3-5-haiku-20241022",
+            expect_ids(&loaded, |_, r| model_of(r) == "claude-3-5-haiku"),
+        ),
         ("status=error", expect_ids(&loaded, |i, _| i % 9 == 0)),
         ("status=ok", expect_ids(&loaded, |i, _| i % 9 != 0)),
         ("session_id=s1", expect_ids(&loaded, |i, _| i % 4 == 1)),
         ("user_id=u2", expect_ids(&loaded, |i, _| i % 3 == 2)),
         ("tag=even", expect_ids(&loaded, |i, _| i % 2 == 0)),
         ("attr.tenant=acme", expect_ids(&loaded, |i, _| i % 5 == 0)),
-        ("min_duration_ms=300&max_duration_ms=400", expect_ids(&loaded, |i, _| (20..=30).contains(&i))),
-        ("min_tokens=40", expect_ids(&loaded, |i, _| 15 + i + (i % 4) >= 40)),
-        ("max_tokens=20", expect_ids(&loaded, |i, _| 15 + i + (i % 4) <= 20)),
+        (
+            "min_duration_ms=300&max_duration_ms=400",
+            expect_ids(&loaded, |i, _| (20..=30).contains(&i)),
+        ),
+        (
+            "min_tokens=40",
+            expect_ids(&loaded, |i, _| 15 + i + (i % 4) >= 40),
+        ),
+        (
+            "max_tokens=20",
+            expect_ids(&loaded, |i, _| 15 + i + (i % 4) <= 20),
+        ),
         ("source=raw", expect_ids(&loaded, |_, _| true)),
         ("source=otlp", BTreeSet::new()),
-        (window.as_str(), expect_ids(&loaded, |i, _| (10..20).contains(&i))),
+        (
+            window.as_str(),
+            expect_ids(&loaded, |i, _| (10..20).contains(&i)),
+        ),
         ("service=bot&tag=odd", BTreeSet::new()),
         ("q=topic3", expect_ids(&loaded, |i, _| i % 7 == 3)),
         ("q=answer%2012", expect_ids(&loaded, |i, _| i == 12)),
@@ -205,7 +242,10 @@ async fn pages_stay_stable_while_calls_are_inserted() {
     let unique: BTreeSet<String> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "no call is shown twice");
     for id in &loaded.ids {
-        assert!(unique.contains(id), "call {id} that existed before paging was shown");
+        assert!(
+            unique.contains(id),
+            "call {id} that existed before paging was shown"
+        );
     }
 }
 
@@ -213,7 +253,11 @@ async fn pages_stay_stable_while_calls_are_inserted() {
 async fn sorting_by_latency_tokens_and_cost_pages_in_order() {
     let loaded = loaded().await;
     let s = &loaded.server;
-    for (sort, field) in [("latency", "duration_ms"), ("tokens", "tokens"), ("cost", "cost_usd")] {
+    for (sort, field) in [
+        ("latency", "duration_ms"),
+        ("tokens", "tokens"),
+        ("cost", "cost_usd"),
+    ] {
         for order in ["asc", "desc"] {
             let mut values = Vec::new();
             let mut cursor: Option<String> = None;
@@ -226,7 +270,10 @@ async fn sorting_by_latency_tokens_and_cost_pages_in_order() {
                 assert_eq!(status, 200, "{page}");
                 for call in page["calls"].as_array().expect("calls") {
                     let value = match field {
-                        "tokens" => call["usage"]["input_tokens"].as_f64().unwrap_or(0.0) + call["usage"]["output_tokens"].as_f64().unwrap_or(0.0),
+                        "tokens" => {
+                            call["usage"]["input_tokens"].as_f64().unwrap_or(0.0)
+                                + call["usage"]["output_tokens"].as_f64().unwrap_or(0.0)
+                        }
                         other => call[other].as_f64().unwrap_or(-1.0),
                     };
                     values.push(value);
@@ -278,18 +325,29 @@ async fn stats_match_numbers_computed_here() {
         assert_eq!(group["errors"], errors, "{model}");
         let input: u64 = members.iter().map(|(i, _)| 10 + *i as u64).sum();
         assert_eq!(group["input_tokens"], input, "{model}");
-        let mut latencies: Vec<f64> = members.iter().map(|(i, _)| 100.0 + *i as f64 * 10.0).collect();
+        let mut latencies: Vec<f64> = members
+            .iter()
+            .map(|(i, _)| 100.0 + *i as f64 * 10.0)
+            .collect();
         latencies.sort_by(|a, b| a.partial_cmp(b).expect("numbers"));
         for (q, name) in [(0.5, "p50"), (0.9, "p90"), (0.99, "p99")] {
             let want = nearest_rank(&latencies, q);
             let got = group["latency_ms"][name].as_f64().expect("percentile");
-            assert!((got - want).abs() / want < 0.02, "{model} {name}: {got} vs {want}");
+            assert!(
+                (got - want).abs() / want < 0.02,
+                "{model} {name}: {got} vs {want}"
+            );
         }
         let cost = group["cost_usd"].as_f64().expect("cost");
         assert!(cost > 0.0, "{model} is in the price table");
     }
     let (_, by_day) = get(&loaded.server, "/api/v1/stats?group_by=day&service=bot").await;
-    let total: u64 = by_day["groups"].as_array().expect("groups").iter().map(|g| g["count"].as_u64().expect("count")).sum();
+    let total: u64 = by_day["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| g["count"].as_u64().expect("count"))
+        .sum();
     assert_eq!(total, 20);
     let (status, _) = get(&loaded.server, "/api/v1/stats?group_by=colour").await;
     assert_eq!(status, 400);
@@ -298,32 +356,61 @@ async fn stats_match_numbers_computed_here() {
 #[tokio::test]
 async fn export_streams_every_call_and_parses_back() {
     let loaded = loaded().await;
-    let text = reqwest::get(loaded.server.url("/api/v1/export?format=jsonl&service=search"))
-        .await
-        .expect("export")
-        .text()
-        .await
-        .expect("body");
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let text = reqwest::get(
+        loaded
+            .server
+            .url("/api/v1/export?format=jsonl&service=search"),
+    )
+    .await
+    .expect("export")
+    .text()
+    .await
+    .expect("body");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
     assert_eq!(lines.len(), 20);
-    let (_, one) = get(&loaded.server, &format!("/api/v1/calls/{}", lines[0]["id"].as_str().expect("id"))).await;
-    assert_eq!(lines[0], one, "an exported line is the call as the API returns it");
-    let starts: Vec<u64> = lines.iter().map(|l| l["start_time_unix_nano"].as_u64().expect("start")).collect();
+    let (_, one) = get(
+        &loaded.server,
+        &format!("/api/v1/calls/{}", lines[0]["id"].as_str().expect("id")),
+    )
+    .await;
+    assert_eq!(
+        lines[0], one,
+        "an exported line is the call as the API returns it"
+    );
+    let starts: Vec<u64> = lines
+        .iter()
+        .map(|l| l["start_time_unix_nano"].as_u64().expect("start"))
+        .collect();
     assert!(starts.windows(2).all(|w| w[0] <= w[1]), "oldest first");
 
-    let text = reqwest::get(loaded.server.url("/api/v1/export?format=openai-chat&provider=openai&status=ok"))
-        .await
-        .expect("export")
-        .text()
-        .await
-        .expect("body");
-    let examples: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let text = reqwest::get(
+        loaded
+            .server
+            .url("/api/v1/export?format=openai-chat&provider=openai&status=ok"),
+    )
+    .await
+    .expect("export")
+    .text()
+    .await
+    .expect("body");
+    let examples: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
     assert!(!examples.is_empty());
     for example in &examples {
         let messages = example["messages"].as_array().expect("messages");
         assert_eq!(messages[0]["role"], "system");
         assert_eq!(messages.last().expect("last")["role"], "assistant");
-        assert!(messages.last().expect("last")["content"].as_str().expect("text").starts_with("answer "));
+        assert!(
+            messages.last().expect("last")["content"]
+                .as_str()
+                .expect("text")
+                .starts_with("answer ")
+        );
     }
 }
 
@@ -338,7 +425,12 @@ async fn records_are_validated_one_by_one_and_resending_is_harmless() {
     let rejected = reply["rejected"].as_array().expect("rejected");
     assert_eq!(rejected.len(), 2);
     assert_eq!(rejected[0]["index"], 1);
-    assert!(rejected[0]["error"].as_str().expect("error").contains("status"));
+    assert!(
+        rejected[0]["error"]
+            .as_str()
+            .expect("error")
+            .contains("status")
+    );
     let (status, again) = post(&server, &good).await;
     assert_eq!(status, 200);
     assert_eq!(again["ids"][0], reply["ids"][0]);
@@ -361,9 +453,14 @@ async fn reprise_import_reports_bad_lines_and_is_safe_to_rerun() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("import.db");
     let file = dir.path().join("records.jsonl");
-    let mut lines: Vec<String> = (0..30).map(|i| record(i, "imported", "gpt-4o", 5.0, 3, 2).to_string()).collect();
+    let mut lines: Vec<String> = (0..30)
+        .map(|i| record(i, "imported", "gpt-4o", 5.0, 3, 2).to_string())
+        .collect();
     lines.insert(4, "{not json".into());
-    lines.insert(10, json!({"request": {"messages": []}, "tags": "x"}).to_string());
+    lines.insert(
+        10,
+        json!({"request": {"messages": []}, "tags": "x"}).to_string(),
+    );
     std::fs::write(&file, lines.join("\n") + "\n").expect("write");
     let run = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_reprise"))
@@ -376,13 +473,87 @@ async fn reprise_import_reports_bad_lines_and_is_safe_to_rerun() {
     };
     let first = run();
     let stderr = String::from_utf8_lossy(&first.stderr);
-    assert!(!first.status.success(), "bad lines make the exit code non-zero");
+    assert!(
+        !first.status.success(),
+        "bad lines make the exit code non-zero"
+    );
     assert!(stderr.contains("line 5:"), "{stderr}");
-    assert!(stderr.contains("line 11:") && stderr.contains("tags"), "{stderr}");
+    assert!(
+        stderr.contains("line 11:") && stderr.contains("tags"),
+        "{stderr}"
+    );
     assert!(stderr.contains("30 stored"), "{stderr}");
     let second = run();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(stderr.contains("0 stored, 30 already stored"), "{stderr}");
     let server = TestServer::start_on(&db, &[]).await;
     assert_eq!(all_ids(&server, "service=imported").await.len(), 30);
+}
+
+#[tokio::test]
+async fn a_session_lists_its_calls_in_order_with_totals() {
+    let loaded = loaded().await;
+    let (status, session) = get(&loaded.server, "/api/v1/sessions/s1?limit=4").await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["totals"]["count"], 10);
+    let expected_input: u64 = (0..40u64).filter(|i| i % 4 == 1).map(|i| 10 + i).sum();
+    assert_eq!(session["totals"]["input_tokens"], expected_input);
+    let calls = session["calls"].as_array().expect("calls");
+    assert_eq!(calls.len(), 4);
+    assert!(session["next_cursor"].is_string());
+    let starts: Vec<u64> = calls
+        .iter()
+        .map(|c| c["start_time_unix_nano"].as_u64().expect("start"))
+        .collect();
+    assert!(starts.windows(2).all(|w| w[0] < w[1]), "oldest first");
+    let (status, _) = get(&loaded.server, "/api/v1/sessions/nobody").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_trace_is_a_span_tree_with_its_calls() {
+    use crate::generate::{self, hex, string_attr};
+    use prost::Message as _;
+    let server = TestServer::start().await;
+    let root = generate::span("POST /chat");
+    let mut child = generate::span("chat gpt-4o");
+    child.trace_id = root.trace_id.clone();
+    child.parent_span_id = root.span_id.clone();
+    child.attributes = vec![
+        string_attr("gen_ai.operation.name", "chat"),
+        string_attr("gen_ai.provider.name", "openai"),
+        string_attr("gen_ai.request.model", "gpt-4o"),
+        string_attr(
+            "gen_ai.input.messages",
+            r#"[{"role":"user","parts":[{"type":"text","content":"hello tree"}]}]"#,
+        ),
+    ];
+    let trace_id = hex(&root.trace_id);
+    let (root_id, child_id) = (hex(&root.span_id), hex(&child.span_id));
+    let response = reqwest::Client::new()
+        .post(server.url("/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(generate::request(vec![child, root]).encode_to_vec())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    let (status, trace) = get(&server, &format!("/api/v1/traces/{trace_id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(trace["roots"], json!([root_id]));
+    let spans = trace["spans"].as_array().expect("spans");
+    let root_span = spans
+        .iter()
+        .find(|s| s["span_id"] == root_id.as_str())
+        .expect("root");
+    assert_eq!(root_span["children"], json!([child_id]));
+    assert!(root_span["call_id"].is_null());
+    let child_span = spans
+        .iter()
+        .find(|s| s["span_id"] == child_id.as_str())
+        .expect("child");
+    let calls = trace["calls"].as_array().expect("calls");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(child_span["call_id"], calls[0]["id"]);
+    assert_eq!(calls[0]["request_model"], "gpt-4o");
 }

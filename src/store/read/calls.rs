@@ -274,23 +274,27 @@ impl Reader {
         cursor: Option<Cursor>,
     ) -> Result<CallPage, ReadError> {
         let expression = sort.key.expression();
-        let mut query: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("{CALL_SELECT_COLUMNS}, {expression} AS sort_value FROM calls"));
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "{CALL_SELECT_COLUMNS}, {expression} AS sort_value FROM calls"
+        ));
         push_filter(&mut query, project_id, filter);
-        let (compare, direction) = if sort.ascending { (">", "ASC") } else { ("<", "DESC") };
+        let (compare, direction) = if sort.ascending {
+            (">", "ASC")
+        } else {
+            ("<", "DESC")
+        };
         if let Some(cursor) = cursor {
             query.push(format!(" AND ({expression}, id) {compare} ("));
             match cursor.value {
                 SortValue::Int(value) => query.push_bind(value),
                 SortValue::Real(value) => query.push_bind(value),
             };
-            query
-                .push(", ")
-                .push_bind(cursor.row_id)
-                .push(")");
+            query.push(", ").push_bind(cursor.row_id).push(")");
         }
         query
-            .push(format!(" ORDER BY {expression} {direction}, id {direction} LIMIT "))
+            .push(format!(
+                " ORDER BY {expression} {direction}, id {direction} LIMIT "
+            ))
             .push_bind(limit as i64 + 1);
         let rows = query.build().fetch_all(&self.pool).await?;
         let mut calls = Vec::with_capacity(rows.len().min(limit));

@@ -148,7 +148,11 @@ impl Reader {
                 key: group_key(&row, group_by)?,
                 count,
                 errors,
-                error_rate: if count > 0 { errors as f64 / count as f64 } else { 0.0 },
+                error_rate: if count > 0 {
+                    errors as f64 / count as f64
+                } else {
+                    0.0
+                },
                 input_tokens: row.try_get("input_tokens")?,
                 output_tokens: row.try_get("output_tokens")?,
                 cost_usd: row.try_get("cost_usd")?,
@@ -163,7 +167,9 @@ impl Reader {
                 "SELECT {key} AS k, {column} AS b, COUNT(*) AS n FROM calls"
             ));
             push_filter(&mut query, project_id, filter);
-            query.push(format!(" AND {column} IS NOT NULL GROUP BY k, b ORDER BY k, b"));
+            query.push(format!(
+                " AND {column} IS NOT NULL GROUP BY k, b ORDER BY k, b"
+            ));
             let mut buckets: BTreeMap<GroupKey, Vec<(i64, i64)>> = BTreeMap::new();
             for row in query.build().fetch_all(&self.pool).await? {
                 buckets
