@@ -110,7 +110,7 @@ impl Store {
             .connect_with(read_options(&options.path).map_err(open_error)?)
             .await
             .map_err(open_error)?;
-        let known_blobs = Arc::new(KnownBlobs::new(1 << 20));
+        let known_blobs = Arc::new(KnownBlobs::new(200_000));
         let links_queued = Arc::new(Notify::new());
         let (queue, writer_task) = writer::spawn(
             write_conn,
@@ -176,6 +176,6 @@ fn read_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
     Ok(SqliteConnectOptions::from_str(&url)?
         .read_only(true)
         .busy_timeout(Duration::from_secs(10))
-        .pragma("cache_size", "-16000")
+        .pragma("cache_size", "-4000")
         .log_statements(tracing::log::LevelFilter::Trace))
 }
