@@ -350,3 +350,20 @@ pub async fn clear_links(
     }
     Ok(())
 }
+
+/// Sets recomputed costs.
+pub async fn update_costs(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    updates: &[(crate::model::CallId, Option<f64>)],
+) -> Result<(), WriteError> {
+    for (call_id, cost) in updates {
+        sqlx::query("UPDATE calls SET cost_usd = ? WHERE project_id = ? AND call_id = ?")
+            .bind(*cost)
+            .bind(project_id)
+            .bind(call_id.to_bytes().as_slice())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}

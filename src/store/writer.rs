@@ -312,6 +312,7 @@ async fn write_batch(
     links.extend(batch.link_keys.iter().copied());
     let links_queued = super::call_writes::queue_links(conn, batch.project_id, &links).await?;
     super::call_writes::clear_links(conn, batch.project_id, &batch.links_done).await?;
+    super::call_writes::update_costs(conn, batch.project_id, &batch.cost_updates).await?;
     Ok(WriteSummary {
         spans_inserted,
         logs_inserted,
