@@ -46,7 +46,11 @@ async fn recompute(
         let mut changes = Vec::new();
         for columns in &page.calls {
             examined += 1;
-            let mut call = Call::new(columns.call_id, columns.source, columns.start_time_unix_nano);
+            let mut call = Call::new(
+                columns.call_id,
+                columns.source,
+                columns.start_time_unix_nano,
+            );
             call.request_model = columns.request_model.clone();
             call.response_model = columns.response_model.clone();
             call.usage = columns.usage.clone();
@@ -62,10 +66,17 @@ async fn recompute(
                 cost_updates: changes,
                 ..WriteBatch::default()
             };
-            state.store.queue.write(batch).await.map_err(|error| match error {
-                WriteError::QueueFull => ApiError::Ingest(crate::ingest::IngestError::Overloaded),
-                other => ApiError::Internal(other.to_string()),
-            })?;
+            state
+                .store
+                .queue
+                .write(batch)
+                .await
+                .map_err(|error| match error {
+                    WriteError::QueueFull => {
+                        ApiError::Ingest(crate::ingest::IngestError::Overloaded)
+                    }
+                    other => ApiError::Internal(other.to_string()),
+                })?;
         }
         match page.next_cursor {
             Some(next) => cursor = Some(next),
