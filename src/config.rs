@@ -26,6 +26,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Import raw prompt/response records from a JSONL file (or `-` for stdin).
     Import(crate::cli::import::ImportArgs),
+    /// Write a consistent copy of the database, even while a server runs.
+    Backup(crate::cli::backup::BackupArgs),
+    /// Replace the database with a backup (stop the server first).
+    Restore(crate::cli::backup::RestoreArgs),
+    /// Check the database's integrity and show where its space went.
+    Check(crate::cli::backup::CheckArgs),
 }
 
 /// When the database file is flushed to disk.

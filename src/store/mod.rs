@@ -17,6 +17,7 @@ pub mod call_index;
 pub mod call_record;
 mod call_writes;
 pub mod codec;
+pub mod maintenance;
 pub mod pack;
 pub mod read;
 pub mod records;

@@ -2,6 +2,7 @@
 //! real OTLP bytes, a real SQLite file.
 
 mod backpressure;
+mod backup;
 mod bad_input;
 pub mod calls_expected;
 mod crash;
