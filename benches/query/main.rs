@@ -120,7 +120,7 @@ fn record(i: usize, rng: &mut Rng, words: &[&str], now: u64) -> Value {
                    "usage": {"prompt_tokens": input, "completion_tokens": output}}),
         )
     };
-    let failed = rng.next_u64() % 50 == 0;
+    let failed = rng.next_u64().is_multiple_of(50);
     json!({
         "provider": provider, "request": request, "response": response,
         "start_time": start, "duration_ms": 200.0 + (rng.next_u64() % 8000) as f64,
