@@ -16,7 +16,7 @@ use crate::config::ServeArgs;
 use crate::cost::{PriceError, PriceTable};
 use crate::ingest::otlp::{grpc, http};
 use crate::ingest::{Ingest, linker};
-use crate::store::{OpenError, Store};
+use crate::store::{OpenError, Store, prune};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -77,6 +77,12 @@ pub async fn serve(
         let _ = signal_stop.send(true);
     });
     let linker = linker::spawn(store.clone(), prices, stop_rx.clone());
+    let pruner = prune::spawn_pruner(
+        store.clone(),
+        args.retention(),
+        args.prune_interval,
+        stop_rx.clone(),
+    );
     let http_stop = wait_for(stop_rx.clone());
     let grpc_stop = wait_for(stop_rx);
 
@@ -98,6 +104,7 @@ pub async fn serve(
     // Also when a listener failed rather than being told to stop.
     let _ = stop_tx.send(true);
     let _ = linker.await;
+    let _ = pruner.await;
     tracing::info!("listeners stopped; draining the write queue");
     store.close().await;
     result.map(|_| ())

@@ -14,5 +14,6 @@ mod otlp_compare;
 mod otlp_json;
 mod query_api;
 mod raw_equivalence;
+mod retention;
 mod self_telemetry;
 mod server;
