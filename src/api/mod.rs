@@ -6,6 +6,7 @@ pub mod costs;
 pub mod error;
 pub mod export;
 pub mod health;
+pub mod openapi;
 pub mod params;
 pub mod records;
 pub mod sessions;
@@ -35,5 +36,6 @@ pub fn router(state: ApiState) -> Router {
         .merge(sessions::router())
         .merge(export::router())
         .merge(traces::router())
+        .merge(openapi::router())
         .with_state(state)
 }

@@ -10,6 +10,7 @@ mod exporter;
 mod fixtures;
 mod generate;
 mod ingest_roundtrip;
+mod openapi;
 mod otlp_compare;
 mod otlp_json;
 mod query_api;
