@@ -14,5 +14,8 @@ mod otlp_compare;
 mod otlp_json;
 mod query_api;
 mod raw_equivalence;
+mod redaction;
+mod security;
 mod self_telemetry;
 mod server;
+mod tls;
