@@ -28,7 +28,9 @@ pub enum TlsError {
     Certificate { path: PathBuf, message: String },
     #[error("cannot read the TLS private key {path}: {message}")]
     Key { path: PathBuf, message: String },
-    #[error("the certificate {path} holds no certificate (expected PEM `BEGIN CERTIFICATE` blocks)")]
+    #[error(
+        "the certificate {path} holds no certificate (expected PEM `BEGIN CERTIFICATE` blocks)"
+    )]
     NoCertificate { path: PathBuf },
     #[error("the TLS certificate and key do not go together: {0}")]
     Mismatch(String),

@@ -37,7 +37,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    for (name, redactor) in [("secrets (default)", &built_in), ("every detector", &everything)] {
+    for (name, redactor) in [
+        ("secrets (default)", &built_in),
+        ("every detector", &everything),
+    ] {
         let policy = redactor.policy_for("default");
         let started = Instant::now();
         let mut changed = 0;

@@ -7,9 +7,9 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::ApiState;
-use crate::auth::Project;
 use super::error::ApiError;
 use super::params::{CallFilterParams, param, parse_cursor, parse_limit, parse_sort, query_pairs};
+use crate::auth::Project;
 use crate::model::CallId;
 use crate::store::call_record::CallColumns;
 

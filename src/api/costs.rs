@@ -9,9 +9,9 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::ApiState;
-use crate::auth::Project;
 use super::error::ApiError;
 use super::params::{CallFilterParams, query_pairs};
+use crate::auth::Project;
 use crate::model::Call;
 use crate::store::WriteError;
 use crate::store::batch::WriteBatch;

@@ -23,9 +23,9 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::ApiState;
-use crate::auth::Project;
 use super::error::ApiError;
 use super::params::{CallFilterParams, param, parse_sort, query_pairs};
+use crate::auth::Project;
 use crate::model::Call;
 use crate::providers::openai_chat::to_openai_chat;
 use crate::providers::translate::TargetParams;

@@ -8,8 +8,8 @@ use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 
 use super::ApiState;
-use crate::auth::{Principal, Scope};
 use super::error::ApiError;
+use crate::auth::{Principal, Scope};
 
 pub fn router() -> Router<ApiState> {
     Router::new().route("/healthz", get(health))

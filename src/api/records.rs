@@ -12,8 +12,8 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::ApiState;
-use crate::auth::Project;
 use super::error::ApiError;
+use crate::auth::Project;
 use crate::ingest::IngestError;
 use crate::ingest::otlp::body::read_limited;
 use crate::ingest::raw::parse_record;

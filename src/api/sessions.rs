@@ -7,10 +7,10 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::ApiState;
-use crate::auth::Project;
 use super::calls::summary_json;
 use super::error::ApiError;
 use super::params::{param, parse_cursor, parse_limit, query_pairs};
+use crate::auth::Project;
 use crate::store::read::{CallFilter, CallSort, GroupBy, SortKey};
 
 pub fn router() -> Router<ApiState> {
@@ -39,9 +39,7 @@ async fn get_session(
         ..CallFilter::default()
     };
     let reader = &state.store.reader;
-    let totals = reader
-        .call_stats(project.id, &filter, GroupBy::All)
-        .await?;
+    let totals = reader.call_stats(project.id, &filter, GroupBy::All).await?;
     let Some(totals) = totals.into_iter().next().filter(|t| t.count > 0) else {
         return Err(ApiError::NotFound(format!("session {id:?}")));
     };

@@ -7,10 +7,10 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::ApiState;
-use crate::auth::Project;
 use super::calls::search_error;
 use super::error::ApiError;
 use super::params::{CallFilterParams, param, query_pairs};
+use crate::auth::Project;
 use crate::store::read::{GroupBy, GroupKey};
 
 pub fn router() -> Router<ApiState> {

@@ -119,9 +119,17 @@ struct RpcStatus {
 /// OTLP routes and in the API's everywhere else.
 fn refusal(error: &AuthError, path: &str, headers: &HeaderMap) -> Response {
     let (status, grpc_code, code) = if error.is_forbidden() {
-        (StatusCode::FORBIDDEN, tonic::Code::PermissionDenied, "forbidden")
+        (
+            StatusCode::FORBIDDEN,
+            tonic::Code::PermissionDenied,
+            "forbidden",
+        )
     } else {
-        (StatusCode::UNAUTHORIZED, tonic::Code::Unauthenticated, "unauthenticated")
+        (
+            StatusCode::UNAUTHORIZED,
+            tonic::Code::Unauthenticated,
+            "unauthenticated",
+        )
     };
     let message = error.to_string();
     let protobuf = headers
@@ -151,9 +159,10 @@ fn refusal(error: &AuthError, path: &str, headers: &HeaderMap) -> Response {
             AuthError::InvalidKey => r#"Bearer realm="reprise", error="invalid_token""#,
             _ => r#"Bearer realm="reprise""#,
         };
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
     }
     response
 }
@@ -168,8 +177,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Project {
         match parts.extensions.get::<Principal>() {
             Some(principal) => Ok(principal.project.clone()),
             None => {
-                tracing::error!(path = parts.uri.path(), "a data route was served without the authentication layer");
-                let body = serde_json::json!({"error": {"code": "internal", "message": "internal error"}});
+                tracing::error!(
+                    path = parts.uri.path(),
+                    "a data route was served without the authentication layer"
+                );
+                let body =
+                    serde_json::json!({"error": {"code": "internal", "message": "internal error"}});
                 Err((StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response())
             }
         }
@@ -192,9 +205,21 @@ mod tests {
             (Method::GET, "/api/v1/export", Access::Needs(Scope::Read)),
             (Method::GET, "/api/v1/replays", Access::Needs(Scope::Read)),
             (Method::POST, "/api/v1/replays", Access::Needs(Scope::Admin)),
-            (Method::POST, "/api/v1/replays/x/cancel", Access::Needs(Scope::Admin)),
-            (Method::POST, "/api/v1/costs/recompute", Access::Needs(Scope::Admin)),
-            (Method::DELETE, "/api/v1/calls/abc", Access::Needs(Scope::Admin)),
+            (
+                Method::POST,
+                "/api/v1/replays/x/cancel",
+                Access::Needs(Scope::Admin),
+            ),
+            (
+                Method::POST,
+                "/api/v1/costs/recompute",
+                Access::Needs(Scope::Admin),
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/calls/abc",
+                Access::Needs(Scope::Admin),
+            ),
             (Method::GET, "/api/v1/keys", Access::Needs(Scope::Admin)),
             (Method::GET, "/", Access::Open),
             (Method::GET, "/assets/app.js", Access::Open),
@@ -210,7 +235,10 @@ mod tests {
         assert_eq!(key_from(Some("Bearer rpk_a"), None), Some("rpk_a"));
         assert_eq!(key_from(Some("bearer  rpk_a "), None), Some("rpk_a"));
         assert_eq!(key_from(None, Some("rpk_b")), Some("rpk_b"));
-        assert_eq!(key_from(Some("Basic dXNlcg=="), Some("rpk_b")), Some("rpk_b"));
+        assert_eq!(
+            key_from(Some("Basic dXNlcg=="), Some("rpk_b")),
+            Some("rpk_b")
+        );
         assert_eq!(key_from(Some("Basic dXNlcg=="), None), None);
         assert_eq!(key_from(None, None), None);
     }

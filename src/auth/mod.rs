@@ -126,9 +126,7 @@ impl Principal {
 /// UNAUTHENTICATED, `Forbidden` is HTTP 403 / gRPC PERMISSION_DENIED.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    #[error(
-        "an API key is required: send it as `Authorization: Bearer KEY` or `x-api-key: KEY`"
-    )]
+    #[error("an API key is required: send it as `Authorization: Bearer KEY` or `x-api-key: KEY`")]
     MissingKey,
     #[error("the API key is not valid (unknown, mistyped or revoked)")]
     InvalidKey,
@@ -194,7 +192,11 @@ impl Authorizer {
     /// The one check every transport calls: `key` as sent (without the
     /// `Bearer ` prefix), `scope` what the request needs (`None` for open
     /// routes, which still learn who is asking when a valid key is sent).
-    pub fn authorize(&self, key: Option<&str>, scope: Option<Scope>) -> Result<Principal, AuthError> {
+    pub fn authorize(
+        &self,
+        key: Option<&str>,
+        scope: Option<Scope>,
+    ) -> Result<Principal, AuthError> {
         if !self.enabled() {
             return Ok(Principal::unauthenticated());
         }
@@ -265,7 +267,9 @@ impl Authorizer {
                 }
                 match active_keys(&pool).await {
                     Ok(keys) => authorizer.replace_keys(keys),
-                    Err(error) => tracing::warn!(%error, "cannot re-read the API keys; keeping the previous ones"),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot re-read the API keys; keeping the previous ones")
+                    }
                 }
             }
         })

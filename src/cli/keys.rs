@@ -53,7 +53,8 @@ pub enum KeysCliError {
 }
 
 fn parse_scope(text: &str) -> Result<Scope, String> {
-    text.parse().map_err(|e: crate::auth::UnknownScope| e.to_string())
+    text.parse()
+        .map_err(|e: crate::auth::UnknownScope| e.to_string())
 }
 
 pub async fn run(args: &KeysArgs) -> Result<(), KeysCliError> {

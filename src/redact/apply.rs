@@ -168,7 +168,10 @@ impl Policy {
         {
             changed += usize::from(self.redact_string(message));
         }
-        for text in [&mut call.session_id, &mut call.user_id].into_iter().flatten() {
+        for text in [&mut call.session_id, &mut call.user_id]
+            .into_iter()
+            .flatten()
+        {
             changed += usize::from(self.redact_string(text));
         }
         for tag in &mut call.tags {

@@ -54,12 +54,17 @@ pub enum RedactionConfigError {
         rule: String,
         message: String,
     },
-    #[error("rule {rule:?} in [{section}] matches empty text, which would insert its replacement everywhere: make it match at least one character")]
+    #[error(
+        "rule {rule:?} in [{section}] matches empty text, which would insert its replacement everywhere: make it match at least one character"
+    )]
     EmptyMatch { section: String, rule: String },
     #[error(
         "the replacement {replacement:?} in [{section}] contains a quote, a backslash or a control character; these would corrupt JSON-encoded attributes, so use plain text like \"[REDACTED:{{name}}]\""
     )]
-    UnsafeReplacement { section: String, replacement: String },
+    UnsafeReplacement {
+        section: String,
+        replacement: String,
+    },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,11 +147,12 @@ fn compile(
     let mut rules = Vec::new();
     for detector in BUILT_IN {
         if enabled(section_name, &detectors, detector.name, detector.group)? {
-            let regex = Regex::new(detector.pattern).map_err(|e| RedactionConfigError::BadPattern {
-                section: section_name.to_owned(),
-                rule: detector.name.to_owned(),
-                message: e.to_string(),
-            })?;
+            let regex =
+                Regex::new(detector.pattern).map_err(|e| RedactionConfigError::BadPattern {
+                    section: section_name.to_owned(),
+                    rule: detector.name.to_owned(),
+                    message: e.to_string(),
+                })?;
             rules.push(Rule::new(
                 detector.name.to_owned(),
                 regex,

@@ -53,10 +53,7 @@ impl Redactor {
 
     /// The policy of the project named `project` (its own section, else `[default]`).
     pub fn policy_for(&self, project: &str) -> Arc<Policy> {
-        self.projects
-            .get(project)
-            .unwrap_or(&self.default)
-            .clone()
+        self.projects.get(project).unwrap_or(&self.default).clone()
     }
 }
 
@@ -73,10 +70,16 @@ mod tests {
     #[test]
     fn each_detector_finds_its_kind_of_secret() {
         let cases = [
-            ("reprise_key", "rpk_Hq7Lm2Vx9Kp4Rt8Wz1Nb5Cd3Fg6Js0AeQm3vX8kL2pR"),
+            (
+                "reprise_key",
+                "rpk_Hq7Lm2Vx9Kp4Rt8Wz1Nb5Cd3Fg6Js0AeQm3vX8kL2pR",
+            ),
             ("openai_key", "sk-Qm3vX8kL2pR7tY1wZ4nB6cD9fG0hJ5sAT3BlbkFJ"),
             ("openai_key", "sk-proj-Qm3vX8kL2p_R7tY1wZ4n-B6cD9fG0hJ5sA"),
-            ("anthropic_key", "sk-ant-api03-Hq7Lm2Vx9Kp4Rt8Wz1Nb5Cd3Fg6Js0Ae"),
+            (
+                "anthropic_key",
+                "sk-ant-api03-Hq7Lm2Vx9Kp4Rt8Wz1Nb5Cd3Fg6Js0Ae",
+            ),
             ("stripe_key", "sk_live_4eQm3vX8kL2pR7tY1wZ4nB6c"),
             ("stripe_key", "rk_test_4eQm3vX8kL2pR7tY1wZ4nB6c"),
             ("aws_access_key_id", "AKIAIOSFODNN7EXAMPLE"),
@@ -119,11 +122,15 @@ mod tests {
     fn bearer_tokens_lose_the_token_and_keep_the_scheme() {
         let policy = everything();
         assert_eq!(
-            policy.redact("Authorization: Bearer abc123DEF456ghi789JKL").as_deref(),
+            policy
+                .redact("Authorization: Bearer abc123DEF456ghi789JKL")
+                .as_deref(),
             Some("Authorization: Bearer [REDACTED:bearer_token]")
         );
         assert_eq!(
-            policy.redact("authorization: bearer sk-proj-Qm3vX8kL2pR7tY1wZ4nB6cD9").as_deref(),
+            policy
+                .redact("authorization: bearer sk-proj-Qm3vX8kL2pR7tY1wZ4nB6cD9")
+                .as_deref(),
             Some("authorization: bearer [REDACTED:openai_key]"),
             "a known key is named by its own detector"
         );

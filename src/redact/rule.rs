@@ -238,15 +238,25 @@ mod tests {
     #[test]
     fn a_token_after_an_escape_is_at_a_boundary_but_not_after_a_letter() {
         let policy = Policy::new(vec![rule(r"sk-[0-9]{4}", true)]).expect("policy");
-        assert_eq!(policy.redact(r"key:\nsk-1234").as_deref(), Some(r"key:\n[X]"));
+        assert_eq!(
+            policy.redact(r"key:\nsk-1234").as_deref(),
+            Some(r"key:\n[X]")
+        );
         assert_eq!(policy.redact("task-1234"), None);
-        assert_eq!(policy.redact(r"a\\nsk-1234"), None, "an escaped backslash then n is a letter");
+        assert_eq!(
+            policy.redact(r"a\\nsk-1234"),
+            None,
+            "an escaped backslash then n is a letter"
+        );
     }
 
     #[test]
     fn nothing_matching_leaves_the_text_alone() {
         let policy = Policy::new(vec![rule("secret", false)]).expect("policy");
         assert_eq!(policy.redact("nothing here"), None);
-        assert_eq!(policy.redact("a secret and a secret").as_deref(), Some("a [X] and a [X]"));
+        assert_eq!(
+            policy.redact("a secret and a secret").as_deref(),
+            Some("a [X] and a [X]")
+        );
     }
 }

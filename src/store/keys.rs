@@ -24,7 +24,9 @@ pub enum KeyStoreError {
         path: std::path::PathBuf,
         source: sqlx::migrate::MigrateError,
     },
-    #[error("a key named {0:?} already exists: choose another name (names stay taken after revocation)")]
+    #[error(
+        "a key named {0:?} already exists: choose another name (names stay taken after revocation)"
+    )]
     NameTaken(String),
     #[error("no key has the id or name {0:?}: `reprise keys list` shows them")]
     NotFound(String),
@@ -232,12 +234,12 @@ fn scopes_text(scopes: &[Scope]) -> String {
 fn parse_scopes(id: i64, text: &str) -> Result<Vec<Scope>, KeyStoreError> {
     let mut scopes = Vec::new();
     for word in text.split_whitespace() {
-        let scope = word.parse().map_err(|e: crate::auth::UnknownScope| {
-            KeyStoreError::Corrupt {
-                id,
-                message: e.to_string(),
-            }
-        })?;
+        let scope =
+            word.parse()
+                .map_err(|e: crate::auth::UnknownScope| KeyStoreError::Corrupt {
+                    id,
+                    message: e.to_string(),
+                })?;
         scopes.push(scope);
     }
     Ok(scopes)
@@ -266,10 +268,16 @@ mod tests {
         let a = create_key(&pool, &new_key("a", "default", &[Scope::Read]))
             .await
             .expect("a");
-        assert_eq!(a.project.id, 1, "the default project exists from the migration");
-        let b = create_key(&pool, &new_key("b", "team-b", &[Scope::Ingest, Scope::Admin]))
-            .await
-            .expect("b");
+        assert_eq!(
+            a.project.id, 1,
+            "the default project exists from the migration"
+        );
+        let b = create_key(
+            &pool,
+            &new_key("b", "team-b", &[Scope::Ingest, Scope::Admin]),
+        )
+        .await
+        .expect("b");
         assert_ne!(b.project.id, 1);
         assert!(matches!(
             create_key(&pool, &new_key("a", "default", &[Scope::Read])).await,

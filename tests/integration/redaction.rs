@@ -21,7 +21,10 @@ use crate::server::TestServer;
 /// One secret per detector, with the label its replacement carries.
 const SECRETS: &[(&str, &str)] = &[
     ("openai_key", "sk-proj-Qm3vX8kL2pR7tY1wZ4nB6cD9fG0hJ5sA"),
-    ("anthropic_key", "sk-ant-api03-Hq7Lm2Vx9Kp4Rt8Wz1Nb5Cd3Fg6Js0Ae"),
+    (
+        "anthropic_key",
+        "sk-ant-api03-Hq7Lm2Vx9Kp4Rt8Wz1Nb5Cd3Fg6Js0Ae",
+    ),
     ("aws_access_key_id", "AKIAQ7XK2M9P4R8TW3ZB"),
     ("github_token", "ghp_7Hq2Lm9Vx4Kp8Rt1Wz5Nb3Cd6Fg0Js2Ae7Yx"),
     ("google_api_key", "AIzaSyQ7xK2m9P4r8TW3zB6nC1dF5gH0jL2aE7y"),
@@ -92,7 +95,10 @@ fn genai_span() -> opentelemetry_proto::tonic::trace::v1::Span {
     span.links = vec![Link {
         trace_id: generate::random_bytes::<16>().to_vec(),
         span_id: generate::random_bytes::<8>().to_vec(),
-        attributes: vec![string_attr("link.text", &in_text("openai_key", SECRETS[0].1))],
+        attributes: vec![string_attr(
+            "link.text",
+            &in_text("openai_key", SECRETS[0].1),
+        )],
         ..Default::default()
     }];
     span
@@ -172,7 +178,10 @@ async fn get_json(server: &TestServer, path: &str) -> Value {
 /// Every secret is gone from `text` and its replacement is there.
 fn assert_redacted(what: &str, text: &str) {
     for (name, secret) in SECRETS {
-        assert!(!text.contains(secret), "{what} still holds the {name}: {text}");
+        assert!(
+            !text.contains(secret),
+            "{what} still holds the {name}: {text}"
+        );
         assert!(
             text.contains(&format!("[REDACTED:{name}]")),
             "{what} lacks [REDACTED:{name}]: {text}"
@@ -220,12 +229,25 @@ async fn every_detector_redacts_content_and_attributes_before_they_reach_the_dis
     let trace_id = hex(&span.trace_id);
     let mut traces = generate::request(vec![span]);
     if let Some(resource) = traces.resource_spans[0].resource.as_mut() {
-        resource
-            .attributes
-            .push(string_attr("deployment.token", &in_text("github_token", SECRETS[3].1)));
+        resource.attributes.push(string_attr(
+            "deployment.token",
+            &in_text("github_token", SECRETS[3].1),
+        ));
     }
-    post(&server, "/v1/traces", "application/x-protobuf", traces.encode_to_vec()).await;
-    post(&server, "/v1/logs", "application/x-protobuf", logs_request().encode_to_vec()).await;
+    post(
+        &server,
+        "/v1/traces",
+        "application/x-protobuf",
+        traces.encode_to_vec(),
+    )
+    .await;
+    post(
+        &server,
+        "/v1/logs",
+        "application/x-protobuf",
+        logs_request().encode_to_vec(),
+    )
+    .await;
     let reply = post(
         &server,
         "/api/v1/calls",
@@ -243,13 +265,19 @@ async fn every_detector_redacts_content_and_attributes_before_they_reach_the_dis
     assert!(!trace_text.contains(SECRETS[3].1), "resource attribute");
 
     // The span's call: message content.
-    let call_id = trace["calls"][0]["id"].as_str().expect("span call").to_owned();
+    let call_id = trace["calls"][0]["id"]
+        .as_str()
+        .expect("span call")
+        .to_owned();
     let call = get_json(&server, &format!("/api/v1/calls/{call_id}")).await;
     let content = call["input_messages"][0]["parts"][0]["content"]
         .as_str()
         .expect("content");
     assert_redacted("the span call's message", content);
-    assert!(content.contains('\n'), "JSON escapes survive redaction: {content:?}");
+    assert!(
+        content.contains('\n'),
+        "JSON escapes survive redaction: {content:?}"
+    );
 
     // The raw record: content, the recorded exchange, user id and metadata.
     let raw = get_json(&server, &format!("/api/v1/calls/{raw_id}")).await;
@@ -281,10 +309,7 @@ async fn every_detector_redacts_content_and_attributes_before_they_reach_the_dis
 #[tokio::test]
 async fn by_default_keys_are_redacted_and_emails_kept() {
     let mut server = TestServer::start().await;
-    let text = format!(
-        "mail {} key {}",
-        SECRETS[9].1, SECRETS[0].1
-    );
+    let text = format!("mail {} key {}", SECRETS[9].1, SECRETS[0].1);
     let mut span = generate::span("defaults");
     span.attributes.push(string_attr("app.text", &text));
     let trace_id = hex(&span.trace_id);
@@ -317,8 +342,7 @@ async fn each_project_gets_its_own_policy() {
     .expect("write config");
     let support = crate::security::create_key(&db, "support", "support", &["ingest", "read"]);
     let sales = crate::security::create_key(&db, "sales", "sales", &["ingest", "read"]);
-    let server =
-        TestServer::start_on(&db, &["--redaction", config.to_str().expect("path")]).await;
+    let server = TestServer::start_on(&db, &["--redaction", config.to_str().expect("path")]).await;
     let email = SECRETS[9].1;
     for (key, expect_email) in [(&support, false), (&sales, true)] {
         let mut span = generate::span("policy");

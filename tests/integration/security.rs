@@ -31,7 +31,14 @@ pub fn reprise(args: &[&str]) -> String {
 pub fn create_key(db: &Path, name: &str, project: &str, scopes: &[&str]) -> String {
     let db = db.to_str().expect("path");
     let mut args = vec![
-        "keys", "create", "--db", db, "--name", name, "--project", project,
+        "keys",
+        "create",
+        "--db",
+        db,
+        "--name",
+        name,
+        "--project",
+        project,
     ];
     for scope in scopes {
         args.extend(["--scope", scope]);
@@ -156,7 +163,10 @@ async fn each_scope_allows_its_routes_and_refuses_the_others() {
     // ingest: sends telemetry and records, reads nothing, administers nothing.
     assert_eq!(export_span(&server, KeyIn::Bearer(&ingest)).await.0, 200);
     assert_eq!(export_span(&server, KeyIn::XApiKey(&ingest)).await.0, 200);
-    assert_eq!(post_record(&server, KeyIn::Bearer(&ingest), "a").await.0, 200);
+    assert_eq!(
+        post_record(&server, KeyIn::Bearer(&ingest), "a").await.0,
+        200
+    );
     let refused = get(&server, "/api/v1/calls", KeyIn::Bearer(&ingest)).await;
     assert_eq!(refused.status(), 403);
     assert!(!refused.headers().contains_key("www-authenticate"));
@@ -218,10 +228,7 @@ async fn otlp_http_refusals_come_in_the_request_encoding() {
     )
     .await;
     assert_eq!(response.status(), 401);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/x-protobuf"
-    );
+    assert_eq!(response.headers()["content-type"], "application/x-protobuf");
     // google.rpc.Status: field 1 (code) = 16 UNAUTHENTICATED.
     let bytes = response.bytes().await.expect("body");
     assert_eq!(&bytes[..2], &[0x08, 16]);
@@ -283,10 +290,19 @@ async fn a_key_revoked_with_the_cli_while_the_server_runs_is_refused_within_seco
         200
     );
     let listed = reprise(&["keys", "list", "--db", db.to_str().expect("path")]);
-    assert!(listed.contains("doomed") && listed.contains("active"), "{listed}");
+    assert!(
+        listed.contains("doomed") && listed.contains("active"),
+        "{listed}"
+    );
     assert!(!listed.contains(&key), "the key itself is never listed");
 
-    reprise(&["keys", "revoke", "doomed", "--db", db.to_str().expect("path")]);
+    reprise(&[
+        "keys",
+        "revoke",
+        "doomed",
+        "--db",
+        db.to_str().expect("path"),
+    ]);
     let revoked_at = Instant::now();
     loop {
         let status = get(&server, "/api/v1/calls", KeyIn::Bearer(&key))
@@ -399,9 +415,13 @@ async fn a_key_of_another_project_cannot_see_its_data_even_by_id() {
     let (status, reply) = post_record(&server, KeyIn::Bearer(&beta), "beta").await;
     assert_eq!(status, 200, "{reply}");
     let beta_call = reply["ids"][0].as_str().expect("id").to_owned();
-    let status = get(&server, &format!("/api/v1/calls/{beta_call}"), KeyIn::Bearer(&alpha))
-        .await
-        .status();
+    let status = get(
+        &server,
+        &format!("/api/v1/calls/{beta_call}"),
+        KeyIn::Bearer(&alpha),
+    )
+    .await
+    .status();
     assert_eq!(status, 404);
 }
 
@@ -428,7 +448,10 @@ async fn listening_beyond_loopback_without_a_key_refuses_to_start() {
         stderr.contains("refusing to listen on 0.0.0.0:0 with no API key"),
         "{stderr}"
     );
-    assert!(stderr.contains("--insecure"), "the error says the way out: {stderr}");
+    assert!(
+        stderr.contains("--insecure"),
+        "the error says the way out: {stderr}"
+    );
 }
 
 #[tokio::test]
@@ -446,7 +469,10 @@ async fn listening_beyond_loopback_starts_with_insecure_or_with_a_key() {
 
     let key = create_key(&db, "k", "default", &["read"]);
     let guarded = TestServer::start_listening(&db, ("0.0.0.0:0", "127.0.0.1:0"), &[], &[]).await;
-    assert_eq!(get(&guarded, "/api/v1/calls", KeyIn::None).await.status(), 401);
+    assert_eq!(
+        get(&guarded, "/api/v1/calls", KeyIn::None).await.status(),
+        401
+    );
     assert_eq!(
         get(&guarded, "/api/v1/calls", KeyIn::Bearer(&key))
             .await
@@ -458,6 +484,9 @@ async fn listening_beyond_loopback_starts_with_insecure_or_with_a_key() {
 #[tokio::test]
 async fn require_keys_refuses_everything_before_any_key_exists() {
     let server = TestServer::start_with_args(&["--require-keys"]).await;
-    assert_eq!(get(&server, "/api/v1/calls", KeyIn::None).await.status(), 401);
+    assert_eq!(
+        get(&server, "/api/v1/calls", KeyIn::None).await.status(),
+        401
+    );
     assert_eq!(export_span(&server, KeyIn::None).await.0, 401);
 }

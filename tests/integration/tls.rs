@@ -17,11 +17,9 @@ struct SelfSigned {
 }
 
 fn self_signed() -> SelfSigned {
-    let certified = rcgen::generate_simple_self_signed(vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-    ])
-    .expect("certificate");
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("certificate");
     let dir = tempfile::tempdir().expect("dir");
     let cert_path = dir.path().join("cert.pem");
     let key_path = dir.path().join("key.pem");
@@ -68,9 +66,7 @@ async fn both_ports_serve_tls_with_the_given_certificate() {
 
     // HTTPS, trusting the certificate: the span is there.
     let client = reqwest::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(tls.cert_pem.as_bytes()).expect("PEM"),
-        )
+        .add_root_certificate(reqwest::Certificate::from_pem(tls.cert_pem.as_bytes()).expect("PEM"))
         .build()
         .expect("client");
     let url = format!(
@@ -110,7 +106,13 @@ async fn a_certificate_without_its_key_refuses_to_start() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_reprise"))
         .args(["serve", "--db"])
         .arg(dir.path().join("r.db"))
-        .args(["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--tls-cert"])
+        .args([
+            "--http",
+            "127.0.0.1:0",
+            "--grpc",
+            "127.0.0.1:0",
+            "--tls-cert",
+        ])
         .arg(&tls.cert_path)
         .output()
         .expect("run");
@@ -122,7 +124,13 @@ async fn a_certificate_without_its_key_refuses_to_start() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_reprise"))
         .args(["serve", "--db"])
         .arg(dir.path().join("r.db"))
-        .args(["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--tls-cert"])
+        .args([
+            "--http",
+            "127.0.0.1:0",
+            "--grpc",
+            "127.0.0.1:0",
+            "--tls-cert",
+        ])
         .arg(&tls.key_path)
         .arg("--tls-key")
         .arg(&tls.key_path)
