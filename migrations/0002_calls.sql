@@ -102,4 +102,5 @@ CREATE TRIGGER calls_delete_index AFTER DELETE ON calls BEGIN
     DELETE FROM call_tags WHERE call_row = old.id;
     DELETE FROM call_attributes WHERE call_row = old.id;
     DELETE FROM calls_fts WHERE rowid = old.id;
+    DELETE FROM call_aliases WHERE project_id = old.project_id AND call_id = old.call_id;
 END;

@@ -24,7 +24,7 @@ use crate::ingest::otlp::{grpc, http};
 use crate::ingest::{Ingest, linker};
 use crate::redact::{self, RedactionConfigError};
 use crate::store::keys::KeyStoreError;
-use crate::store::{OpenError, Store};
+use crate::store::{OpenError, Store, prune};
 use crate::tls::{TlsError, TlsFiles, TlsListener};
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +121,12 @@ pub async fn serve(
     });
     let linker = linker::spawn(store.clone(), prices, stop_rx.clone());
     let key_refresh = authorizer.spawn_refresh(store.pool().clone(), stop_rx.clone());
+    let pruner = prune::spawn_pruner(
+        store.clone(),
+        args.retention(),
+        args.prune_interval,
+        stop_rx.clone(),
+    );
     let http_stop = wait_for(stop_rx.clone());
     let grpc_stop = wait_for(stop_rx);
 
@@ -158,6 +164,7 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     let _ = linker.await;
     let _ = key_refresh.await;
+    let _ = pruner.await;
     tracing::info!("listeners stopped; draining the write queue");
     store.close().await;
     result.map(|_| ())

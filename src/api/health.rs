@@ -24,9 +24,12 @@ async fn health(
         return Ok(Json(json!({"status": "ok"})));
     }
     let pending_links = state.store.reader.pending_link_count().await?;
+    let usage = state.store.reader.usage().await?;
     Ok(Json(json!({
         "status": "ok",
         "queued_bytes": state.store.queue.queued_bytes(),
         "pending_links": pending_links,
+        "db_used_bytes": usage.used_bytes,
+        "db_file_bytes": usage.file_bytes,
     })))
 }

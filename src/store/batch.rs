@@ -99,6 +99,8 @@ pub struct WriteBatch {
     pub links_done: Vec<LinkDone>,
     /// New costs of stored calls (prices changed and were recomputed).
     pub cost_updates: Vec<(CallId, Option<f64>)>,
+    /// A round of retention pruning.
+    pub prune: Option<super::prune::PrunePlan>,
 }
 
 impl WriteBatch {

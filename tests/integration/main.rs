@@ -15,6 +15,7 @@ mod otlp_json;
 mod query_api;
 mod raw_equivalence;
 mod redaction;
+mod retention;
 mod security;
 mod self_telemetry;
 mod server;
