@@ -280,7 +280,7 @@ async fn grpc_export_needs_an_ingest_key_in_its_metadata() {
 async fn a_key_revoked_with_the_cli_while_the_server_runs_is_refused_within_seconds() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("reprise.db");
-    let key = create_key(&db, "doomed", "default", &["read"]);
+    let key = create_key(&db, "doomed", "default", &["read", "ingest"]);
     let _other = create_key(&db, "survivor", "default", &["read"]);
     let server = TestServer::start_on(&db, &[]).await;
     assert_eq!(
@@ -289,6 +289,21 @@ async fn a_key_revoked_with_the_cli_while_the_server_runs_is_refused_within_seco
             .status(),
         200
     );
+    let mut client = TraceServiceClient::connect(server.grpc.clone())
+        .await
+        .expect("connect");
+    let grpc_export = |key: &str| {
+        let mut request = tonic::Request::new(generate::request(vec![generate::span("revoked")]));
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {key}").parse().expect("ascii"),
+        );
+        request
+    };
+    client
+        .export(grpc_export(&key))
+        .await
+        .expect("gRPC export before revocation");
     let listed = reprise(&["keys", "list", "--db", db.to_str().expect("path")]);
     assert!(
         listed.contains("doomed") && listed.contains("active"),
@@ -319,6 +334,12 @@ async fn a_key_revoked_with_the_cli_while_the_server_runs_is_refused_within_seco
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(revoked_at.elapsed() < Duration::from_secs(5));
+    // gRPC asks the same authorizer: refused as well, now.
+    let refused = client
+        .export(grpc_export(&key))
+        .await
+        .expect_err("gRPC export with a revoked key");
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
     let listed = reprise(&["keys", "list", "--db", db.to_str().expect("path")]);
     assert!(listed.contains("revoked"), "{listed}");
 }
