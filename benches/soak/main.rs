@@ -153,7 +153,7 @@ async fn exporter(shared: Arc<Shared>, seed: u64) {
     let mut rng = Rng::new(seed);
     while !shared.stop.load(Ordering::Relaxed) {
         let url = shared.url.read().await.clone();
-        if rng.next_u64() % 4 == 0 {
+        if rng.next_u64().is_multiple_of(4) {
             let key = format!("soak-{seed}-{}", rng.next_u64());
             let record = json!({"provider": "openai", "idempotency_key": key, "service": "soak-raw",
                 "request": {"model": "gpt-4o", "messages": [{"role": "user", "content": key}]},

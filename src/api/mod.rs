@@ -18,12 +18,12 @@ use axum::Router;
 use crate::ingest::Ingest;
 use crate::store::Store;
 
-/// What the API handlers share.
+/// What the API handlers share. The project is not here: it belongs to
+/// each request (the [`crate::auth::Project`] extractor).
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
     pub ingest: Ingest,
-    pub project_id: i64,
 }
 
 pub fn router(state: ApiState) -> Router {
