@@ -16,6 +16,7 @@ pub mod config;
 pub mod cost;
 pub mod fake_provider;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 pub mod providers;
 pub mod server;

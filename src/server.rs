@@ -16,6 +16,7 @@ use crate::config::ServeArgs;
 use crate::cost::{PriceError, PriceTable};
 use crate::ingest::otlp::{grpc, http};
 use crate::ingest::{Ingest, linker};
+use crate::metrics::{self, MetricsError};
 use crate::store::{OpenError, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,8 @@ pub enum ServeError {
     Prices(#[from] PriceError),
     #[error(transparent)]
     Open(#[from] OpenError),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -49,6 +52,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(Bound),
 ) -> Result<(), ServeError> {
+    let metrics_handle = metrics::install()?;
     let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
     let store = Store::open(&args.store_options()).await?;
     let http_listener = bind(args.http).await?;
@@ -61,6 +65,7 @@ pub async fn serve(
 
     let ingest = Ingest::new(store.clone(), args.limits(), prices.clone());
     let app = http::router(ingest.clone())
+        .merge(metrics::router(metrics_handle.clone(), store.clone()))
         .merge(api::router(ApiState {
             store: store.clone(),
             ingest: ingest.clone(),
@@ -77,6 +82,7 @@ pub async fn serve(
         let _ = signal_stop.send(true);
     });
     let linker = linker::spawn(store.clone(), prices, stop_rx.clone());
+    let upkeep = metrics::spawn_upkeep(metrics_handle, stop_rx.clone());
     let http_stop = wait_for(stop_rx.clone());
     let grpc_stop = wait_for(stop_rx);
 
@@ -98,6 +104,7 @@ pub async fn serve(
     // Also when a listener failed rather than being told to stop.
     let _ = stop_tx.send(true);
     let _ = linker.await;
+    let _ = upkeep.await;
     tracing::info!("listeners stopped; draining the write queue");
     store.close().await;
     result.map(|_| ())

@@ -24,6 +24,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use super::batch::{DedupRow, WriteBatch};
 use super::blobs::KnownBlobs;
 use super::codec::BlobHash;
+use crate::metrics;
 
 /// Most batches committed in one transaction.
 const MAX_GROUP_BATCHES: usize = 64;
@@ -70,6 +71,13 @@ pub struct WriteSummary {
     pub calls_inserted: u64,
     /// Spans queued for the linker.
     pub links_queued: u64,
+}
+
+/// A batch written inside the open transaction.
+struct Written {
+    summary: WriteSummary,
+    /// Indices into the batch's calls of those that were new.
+    inserted_calls: Vec<usize>,
 }
 
 struct Pending {
@@ -194,18 +202,26 @@ impl Writer {
     async fn commit_group(&mut self, group: Vec<Pending>) {
         let started = Instant::now();
         let count = group.len();
+        let rows = group.iter().map(|p| row_count(&p.batch)).sum();
         let outcome = self.write_group(&group).await;
+        metrics::commit(metrics::Commit {
+            batches: count,
+            rows,
+            committed: outcome.is_ok(),
+            duration: started.elapsed(),
+        });
         match outcome {
             Ok(results) => {
                 self.remember_blobs(&group, &results);
+                record_metrics(&group, &results);
                 let linked = results
                     .iter()
-                    .any(|r| r.as_ref().is_ok_and(|summary| summary.links_queued > 0));
+                    .any(|r| r.as_ref().is_ok_and(|w| w.summary.links_queued > 0));
                 if linked {
                     self.links_queued.notify_one();
                 }
                 for (pending, result) in group.into_iter().zip(results) {
-                    let _ = pending.ack.send(result);
+                    let _ = pending.ack.send(result.map(|w| w.summary));
                 }
             }
             Err(error) => {
@@ -227,7 +243,7 @@ impl Writer {
     }
 
     /// Tells the ingest workers which content is now stored.
-    fn remember_blobs(&self, group: &[Pending], results: &[Result<WriteSummary, WriteError>]) {
+    fn remember_blobs(&self, group: &[Pending], results: &[Result<Written, WriteError>]) {
         let now = now_unix_nano();
         for (pending, result) in group.iter().zip(results) {
             if result.is_ok() {
@@ -242,7 +258,7 @@ impl Writer {
     async fn write_group(
         &mut self,
         group: &[Pending],
-    ) -> Result<Vec<Result<WriteSummary, WriteError>>, WriteError> {
+    ) -> Result<Vec<Result<Written, WriteError>>, WriteError> {
         let mut tx = Connection::begin(&mut self.conn).await?;
         let mut results = Vec::with_capacity(group.len());
         let mut rolled_back = false;
@@ -281,6 +297,27 @@ fn row_count(batch: &WriteBatch) -> usize {
     batch.row_count()
 }
 
+/// Counts what a committed group added: new rows, and the LLM calls that
+/// were not stored before.
+fn record_metrics(group: &[Pending], results: &[Result<Written, WriteError>]) {
+    let mut spans = 0;
+    let mut log_records = 0;
+    let mut calls = Vec::new();
+    for (pending, result) in group.iter().zip(results) {
+        if let Ok(written) = result {
+            spans += written.summary.spans_inserted;
+            log_records += written.summary.logs_inserted;
+            for index in &written.inserted_calls {
+                if let Some(call) = pending.batch.calls.get(*index) {
+                    calls.push(&call.columns);
+                }
+            }
+        }
+    }
+    metrics::rows_inserted(spans, log_records);
+    metrics::calls_stored(calls);
+}
+
 fn now_unix_nano() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -293,7 +330,7 @@ async fn write_batch(
     batch: &WriteBatch,
     resource_ids: &mut HashMap<BlobHash, i64>,
     scope_ids: &mut HashMap<BlobHash, i64>,
-) -> Result<WriteSummary, WriteError> {
+) -> Result<Written, WriteError> {
     if !batch.references_are_valid() {
         return Err(WriteError::Invalid("a row points outside its batch"));
     }
@@ -312,11 +349,14 @@ async fn write_batch(
     links.extend(batch.link_keys.iter().copied());
     let links_queued = super::call_writes::queue_links(conn, batch.project_id, &links).await?;
     super::call_writes::clear_links(conn, batch.project_id, &batch.links_done).await?;
-    Ok(WriteSummary {
-        spans_inserted,
-        logs_inserted,
-        calls_inserted: calls.inserted,
-        links_queued,
+    Ok(Written {
+        summary: WriteSummary {
+            spans_inserted,
+            logs_inserted,
+            calls_inserted: calls.inserted,
+            links_queued,
+        },
+        inserted_calls: calls.inserted_indices,
     })
 }
 

@@ -1,7 +1,7 @@
 //! OTLP/gRPC: TraceService/Export and LogsService/Export, gzip accepted.
 //! Both call the same export path as OTLP/HTTP.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
@@ -21,6 +21,7 @@ use tonic::{Request, Response, Status};
 
 use crate::ingest::error::{IngestError, Retry};
 use crate::ingest::pipeline::Ingest;
+use crate::metrics::{self, Received, Signal, Transport};
 
 /// The two OTLP services, ready to add to a tonic server.
 pub fn services(ingest: Ingest) -> (TraceServiceServer<OtlpGrpc>, LogsServiceServer<OtlpGrpc>) {
@@ -49,11 +50,23 @@ impl TraceService for OtlpGrpc {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let outcome = self
-            .ingest
-            .export_traces(request.into_inner())
-            .await
-            .map_err(|e| status(&e))?;
+        let started = Instant::now();
+        let request = request.into_inner();
+        // tonic has decompressed and decoded the body; its encoded length
+        // is the payload size, as the HTTP receiver counts it.
+        let received = Received {
+            payload_bytes: request.encoded_len(),
+            items: Some(metrics::span_count(&request)),
+        };
+        let result = self.ingest.export_traces(request).await;
+        metrics::otlp_export(
+            Transport::Grpc,
+            Signal::Traces,
+            received,
+            &result,
+            started.elapsed(),
+        );
+        let outcome = result.map_err(|e| status(&e))?;
         let partial_success =
             outcome.partial_success(|rejected, error_message| ExportTracePartialSuccess {
                 rejected_spans: rejected,
@@ -71,11 +84,23 @@ impl LogsService for OtlpGrpc {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let outcome = self
-            .ingest
-            .export_logs(request.into_inner())
-            .await
-            .map_err(|e| status(&e))?;
+        let started = Instant::now();
+        let request = request.into_inner();
+        // tonic has decompressed and decoded the body; its encoded length
+        // is the payload size, as the HTTP receiver counts it.
+        let received = Received {
+            payload_bytes: request.encoded_len(),
+            items: Some(metrics::log_record_count(&request)),
+        };
+        let result = self.ingest.export_logs(request).await;
+        metrics::otlp_export(
+            Transport::Grpc,
+            Signal::Logs,
+            received,
+            &result,
+            started.elapsed(),
+        );
+        let outcome = result.map_err(|e| status(&e))?;
         let partial_success =
             outcome.partial_success(|rejected, error_message| ExportLogsPartialSuccess {
                 rejected_log_records: rejected,
