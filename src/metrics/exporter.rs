@@ -85,7 +85,8 @@ fn builder() -> Result<PrometheusBuilder, metrics_exporter_prometheus::BuildErro
     // summaries; every histogram gets buckets, latency by default.
     let mut builder = PrometheusBuilder::new().set_buckets(LATENCY_BUCKETS_SECONDS)?;
     for name in latency {
-        builder = builder.set_buckets_for_metric(Matcher::Full(name.into()), LATENCY_BUCKETS_SECONDS)?;
+        builder =
+            builder.set_buckets_for_metric(Matcher::Full(name.into()), LATENCY_BUCKETS_SECONDS)?;
     }
     builder
         .set_buckets_for_metric(
@@ -102,7 +103,10 @@ fn builder() -> Result<PrometheusBuilder, metrics_exporter_prometheus::BuildErro
 /// The `# HELP` lines.
 fn describe() {
     describe_counter!(INGEST_REQUESTS, "Ingest requests answered, by outcome.");
-    describe_counter!(INGEST_REJECTIONS, "Ingest requests refused whole, by reason.");
+    describe_counter!(
+        INGEST_REJECTIONS,
+        "Ingest requests refused whole, by reason."
+    );
     describe_histogram!(
         INGEST_REQUEST_DURATION,
         "Time from an ingest request's arrival to its answer (accepted requests wait for their commit)."
@@ -117,19 +121,28 @@ fn describe() {
         INGEST_LOG_RECORDS_RECEIVED,
         "Log records in decoded log exports."
     );
-    describe_counter!(INGEST_LOG_RECORDS_REJECTED, "Log records rejected as invalid.");
+    describe_counter!(
+        INGEST_LOG_RECORDS_REJECTED,
+        "Log records rejected as invalid."
+    );
     describe_counter!(
         INGEST_RAW_RECORDS_RECEIVED,
         "Raw records posted to /api/v1/calls."
     );
-    describe_counter!(INGEST_RAW_RECORDS_REJECTED, "Raw records refused as invalid.");
+    describe_counter!(
+        INGEST_RAW_RECORDS_REJECTED,
+        "Raw records refused as invalid."
+    );
     describe_gauge!(WRITE_QUEUE_BYTES, "Bytes waiting for the writer.");
     describe_gauge!(
         WRITE_QUEUE_CAPACITY_BYTES,
         "The write queue's byte budget; ingest refuses when it is reached."
     );
     describe_counter!(STORE_COMMITS, "Writer transactions, by outcome.");
-    describe_histogram!(STORE_COMMIT_DURATION, "Time to write and commit one group of batches.");
+    describe_histogram!(
+        STORE_COMMIT_DURATION,
+        "Time to write and commit one group of batches."
+    );
     describe_histogram!(STORE_COMMIT_BATCHES, "Batches per commit.");
     describe_histogram!(STORE_COMMIT_ROWS, "Rows per commit.");
     describe_counter!(STORE_INSERTED_ROWS, "New rows stored, by table.");

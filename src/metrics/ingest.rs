@@ -218,7 +218,7 @@ pub(super) fn register_defaults() {
                 LABEL_TRANSPORT => transport, LABEL_SIGNAL => signal, LABEL_OUTCOME => outcome)
             .increment(0);
         }
-        for reason in IngestError::REASONS {
+        for reason in IngestError::REASONS.iter().copied() {
             counter!(INGEST_REJECTIONS,
                 LABEL_TRANSPORT => transport, LABEL_SIGNAL => signal, LABEL_REASON => reason)
             .increment(0);

@@ -76,7 +76,11 @@ mod tests {
         assert_eq!(cap.admit(Some("a")), "a");
         assert_eq!(cap.admit(Some("b")), "b");
         assert_eq!(cap.admit(Some("c")), OTHER);
-        assert_eq!(cap.admit(Some("a")), "a", "a value seen before the cap is kept");
+        assert_eq!(
+            cap.admit(Some("a")),
+            "a",
+            "a value seen before the cap is kept"
+        );
         assert_eq!(cap.admit(Some("d")), OTHER);
     }
 
@@ -86,6 +90,10 @@ mod tests {
         assert_eq!(cap.admit(None), UNKNOWN);
         assert_eq!(cap.admit(Some("")), UNKNOWN);
         assert_eq!(cap.admit(Some(&"x".repeat(MAX_VALUE_BYTES + 1))), OTHER);
-        assert_eq!(cap.admit(Some("gpt-4o")), "gpt-4o", "the one slot is still free");
+        assert_eq!(
+            cap.admit(Some("gpt-4o")),
+            "gpt-4o",
+            "the one slot is still free"
+        );
     }
 }

@@ -10,8 +10,23 @@ use crate::ingest::{ExportOutcome, IngestError};
 use crate::model::{CallId, CallStatus, Source, Usage};
 use crate::store::call_record::CallColumns;
 
-/// `(name, labels, value)` of every series in the text.
-fn parse(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+/// One series of the rendered text.
+struct Series {
+    name: String,
+    labels: Vec<(String, String)>,
+    value: f64,
+}
+
+impl Series {
+    fn matches(&self, name: &str, labels: &[(&str, &str)]) -> bool {
+        self.name == name
+            && labels
+                .iter()
+                .all(|(k, v)| self.labels.iter().any(|(sk, sv)| sk == k && sv == v))
+    }
+}
+
+fn parse(text: &str) -> Vec<Series> {
     let mut out = Vec::new();
     for line in text.lines() {
         if line.starts_with('#') || line.trim().is_empty() {
@@ -34,22 +49,21 @@ fn parse(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
             }
             None => (series.to_owned(), Vec::new()),
         };
-        out.push((name, labels, value));
+        out.push(Series {
+            name,
+            labels,
+            value,
+        });
     }
     out
 }
 
 /// The sum of the series named `name` carrying all of `labels`.
 fn value(name: &str, labels: &[(&str, &str)]) -> f64 {
-    let handle = install().expect("recorder installs");
     let mut total = 0.0;
-    for (series, series_labels, value) in parse(&handle.render()) {
-        let matches = series == name
-            && labels
-                .iter()
-                .all(|(k, v)| series_labels.iter().any(|(sk, sv)| sk == k && sv == v));
-        if matches {
-            total += value;
+    for series in parse(&render()) {
+        if series.matches(name, labels) {
+            total += series.value;
         }
     }
     total
@@ -101,15 +115,21 @@ fn install_twice_gives_the_same_recorder_with_help_and_defaults() {
         text.contains("# HELP reprise_ingest_requests_total Ingest requests answered"),
         "{text}"
     );
-    assert_eq!(value(names::BUILD_INFO, &[("version", env!("CARGO_PKG_VERSION"))]), 1.0);
+    assert_eq!(
+        value(names::BUILD_INFO, &[("version", env!("CARGO_PKG_VERSION"))]),
+        1.0
+    );
     // Every rejection reason of every transport and signal exists at zero.
     for reason in IngestError::REASONS {
-        let labels = [("transport", "grpc"), ("signal", "logs"), ("reason", *reason)];
+        let labels = [
+            ("transport", "grpc"),
+            ("signal", "logs"),
+            ("reason", *reason),
+        ];
         assert!(
-            parse(&text).iter().any(|(name, l, _)| name == names::INGEST_REJECTIONS
-                && labels
-                    .iter()
-                    .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))),
+            parse(&text)
+                .iter()
+                .any(|series| series.matches(names::INGEST_REJECTIONS, &labels)),
             "{reason} is registered"
         );
     }
@@ -147,7 +167,10 @@ fn a_partial_export_counts_the_request_items_and_bytes() {
     assert_eq!(value(names::INGEST_REQUESTS, &partial) - before.0, 1.0);
     assert_eq!(value(names::INGEST_SPANS_RECEIVED, &grpc) - before.1, 4.0);
     assert_eq!(value(names::INGEST_SPANS_REJECTED, &grpc) - before.2, 1.0);
-    assert_eq!(value(names::INGEST_RECEIVED_BYTES, &labels) - before.3, 1000.0);
+    assert_eq!(
+        value(names::INGEST_RECEIVED_BYTES, &labels) - before.3,
+        1000.0
+    );
     assert_eq!(
         value("reprise_ingest_request_duration_seconds_count", &labels) - before.4,
         1.0
@@ -239,7 +262,10 @@ fn latency_histograms_have_buckets_from_one_millisecond_to_a_minute() {
         buckets.iter().any(|l| l.contains("le=\"0.001\"")),
         "{buckets:?}"
     );
-    assert!(buckets.iter().any(|l| l.contains("le=\"60\"")), "{buckets:?}");
+    assert!(
+        buckets.iter().any(|l| l.contains("le=\"60\"")),
+        "{buckets:?}"
+    );
     // 1.5 s falls in the 2.5 s bucket, not the 1 s one.
     let bucket = |le: &str| {
         value(
@@ -276,13 +302,7 @@ fn replay_items_errors_and_gauges_are_recorded_by_target() {
         Some(Duration::from_millis(90)),
         Some(0.01),
     );
-    replay_item_finished(
-        "unit-test-target",
-        ReplayOutcome::Failed,
-        None,
-        None,
-        None,
-    );
+    replay_item_finished("unit-test-target", ReplayOutcome::Failed, None, None, None);
     replay_attempt_failed("unit-test-target", "rate_limited");
     replay_items_pending("unit-test-target", 7);
     replay_runs_active(2);

@@ -29,7 +29,9 @@ pub fn parse(text: &str) -> Vec<Sample> {
             continue;
         }
         let (series, value) = line.rsplit_once(' ').expect("a value after the series");
-        let value: f64 = value.parse().unwrap_or_else(|_| panic!("value in {line:?}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("value in {line:?}"));
         let (name, labels) = match series.split_once('{') {
             Some((name, rest)) => (name, parse_labels(rest.trim_end_matches('}'))),
             None => (series, Vec::new()),
@@ -156,7 +158,11 @@ async fn metrics_answer_in_the_prometheus_text_format() {
     assert!(has(
         &samples,
         "reprise_ingest_rejections_total",
-        &[("transport", "grpc"), ("signal", "logs"), ("reason", "overloaded")]
+        &[
+            ("transport", "grpc"),
+            ("signal", "logs"),
+            ("reason", "overloaded")
+        ]
     ));
 }
 
@@ -298,12 +304,7 @@ async fn ingest_counters_move_by_what_was_sent() {
         "the span's call is counted"
     );
     assert!(delta("reprise_store_commits_total", &[("outcome", "ok")]) >= 3.0);
-    assert!(
-        delta(
-            "reprise_store_inserted_rows_total",
-            &[("table", "spans")]
-        ) >= spans as f64
-    );
+    assert!(delta("reprise_store_inserted_rows_total", &[("table", "spans")]) >= spans as f64);
 }
 
 #[tokio::test]

@@ -119,10 +119,9 @@ fn panel_queries() -> Vec<PanelQuery> {
 /// The metric names `src/metrics/names.rs` defines, read from its source so
 /// this check never lags behind it.
 fn defined_metric_names() -> HashSet<String> {
-    let source = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/metrics/names.rs"),
-    )
-    .expect("names.rs");
+    let source =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/metrics/names.rs"))
+            .expect("names.rs");
     let mut names = HashSet::new();
     for line in source.lines() {
         let Some(rest) = line.trim().strip_prefix("pub const ") else {
@@ -164,7 +163,9 @@ fn dashboards_are_well_formed_and_query_only_defined_metrics() {
         let uid = dashboard["uid"].as_str().expect("uid");
         assert!(uids.insert(uid.to_owned()), "{file}: uid {uid} is reused");
         assert!(dashboard["title"].is_string(), "{file}: title");
-        let variables = dashboard["templating"]["list"].as_array().expect("templating");
+        let variables = dashboard["templating"]["list"]
+            .as_array()
+            .expect("templating");
         assert!(
             variables
                 .iter()
@@ -322,7 +323,11 @@ impl Prometheus {
     async fn wait_for_scrape_after(&self, after_unix_seconds: f64) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let answer = self.query("timestamp(up{job=\"reprise\"} == 1)").await;
+            // `timestamp` gives a sample's own time only when applied to a
+            // selector directly (on an expression it gives the query time).
+            let answer = self
+                .query("timestamp(up{job=\"reprise\"}) and up{job=\"reprise\"} == 1")
+                .await;
             let scraped_at = answer["data"]["result"][0]["value"][1]
                 .as_str()
                 .and_then(|v| v.parse::<f64>().ok());
@@ -453,8 +458,8 @@ async fn send_bad_requests(server: &TestServer) {
         .into_iter()
         .find(|c| !c.is_logs)
         .expect("a traces fixture");
-    let mut request = ExportTraceServiceRequest::decode(fixtures::read(&capture.pb).as_slice())
-        .expect("decode");
+    let mut request =
+        ExportTraceServiceRequest::decode(fixtures::read(&capture.pb).as_slice()).expect("decode");
     let scope = &mut request.resource_spans[0].scope_spans[0];
     let mut broken = scope.spans[0].clone();
     broken.trace_id = vec![1, 2, 3];
@@ -465,8 +470,8 @@ async fn send_bad_requests(server: &TestServer) {
     let response = client.export(request).await.expect("partial export");
     assert!(response.into_inner().partial_success.is_some());
     // Only broken spans: refused whole.
-    let mut request = ExportTraceServiceRequest::decode(fixtures::read(&capture.pb).as_slice())
-        .expect("decode");
+    let mut request =
+        ExportTraceServiceRequest::decode(fixtures::read(&capture.pb).as_slice()).expect("decode");
     let scope = &mut request.resource_spans[0].scope_spans[0];
     scope.spans = vec![broken];
     let status = client.export(request).await.expect_err("all rejected");
@@ -492,7 +497,10 @@ async fn send_raw_records(server: &TestServer, round: u8) {
     let records = json!([
         call(0, json!({"streaming": true, "ttft_ms": 120.0})),
         call(1, json!({"streaming": true, "ttft_ms": 340.0})),
-        call(2, json!({"status": "error", "error": {"type": "rate_limit", "message": "slow down"}})),
+        call(
+            2,
+            json!({"status": "error", "error": {"type": "rate_limit", "message": "slow down"}})
+        ),
         "not a record",
     ]);
     let client = reqwest::Client::new();
