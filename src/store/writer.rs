@@ -213,16 +213,27 @@ impl Writer {
         match outcome {
             Ok(results) => {
                 self.remember_blobs(&group, &results);
-                record_metrics(&group, &results);
                 let linked = results
                     .iter()
                     .any(|r| r.as_ref().is_ok_and(|w| w.summary.links_queued > 0));
                 if linked {
                     self.links_queued.notify_one();
                 }
+                // Clients first: counting what was stored can wait.
+                let mut stored = Vec::with_capacity(group.len());
                 for (pending, result) in group.into_iter().zip(results) {
-                    let _ = pending.ack.send(result.map(|w| w.summary));
+                    let Pending { batch, ack, .. } = pending;
+                    match result {
+                        Ok(written) => {
+                            let _ = ack.send(Ok(written.summary.clone()));
+                            stored.push((batch, written));
+                        }
+                        Err(error) => {
+                            let _ = ack.send(Err(error));
+                        }
+                    }
                 }
+                record_metrics(&stored);
             }
             Err(error) => {
                 // The transaction did not commit: caches may name rows that
@@ -299,18 +310,16 @@ fn row_count(batch: &WriteBatch) -> usize {
 
 /// Counts what a committed group added: new rows, and the LLM calls that
 /// were not stored before.
-fn record_metrics(group: &[Pending], results: &[Result<Written, WriteError>]) {
+fn record_metrics(stored: &[(WriteBatch, Written)]) {
     let mut spans = 0;
     let mut log_records = 0;
     let mut calls = Vec::new();
-    for (pending, result) in group.iter().zip(results) {
-        if let Ok(written) = result {
-            spans += written.summary.spans_inserted;
-            log_records += written.summary.logs_inserted;
-            for index in &written.inserted_calls {
-                if let Some(call) = pending.batch.calls.get(*index) {
-                    calls.push(&call.columns);
-                }
+    for (batch, written) in stored {
+        spans += written.summary.spans_inserted;
+        log_records += written.summary.logs_inserted;
+        for index in &written.inserted_calls {
+            if let Some(call) = batch.calls.get(*index) {
+                calls.push(&call.columns);
             }
         }
     }
