@@ -17,7 +17,7 @@ use crate::cost::{PriceError, PriceTable};
 use crate::ingest::otlp::{grpc, http};
 use crate::ingest::{Ingest, linker};
 use crate::metrics::{self, MetricsError};
-use crate::store::{OpenError, Store};
+use crate::store::{OpenError, Store, prune};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -83,6 +83,12 @@ pub async fn serve(
     });
     let linker = linker::spawn(store.clone(), prices, stop_rx.clone());
     let upkeep = metrics::spawn_upkeep(metrics_handle, stop_rx.clone());
+    let pruner = prune::spawn_pruner(
+        store.clone(),
+        args.retention(),
+        args.prune_interval,
+        stop_rx.clone(),
+    );
     let http_stop = wait_for(stop_rx.clone());
     let grpc_stop = wait_for(stop_rx);
 
@@ -105,6 +111,7 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     let _ = linker.await;
     let _ = upkeep.await;
+    let _ = pruner.await;
     tracing::info!("listeners stopped; draining the write queue");
     store.close().await;
     result.map(|_| ())

@@ -97,6 +97,10 @@ pub struct WriteBatch {
     pub linked_calls: Vec<LinkedCall>,
     /// From the linker: pending links it has dealt with.
     pub links_done: Vec<LinkDone>,
+    /// New costs of stored calls (prices changed and were recomputed).
+    pub cost_updates: Vec<(CallId, Option<f64>)>,
+    /// A round of retention pruning.
+    pub prune: Option<super::prune::PrunePlan>,
 }
 
 impl WriteBatch {
@@ -138,5 +142,6 @@ impl WriteBatch {
             + self.calls.len()
             + self.new_blobs.len()
             + self.linked_calls.len()
+            + self.cost_updates.len()
     }
 }

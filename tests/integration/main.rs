@@ -2,6 +2,7 @@
 //! real OTLP bytes, a real SQLite file.
 
 mod backpressure;
+mod backup;
 mod bad_input;
 pub mod calls_expected;
 mod crash;
@@ -15,5 +16,6 @@ mod otlp_json;
 mod prometheus;
 mod query_api;
 mod raw_equivalence;
+mod retention;
 mod self_telemetry;
 mod server;

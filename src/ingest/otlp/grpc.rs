@@ -58,7 +58,11 @@ impl TraceService for OtlpGrpc {
             payload_bytes: request.encoded_len(),
             items: Some(metrics::span_count(&request)),
         };
-        let result = self.ingest.export_traces(request).await;
+        let result = async {
+            let _slot = self.ingest.decode_slot().await?;
+            self.ingest.export_traces(request).await
+        }
+        .await;
         metrics::otlp_export(
             Transport::Grpc,
             Signal::Traces,
@@ -92,7 +96,11 @@ impl LogsService for OtlpGrpc {
             payload_bytes: request.encoded_len(),
             items: Some(metrics::log_record_count(&request)),
         };
-        let result = self.ingest.export_logs(request).await;
+        let result = async {
+            let _slot = self.ingest.decode_slot().await?;
+            self.ingest.export_logs(request).await
+        }
+        .await;
         metrics::otlp_export(
             Transport::Grpc,
             Signal::Logs,

@@ -87,6 +87,7 @@ async fn export_traces(State(ingest): State<Ingest>, headers: HeaderMap, body: B
     };
     let mut received = Received::default();
     let result = async {
+        let _slot = ingest.decode_slot().await?;
         let body = read_body(&ingest, &headers, body).await?;
         received.payload_bytes = body.len();
         let request = decode_blocking(
@@ -141,6 +142,7 @@ async fn export_logs(State(ingest): State<Ingest>, headers: HeaderMap, body: Bod
     };
     let mut received = Received::default();
     let result = async {
+        let _slot = ingest.decode_slot().await?;
         let body = read_body(&ingest, &headers, body).await?;
         received.payload_bytes = body.len();
         let request = decode_blocking(
