@@ -21,9 +21,9 @@
 //! - [`calls`]: the writer calls [`calls_stored`] with the calls a commit
 //!   inserted: count, tokens, cost, latency and time to first token by
 //!   source, provider and model.
-//! - [`replay`]: functions for the replay engine (item finished, attempt
-//!   failed, runs and pending items gauges); see that module for when to
-//!   call them.
+//! - [`replay`]: the replay executor calls [`replay_item_finished`] and
+//!   [`replay_attempt_failed`]; unfinished runs and pending items are
+//!   gauges sampled when Prometheus scrapes.
 //!
 //! Label values that come from outside (models, providers, replay
 //! targets) pass through a [`labels::LabelCap`]: the first values seen
@@ -49,7 +49,7 @@ pub use ingest::{
     request_refused, span_count,
 };
 pub use replay::{
-    ReplayOutcome, replay_attempt_failed, replay_item_finished, replay_items_pending,
-    replay_runs_active,
+    ReplayOutcome, attempt_error_reason, replay_attempt_failed, replay_backlog,
+    replay_item_finished,
 };
 pub use store::{Commit, commit, rows_inserted};

@@ -1,24 +1,33 @@
-//! Recording replays, for the replay engine to call. Nothing calls these
-//! yet; the engine should:
+//! Recording replays. The replay executor calls:
 //!
-//! - call [`replay_item_finished`] once per item when it reaches a final
-//!   state (`done`, `failed` or `cancelled`), with the replayed call's
-//!   latency, time to first token (streamed calls) and cost when known;
-//! - call [`replay_attempt_failed`] for every failed attempt to reach a
-//!   target, whether it will be retried or not, with a short fixed reason
-//!   (`rate_limited`, `server_error`, `timeout`, `connection`,
-//!   `malformed_response`, `translate`, `budget`);
-//! - keep the gauges current with [`replay_runs_active`] and
-//!   [`replay_items_pending`] whenever a run starts, ends or claims items
-//!   (or on a timer).
+//! - [`replay_item_finished`] once per item whose final state it has
+//!   committed (`done` or `failed`), with the replayed call's latency,
+//!   time to first token (streamed calls) and cost when known. An item
+//!   whose commit was refused (the run was cancelled meanwhile, or another
+//!   process took it over) is not counted: whoever ends it counts it.
+//! - [`replay_attempt_failed`] for every failed attempt to reach a target,
+//!   whether it will be retried or not, with the reason from
+//!   [`attempt_error_reason`] (a fixed word, never the error message).
+//!
+//! Runs not yet finished and items waiting or running are not counted as
+//! they change: `GET /metrics` reads them from the store at scrape time
+//! and calls [`replay_backlog`], so they are right whichever process
+//! executes the runs (the server, or `reprise replay` beside it) and after
+//! a restart. Items cancelled with their run, or by a budget guard, never
+//! reach the executor and are not in [`super::names::REPLAY_ITEMS`]; the
+//! API's run summary has them.
 //!
 //! Targets are configuration names, so few, but they are capped like
 //! models in case a caller passes something unbounded (an ad hoc URL).
 //! Never put a run id in a label: every run would be a new series forever.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use ::metrics::{counter, gauge, histogram};
+
+use crate::providers::ProviderError;
 
 use super::labels::TARGETS;
 use super::names::*;
@@ -71,13 +80,44 @@ pub fn replay_attempt_failed(target: &str, reason: &'static str) {
     counter!(REPLAY_ATTEMPT_ERRORS, LABEL_TARGET => target, LABEL_REASON => reason).increment(1);
 }
 
-/// Sets how many replay runs are executing.
-pub fn replay_runs_active(count: usize) {
-    gauge!(REPLAY_RUNS_ACTIVE).set(count as f64);
+/// The `reason` label for a failed attempt.
+pub fn attempt_error_reason(error: &ProviderError) -> &'static str {
+    match error {
+        ProviderError::MissingApiKey { .. } | ProviderError::InvalidTarget { .. } => "config",
+        ProviderError::Connect { .. } => "connection",
+        ProviderError::Timeout { .. } => "timeout",
+        ProviderError::Status { status: 429, .. } => "rate_limited",
+        ProviderError::Status { status, .. } if *status >= 500 => "server_error",
+        ProviderError::Status { .. } => "client_error",
+        ProviderError::StreamCut { .. } => "stream_cut",
+        ProviderError::Provider { .. } => "provider_error",
+        ProviderError::Malformed { .. } => "malformed_response",
+    }
 }
 
-/// Sets how many items of `target` are waiting or running, over all runs.
-pub fn replay_items_pending(target: &str, count: usize) {
-    let target = TARGETS.admit(Some(target));
-    gauge!(REPLAY_ITEMS_PENDING, LABEL_TARGET => target).set(count as f64);
+/// Targets given a pending count at an earlier scrape: one missing from a
+/// later scrape has nothing pending any more and must read 0, not keep
+/// its last value.
+static PENDING_TARGETS: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+/// Sets the replay gauges from the store, at scrape time: runs not yet
+/// finished, and items waiting or running in them by target.
+pub fn replay_backlog(runs_unfinished: i64, pending_by_target: &[(String, i64)]) {
+    gauge!(REPLAY_RUNS_ACTIVE).set(runs_unfinished as f64);
+    let mut pending = HashMap::new();
+    for (target, count) in pending_by_target {
+        // Several targets past the cap share `other`: add them up.
+        *pending.entry(TARGETS.admit(Some(target))).or_insert(0) += *count;
+    }
+    let mut known = PENDING_TARGETS.lock().unwrap_or_else(PoisonError::into_inner);
+    let known = known.get_or_insert_with(HashSet::new);
+    for target in known.iter() {
+        if !pending.contains_key(target) {
+            gauge!(REPLAY_ITEMS_PENDING, LABEL_TARGET => target.clone()).set(0.0);
+        }
+    }
+    for (target, count) in pending {
+        gauge!(REPLAY_ITEMS_PENDING, LABEL_TARGET => target.clone()).set(count as f64);
+        known.insert(target);
+    }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::*;
 use crate::ingest::{ExportOutcome, IngestError};
 use crate::model::{CallId, CallStatus, Source, Usage};
+use crate::providers::ProviderError;
 use crate::store::call_record::CallColumns;
 
 /// One series of the rendered text.
@@ -292,7 +293,7 @@ fn the_model_label_falls_back_to_the_response_model() {
 }
 
 #[test]
-fn replay_items_errors_and_gauges_are_recorded_by_target() {
+fn replay_items_errors_latency_and_cost_are_recorded_by_target() {
     install().expect("recorder installs");
     let target = [("target", "unit-test-target")];
     replay_item_finished(
@@ -304,8 +305,6 @@ fn replay_items_errors_and_gauges_are_recorded_by_target() {
     );
     replay_item_finished("unit-test-target", ReplayOutcome::Failed, None, None, None);
     replay_attempt_failed("unit-test-target", "rate_limited");
-    replay_items_pending("unit-test-target", 7);
-    replay_runs_active(2);
     let done = [target[0], ("outcome", "done")];
     let failed = [target[0], ("outcome", "failed")];
     assert_eq!(value(names::REPLAY_ITEMS, &done), 1.0);
@@ -318,6 +317,46 @@ fn replay_items_errors_and_gauges_are_recorded_by_target() {
         1.0
     );
     assert!((value(names::REPLAY_COST_USD, &target) - 0.01).abs() < 1e-12);
-    assert_eq!(value(names::REPLAY_ITEMS_PENDING, &target), 7.0);
+}
+
+/// The only test that sets the backlog gauges: the runs gauge has no label
+/// of its own to keep parallel tests apart.
+#[test]
+fn backlog_gauges_follow_the_store_and_drained_targets_read_zero() {
+    install().expect("recorder installs");
+    let drained = [("target", "unit-test-drained")];
+    let busy = [("target", "unit-test-busy")];
+    let both = [
+        ("unit-test-drained".to_owned(), 3),
+        ("unit-test-busy".to_owned(), 5),
+    ];
+    replay_backlog(2, &both);
     assert_eq!(value(names::REPLAY_RUNS_ACTIVE, &[]), 2.0);
+    assert_eq!(value(names::REPLAY_ITEMS_PENDING, &drained), 3.0);
+    assert_eq!(value(names::REPLAY_ITEMS_PENDING, &busy), 5.0);
+    // The store reports only targets with pending items.
+    replay_backlog(1, &[("unit-test-busy".to_owned(), 4)]);
+    assert_eq!(value(names::REPLAY_RUNS_ACTIVE, &[]), 1.0);
+    assert_eq!(value(names::REPLAY_ITEMS_PENDING, &drained), 0.0);
+    assert_eq!(value(names::REPLAY_ITEMS_PENDING, &busy), 4.0);
+}
+
+#[test]
+fn attempt_errors_get_a_fixed_reason_per_kind() {
+    let status = |status: u16| ProviderError::Status {
+        url: "http://x".into(),
+        status,
+        error_type: None,
+        message: "m".into(),
+        retry_after: None,
+    };
+    assert_eq!(attempt_error_reason(&status(429)), "rate_limited");
+    assert_eq!(attempt_error_reason(&status(503)), "server_error");
+    assert_eq!(attempt_error_reason(&status(400)), "client_error");
+    let timeout = ProviderError::Timeout {
+        url: "http://x".into(),
+        phase: "waiting for headers",
+        after_ms: 10,
+    };
+    assert_eq!(attempt_error_reason(&timeout), "timeout");
 }
