@@ -53,6 +53,7 @@ pub async fn serve(
     on_bound: impl FnOnce(Bound),
 ) -> Result<(), ServeError> {
     let metrics_handle = metrics::install()?;
+    metrics::database_limits(args.retention().max_bytes, args.store_options().hard_limit_bytes);
     let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
     let store = Store::open(&args.store_options()).await?;
     let http_listener = bind(args.http).await?;

@@ -147,6 +147,23 @@ fn describe() {
     describe_histogram!(STORE_COMMIT_ROWS, "Rows per commit.");
     describe_counter!(STORE_INSERTED_ROWS, "New rows stored, by table.");
     describe_gauge!(LINKER_PENDING_LINKS, "Spans waiting for the linker.");
+    describe_gauge!(
+        STORE_DATABASE_USED_BYTES,
+        "Database pages in use, in bytes."
+    );
+    describe_gauge!(
+        STORE_DATABASE_FILE_BYTES,
+        "The database file's size, free pages included."
+    );
+    describe_gauge!(
+        STORE_RETENTION_LIMIT_BYTES,
+        "Size past which retention deletes the oldest data (--max-db-mb)."
+    );
+    describe_gauge!(
+        STORE_HARD_LIMIT_BYTES,
+        "Size the database never grows past (--hard-limit-mb)."
+    );
+    describe_counter!(STORE_PRUNED_ROWS, "Rows deleted by retention.");
     describe_counter!(LLM_CALLS, "LLM calls stored.");
     describe_counter!(LLM_TOKENS, "Tokens of the LLM calls stored, by type.");
     describe_gauge!(
@@ -221,6 +238,10 @@ async fn scrape(State(state): State<ScrapeState>) -> Response {
     match state.store.reader.pending_link_count().await {
         Ok(count) => super::store::pending_links(count),
         Err(error) => tracing::warn!(%error, "cannot count pending links for /metrics"),
+    }
+    match state.store.reader.usage().await {
+        Ok(usage) => super::store::database_size(usage.used_bytes, usage.file_bytes),
+        Err(error) => tracing::warn!(%error, "cannot read the database size for /metrics"),
     }
     let text = state.handle.render();
     (StatusCode::OK, [(header::CONTENT_TYPE, TEXT_FORMAT)], text).into_response()

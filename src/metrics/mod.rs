@@ -52,4 +52,4 @@ pub use replay::{
     ReplayOutcome, attempt_error_reason, replay_attempt_failed, replay_backlog,
     replay_item_finished,
 };
-pub use store::{Commit, commit, rows_inserted};
+pub use store::{Commit, commit, database_limits, rows_inserted, rows_pruned};

@@ -61,6 +61,20 @@ pub const STORE_COMMIT_ROWS: &str = "reprise_store_commit_rows";
 pub const STORE_INSERTED_ROWS: &str = "reprise_store_inserted_rows_total";
 /// Gauge, sampled at scrape time: spans waiting for the linker.
 pub const LINKER_PENDING_LINKS: &str = "reprise_linker_pending_links";
+/// Gauge, sampled at scrape time: database pages in use, in bytes (what
+/// retention by size and the hard limit compare with).
+pub const STORE_DATABASE_USED_BYTES: &str = "reprise_store_database_used_bytes";
+/// Gauge, sampled at scrape time: the database file's size, free pages
+/// included.
+pub const STORE_DATABASE_FILE_BYTES: &str = "reprise_store_database_file_bytes";
+/// Gauge, set at start when configured: `--max-db-mb`, the size past
+/// which retention deletes the oldest data.
+pub const STORE_RETENTION_LIMIT_BYTES: &str = "reprise_store_retention_limit_bytes";
+/// Gauge, set at start when configured: `--hard-limit-mb`, the size the
+/// file never grows past (ingest answers 503 when full).
+pub const STORE_HARD_LIMIT_BYTES: &str = "reprise_store_hard_limit_bytes";
+/// Counter: rows deleted by retention.
+pub const STORE_PRUNED_ROWS: &str = "reprise_store_pruned_rows_total";
 
 // --- LLM calls, counted when a commit inserts them ----------------------
 

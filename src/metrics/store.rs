@@ -1,6 +1,7 @@
 //! Recording the write path: each commit of the writer (its size, its
-//! duration, whether it succeeded, which rows were new), and the gauges
-//! sampled when Prometheus scrapes (queue depth, pending links).
+//! duration, whether it succeeded, which rows were new or pruned), and the
+//! gauges sampled when Prometheus scrapes (queue depth, pending links,
+//! database size).
 
 use std::time::Duration;
 
@@ -35,6 +36,28 @@ pub fn rows_inserted(spans: u64, log_records: u64) {
     counter!(STORE_INSERTED_ROWS, LABEL_TABLE => "log_records").increment(log_records);
 }
 
+/// Records rows deleted by retention.
+pub fn rows_pruned(rows: u64) {
+    counter!(STORE_PRUNED_ROWS).increment(rows);
+}
+
+/// Sets the database size gauges; called at scrape time.
+pub fn database_size(used_bytes: u64, file_bytes: u64) {
+    gauge!(STORE_DATABASE_USED_BYTES).set(used_bytes as f64);
+    gauge!(STORE_DATABASE_FILE_BYTES).set(file_bytes as f64);
+}
+
+/// Sets the configured size limits, once at start; an unset limit has no
+/// series (a dashboard line at 0 would read as "full").
+pub fn database_limits(retention_bytes: Option<u64>, hard_bytes: Option<u64>) {
+    if let Some(bytes) = retention_bytes {
+        gauge!(STORE_RETENTION_LIMIT_BYTES).set(bytes as f64);
+    }
+    if let Some(bytes) = hard_bytes {
+        gauge!(STORE_HARD_LIMIT_BYTES).set(bytes as f64);
+    }
+}
+
 /// Sets the write queue gauges; called at scrape time.
 pub fn write_queue(queued_bytes: usize, capacity_bytes: usize) {
     gauge!(WRITE_QUEUE_BYTES).set(queued_bytes as f64);
@@ -52,4 +75,5 @@ pub(super) fn register_defaults() {
         counter!(STORE_COMMITS, LABEL_OUTCOME => outcome).increment(0);
     }
     rows_inserted(0, 0);
+    rows_pruned(0);
 }

@@ -332,15 +332,17 @@ fn row_count(batch: &WriteBatch) -> usize {
     batch.row_count()
 }
 
-/// Counts what a committed group added: new rows, and the LLM calls that
-/// were not stored before.
+/// Counts what a committed group did: new rows, the LLM calls that were
+/// not stored before, rows retention deleted.
 fn record_metrics(stored: &[(WriteBatch, Written)]) {
     let mut spans = 0;
     let mut log_records = 0;
+    let mut pruned = 0;
     let mut calls = Vec::new();
     for (batch, written) in stored {
         spans += written.summary.spans_inserted;
         log_records += written.summary.logs_inserted;
+        pruned += written.summary.pruned_rows;
         for index in &written.inserted_calls {
             if let Some(call) = batch.calls.get(*index) {
                 calls.push(&call.columns);
@@ -348,6 +350,7 @@ fn record_metrics(stored: &[(WriteBatch, Written)]) {
         }
     }
     metrics::rows_inserted(spans, log_records);
+    metrics::rows_pruned(pruned);
     metrics::calls_stored(calls);
 }
 

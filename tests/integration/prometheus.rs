@@ -563,7 +563,9 @@ async fn every_dashboard_panel_returns_data_from_a_real_prometheus() {
         );
         return;
     };
-    let server = TestServer::start().await;
+    // Size limits far above what the test stores, so their gauges exist.
+    let server =
+        TestServer::start_with_args(&["--max-db-mb", "1000", "--hard-limit-mb", "2000"]).await;
     let target = server
         .http
         .strip_prefix("http://")
