@@ -5,6 +5,7 @@ pub mod calls;
 pub mod error;
 pub mod health;
 pub mod params;
+pub mod replays;
 pub mod traces;
 
 use axum::Router;

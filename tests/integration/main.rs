@@ -11,5 +11,6 @@ mod generate;
 mod ingest_roundtrip;
 mod otlp_compare;
 mod otlp_json;
+mod replay;
 mod self_telemetry;
 mod server;
