@@ -44,13 +44,23 @@ fn cpu_seconds() -> f64 {
     // Fields after the command name, which is in parentheses.
     let after = stat.rsplit_once(") ").map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
     let clock_ticks = Command::new("getconf")
         .arg("CLK_TCK")
         .output()
         .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
         .unwrap_or(100.0);
     (ticks(11) + ticks(12)) / clock_ticks
 }
@@ -85,9 +95,15 @@ fn recorded_call(i: usize) -> Call {
             "You are a helpful support assistant for an online shop. Answer briefly and politely, \
              and ask for the order number when the customer has not given it.",
         ),
-        Message::text("user", format!("Where is my order number {i}? It has been a week.")),
+        Message::text(
+            "user",
+            format!("Where is my order number {i}? It has been a week."),
+        ),
     ]);
-    call.output_messages = Some(vec![Message::text("assistant", "Let me check that for you.")]);
+    call.output_messages = Some(vec![Message::text(
+        "assistant",
+        "Let me check that for you.",
+    )]);
     call.usage = Usage {
         input_tokens: Some(48),
         output_tokens: Some(7),
@@ -106,10 +122,18 @@ fn main() -> anyhow::Result<()> {
     let fake_config = dir.path().join("fake.toml");
     std::fs::write(
         &fake_config,
-        format!("max_recorded_requests = 1000\n[default]\ntiming = {{ latency_ms = {LATENCY_MS} }}\n"),
+        format!(
+            "max_recorded_requests = 1000\n[default]\ntiming = {{ latency_ms = {LATENCY_MS} }}\n"
+        ),
     )?;
     let mut fake = Command::new(env!("CARGO_BIN_EXE_reprise"))
-        .args(["dev", "fake-provider", "--listen", "127.0.0.1:0", "--config"])
+        .args([
+            "dev",
+            "fake-provider",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+        ])
         .arg(&fake_config)
         .stdout(Stdio::piped())
         .spawn()?;
@@ -167,11 +191,16 @@ fn main() -> anyhow::Result<()> {
     let _ = fake.kill();
     let _ = fake.wait();
     let (end, wall, cpu, summary) = outcome?;
-    anyhow::ensure!(end == RunEnd::Finished(reprise::replay::RunState::Done), "run ended {end:?}");
+    anyhow::ensure!(
+        end == RunEnd::Finished(reprise::replay::RunState::Done),
+        "run ended {end:?}"
+    );
     let items = summary.progress.total;
     let ideal = Duration::from_millis(LATENCY_MS) * (items as u32).div_ceil(concurrency as u32);
     let target = &summary.targets[0];
-    println!("replay benchmark: {items} replays, {concurrency} concurrent, {LATENCY_MS} ms latency");
+    println!(
+        "replay benchmark: {items} replays, {concurrency} concurrent, {LATENCY_MS} ms latency"
+    );
     println!(
         "  done {} failed {}",
         summary.progress.done, summary.progress.failed
@@ -182,7 +211,10 @@ fn main() -> anyhow::Result<()> {
         ideal.as_secs_f64(),
         (wall.as_secs_f64() / ideal.as_secs_f64() - 1.0) * 100.0
     );
-    println!("  throughput       {:.0} replays/s", items as f64 / wall.as_secs_f64());
+    println!(
+        "  throughput       {:.0} replays/s",
+        items as f64 / wall.as_secs_f64()
+    );
     println!(
         "  CPU per replay   {:.3} ms ({:.2} s user+system in total)",
         cpu * 1000.0 / items as f64,

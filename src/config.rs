@@ -25,7 +25,7 @@ pub enum Command {
     /// Run the server: OTLP/HTTP, the API and the UI on one port, OTLP/gRPC on another.
     Serve(ServeArgs),
     /// Replay recorded calls against other models and summarize the answers.
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
     /// Tools for development and demos.
     #[command(subcommand)]
     Dev(DevCommand),

@@ -61,7 +61,10 @@ async fn fake_provider(args: &FakeProviderArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     {
         let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "fake provider listening on http://{addr} (OpenAI and Anthropic at http://{addr}/v1)");
+        let _ = writeln!(
+            stdout,
+            "fake provider listening on http://{addr} (OpenAI and Anthropic at http://{addr}/v1)"
+        );
         let _ = stdout.flush();
     }
     reprise::fake_provider::serve(listener, config, reprise::server::shutdown_signal()).await;

@@ -229,7 +229,11 @@ async fn get_results(
         .await?;
     let mut results = Vec::with_capacity(page.groups.len());
     for (original_id, items) in &page.groups {
-        let original = state.store.reader.call(state.project_id, *original_id).await?;
+        let original = state
+            .store
+            .reader
+            .call(state.project_id, *original_id)
+            .await?;
         let mut replays = Vec::with_capacity(items.len());
         for item in items {
             replays.push(replay_json(&state, item).await?);
@@ -256,7 +260,8 @@ async fn replay_json(state: &ReplaysState, item: &Item) -> Result<Value, ApiErro
     if let Some(object) = json.as_object_mut() {
         object.insert(
             "call".into(),
-            call.as_ref().map_or(Value::Null, |call| call_json(call, false)),
+            call.as_ref()
+                .map_or(Value::Null, |call| call_json(call, false)),
         );
     }
     Ok(json)
@@ -283,7 +288,10 @@ fn call_json(call: &Call, with_prompt: bool) -> Value {
         "cost_usd": call.cost_usd,
     });
     if with_prompt && let Some(object) = json.as_object_mut() {
-        object.insert("system_instructions".into(), json!(call.system_instructions));
+        object.insert(
+            "system_instructions".into(),
+            json!(call.system_instructions),
+        );
         object.insert("input_messages".into(), json!(call.input_messages));
     }
     json

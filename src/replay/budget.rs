@@ -227,7 +227,10 @@ mod tests {
         );
         assert_eq!(ledger.admit(1, Some(0.5)), Ok(()));
         let refused = ledger.admit(2, Some(0.5));
-        assert!(matches!(refused, Err(BudgetExceeded::Cost { .. })), "{refused:?}");
+        assert!(
+            matches!(refused, Err(BudgetExceeded::Cost { .. })),
+            "{refused:?}"
+        );
         // The first item cost less than estimated: room for the second.
         ledger.settle(1, Some(0.1));
         assert_eq!(ledger.admit(2, Some(0.5)), Ok(()));

@@ -45,10 +45,16 @@ pub async fn run(args: &ReplayArgs, interrupt: impl Future<Output = ()>) -> anyh
             .replay_run(project_id, run_id)
             .await?
             .with_context(|| format!("no replay run {run_id} in {}", args.db.display()))?,
-        (None, Some(request)) => create_run(&store, project_id, request, Some(engine.owner())).await?,
+        (None, Some(request)) => {
+            create_run(&store, project_id, request, Some(engine.owner())).await?
+        }
         (None, None) => anyhow::bail!("nothing to replay"),
     };
-    eprintln!("replay run {} ({} items)", run.id, run_total(&store, &run).await?);
+    eprintln!(
+        "replay run {} ({} items)",
+        run.id,
+        run_total(&store, &run).await?
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
     let bar = progress_bar(args.quiet, run_total(&store, &run).await?);
     let watcher = tokio::spawn(watch_progress(store.clone(), run.clone(), bar.clone()));
@@ -132,7 +138,10 @@ pub fn run_request(args: &ReplayArgs) -> anyhow::Result<RunRequest> {
     if !args.ids.is_empty() {
         let mut ids = Vec::with_capacity(args.ids.len());
         for id in &args.ids {
-            let id: CallId = id.trim().parse().map_err(|e| anyhow::anyhow!("--ids: {e}"))?;
+            let id: CallId = id
+                .trim()
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--ids: {e}"))?;
             ids.push(id);
         }
         selection.ids = Some(ids);
@@ -189,18 +198,18 @@ mod tests {
         let mut argv = vec!["reprise", "replay"];
         argv.extend_from_slice(line);
         match crate::config::Cli::parse_from(argv).command {
-            crate::config::Command::Replay(args) => args,
+            crate::config::Command::Replay(args) => *args,
             other => panic!("not a replay: {other:?}"),
         }
     }
 
     #[test]
     fn flags_become_a_run_request() {
-        let request = run_request(&args(&[
-            "--config",
-            "/nonexistent/but/unused.toml",
-        ]));
-        assert!(request.is_err(), "a missing config file named explicitly is an error");
+        let request = run_request(&args(&["--config", "/nonexistent/but/unused.toml"]));
+        assert!(
+            request.is_err(),
+            "a missing config file named explicitly is an error"
+        );
 
         let request = run_request(&args(&[
             "--target-url",
@@ -239,8 +248,8 @@ mod tests {
 
     #[test]
     fn ids_must_be_call_ids() {
-        let error = run_request(&args(&["--ids", "01JD3T8Q3W9J5M6Z4X8Y2K7B1C,nope"]))
-            .expect_err("bad id");
+        let error =
+            run_request(&args(&["--ids", "01JD3T8Q3W9J5M6Z4X8Y2K7B1C,nope"])).expect_err("bad id");
         assert!(error.to_string().contains("nope"), "{error}");
     }
 }

@@ -192,7 +192,11 @@ impl Engine {
         stop: watch::Receiver<bool>,
     ) -> Result<RunEnd, ReplayError> {
         tracing::info!(run_id = %run.id, "executing replay run");
-        let finished = self.store().reader.replay_finished_items(run.row_id).await?;
+        let finished = self
+            .store()
+            .reader
+            .replay_finished_items(run.row_id)
+            .await?;
         let spent_usd: f64 = finished.iter().filter_map(|i| i.cost_usd).sum();
         let ledger = Ledger::new(run.spec.budget.clone(), finished.len() as u64, spent_usd);
         let (abort, _) = watch::channel(false);
@@ -438,7 +442,10 @@ struct Prepared {
 async fn dispatch(context: Arc<RunContext>, target: Arc<TargetSpec>) {
     let spec = &context.run.spec;
     let params = target.params(spec.stream, &spec.overrides);
-    let limiter = Arc::new(Limiter::new(target.max_concurrency, target.requests_per_second));
+    let limiter = Arc::new(Limiter::new(
+        target.max_concurrency,
+        target.requests_per_second,
+    ));
     let mut abort = context.abort.subscribe();
     let mut buffer: VecDeque<Item> = VecDeque::new();
     let mut after = 0;
@@ -679,7 +686,9 @@ async fn commit(context: &RunContext, call: Option<Call>, finish: ItemFinish) {
     match context.engine.inner.sink.commit(result).await {
         Ok(()) => {}
         Err(WriteError::Conflict(message)) => tracing::debug!(%message, "replay result dropped"),
-        Err(error) => tracing::error!(run_id = %context.run.id, %error, "cannot store a replay result"),
+        Err(error) => {
+            tracing::error!(run_id = %context.run.id, %error, "cannot store a replay result")
+        }
     }
 }
 

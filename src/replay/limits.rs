@@ -133,10 +133,7 @@ impl Backoff {
     /// together, and never less than the server's `Retry-After`.
     pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
         let exponent = retry.saturating_sub(1).min(20);
-        let ceiling = self
-            .base
-            .saturating_mul(1u32 << exponent)
-            .min(self.max);
+        let ceiling = self.base.saturating_mul(1u32 << exponent).min(self.max);
         let factor: f64 = rand::rng().random_range(0.5..=1.0);
         let jittered = ceiling.mul_f64(factor);
         match retry_after {
@@ -185,7 +182,10 @@ mod tests {
                 .iter()
                 .filter(|later| **later < *at + Duration::from_secs(1))
                 .count();
-            assert!(in_window <= 3, "{in_window} starts within a second of start {i}");
+            assert!(
+                in_window <= 3,
+                "{in_window} starts within a second of start {i}"
+            );
         }
         // The first three go at once, the fourth a second after the first.
         assert_eq!(starts[2], start);

@@ -130,7 +130,12 @@ pub async fn create_run(
         lease_expires_unix_nano: now + executor::LEASE.as_nanos() as u64,
         items,
     };
-    write_replay(store, project_id, vec![ReplayWrite::CreateRun(Box::new(new_run))]).await?;
+    write_replay(
+        store,
+        project_id,
+        vec![ReplayWrite::CreateRun(Box::new(new_run))],
+    )
+    .await?;
     store
         .reader
         .replay_run(project_id, &run_id)

@@ -91,9 +91,9 @@ pub fn error_type(error: &ProviderError) -> String {
             status, error_type, ..
         } => error_type.clone().unwrap_or_else(|| status.to_string()),
         ProviderError::StreamCut { .. } => "stream_cut".to_owned(),
-        ProviderError::Provider { error_type, .. } => {
-            error_type.clone().unwrap_or_else(|| "provider_error".to_owned())
-        }
+        ProviderError::Provider { error_type, .. } => error_type
+            .clone()
+            .unwrap_or_else(|| "provider_error".to_owned()),
         ProviderError::Malformed { .. } => "malformed_response".to_owned(),
     }
 }
@@ -210,7 +210,10 @@ mod tests {
         assert_eq!((call.duration_ms, call.ttft_ms), (Some(120.0), Some(40.0)));
         assert_eq!(call.cost_usd, Some((1000.0 + 2000.0) / 1e6));
         assert_eq!(call.attributes[ATTR_RUN_ID], "RUN");
-        assert_eq!(call.attributes[ATTR_ORIGINAL_CALL_ID], original.id.to_string());
+        assert_eq!(
+            call.attributes[ATTR_ORIGINAL_CALL_ID],
+            original.id.to_string()
+        );
         assert_eq!(call.attributes[ATTR_TARGET], "cheap");
         assert_eq!(call.attributes[ATTR_ATTEMPTS], 2);
         let raw = call.raw.expect("raw exchange");

@@ -17,7 +17,9 @@ use serde_json::Value as Json;
 use crate::model::Call;
 use crate::providers::anthropic::to_anthropic;
 use crate::providers::openai_chat::to_openai_chat;
-use crate::providers::{ProviderKind, TargetParams, TranslateError, WireFormat, rewrite_raw_request};
+use crate::providers::{
+    ProviderKind, TargetParams, TranslateError, WireFormat, rewrite_raw_request,
+};
 
 /// The wire format a target speaks.
 pub fn wire_format(kind: ProviderKind) -> WireFormat {
@@ -49,11 +51,34 @@ pub fn request_body(
         let body = rewrite_raw_request(&raw.request, format, params)?;
         return Ok((body, BodySource::Recorded));
     }
+    let stripped;
+    let call = if STREAMING_PARAMS
+        .iter()
+        .any(|key| call.request_params.extra.contains_key(*key))
+    {
+        stripped = without_streaming_params(call);
+        &stripped
+    } else {
+        call
+    };
     let body = match kind {
         ProviderKind::OpenAi => to_openai_chat(call, params)?,
         ProviderKind::Anthropic => to_anthropic(call, params)?,
     };
     Ok((body, BodySource::Translated))
+}
+
+/// Recorded parameters about streaming: whether a replay streams is the
+/// replay's choice (`stream` of the run), not the recorded call's, so they
+/// are not translated.
+const STREAMING_PARAMS: [&str; 2] = ["stream", "stream_options"];
+
+fn without_streaming_params(call: &Call) -> Call {
+    let mut call = call.clone();
+    for key in STREAMING_PARAMS {
+        call.request_params.extra.shift_remove(key);
+    }
+    call
 }
 
 #[cfg(test)]
@@ -98,8 +123,27 @@ mod tests {
         assert_eq!(source, BodySource::Translated);
         assert_eq!(body["model"], "claude");
         assert_eq!(body["max_tokens"], 32);
-        assert_eq!(body["messages"], json!([{"role": "user", "content": "hello"}]));
+        assert_eq!(
+            body["messages"],
+            json!([{"role": "user", "content": "hello"}])
+        );
         assert_eq!(body["stream"], true);
+    }
+
+    #[test]
+    fn recorded_streaming_parameters_give_way_to_the_run() {
+        let mut call = call_with_raw("anthropic.messages");
+        call.request_params
+            .extra
+            .insert("stream_options".into(), json!({"include_usage": true}));
+        let mut params = TargetParams::new("m");
+        params.stream = false;
+        let (body, source) = request_body(&call, ProviderKind::OpenAi, &params).expect("body");
+        assert_eq!(source, BodySource::Translated);
+        assert!(
+            body.get("stream_options").is_none() && body.get("stream").is_none(),
+            "{body}"
+        );
     }
 
     #[test]

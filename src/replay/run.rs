@@ -205,7 +205,8 @@ mod tests {
 
     #[test]
     fn budget_rejects_unknown_fields() {
-        let error = serde_json::from_str::<Budget>(r#"{"max_cost": 1}"#).expect_err("unknown field");
+        let error =
+            serde_json::from_str::<Budget>(r#"{"max_cost": 1}"#).expect_err("unknown field");
         assert!(error.to_string().contains("max_cost"), "{error}");
     }
 }

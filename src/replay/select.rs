@@ -174,9 +174,10 @@ mod tests {
 
     #[test]
     fn filters_parse_like_the_calls_endpoint() {
-        let filter =
-            parse_filters(&map(json!({"service": "support-bot", "model": "gpt-4o", "status": "ok"})))
-                .expect("filters");
+        let filter = parse_filters(&map(
+            json!({"service": "support-bot", "model": "gpt-4o", "status": "ok"}),
+        ))
+        .expect("filters");
         assert_eq!(filter.service.as_deref(), Some("support-bot"));
         assert_eq!(filter.model.as_deref(), Some("gpt-4o"));
         let since = parse_filters(&map(json!({"since": 1_700_000_000_000_000_000u64})))

@@ -139,8 +139,17 @@ pub async fn summarize(reader: &Reader, run: &Run) -> Result<RunSummary, ReadErr
 /// The summary as a plain-text table, one row per target.
 pub fn table(summary: &RunSummary) -> String {
     let header = [
-        "target", "model", "done", "failed", "cancelled", "p50 ms", "p95 ms", "ttft p50", "tok in",
-        "tok out", "cost $",
+        "target",
+        "model",
+        "done",
+        "failed",
+        "cancelled",
+        "p50 ms",
+        "p95 ms",
+        "ttft p50",
+        "tok in",
+        "tok out",
+        "cost $",
     ];
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
     for target in &summary.targets {
@@ -222,7 +231,10 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert!(lines[0].starts_with("target"));
         assert!(lines[1].starts_with("local"));
-        assert!(lines[1].contains(" 51 ") && lines[1].contains("0.0012"), "{text}");
+        assert!(
+            lines[1].contains(" 51 ") && lines[1].contains("0.0012"),
+            "{text}"
+        );
         assert!(lines[1].contains(" - "), "missing TTFT shows as -: {text}");
     }
 }

@@ -359,7 +359,10 @@ mod tests {
         let config = ConfigFile::parse(EXAMPLE).expect("parse");
         let error = config.resolve(&["gpt".to_owned()]).expect_err("unknown");
         let message = error.to_string();
-        assert!(message.contains("`gpt`") && message.contains("claude, local"), "{message}");
+        assert!(
+            message.contains("`gpt`") && message.contains("claude, local"),
+            "{message}"
+        );
     }
 
     #[test]

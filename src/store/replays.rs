@@ -76,7 +76,10 @@ pub enum ReplayWrite {
         lease_expires_unix_nano: u64,
     },
     /// Gives the lease up and puts our unfinished items back to `pending`.
-    ReleaseRun { run_id: String, owner: String },
+    ReleaseRun {
+        run_id: String,
+        owner: String,
+    },
     /// Marks pending items `running` under our lease; reports the ids claimed.
     ClaimItems {
         run_id: String,
@@ -218,14 +221,17 @@ async fn create_run(
             "INSERT INTO replay_items (run, original_call_id, target, repetition, state, \
              updated_at_unix_nano) ",
         );
-        query.push_values(&run.items[range], |mut row, (call_id, target, repetition)| {
-            row.push_bind(row_id)
-                .push_bind(call_id.to_bytes().to_vec())
-                .push_bind(target.clone())
-                .push_bind(*repetition as i64)
-                .push_bind("pending")
-                .push_bind(now);
-        });
+        query.push_values(
+            &run.items[range],
+            |mut row, (call_id, target, repetition)| {
+                row.push_bind(row_id)
+                    .push_bind(call_id.to_bytes().to_vec())
+                    .push_bind(target.clone())
+                    .push_bind(*repetition as i64)
+                    .push_bind("pending")
+                    .push_bind(now);
+            },
+        );
         query.build().execute(&mut *conn).await?;
     }
     Ok(ReplayApplied {
@@ -344,7 +350,11 @@ async fn finish_item(
 ) -> Result<ReplayApplied, WriteError> {
     let state = match finish.state {
         Some(state @ (ItemState::Done | ItemState::Failed)) => state,
-        _ => return Err(WriteError::Invalid("an item can only finish done or failed")),
+        _ => {
+            return Err(WriteError::Invalid(
+                "an item can only finish done or failed",
+            ));
+        }
     };
     let rows = sqlx::query(
         "UPDATE replay_items SET state = ?, attempts = attempts + ?, last_error = ?, \
@@ -539,7 +549,9 @@ impl Reader {
         if let Some(before) = before {
             query.push(" AND id < ").push_bind(before);
         }
-        query.push(" ORDER BY id DESC LIMIT ").push_bind(limit as i64);
+        query
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(limit as i64);
         let rows = query.build().fetch_all(&self.pool).await?;
         let mut runs = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -548,7 +560,11 @@ impl Reader {
         Ok(runs)
     }
 
-    pub async fn replay_run(&self, project_id: i64, run_id: &str) -> Result<Option<Run>, ReadError> {
+    pub async fn replay_run(
+        &self,
+        project_id: i64,
+        run_id: &str,
+    ) -> Result<Option<Run>, ReadError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{RUN_SELECT} WHERE project_id = ? AND run_id = ?"
         )))
