@@ -210,7 +210,9 @@ impl Engine {
             shutdown: AtomicBool::new(false),
             originals: Mutex::new(HashMap::new()),
         });
-        let keeper = tokio::spawn(keep_lease(context.clone(), stop));
+        // Dropped on every way out, error returns included, so a lease is
+        // never renewed for a run nobody executes.
+        let keeper = AbortOnDrop(tokio::spawn(keep_lease(context.clone(), stop)));
         let mut rounds = 0;
         loop {
             rounds += 1;
@@ -230,7 +232,7 @@ impl Engine {
                 break;
             }
         }
-        keeper.abort();
+        drop(keeper);
         let run = &context.run;
         if context.shutdown.load(Ordering::SeqCst) {
             let release = ReplayWrite::ReleaseRun {
@@ -732,6 +734,15 @@ async fn send_with_retries(
                 };
             }
         }
+    }
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -533,6 +533,8 @@ async fn every_fixture_call_is_replayed_to_both_kinds_of_target() {
     let mut refused = 0;
     let mut with_tool_results = 0;
     let mut with_tool_calls = 0;
+    let mut with_max_tokens = 0;
+    let mut with_stops = 0;
     for group in &groups {
         let original = get_call(&h.server, group["original_call_id"].as_str().expect("id")).await;
         for item in group["replays"].as_array().expect("replays") {
@@ -576,6 +578,9 @@ async fn every_fixture_call_is_replayed_to_both_kinds_of_target() {
             let view = canonical_view(&original);
             with_tool_results += view.iter().any(|e| e[0] == "tool_result") as usize;
             with_tool_calls += view.iter().any(|e| e[0] == "tool_call") as usize;
+            let params = &original["request_params"];
+            with_max_tokens += params.get("max_tokens").is_some() as usize;
+            with_stops += params.get("stop_sequences").is_some() as usize;
             for difference in body_differences(&original, kind, body) {
                 problems.push(format!("{label}: {difference}"));
             }
@@ -587,7 +592,11 @@ async fn every_fixture_call_is_replayed_to_both_kinds_of_target() {
         problems.len(),
         problems.join("\n")
     );
-    // Both kinds really carried tool calls and tool results.
+    // The fixtures really exercised parameters, tool calls and tool results.
+    assert!(
+        with_max_tokens >= 20 && with_stops >= 2,
+        "{with_max_tokens} {with_stops}"
+    );
     assert!(
         with_tool_calls >= 20 && with_tool_results >= 20,
         "{with_tool_calls} {with_tool_results}"
@@ -710,15 +719,19 @@ async fn retries_honour_retry_after_and_back_off_on_server_errors() {
     let mut dead = Behavior::default();
     dead.failures
         .push(FailureRule::always(FailureKind::ServerError));
+    let mut hung = Behavior::default();
+    hung.failures.push(FailureRule::always(FailureKind::Hang));
     let fake_config = FakeConfig::default()
         .with_model("limited", limited)
         .with_model("broken", broken)
-        .with_model("dead", dead);
+        .with_model("dead", dead)
+        .with_model("hung", hung);
     let h = harness_with(fake_config, |fake| {
         [
             model_target(fake, "limited", "limited", "max_concurrency = 1"),
             model_target(fake, "broken", "broken", "max_concurrency = 1"),
             model_target(fake, "dead", "dead", "max_concurrency = 1\nmax_retries = 2"),
+            model_target(fake, "hung", "hung", "timeout_s = 0.3\nmax_retries = 1"),
         ]
         .concat()
     })
@@ -729,7 +742,8 @@ async fn retries_honour_retry_after_and_back_off_on_server_errors() {
     let limited_run = run_on_ids(&h, "limited", one, json!({})).await;
     let broken_run = run_on_ids(&h, "broken", one, json!({})).await;
     let dead_run = run_on_ids(&h, "dead", one, json!({})).await;
-    for id in [&limited_run, &broken_run, &dead_run] {
+    let hung_run = run_on_ids(&h, "hung", one, json!({})).await;
+    for id in [&limited_run, &broken_run, &dead_run, &hung_run] {
         wait_finished(&h.server, id).await;
     }
     let requests = h.fake.requests();
@@ -775,6 +789,23 @@ async fn retries_honour_retry_after_and_back_off_on_server_errors() {
     // The failure is a result too: an error call, linked like any other.
     assert_eq!(dead_item["call"]["status"], "error", "{dead_item}");
     assert_eq!(arrivals("dead").len(), 3);
+
+    // A server that never answers is given up on after the target's
+    // timeout, retried, and given up on again.
+    let hung_items = items_of(&h, &hung_run).await;
+    let hung_item = &hung_items[0];
+    assert_eq!(hung_item["state"], "failed", "{hung_item}");
+    assert_eq!(hung_item["attempts"], 2);
+    assert!(
+        hung_item["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("timed out"),
+        "{hung_item}"
+    );
+    let latency = hung_item["call"]["duration_ms"].as_f64().expect("duration");
+    assert!((300.0..3000.0).contains(&latency), "{latency}");
+    assert_eq!(arrivals("hung").len(), 2);
 }
 
 #[tokio::test]
@@ -1015,6 +1046,52 @@ async fn a_run_resumes_after_sigkill_and_stores_every_result_once() {
             "a body sent {seen} times for {needed} items"
         );
     }
+}
+
+#[tokio::test]
+async fn a_server_told_to_stop_gives_its_run_back_for_the_next_start() {
+    let mut slow = Behavior::default();
+    slow.timing.latency_ms = 200;
+    let mut h = harness_with(FakeConfig::default().with_model("slow", slow), |fake| {
+        model_target(fake, "slow", "slow", "max_concurrency = 2")
+    })
+    .await;
+    let ids = ingest_fixtures_named(&h.server, "openllmetry-openai/").await;
+    let total = ids.len() * 4;
+    let id = run_on_ids(&h, "slow", &ids, json!({"repeat": 4})).await;
+    wait_for_run(&h.server, &id, "an item done", |run| {
+        run["progress"]["done"].as_u64().unwrap_or(0) >= 1
+    })
+    .await;
+    let status = h.server.stop().await;
+    assert!(status.success(), "{status:?}");
+    h.restart().await;
+    let run = get_json(&h.server, &format!("/api/v1/replays/{id}")).await;
+    assert_eq!(run["state"], "running");
+    assert_eq!(
+        run["progress"]["running"], 0,
+        "items in flight went back: {run}"
+    );
+    let done_at_restart = run["progress"]["done"].as_u64().expect("done");
+    assert!(
+        done_at_restart < total as u64,
+        "stopped too late to test resuming"
+    );
+    // Released, not left to expire: the new server takes the run up at
+    // once, well before a dead process's lease would run out.
+    let restarted = tokio::time::Instant::now();
+    wait_for_run(&h.server, &id, "a new item done", |run| {
+        run["progress"]["done"].as_u64().unwrap_or(0) > done_at_restart
+    })
+    .await;
+    assert!(
+        restarted.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        restarted.elapsed()
+    );
+    let run = wait_finished(&h.server, &id).await;
+    assert_eq!(run["state"], "done");
+    assert_eq!(run["progress"]["done"], total);
 }
 
 /// Restarts the server; returns how many items were done when it came back.
