@@ -12,8 +12,10 @@
 //! answers as calls beside the originals, through the same write queue.
 
 pub mod api;
+pub mod cli;
 pub mod compare;
 pub mod config;
+pub mod cost;
 pub mod fake_provider;
 pub mod ingest;
 pub mod model;

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -12,14 +13,17 @@ use tokio_stream::wrappers::TcpListenerStream;
 use crate::api::replays::ReplaysState;
 use crate::api::{self, ApiState};
 use crate::config::ServeArgs;
+use crate::cost::{PriceError, PriceTable};
 use crate::ingest::otlp::{grpc, http};
 use crate::ingest::{Ingest, linker};
 use crate::providers::ProviderError;
 use crate::replay::{ConfigFile, Engine, Executor, TargetError};
-use crate::store::{OpenError, Store};
+use crate::store::{OpenError, Store, prune};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error(transparent)]
+    Prices(#[from] PriceError),
     #[error(transparent)]
     Open(#[from] OpenError),
     #[error("cannot listen on {addr}: {source}")]
@@ -51,7 +55,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(Bound),
 ) -> Result<(), ServeError> {
-    let replay_config = std::sync::Arc::new(ConfigFile::load(args.config.as_deref())?);
+    let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
+    let replay_config = Arc::new(ConfigFile::load(args.config.as_deref())?);
     let store = Store::open(&args.store_options()).await?;
     let http_listener = bind(args.http).await?;
     let grpc_listener = bind(args.grpc).await?;
@@ -61,12 +66,13 @@ pub async fn serve(
     };
     on_bound(bound);
 
-    let ingest = Ingest::new(store.clone(), args.limits());
+    let ingest = Ingest::new(store.clone(), args.limits(), prices.clone());
     let (replay_engine, replay_sink) = Engine::new(ingest.clone())?;
-    let replay_wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let replay_wake = Arc::new(tokio::sync::Notify::new());
     let app = http::router(ingest.clone())
         .merge(api::router(ApiState {
             store: store.clone(),
+            ingest: ingest.clone(),
             project_id: ingest.project_id,
         }))
         .merge(api::replays::router(ReplaysState {
@@ -86,7 +92,13 @@ pub async fn serve(
         shutdown.await;
         let _ = signal_stop.send(true);
     });
-    let linker = linker::spawn(store.clone(), stop_rx.clone());
+    let linker = linker::spawn(store.clone(), prices, stop_rx.clone());
+    let pruner = prune::spawn_pruner(
+        store.clone(),
+        args.retention(),
+        args.prune_interval,
+        stop_rx.clone(),
+    );
     let replay_executor = Executor::spawn(replay_engine, replay_wake, stop_rx.clone());
     let http_stop = wait_for(stop_rx.clone());
     let grpc_stop = wait_for(stop_rx);
@@ -109,6 +121,7 @@ pub async fn serve(
     // Also when a listener failed rather than being told to stop.
     let _ = stop_tx.send(true);
     let _ = linker.await;
+    let _ = pruner.await;
     // Runs in progress give their items back before the writer stops.
     let _ = replay_executor.await;
     let _ = replay_sink.await;

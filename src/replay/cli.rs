@@ -7,6 +7,7 @@
 //! released with its remaining items pending; `reprise replay --resume ID`
 //! or a running server picks it up again.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -19,6 +20,7 @@ use super::run::{Budget, Run, Selection};
 use super::targets::{ConfigFile, TargetSpec};
 use super::{RunRequest, create_run, summary};
 use crate::config::{ReplayArgs, TargetKind, split_pair};
+use crate::cost::PriceTable;
 use crate::ingest::Ingest;
 use crate::ingest::limits::Limits;
 use crate::model::CallId;
@@ -36,7 +38,8 @@ pub async fn run(args: &ReplayArgs, interrupt: impl Future<Output = ()>) -> anyh
         None
     };
     let store = Store::open(&StoreOptions::new(args.db.clone())).await?;
-    let ingest = Ingest::new(store.clone(), Limits::default());
+    let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
+    let ingest = Ingest::new(store.clone(), Limits::default(), prices);
     let project_id = ingest.project_id;
     let (engine, sink_task) = Engine::new(ingest)?;
     let run = match (&args.resume, request) {

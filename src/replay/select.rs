@@ -16,7 +16,7 @@ use super::run::Selection;
 use crate::api::params::CallFilterParams;
 use crate::model::{CallId, Source};
 use crate::store::Reader;
-use crate::store::read::CallFilter;
+use crate::store::read::{CallFilter, CallSort, SortKey};
 
 /// Calls read per page while selecting.
 const PAGE_SIZE: usize = 1000;
@@ -122,11 +122,15 @@ async fn matching_calls(
     project_id: i64,
     filter: &CallFilter,
 ) -> Result<Vec<CallId>, ReplayError> {
+    let oldest_first = CallSort {
+        key: SortKey::Time,
+        ascending: true,
+    };
     let mut ids = Vec::new();
     let mut cursor = None;
     loop {
         let page = reader
-            .list_calls(project_id, filter, PAGE_SIZE, cursor)
+            .list_calls(project_id, filter, oldest_first, PAGE_SIZE, cursor)
             .await?;
         for call in &page.calls {
             if call.source != Source::Replay {
@@ -144,8 +148,6 @@ async fn matching_calls(
             None => break,
         }
     }
-    // The listing is newest first.
-    ids.reverse();
     Ok(ids)
 }
 
