@@ -5,18 +5,20 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
+use crate::api::replays::ReplaysState;
 use crate::api::{self, ApiState};
-use std::sync::Arc;
-
 use crate::config::ServeArgs;
 use crate::cost::{PriceError, PriceTable};
 use crate::ingest::otlp::{grpc, http};
 use crate::ingest::{Ingest, linker};
 use crate::metrics::{self, MetricsError};
+use crate::providers::ProviderError;
+use crate::replay::{ConfigFile, Engine, Executor, TargetError};
 use crate::store::{OpenError, Store, prune};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,10 @@ pub enum ServeError {
     Http(std::io::Error),
     #[error("gRPC server failed: {0}")]
     Grpc(tonic::transport::Error),
+    #[error(transparent)]
+    Config(#[from] TargetError),
+    #[error("cannot start the replay executor: {0}")]
+    Replay(#[from] ProviderError),
 }
 
 /// The addresses actually bound (port 0 resolved).
@@ -55,6 +61,7 @@ pub async fn serve(
     let metrics_handle = metrics::install()?;
     metrics::database_limits(args.retention().max_bytes, args.store_options().hard_limit_bytes);
     let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
+    let replay_config = Arc::new(ConfigFile::load(args.config.as_deref())?);
     let store = Store::open(&args.store_options()).await?;
     let http_listener = bind(args.http).await?;
     let grpc_listener = bind(args.grpc).await?;
@@ -65,12 +72,21 @@ pub async fn serve(
     on_bound(bound);
 
     let ingest = Ingest::new(store.clone(), args.limits(), prices.clone());
+    let (replay_engine, replay_sink) = Engine::new(ingest.clone())?;
+    let replay_wake = Arc::new(tokio::sync::Notify::new());
     let app = http::router(ingest.clone())
         .merge(metrics::router(metrics_handle.clone(), store.clone()))
         .merge(api::router(ApiState {
             store: store.clone(),
             ingest: ingest.clone(),
             project_id: ingest.project_id,
+        }))
+        .merge(api::replays::router(ReplaysState {
+            store: store.clone(),
+            project_id: ingest.project_id,
+            config: replay_config,
+            executor_owner: replay_engine.owner().to_owned(),
+            wake: replay_wake.clone(),
         }))
         .layer(axum::extract::DefaultBodyLimit::disable());
     let (trace_service, logs_service) = grpc::services(ingest);
@@ -90,6 +106,7 @@ pub async fn serve(
         args.prune_interval,
         stop_rx.clone(),
     );
+    let replay_executor = Executor::spawn(replay_engine, replay_wake, stop_rx.clone());
     let http_stop = wait_for(stop_rx.clone());
     let grpc_stop = wait_for(stop_rx);
 
@@ -113,6 +130,9 @@ pub async fn serve(
     let _ = linker.await;
     let _ = upkeep.await;
     let _ = pruner.await;
+    // Runs in progress give their items back before the writer stops.
+    let _ = replay_executor.await;
+    let _ = replay_sink.await;
     tracing::info!("listeners stopped; draining the write queue");
     store.close().await;
     result.map(|_| ())

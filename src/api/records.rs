@@ -82,7 +82,10 @@ fn request_outcome(result: &Result<Stored, ApiError>) -> RequestOutcome {
         Err(ApiError::BadRequest(_) | ApiError::InvalidParameter { .. }) => {
             RequestOutcome::Rejected("malformed")
         }
-        Err(ApiError::NotFound(_) | ApiError::Internal(_)) => RequestOutcome::Rejected("internal"),
+        // Storing records never answers these; count them as a failure of ours.
+        Err(ApiError::NotFound(_) | ApiError::Conflict(_) | ApiError::Internal(_)) => {
+            RequestOutcome::Rejected("internal")
+        }
     }
 }
 

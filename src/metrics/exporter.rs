@@ -239,6 +239,12 @@ async fn scrape(State(state): State<ScrapeState>) -> Response {
         Ok(count) => super::store::pending_links(count),
         Err(error) => tracing::warn!(%error, "cannot count pending links for /metrics"),
     }
+    match state.store.reader.replay_backlog().await {
+        Ok(backlog) => {
+            super::replay::replay_backlog(backlog.runs_unfinished, &backlog.items_by_target)
+        }
+        Err(error) => tracing::warn!(%error, "cannot count replay work for /metrics"),
+    }
     match state.store.reader.usage().await {
         Ok(usage) => super::store::database_size(usage.used_bytes, usage.file_bytes),
         Err(error) => tracing::warn!(%error, "cannot read the database size for /metrics"),

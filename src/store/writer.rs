@@ -50,12 +50,19 @@ pub enum WriteError {
     Full,
     #[error("the database refused the write: {0}")]
     Database(String),
+    /// The data no longer applies (a replay result for an item that was
+    /// cancelled or taken over meanwhile); sending it again cannot help.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl WriteError {
     /// Whether the client should send the same data again later.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, WriteError::ShuttingDown | WriteError::Invalid(_))
+        !matches!(
+            self,
+            WriteError::ShuttingDown | WriteError::Invalid(_) | WriteError::Conflict(_)
+        )
     }
 }
 
@@ -81,6 +88,8 @@ pub struct WriteSummary {
     pub calls_inserted: u64,
     /// Spans queued for the linker.
     pub links_queued: u64,
+    /// What each replay write of the batch did, in order.
+    pub replay: Vec<super::replays::ReplayApplied>,
     /// Rows deleted by retention.
     pub pruned_rows: u64,
 }
@@ -385,6 +394,7 @@ async fn write_batch(
     links.extend(batch.link_keys.iter().copied());
     let links_queued = super::call_writes::queue_links(conn, batch.project_id, &links).await?;
     super::call_writes::clear_links(conn, batch.project_id, &batch.links_done).await?;
+    let replay = super::replays::apply(conn, batch.project_id, &batch.replay, now).await?;
     super::call_writes::update_costs(conn, batch.project_id, &batch.cost_updates).await?;
     let mut pruned_rows = 0;
     if let Some(plan) = &batch.prune {
@@ -404,6 +414,7 @@ async fn write_batch(
             logs_inserted,
             calls_inserted: calls.inserted,
             links_queued,
+            replay,
         },
         inserted_calls: calls.inserted_indices,
     })

@@ -16,6 +16,7 @@ mod otlp_json;
 mod prometheus;
 mod query_api;
 mod raw_equivalence;
+mod replay;
 mod retention;
 mod self_telemetry;
 mod server;
