@@ -59,7 +59,10 @@ pub async fn serve(
     on_bound: impl FnOnce(Bound),
 ) -> Result<(), ServeError> {
     let metrics_handle = metrics::install()?;
-    metrics::database_limits(args.retention().max_bytes, args.store_options().hard_limit_bytes);
+    metrics::database_limits(
+        args.retention().max_bytes,
+        args.store_options().hard_limit_bytes,
+    );
     let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
     let replay_config = Arc::new(ConfigFile::load(args.config.as_deref())?);
     let store = Store::open(&args.store_options()).await?;

@@ -109,7 +109,9 @@ pub fn replay_backlog(runs_unfinished: i64, pending_by_target: &[(String, i64)])
         // Several targets past the cap share `other`: add them up.
         *pending.entry(TARGETS.admit(Some(target))).or_insert(0) += *count;
     }
-    let mut known = PENDING_TARGETS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut known = PENDING_TARGETS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     let known = known.get_or_insert_with(HashSet::new);
     for target in known.iter() {
         if !pending.contains_key(target) {

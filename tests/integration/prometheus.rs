@@ -1,9 +1,11 @@
 //! The Grafana dashboards against a real Prometheus: Prometheus scrapes a
 //! test server every second while every fixture is sent over HTTP and
 //! gRPC (twice, with fresh trace ids, so counters and histograms move
-//! between scrapes), with bad requests and raw records; then every query
-//! of every panel in dashboards/*.json runs through Prometheus' HTTP API
-//! and must return data.
+//! between scrapes), with bad requests and raw records, and the raw
+//! records are replayed against the fake provider (a steady target, a
+//! flaky one, one that always fails); then every query of every panel in
+//! dashboards/*.json runs through Prometheus' HTTP API and must return
+//! data.
 //!
 //! Needs the `prometheus` binary (Debian's `prometheus` package). Without
 //! it the test prints a note and passes, unless `REPRISE_REQUIRE_PROMETHEUS=1`
@@ -25,20 +27,18 @@ use prost::Message as _;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
+use reprise::fake_provider::{Behavior, FailureKind, FailureRule, FakeConfig, FakeProvider};
+
 use crate::calls_expected::settle;
 use crate::fixtures;
+use crate::replay;
 use crate::server::TestServer;
 
-/// TODO(replay metrics): the replay engine is not wired to
-/// `reprise::metrics::replay` yet, so nothing records
-/// `reprise_replay_items_total`, `reprise_replay_attempt_errors_total`,
-/// `reprise_replay_latency_seconds`, `reprise_replay_time_to_first_token_seconds`,
-/// `reprise_replay_cost_usd`, `reprise_replay_runs_active` or
-/// `reprise_replay_items_pending`, and this test runs no replay. Panels
-/// querying them must still be valid PromQL, but may return nothing. Once
-/// the engine records them, run a replay against the fake provider here and
-/// drop this exemption.
-const EXPECTED_EMPTY_PREFIX: &str = "reprise_replay_";
+/// Replayed per round: the round's valid raw records.
+const REPLAYED_PER_ROUND: usize = 3;
+/// The fake provider's latency: long enough that a scrape falls while a
+/// run still has items pending.
+const FAKE_LATENCY_MS: u64 = 1500;
 
 /// Stands in for Grafana's `$__rate_interval` and `$__range`: long enough to
 /// cover the whole test, so a rate sees the samples before and after the
@@ -527,6 +527,141 @@ async fn send_round(server: &TestServer, round: u8) {
     settle(server).await;
 }
 
+// ---------------------------------------------------------------------------
+// Replays.
+
+/// Every model answers after [`FAKE_LATENCY_MS`], streamed; `flaky` fails
+/// every second request with a 500 (retried), `dead` every request.
+fn fake_config() -> FakeConfig {
+    let mut steady = Behavior::default();
+    steady.timing.latency_ms = FAKE_LATENCY_MS;
+    steady.timing.chunk_delay_ms = 5;
+    let mut flaky = steady.clone();
+    flaky.failures.push(FailureRule::every(
+        FailureKind::ServerError,
+        std::num::NonZeroU64::MIN.saturating_add(1),
+    ));
+    let mut dead = steady.clone();
+    dead.failures
+        .push(FailureRule::always(FailureKind::ServerError));
+    FakeConfig::with_default(steady)
+        .with_model("flaky", flaky)
+        .with_model("dead", dead)
+}
+
+/// Targets on the fake: `steady` (OpenAI, priced), `flaky` (Anthropic,
+/// priced, retries), `dead` (no retries).
+fn targets_toml(fake: &FakeProvider) -> String {
+    let base = format!("{}/v1", fake.base_url());
+    format!(
+        r#"
+[targets.steady]
+kind = "openai"
+base_url = "{base}"
+model = "steady"
+max_concurrency = 2
+price = {{ input_per_1m = 1.0, output_per_1m = 2.0 }}
+
+[targets.flaky]
+kind = "anthropic"
+base_url = "{base}"
+model = "flaky"
+max_tokens = 200
+max_retries = 3
+price = {{ input_per_1m = 3.0, output_per_1m = 15.0 }}
+
+[targets.dead]
+kind = "openai"
+base_url = "{base}"
+model = "dead"
+max_retries = 0
+"#
+    )
+}
+
+/// The ids of this round's valid raw records (the newest recorded calls of
+/// the test's service).
+async fn raw_record_ids(server: &TestServer) -> Vec<String> {
+    let page = replay::get_json(server, "/api/v1/calls?service=metrics-test&limit=100").await;
+    let mut ids = Vec::new();
+    for call in page["calls"].as_array().expect("calls") {
+        if call["source"] != "replay" && ids.len() < REPLAYED_PER_ROUND {
+            ids.push(call["id"].as_str().expect("id").to_owned());
+        }
+    }
+    assert_eq!(ids.len(), REPLAYED_PER_ROUND, "{page}");
+    ids
+}
+
+/// Replays the round's raw records to every target, with a scrape while
+/// the run is under way and one after it finished.
+async fn replay_round(server: &TestServer, prometheus: &Prometheus) {
+    let ids = raw_record_ids(server).await;
+    let body = json!({"name": "metrics", "targets": ["steady", "flaky", "dead"], "ids": ids});
+    let run = replay::start_replay(server, body).await;
+    let id = run["id"].as_str().expect("run id");
+    prometheus.wait_for_scrape_after(now_unix_seconds()).await;
+    let run = replay::wait_finished(server, id).await;
+    assert_eq!(run["state"], "done", "{run}");
+}
+
+/// The value of a query whose result is one series.
+async fn scalar(prometheus: &Prometheus, expr: &str) -> f64 {
+    let answer = prometheus.query(expr).await;
+    answer["data"]["result"][0]["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{expr}: {answer}"))
+}
+
+/// What the replays must have recorded, beyond "the panels have data".
+async fn check_replay_figures(prometheus: &Prometheus) {
+    let rounds = 2.0;
+    let per_round = REPLAYED_PER_ROUND as f64;
+    let done = "sum(reprise_replay_items_total{target=\"steady\", outcome=\"done\"})";
+    assert_eq!(scalar(prometheus, done).await, rounds * per_round);
+    let failed = "sum(reprise_replay_items_total{target=\"dead\", outcome=\"failed\"})";
+    assert_eq!(scalar(prometheus, failed).await, rounds * per_round);
+    // No retries for `dead`: one failed attempt per item.
+    let errors =
+        "sum(reprise_replay_attempt_errors_total{target=\"dead\", reason=\"server_error\"})";
+    assert_eq!(scalar(prometheus, errors).await, rounds * per_round);
+    let retried = "sum(reprise_replay_attempt_errors_total{target=\"flaky\"})";
+    assert!(scalar(prometheus, retried).await >= 1.0);
+    let ttft = "sum(reprise_replay_time_to_first_token_seconds_count{target=\"steady\"})";
+    assert_eq!(scalar(prometheus, ttft).await, rounds * per_round);
+    let latency = format!(
+        "histogram_quantile(0.5, sum by (le) (rate(reprise_replay_latency_seconds_bucket{{target=\"steady\"}}[{TEST_WINDOW}])))"
+    );
+    let latency_s = scalar(prometheus, &latency).await;
+    assert!(
+        latency_s >= FAKE_LATENCY_MS as f64 / 1000.0,
+        "median replay latency {latency_s} s, the fake waits {FAKE_LATENCY_MS} ms"
+    );
+    assert!(
+        scalar(
+            prometheus,
+            "sum(reprise_replay_cost_usd{target=\"steady\"})"
+        )
+        .await
+            > 0.0
+    );
+    // A scrape fell while each run was under way, and the gauges went back
+    // to zero once it finished.
+    let busy = format!("max(max_over_time(reprise_replay_runs_active[{TEST_WINDOW}]))");
+    assert!(scalar(prometheus, &busy).await >= 1.0);
+    let pending = format!("max(max_over_time(reprise_replay_items_pending[{TEST_WINDOW}]))");
+    assert!(scalar(prometheus, &pending).await >= 1.0);
+    assert_eq!(
+        scalar(prometheus, "sum(reprise_replay_runs_active)").await,
+        0.0
+    );
+    assert_eq!(
+        scalar(prometheus, "sum(reprise_replay_items_pending)").await,
+        0.0
+    );
+}
+
 /// Grafana's variables and intervals, replaced by what the test checks.
 fn substitute(expr: &str, model: &str) -> String {
     expr.replace("$__rate_interval", TEST_WINDOW)
@@ -563,9 +698,22 @@ async fn every_dashboard_panel_returns_data_from_a_real_prometheus() {
         );
         return;
     };
+    let fake = FakeProvider::start("127.0.0.1:0".parse().expect("addr"), fake_config())
+        .await
+        .expect("fake provider");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("reprise.toml");
+    std::fs::write(&config, targets_toml(&fake)).expect("write config");
     // Size limits far above what the test stores, so their gauges exist.
-    let server =
-        TestServer::start_with_args(&["--max-db-mb", "1000", "--hard-limit-mb", "2000"]).await;
+    let args = [
+        "--config",
+        config.to_str().expect("path"),
+        "--max-db-mb",
+        "1000",
+        "--hard-limit-mb",
+        "2000",
+    ];
+    let server = TestServer::start_on(&dir.path().join("reprise.db"), &args).await;
     let target = server
         .http
         .strip_prefix("http://")
@@ -579,8 +727,10 @@ async fn every_dashboard_panel_returns_data_from_a_real_prometheus() {
     // numbers rather than the zero (or NaN) of a series seen once.
     for round in 0..2 {
         send_round(&server, round).await;
+        replay_round(&server, &prometheus).await;
         prometheus.wait_for_scrape_after(now_unix_seconds()).await;
     }
+    check_replay_figures(&prometheus).await;
 
     // The per-model dashboard's variables, as Grafana would fill them.
     let mut model_values = BTreeSet::new();
@@ -613,10 +763,6 @@ async fn every_dashboard_panel_returns_data_from_a_real_prometheus() {
             continue;
         }
         let result = answer["data"]["result"].as_array().expect("result");
-        if expr.contains(EXPECTED_EMPTY_PREFIX) {
-            // TODO(replay metrics): see EXPECTED_EMPTY_PREFIX.
-            continue;
-        }
         checked += 1;
         if result.is_empty() {
             failures.push(format!("{}: no data for {expr}", query.place));
