@@ -150,7 +150,15 @@ pub fn run_request(args: &ReplayArgs) -> anyhow::Result<RunRequest> {
         selection.ids = Some(ids);
     }
     for (key, value) in args.filters.to_params().map_err(anyhow::Error::msg)? {
-        selection.filters.insert(key, Json::String(value));
+        // A repeated parameter (`--filter tag=a --filter tag=b`) becomes a
+        // list, as a repeated query parameter does.
+        match selection.filters.get_mut(&key) {
+            Some(Json::Array(values)) => values.push(Json::String(value)),
+            Some(first) => *first = Json::Array(vec![first.take(), Json::String(value)]),
+            None => {
+                selection.filters.insert(key, Json::String(value));
+            }
+        }
     }
     selection.sample = args.sample;
     Ok(RunRequest {
@@ -196,6 +204,7 @@ fn overrides(pairs: &[String]) -> anyhow::Result<Map<String, Json>> {
 mod tests {
     use super::*;
     use clap::Parser as _;
+    use serde_json::json;
 
     fn args(line: &[&str]) -> ReplayArgs {
         let mut argv = vec!["reprise", "replay"];
@@ -223,6 +232,10 @@ mod tests {
             "support-bot",
             "--filter",
             "user_id=u1",
+            "--filter",
+            "tag=prod",
+            "--filter",
+            "tag=eu",
             "--sample",
             "5",
             "--repeat",
@@ -241,6 +254,7 @@ mod tests {
         assert_eq!(request.targets[0].base_url, "http://127.0.0.1:9/v1");
         assert_eq!(request.selection.filters["service"], "support-bot");
         assert_eq!(request.selection.filters["user_id"], "u1");
+        assert_eq!(request.selection.filters["tag"], json!(["prod", "eu"]));
         assert_eq!(request.selection.sample, Some(5));
         assert_eq!(request.repeat, 3);
         assert_eq!(request.overrides["temperature"], 0);
