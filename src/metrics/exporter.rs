@@ -175,7 +175,10 @@ fn describe() {
         LLM_TIME_TO_FIRST_TOKEN,
         "Time to first token of the streamed LLM calls stored."
     );
-    describe_counter!(REPLAY_ITEMS, "Replay items finished, by outcome.");
+    describe_counter!(
+        REPLAY_ITEMS,
+        "Replay items finished by the executor, by outcome."
+    );
     describe_counter!(
         REPLAY_ATTEMPT_ERRORS,
         "Failed attempts to call a replay target, by reason."
@@ -189,7 +192,7 @@ fn describe() {
         REPLAY_COST_USD,
         "Cost in USD of replayed calls; only goes up, query with increase() or rate()."
     );
-    describe_gauge!(REPLAY_RUNS_ACTIVE, "Replay runs executing.");
+    describe_gauge!(REPLAY_RUNS_ACTIVE, "Replay runs not yet finished.");
     describe_gauge!(REPLAY_ITEMS_PENDING, "Replay items waiting or running.");
     describe_gauge!(BUILD_INFO, "The running build; always 1.");
 }

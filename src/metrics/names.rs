@@ -95,22 +95,27 @@ pub const LLM_TIME_TO_FIRST_TOKEN: &str = "reprise_llm_time_to_first_token_secon
 
 // --- Replay ---------------------------------------------------------------
 
-/// Counter `{target, outcome}`: replay items finished, `outcome` = `done`,
-/// `failed` or `cancelled`.
+/// Counter `{target, outcome}`: replay items the executor finished and
+/// committed, `outcome` = `done` or `failed` (items cancelled with their
+/// run or by a budget guard never reach a target and are not counted).
 pub const REPLAY_ITEMS: &str = "reprise_replay_items_total";
-/// Counter `{target, reason}`: failed attempts to call a target, retried
-/// or not (`rate_limited`, `server_error`, `timeout`, …).
+/// Counter `{target, reason}`: failed requests to a target, retried or not;
+/// `reason` is one of `rate_limited`, `server_error`, `client_error`,
+/// `timeout`, `connection`, `stream_cut`, `provider_error`,
+/// `malformed_response`, `config`.
 pub const REPLAY_ATTEMPT_ERRORS: &str = "reprise_replay_attempt_errors_total";
-/// Histogram `{target}`: latency of successful replayed calls.
+/// Histogram `{target}`: latency of replayed calls that answered.
 pub const REPLAY_LATENCY: &str = "reprise_replay_latency_seconds";
 /// Histogram `{target}`: time to first token of streamed replayed calls.
 pub const REPLAY_TIME_TO_FIRST_TOKEN: &str = "reprise_replay_time_to_first_token_seconds";
 /// Gauge `{target}` that only goes up: cost in USD of replayed calls (see
 /// [`LLM_COST_USD`] for why a gauge).
 pub const REPLAY_COST_USD: &str = "reprise_replay_cost_usd";
-/// Gauge: replay runs currently executing.
+/// Gauge, read from the store at scrape time: replay runs not yet
+/// finished (executing, or waiting for a process to take them up).
 pub const REPLAY_RUNS_ACTIVE: &str = "reprise_replay_runs_active";
-/// Gauge `{target}`: replay items waiting or running.
+/// Gauge `{target}`, read from the store at scrape time: items waiting or
+/// running in unfinished runs.
 pub const REPLAY_ITEMS_PENDING: &str = "reprise_replay_items_pending";
 
 // --- The process ------------------------------------------------------------
