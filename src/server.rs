@@ -9,12 +9,13 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
+use crate::api::replays::ReplaysState;
 use crate::api::{self, ApiState};
-use std::sync::Arc;
 
 use crate::auth::grpc::IngestInterceptor;
 use crate::auth::{self, Authorizer};
@@ -24,6 +25,9 @@ use crate::ingest::otlp::{grpc, http};
 use crate::ingest::{Ingest, linker};
 use crate::redact::{self, RedactionConfigError};
 use crate::store::keys::KeyStoreError;
+use crate::metrics::{self, MetricsError};
+use crate::providers::ProviderError;
+use crate::replay::{ConfigFile, Engine, Executor, TargetError};
 use crate::store::{OpenError, Store, prune};
 use crate::tls::{TlsError, TlsFiles, TlsListener};
 
@@ -43,6 +47,8 @@ pub enum ServeError {
         "refusing to listen on {addr} with no API key: anyone reaching it could read and write everything. Create a key (`reprise keys create --name NAME --scope ingest --scope read --db DB`), listen on 127.0.0.1, or pass --insecure if the network is trusted"
     )]
     Exposed { addr: SocketAddr },
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -52,6 +58,10 @@ pub enum ServeError {
     Http(std::io::Error),
     #[error("gRPC server failed: {0}")]
     Grpc(tonic::transport::Error),
+    #[error(transparent)]
+    Config(#[from] TargetError),
+    #[error("cannot start the replay executor: {0}")]
+    Replay(#[from] ProviderError),
 }
 
 /// The addresses actually bound (port 0 resolved).
@@ -68,6 +78,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(Bound),
 ) -> Result<(), ServeError> {
+    let metrics_handle = metrics::install()?;
+    metrics::database_limits(
+        args.retention().max_bytes,
+        args.store_options().hard_limit_bytes,
+    );
     let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
     let redactor = Arc::new(redact::load(args.redaction.as_deref())?);
     let tls = TlsFiles::read(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
@@ -78,6 +93,7 @@ pub async fn serve(
         }
         None => None,
     };
+    let replay_config = Arc::new(ConfigFile::load(args.config.as_deref())?);
     let store = Store::open(&args.store_options()).await?;
     let authorizer = Authorizer::load(store.pool(), args.require_keys).await?;
     refuse_if_exposed(args, &authorizer)?;
@@ -95,10 +111,20 @@ pub async fn serve(
     on_bound(bound);
 
     let ingest = Ingest::new(store.clone(), args.limits(), prices.clone()).with_redactor(redactor);
+    let (replay_engine, replay_sink) = Engine::new(ingest.clone())?;
+    let replay_wake = Arc::new(tokio::sync::Notify::new());
     let app = http::router(ingest.clone())
+        .merge(metrics::router(metrics_handle.clone(), store.clone()))
         .merge(api::router(ApiState {
             store: store.clone(),
             ingest: ingest.clone(),
+        }))
+        .merge(api::replays::router(ReplaysState {
+            store: store.clone(),
+            project_id: ingest.project_id,
+            config: replay_config,
+            executor_owner: replay_engine.owner().to_owned(),
+            wake: replay_wake.clone(),
         }))
         .layer(axum::middleware::from_fn_with_state(
             authorizer.clone(),
@@ -121,12 +147,14 @@ pub async fn serve(
     });
     let linker = linker::spawn(store.clone(), prices, stop_rx.clone());
     let key_refresh = authorizer.spawn_refresh(store.pool().clone(), stop_rx.clone());
+    let upkeep = metrics::spawn_upkeep(metrics_handle, stop_rx.clone());
     let pruner = prune::spawn_pruner(
         store.clone(),
         args.retention(),
         args.prune_interval,
         stop_rx.clone(),
     );
+    let replay_executor = Executor::spawn(replay_engine, replay_wake, stop_rx.clone());
     let http_stop = wait_for(stop_rx.clone());
     let grpc_stop = wait_for(stop_rx);
 
@@ -164,7 +192,11 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     let _ = linker.await;
     let _ = key_refresh.await;
+    let _ = upkeep.await;
     let _ = pruner.await;
+    // Runs in progress give their items back before the writer stops.
+    let _ = replay_executor.await;
+    let _ = replay_sink.await;
     tracing::info!("listeners stopped; draining the write queue");
     store.close().await;
     result.map(|_| ())

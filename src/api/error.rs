@@ -16,6 +16,9 @@ pub enum ApiError {
     InvalidParameter { name: &'static str, message: String },
     #[error("{0} not found")]
     NotFound(String),
+    /// The request is valid but the resource is not in a state that allows it.
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// The ingest path refused the data (too large, overloaded, …).
@@ -42,6 +45,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Ingest(error) => error.http_status(),
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -53,6 +57,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::InvalidParameter { .. } => "invalid_parameter",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Ingest(error) => error.reason(),
             ApiError::Internal(_) => "internal",

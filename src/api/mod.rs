@@ -9,6 +9,7 @@ pub mod health;
 pub mod openapi;
 pub mod params;
 pub mod records;
+pub mod replays;
 pub mod sessions;
 pub mod stats;
 pub mod traces;

@@ -32,6 +32,11 @@ pub fn access_for(method: &Method, path: &str) -> Access {
     if path == "/healthz" || path == "/api/openapi.json" {
         return Access::Open;
     }
+    // Metrics name the models, services and spend: readers only. Prometheus
+    // sends the key with `authorization: {credentials: KEY}` in its scrape job.
+    if path == "/metrics" {
+        return Access::Needs(Scope::Read);
+    }
     if path.starts_with("/v1/") {
         return Access::Needs(Scope::Ingest);
     }
@@ -224,6 +229,8 @@ mod tests {
             (Method::GET, "/api/v1/keys", Access::Needs(Scope::Admin)),
             (Method::GET, "/", Access::Open),
             (Method::GET, "/assets/app.js", Access::Open),
+            (Method::GET, "/metrics", Access::Needs(Scope::Read)),
+            (Method::GET, "/api/openapi.json", Access::Open),
             (Method::POST, "/anything", Access::Needs(Scope::Admin)),
         ];
         for (method, path, expected) in cases {

@@ -18,6 +18,7 @@ use crate::auth::{DEFAULT_PROJECT_ID, DEFAULT_PROJECT_NAME, Project};
 use crate::cost::PriceTable;
 use crate::model::Call;
 use crate::redact::{Policy, Redactor};
+use crate::store::batch::WriteBatch;
 use crate::store::{Store, WriteError, WriteSummary};
 
 /// The outcome of an accepted export: how many items were stored and how
@@ -157,26 +158,7 @@ impl Ingest {
     pub async fn store_calls(&self, calls: Vec<Call>) -> Result<StoredCalls, IngestError> {
         self.refuse_if_overloaded()?;
         let accepted = calls.len();
-        let prices = self.prices.clone();
-        let redaction = self.redaction.clone();
-        let encoded = blocking(move || {
-            let normalized = calls::Normalized {
-                calls: calls
-                    .into_iter()
-                    .map(|mut call| {
-                        redaction.redact_call(&mut call);
-                        calls::price(&mut call, &prices);
-                        calls::NewCall {
-                            call,
-                            aliases: Vec::new(),
-                        }
-                    })
-                    .collect(),
-                link_keys: Vec::new(),
-            };
-            prepare::encode(&[], &[], normalized)
-        })
-        .await?;
+        let encoded = encode_calls(calls, self.prices.clone(), self.redaction.clone()).await?;
         let outcome = ExportOutcome {
             accepted,
             ..ExportOutcome::default()
@@ -186,6 +168,14 @@ impl Ingest {
             accepted,
             inserted: summary.calls_inserted as usize,
         })
+    }
+
+    /// Encodes and packs calls into a batch without queueing it, for a
+    /// caller that adds its own rows to the same transaction (a replay
+    /// result commits with its item's state change).
+    pub async fn prepare_calls(&self, calls: Vec<Call>) -> Result<WriteBatch, IngestError> {
+        let encoded = encode_calls(calls, self.prices.clone(), self.redaction.clone()).await?;
+        self.pack_encoded(encoded).await
     }
 
     fn refuse_if_overloaded(&self) -> Result<(), IngestError> {
@@ -218,16 +208,7 @@ impl Ingest {
             }
             return Ok(WriteSummary::default());
         }
-        let classified = self
-            .store
-            .known_blobs
-            .classify(self.store.pool(), encoded.blob_hashes(), now_unix_nano())
-            .await
-            .map_err(|e| IngestError::Unavailable(e.to_string()))?;
-        let project_id = self.project_id;
-        let batch = blocking(move || prepare::pack(encoded, &classified, project_id))
-            .await?
-            .map_err(|e| IngestError::Internal(e.to_string()))?;
+        let batch = self.pack_encoded(encoded).await?;
         self.store
             .queue
             .write(batch)
@@ -238,6 +219,50 @@ impl Ingest {
                 other => IngestError::Unavailable(other.to_string()),
             })
     }
+}
+
+impl Ingest {
+    /// Leaves out content that is already stored and compresses the rest.
+    async fn pack_encoded(&self, encoded: prepare::Encoded) -> Result<WriteBatch, IngestError> {
+        let classified = self
+            .store
+            .known_blobs
+            .classify(self.store.pool(), encoded.blob_hashes(), now_unix_nano())
+            .await
+            .map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        let project_id = self.project_id;
+        blocking(move || prepare::pack(encoded, &classified, project_id))
+            .await?
+            .map_err(|e| IngestError::Internal(e.to_string()))
+    }
+}
+
+/// Encodes calls that did not come from OTLP, off the async workers:
+/// redacts them (a replayed answer can leak as much as a recorded one) and
+/// prices those whose source did not say what they cost.
+async fn encode_calls(
+    calls: Vec<Call>,
+    prices: Arc<PriceTable>,
+    redaction: Arc<Policy>,
+) -> Result<prepare::Encoded, IngestError> {
+    blocking(move || {
+        let normalized = calls::Normalized {
+            calls: calls
+                .into_iter()
+                .map(|mut call| {
+                    redaction.redact_call(&mut call);
+                    calls::price(&mut call, &prices);
+                    calls::NewCall {
+                        call,
+                        aliases: Vec::new(),
+                    }
+                })
+                .collect(),
+            link_keys: Vec::new(),
+        };
+        prepare::encode(&[], &[], normalized)
+    })
+    .await
 }
 
 fn summary<G>(converted: &Converted<G>, count: fn(&Converted<G>) -> usize) -> ExportOutcome {

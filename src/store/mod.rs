@@ -24,6 +24,8 @@ pub mod pack;
 pub mod prune;
 pub mod read;
 pub mod records;
+pub mod replay_backlog;
+pub mod replays;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! OTLP/gRPC: TraceService/Export and LogsService/Export, gzip accepted.
 //! Both call the same export path as OTLP/HTTP.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
@@ -24,6 +24,7 @@ use crate::auth;
 use crate::auth::grpc::IngestInterceptor;
 use crate::ingest::error::{IngestError, Retry};
 use crate::ingest::pipeline::Ingest;
+use crate::metrics::{self, Received, Signal, Transport};
 
 /// The two OTLP services behind the key check, ready to add to a tonic server.
 pub type TraceGrpc = InterceptedService<TraceServiceServer<OtlpGrpc>, IngestInterceptor>;
@@ -59,11 +60,27 @@ impl TraceService for OtlpGrpc {
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let ingest = self.ingest.for_project(&auth::grpc::project(&request)?);
-        let _slot = ingest.decode_slot().await.map_err(|e| status(&e))?;
-        let outcome = ingest
-            .export_traces(request.into_inner())
-            .await
-            .map_err(|e| status(&e))?;
+        let started = Instant::now();
+        let request = request.into_inner();
+        // tonic has decompressed and decoded the body; its encoded length
+        // is the payload size, as the HTTP receiver counts it.
+        let received = Received {
+            payload_bytes: request.encoded_len(),
+            items: Some(metrics::span_count(&request)),
+        };
+        let result = async {
+            let _slot = ingest.decode_slot().await?;
+            ingest.export_traces(request).await
+        }
+        .await;
+        metrics::otlp_export(
+            Transport::Grpc,
+            Signal::Traces,
+            received,
+            &result,
+            started.elapsed(),
+        );
+        let outcome = result.map_err(|e| status(&e))?;
         let partial_success =
             outcome.partial_success(|rejected, error_message| ExportTracePartialSuccess {
                 rejected_spans: rejected,
@@ -82,11 +99,27 @@ impl LogsService for OtlpGrpc {
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         let ingest = self.ingest.for_project(&auth::grpc::project(&request)?);
-        let _slot = ingest.decode_slot().await.map_err(|e| status(&e))?;
-        let outcome = ingest
-            .export_logs(request.into_inner())
-            .await
-            .map_err(|e| status(&e))?;
+        let started = Instant::now();
+        let request = request.into_inner();
+        // tonic has decompressed and decoded the body; its encoded length
+        // is the payload size, as the HTTP receiver counts it.
+        let received = Received {
+            payload_bytes: request.encoded_len(),
+            items: Some(metrics::log_record_count(&request)),
+        };
+        let result = async {
+            let _slot = ingest.decode_slot().await?;
+            ingest.export_logs(request).await
+        }
+        .await;
+        metrics::otlp_export(
+            Transport::Grpc,
+            Signal::Logs,
+            received,
+            &result,
+            started.elapsed(),
+        );
+        let outcome = result.map_err(|e| status(&e))?;
         let partial_success =
             outcome.partial_success(|rejected, error_message| ExportLogsPartialSuccess {
                 rejected_log_records: rejected,
