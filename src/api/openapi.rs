@@ -42,22 +42,30 @@ mod tests {
     /// API's sources.
     fn routes_in_source() -> BTreeSet<(String, String)> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
-        let route = regex::Regex::new(r#"\.route\(\s*"([^"]+)",\s*([^)]*\))"#).expect("regex");
+        let path = regex::Regex::new(r#"^\s*"([^"]+)""#).expect("regex");
         let method = regex::Regex::new(r"\b(get|post|put|patch|delete)\(").expect("regex");
         let mut routes = BTreeSet::new();
         for entry in std::fs::read_dir(dir).expect("src/api") {
-            let path = entry.expect("entry").path();
-            if path.extension().is_none_or(|e| e != "rs") {
+            let file = entry.expect("entry").path();
+            if file.extension().is_none_or(|e| e != "rs") {
                 continue;
             }
-            let source: String = std::fs::read_to_string(&path)
+            let source: String = std::fs::read_to_string(&file)
                 .expect("source")
                 .lines()
                 .filter(|line| !line.trim_start().starts_with("//"))
                 .collect::<Vec<_>>()
                 .join("\n");
-            for found in route.captures_iter(&source) {
-                for verb in method.captures_iter(&found[2]) {
+            // Each `.route("PATH", get(a).post(b))`, which may span lines
+            // once formatted: the handlers run to the end of the router.
+            for chunk in source.split(".route(").skip(1) {
+                let Some(found) = path.captures(chunk) else {
+                    continue;
+                };
+                let rest = &chunk[found.get(0).map_or(0, |m| m.end())..];
+                let handlers = rest.split(";").next().unwrap_or("");
+                let handlers = handlers.split("\n}").next().unwrap_or("");
+                for verb in method.captures_iter(handlers) {
                     routes.insert((verb[1].to_uppercase(), found[1].to_owned()));
                 }
             }
