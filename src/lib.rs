@@ -10,8 +10,10 @@
 //! reads through a pool of read connections.
 
 pub mod api;
+pub mod cli;
 pub mod compare;
 pub mod config;
+pub mod cost;
 pub mod fake_provider;
 pub mod ingest;
 pub mod model;

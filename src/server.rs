@@ -10,13 +10,18 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::api::{self, ApiState};
+use std::sync::Arc;
+
 use crate::config::ServeArgs;
+use crate::cost::{PriceError, PriceTable};
 use crate::ingest::otlp::{grpc, http};
 use crate::ingest::{Ingest, linker};
-use crate::store::{OpenError, Store};
+use crate::store::{OpenError, Store, prune};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error(transparent)]
+    Prices(#[from] PriceError),
     #[error(transparent)]
     Open(#[from] OpenError),
     #[error("cannot listen on {addr}: {source}")]
@@ -44,6 +49,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(Bound),
 ) -> Result<(), ServeError> {
+    let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
     let store = Store::open(&args.store_options()).await?;
     let http_listener = bind(args.http).await?;
     let grpc_listener = bind(args.grpc).await?;
@@ -53,10 +59,11 @@ pub async fn serve(
     };
     on_bound(bound);
 
-    let ingest = Ingest::new(store.clone(), args.limits());
+    let ingest = Ingest::new(store.clone(), args.limits(), prices.clone());
     let app = http::router(ingest.clone())
         .merge(api::router(ApiState {
             store: store.clone(),
+            ingest: ingest.clone(),
             project_id: ingest.project_id,
         }))
         .layer(axum::extract::DefaultBodyLimit::disable());
@@ -69,7 +76,13 @@ pub async fn serve(
         shutdown.await;
         let _ = signal_stop.send(true);
     });
-    let linker = linker::spawn(store.clone(), stop_rx.clone());
+    let linker = linker::spawn(store.clone(), prices, stop_rx.clone());
+    let pruner = prune::spawn_pruner(
+        store.clone(),
+        args.retention(),
+        args.prune_interval,
+        stop_rx.clone(),
+    );
     let http_stop = wait_for(stop_rx.clone());
     let grpc_stop = wait_for(stop_rx);
 
@@ -91,6 +104,7 @@ pub async fn serve(
     // Also when a listener failed rather than being told to stop.
     let _ = stop_tx.send(true);
     let _ = linker.await;
+    let _ = pruner.await;
     tracing::info!("listeners stopped; draining the write queue");
     store.close().await;
     result.map(|_| ())

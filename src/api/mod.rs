@@ -2,19 +2,26 @@
 //! with its router, handlers and response shapes; this module merges them.
 
 pub mod calls;
+pub mod costs;
 pub mod error;
+pub mod export;
 pub mod health;
 pub mod params;
+pub mod records;
+pub mod sessions;
+pub mod stats;
 pub mod traces;
 
 use axum::Router;
 
+use crate::ingest::Ingest;
 use crate::store::Store;
 
 /// What the API handlers share.
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
+    pub ingest: Ingest,
     pub project_id: i64,
 }
 
@@ -22,6 +29,11 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(calls::router())
+        .merge(records::router())
+        .merge(stats::router())
+        .merge(costs::router())
+        .merge(sessions::router())
+        .merge(export::router())
         .merge(traces::router())
         .with_state(state)
 }

@@ -2,7 +2,10 @@
 //! queue for the writer, and wait for the commit. Policy (limits,
 //! back-pressure, partial success) lives here, not in the receivers.
 
+use std::sync::Arc;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -11,8 +14,9 @@ use super::error::IngestError;
 use super::limits::Limits;
 use super::otlp::convert::{self, Converted, LogGroup, SpanGroup};
 use super::{calls, prepare};
+use crate::cost::PriceTable;
 use crate::model::Call;
-use crate::store::{Store, WriteError};
+use crate::store::{Store, WriteError, WriteSummary};
 
 /// The outcome of an accepted export: how many items were stored and how
 /// many were rejected (reported as OTLP `partial_success`).
@@ -34,21 +38,46 @@ impl ExportOutcome {
     }
 }
 
+/// What storing calls did: how many were given, and how many of them were
+/// not stored before.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoredCalls {
+    pub accepted: usize,
+    pub inserted: usize,
+}
+
 /// The ingest service shared by the receivers.
 #[derive(Clone)]
 pub struct Ingest {
     pub store: Store,
     pub limits: Limits,
+    pub prices: Arc<PriceTable>,
     pub project_id: i64,
+    /// Requests being decoded and prepared at once. More would not go
+    /// faster (the work is CPU-bound) but would hold more bodies in memory.
+    pub decode_slots: Arc<Semaphore>,
 }
 
 impl Ingest {
-    pub fn new(store: Store, limits: Limits) -> Self {
+    pub fn new(store: Store, limits: Limits, prices: Arc<PriceTable>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             store,
             limits,
+            prices,
             project_id: 1,
+            decode_slots: Arc::new(Semaphore::new(cores.max(2))),
         }
+    }
+
+    /// Waits for a turn to decode a request. Taken before a body is read,
+    /// so waiting requests hold no memory beyond the socket's buffers.
+    pub async fn decode_slot(&self) -> Result<OwnedSemaphorePermit, IngestError> {
+        self.decode_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| IngestError::Unavailable("the server is shutting down".into()))
     }
 
     pub async fn export_traces(
@@ -57,9 +86,10 @@ impl Ingest {
     ) -> Result<ExportOutcome, IngestError> {
         self.refuse_if_overloaded()?;
         let limits = self.limits.clone();
+        let prices = self.prices.clone();
         let (converted, encoded) = blocking(move || {
             let converted = convert::convert_traces(request, &limits);
-            let normalized = calls::normalize(&converted.groups, &[]);
+            let normalized = calls::normalize(&converted.groups, &[], &prices);
             let encoded = prepare::encode(&converted.groups, &[], normalized);
             (
                 summary(&converted, Converted::<SpanGroup>::item_count),
@@ -76,9 +106,10 @@ impl Ingest {
     ) -> Result<ExportOutcome, IngestError> {
         self.refuse_if_overloaded()?;
         let limits = self.limits.clone();
+        let prices = self.prices.clone();
         let (converted, encoded) = blocking(move || {
             let converted = convert::convert_logs(request, &limits);
-            let normalized = calls::normalize(&[], &converted.groups);
+            let normalized = calls::normalize(&[], &converted.groups, &prices);
             let encoded = prepare::encode(&[], &converted.groups, normalized);
             (
                 summary(&converted, Converted::<LogGroup>::item_count),
@@ -91,17 +122,21 @@ impl Ingest {
 
     /// Stores calls that did not come from OTLP (raw records, replay
     /// results). Calls are unique on their id, so storing the same call
-    /// twice keeps the first.
-    pub async fn store_calls(&self, calls: Vec<Call>) -> Result<ExportOutcome, IngestError> {
+    /// twice keeps the first; the result says how many were new.
+    pub async fn store_calls(&self, calls: Vec<Call>) -> Result<StoredCalls, IngestError> {
         self.refuse_if_overloaded()?;
         let accepted = calls.len();
+        let prices = self.prices.clone();
         let encoded = blocking(move || {
             let normalized = calls::Normalized {
                 calls: calls
                     .into_iter()
-                    .map(|call| calls::NewCall {
-                        call,
-                        aliases: Vec::new(),
+                    .map(|mut call| {
+                        calls::price(&mut call, &prices);
+                        calls::NewCall {
+                            call,
+                            aliases: Vec::new(),
+                        }
                     })
                     .collect(),
                 link_keys: Vec::new(),
@@ -113,7 +148,11 @@ impl Ingest {
             accepted,
             ..ExportOutcome::default()
         };
-        self.store_encoded(outcome, encoded).await
+        let summary = self.write_encoded(&outcome, encoded).await?;
+        Ok(StoredCalls {
+            accepted,
+            inserted: summary.calls_inserted as usize,
+        })
     }
 
     fn refuse_if_overloaded(&self) -> Result<(), IngestError> {
@@ -131,11 +170,20 @@ impl Ingest {
         outcome: ExportOutcome,
         encoded: prepare::Encoded,
     ) -> Result<ExportOutcome, IngestError> {
+        self.write_encoded(&outcome, encoded).await?;
+        Ok(outcome)
+    }
+
+    async fn write_encoded(
+        &self,
+        outcome: &ExportOutcome,
+        encoded: prepare::Encoded,
+    ) -> Result<WriteSummary, IngestError> {
         if outcome.accepted == 0 {
             if outcome.rejected > 0 {
-                return Err(IngestError::AllRejected(outcome.error_message));
+                return Err(IngestError::AllRejected(outcome.error_message.clone()));
             }
-            return Ok(outcome);
+            return Ok(WriteSummary::default());
         }
         let classified = self
             .store
@@ -155,8 +203,7 @@ impl Ingest {
                 WriteError::QueueFull => IngestError::Overloaded,
                 WriteError::Invalid(_) => IngestError::Internal(error.to_string()),
                 other => IngestError::Unavailable(other.to_string()),
-            })?;
-        Ok(outcome)
+            })
     }
 }
 

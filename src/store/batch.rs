@@ -2,6 +2,7 @@
 //! their bulky parts already encoded and compressed into packs. Nothing in
 //! a batch needs CPU work beyond binding SQL parameters.
 
+use super::call_index::CallIndex;
 use super::call_record::CallColumns;
 use super::codec::BlobHash;
 use super::pack::{EncodedPack, PackSlot};
@@ -48,6 +49,7 @@ pub struct LogRow {
 #[derive(Clone, Debug)]
 pub struct CallRow {
     pub columns: CallColumns,
+    pub index: CallIndex,
     pub content: PackSlot,
     /// Other spans of the batch that described the same provider call and
     /// were folded into this one.
@@ -59,6 +61,7 @@ pub struct CallRow {
 #[derive(Clone, Debug)]
 pub struct LinkedCall {
     pub columns: CallColumns,
+    pub index: CallIndex,
     pub content: PackSlot,
     /// Calls folded into this one: deleted, their spans made aliases.
     pub replaces: Vec<CallId>,
@@ -94,6 +97,10 @@ pub struct WriteBatch {
     pub linked_calls: Vec<LinkedCall>,
     /// From the linker: pending links it has dealt with.
     pub links_done: Vec<LinkDone>,
+    /// New costs of stored calls (prices changed and were recomputed).
+    pub cost_updates: Vec<(CallId, Option<f64>)>,
+    /// A round of retention pruning.
+    pub prune: Option<super::prune::PrunePlan>,
 }
 
 impl WriteBatch {
@@ -135,5 +142,6 @@ impl WriteBatch {
             + self.calls.len()
             + self.new_blobs.len()
             + self.linked_calls.len()
+            + self.cost_updates.len()
     }
 }

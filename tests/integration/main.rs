@@ -2,8 +2,9 @@
 //! real OTLP bytes, a real SQLite file.
 
 mod backpressure;
+mod backup;
 mod bad_input;
-mod calls_expected;
+pub mod calls_expected;
 mod crash;
 mod exporter;
 mod fixtures;
@@ -11,5 +12,8 @@ mod generate;
 mod ingest_roundtrip;
 mod otlp_compare;
 mod otlp_json;
+mod query_api;
+mod raw_equivalence;
+mod retention;
 mod self_telemetry;
 mod server;
