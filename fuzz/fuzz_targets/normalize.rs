@@ -524,7 +524,7 @@ fuzz_target!(|input: Input| {
         scope: log_scope,
         records,
     }];
-    let normalized = normalize(&span_groups, &log_groups);
+    let normalized = normalize(&span_groups, &log_groups, reprise_fuzz::prices());
     reprise_fuzz::check_calls(&normalized);
     let _ = encode(&span_groups, &log_groups, normalized);
 });

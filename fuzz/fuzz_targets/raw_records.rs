@@ -12,9 +12,7 @@
 use libfuzzer_sys::fuzz_target;
 use reprise::model::{Call, CallId, RawExchange, Source};
 use reprise::providers::sse::{SseEvent, SseParser, data_values};
-use reprise::providers::{
-    RecordedResponse, WireFormat, fill_call, parse_request, parse_response,
-};
+use reprise::providers::{RecordedResponse, WireFormat, fill_call, parse_request, parse_response};
 use serde_json::Value as Json;
 
 const FORMATS: [WireFormat; 3] = [
@@ -78,7 +76,11 @@ fn sse_in_pieces(data: &[u8]) {
         return;
     };
     let in_pieces = parse(data, |at| 1 + usize::from(data[at] % 7));
-    assert_eq!(Ok(whole), in_pieces, "cutting the stream changed its events");
+    assert_eq!(
+        Ok(whole),
+        in_pieces,
+        "cutting the stream changed its events"
+    );
 }
 
 fn parse(

@@ -82,8 +82,14 @@ enum JsonPiece {
 #[derive(Arbitrary, Debug)]
 enum StringInput {
     Short(String),
-    Long { text: String, repeat: u8 },
-    Json { object: bool, pieces: Vec<JsonPiece> },
+    Long {
+        text: String,
+        repeat: u8,
+    },
+    Json {
+        object: bool,
+        pieces: Vec<JsonPiece>,
+    },
 }
 
 #[derive(Arbitrary, Debug)]

@@ -10,10 +10,12 @@
 
 use std::collections::HashMap;
 use std::fmt::Debug;
+use std::sync::OnceLock;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
+use reprise::cost::PriceTable;
 use reprise::ingest::calls::{Normalized, normalize};
 use reprise::ingest::limits::Limits;
 use reprise::ingest::otlp::convert::{LogGroup, SpanGroup, convert_logs, convert_traces};
@@ -25,11 +27,18 @@ use reprise::store::records::{
     LogColumns, SpanColumns, StoredLogBody, StoredResource, StoredScope, StoredSpanBody,
 };
 
+/// The built-in price table, parsed once: the pipeline prices every call it
+/// finds, so arbitrary usage figures go through the cost arithmetic too.
+pub fn prices() -> &'static PriceTable {
+    static PRICES: OnceLock<PriceTable> = OnceLock::new();
+    PRICES.get_or_init(PriceTable::built_in)
+}
+
 /// A trace export as the pipeline handles it, with every span, resource,
 /// scope and call checked against its stored encoding.
 pub fn export_traces(request: ExportTraceServiceRequest) {
     let converted = convert_traces(request, &Limits::default());
-    let normalized = normalize(&converted.groups, &[]);
+    let normalized = normalize(&converted.groups, &[], prices());
     check_span_groups(&converted.groups);
     check_calls(&normalized);
     let _ = encode(&converted.groups, &[], normalized);
@@ -38,7 +47,7 @@ pub fn export_traces(request: ExportTraceServiceRequest) {
 /// A logs export as the pipeline handles it, checked like [`export_traces`].
 pub fn export_logs(request: ExportLogsServiceRequest) {
     let converted = convert_logs(request, &Limits::default());
-    let normalized = normalize(&[], &converted.groups);
+    let normalized = normalize(&[], &converted.groups, prices());
     check_log_groups(&converted.groups);
     check_calls(&normalized);
     let _ = encode(&[], &converted.groups, normalized);

@@ -397,8 +397,12 @@ mod tests {
             vec![Part::ToolCall {
                 id: None,
                 name: "f".into(),
-                arguments: serde_json::from_str(&format!("{}1{}", "[".repeat(120), "]".repeat(120)))
-                    .expect("JSON"),
+                arguments: serde_json::from_str(&format!(
+                    "{}1{}",
+                    "[".repeat(120),
+                    "]".repeat(120)
+                ))
+                .expect("JSON"),
             }],
         )]);
         assert_eq!(round_trip(&call), call);
@@ -410,13 +414,16 @@ mod tests {
         // double and came back as 18446744073709552000, so the recorded
         // request could not be replayed as it was sent.
         let mut call = Call::new(CallId::derived(5, b"u64"), Source::Raw, 5);
-        let request = serde_json::json!({"model": "m", "seed": u64::MAX, "n": [i64::MAX as u64 + 1]});
+        let request =
+            serde_json::json!({"model": "m", "seed": u64::MAX, "n": [i64::MAX as u64 + 1]});
         call.raw = Some(RawExchange {
             format: "openai.chat".into(),
             request: request.clone(),
             response: None,
         });
-        call.request_params.extra.insert("seed".into(), serde_json::json!(u64::MAX));
+        call.request_params
+            .extra
+            .insert("seed".into(), serde_json::json!(u64::MAX));
         let decoded = round_trip(&call);
         assert_eq!(decoded, call);
         let raw = decoded.raw.expect("raw exchange");
@@ -430,7 +437,9 @@ mod tests {
         // name. Stored flattened, the first came back as the typed `seed`
         // and the second made the whole call unreadable.
         let mut call = Call::new(CallId::derived(5, b"extra"), Source::Raw, 5);
-        call.request_params.extra.insert("seed".into(), serde_json::json!(7));
+        call.request_params
+            .extra
+            .insert("seed".into(), serde_json::json!(7));
         call.request_params
             .extra
             .insert("temperature".into(), serde_json::json!("hot"));
@@ -499,11 +508,14 @@ mod tests {
                 text().prop_map(|content| Part::Text { content }),
                 text().prop_map(|content| Part::Reasoning { content }),
                 (prop::option::of("[a-z_0-9]{1,12}"), "[a-z_]{1,12}", json()).prop_map(
-                    |(id, name, arguments)| Part::ToolCall { id, name, arguments }
+                    |(id, name, arguments)| Part::ToolCall {
+                        id,
+                        name,
+                        arguments
+                    }
                 ),
-                (prop::option::of("[a-z_0-9]{1,12}"), json()).prop_map(
-                    |(id, response)| Part::ToolCallResponse { id, response }
-                ),
+                (prop::option::of("[a-z_0-9]{1,12}"), json())
+                    .prop_map(|(id, response)| Part::ToolCallResponse { id, response }),
                 (
                     prop::sample::select(vec!["blob", "uri", "file", "refusal"]),
                     text(),
@@ -599,7 +611,10 @@ mod tests {
                     call.finish_reasons = finish_reasons;
                     if let Some((error_type, message)) = error {
                         call.status = CallStatus::Error;
-                        call.error = Some(CallError { error_type, message });
+                        call.error = Some(CallError {
+                            error_type,
+                            message,
+                        });
                     }
                     call.tags = tags;
                     call.attributes = attributes.into_iter().collect();

@@ -710,8 +710,8 @@ mod tests {
         //! Go's `encoding/json` rules.
 
         use super::*;
-        use prost::Message as _;
         use proptest::prelude::*;
+        use prost::Message as _;
 
         /// Python's `ensure_ascii`: everything outside printable ASCII as `\uXXXX`.
         fn python_escaped(text: &str) -> String {

@@ -348,8 +348,8 @@ mod tests {
 
     use super::*;
     use crate::model::{Attributes, KeyValue, Value};
-    use prost::Message as _;
     use proptest::prelude::*;
+    use prost::Message as _;
 
     fn blob_map(encoder: Encoder) -> HashMap<Vec<u8>, Vec<u8>> {
         encoder
