@@ -10,6 +10,7 @@
 //! reads through a pool of read connections.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod compare;
 pub mod config;
@@ -18,6 +19,8 @@ pub mod fake_provider;
 pub mod ingest;
 pub mod model;
 pub mod providers;
+pub mod redact;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

@@ -38,6 +38,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
             .await?;
         }
+        Command::Keys(args) => reprise::cli::keys::run(&args).await?,
         Command::Backup(args) => reprise::cli::backup::backup(&args).await?,
         Command::Restore(args) => reprise::cli::backup::restore(&args).await?,
         Command::Check(args) => {

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::ApiError;
+use crate::auth::Project;
 use crate::ingest::IngestError;
 use crate::ingest::otlp::body::read_limited;
 use crate::ingest::raw::parse_record;
@@ -22,8 +23,13 @@ pub fn router() -> Router<ApiState> {
 }
 
 #[tracing::instrument(skip_all)]
-async fn post_calls(State(state): State<ApiState>, headers: HeaderMap, body: Body) -> Response {
-    match store_records(&state, &headers, body).await {
+async fn post_calls(
+    State(state): State<ApiState>,
+    project: Project,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match store_records(&state, &project, &headers, body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
@@ -31,6 +37,7 @@ async fn post_calls(State(state): State<ApiState>, headers: HeaderMap, body: Bod
 
 async fn store_records(
     state: &ApiState,
+    project: &Project,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -72,6 +79,7 @@ async fn store_records(
     if accepted > 0 {
         state
             .ingest
+            .for_project(project)
             .store_calls(calls)
             .await
             .map_err(ingest_error)?;

@@ -17,13 +17,19 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message as _;
 use tonic::codec::CompressionEncoding;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
+use crate::auth;
+use crate::auth::grpc::IngestInterceptor;
 use crate::ingest::error::{IngestError, Retry};
 use crate::ingest::pipeline::Ingest;
 
-/// The two OTLP services, ready to add to a tonic server.
-pub fn services(ingest: Ingest) -> (TraceServiceServer<OtlpGrpc>, LogsServiceServer<OtlpGrpc>) {
+/// The two OTLP services behind the key check, ready to add to a tonic server.
+pub type TraceGrpc = InterceptedService<TraceServiceServer<OtlpGrpc>, IngestInterceptor>;
+pub type LogsGrpc = InterceptedService<LogsServiceServer<OtlpGrpc>, IngestInterceptor>;
+
+pub fn services(ingest: Ingest, interceptor: IngestInterceptor) -> (TraceGrpc, LogsGrpc) {
     // tonic applies this limit after decompression, so a gzip bomb stops here.
     let max = ingest.limits.max_decompressed_bytes;
     let receiver = OtlpGrpc { ingest };
@@ -35,7 +41,10 @@ pub fn services(ingest: Ingest) -> (TraceServiceServer<OtlpGrpc>, LogsServiceSer
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max);
-    (traces, logs)
+    (
+        InterceptedService::new(traces, interceptor.clone()),
+        InterceptedService::new(logs, interceptor),
+    )
 }
 
 #[derive(Clone)]
@@ -49,9 +58,9 @@ impl TraceService for OtlpGrpc {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let _slot = self.ingest.decode_slot().await.map_err(|e| status(&e))?;
-        let outcome = self
-            .ingest
+        let ingest = self.ingest.for_project(&auth::grpc::project(&request)?);
+        let _slot = ingest.decode_slot().await.map_err(|e| status(&e))?;
+        let outcome = ingest
             .export_traces(request.into_inner())
             .await
             .map_err(|e| status(&e))?;
@@ -72,9 +81,9 @@ impl LogsService for OtlpGrpc {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let _slot = self.ingest.decode_slot().await.map_err(|e| status(&e))?;
-        let outcome = self
-            .ingest
+        let ingest = self.ingest.for_project(&auth::grpc::project(&request)?);
+        let _slot = ingest.decode_slot().await.map_err(|e| status(&e))?;
+        let outcome = ingest
             .export_logs(request.into_inner())
             .await
             .map_err(|e| status(&e))?;

@@ -19,6 +19,7 @@ use prost::Message as _;
 
 use super::body::{ContentEncoding, decode_content, read_limited};
 use super::json;
+use crate::auth::Project;
 use crate::ingest::error::{IngestError, Retry};
 use crate::ingest::pipeline::Ingest;
 
@@ -73,7 +74,13 @@ impl Format {
     }
 }
 
-async fn export_traces(State(ingest): State<Ingest>, headers: HeaderMap, body: Body) -> Response {
+async fn export_traces(
+    State(ingest): State<Ingest>,
+    project: Project,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let ingest = ingest.for_project(&project);
     let format = match Format::from_headers(&headers) {
         Ok(format) => format,
         Err(error) => return error_response(&error, Format::Json),
@@ -114,7 +121,13 @@ async fn export_traces(State(ingest): State<Ingest>, headers: HeaderMap, body: B
     }
 }
 
-async fn export_logs(State(ingest): State<Ingest>, headers: HeaderMap, body: Body) -> Response {
+async fn export_logs(
+    State(ingest): State<Ingest>,
+    project: Project,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let ingest = ingest.for_project(&project);
     let format = match Format::from_headers(&headers) {
         Ok(format) => format,
         Err(error) => return error_response(&error, Format::Json),
