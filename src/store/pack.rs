@@ -182,4 +182,49 @@ mod tests {
             }
         ));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A record: random bytes, or a long run of one byte so a few
+        /// records cross the pack size without slow generation.
+        fn record() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                4 => prop::collection::vec(any::<u8>(), 0..2048),
+                1 => (any::<u8>(), 0..TARGET_PACK_BYTES + 4096).prop_map(|(byte, len)| vec![byte; len]),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+
+            #[test]
+            fn every_record_comes_back_from_its_slot(
+                records in prop::collection::vec(record(), 0..24),
+            ) {
+                let mut builder = PackBuilder::new();
+                let slots: Vec<PackSlot> = records.iter().map(|r| builder.add(r)).collect();
+                let packs = builder.finish().expect("compresses");
+                let mut raw_packs = Vec::with_capacity(packs.len());
+                for pack in &packs {
+                    raw_packs.push(decompress(pack.codec, pack.raw_length, &pack.data).expect("decompresses"));
+                }
+                let mut previous_pack = 0;
+                for (record, slot) in records.iter().zip(&slots) {
+                    prop_assert!(slot.pack >= previous_pack, "slots go forward through the packs");
+                    previous_pack = slot.pack;
+                    let raw = &raw_packs[slot.pack];
+                    let bytes = slice(raw, slot.offset as usize, slot.length as usize).expect("in bounds");
+                    prop_assert_eq!(bytes, record.as_slice());
+                }
+                for raw in &raw_packs {
+                    // A pack only outgrows the target when one record alone does.
+                    let largest = records.iter().map(Vec::len).max().unwrap_or(0);
+                    prop_assert!(raw.len() <= TARGET_PACK_BYTES.max(largest));
+                }
+                prop_assert_eq!(packs.is_empty(), records.is_empty());
+            }
+        }
+    }
 }

@@ -334,9 +334,13 @@ pub(crate) fn split_span_name(name: &str) -> Option<(&str, Option<&str>)> {
 /// `ai.settings.*` carry them). Keys may be snake_case or camelCase; keys
 /// that are not parameters (`model`, `stream`, `messages`, `tools`,
 /// `system`) are skipped because other fields hold them, and anything else
-/// goes to the extras.
+/// goes to the extras. A `null` parameter was not set, as the provider
+/// parsers read it too.
 pub(crate) fn params_from_object(call: &mut Call, object: &serde_json::Map<String, Json>) {
     for (key, value) in object {
+        if value.is_null() {
+            continue;
+        }
         let name = snake_case(key);
         let params = &mut call.request_params;
         match name.as_str() {
@@ -429,6 +433,25 @@ mod tests {
         );
         assert_eq!(normalize_provider("xai").as_deref(), Some("x_ai"));
         assert_eq!(normalize_provider("  "), None);
+    }
+
+    #[test]
+    fn a_null_response_format_or_tool_choice_is_not_recorded() {
+        // `Some(null)` cannot survive storage (JSON reads `null` back as
+        // none), so the stored call differed from the one derived; and a
+        // parameter sent as null was not set in the first place.
+        let mut call = Call::new(CallId(1), Source::Otlp, 0);
+        let invocation = serde_json::json!({
+            "response_format": null,
+            "tool_choice": null,
+            "logit_bias": null,
+            "temperature": 0.5,
+        });
+        params_from_object(&mut call, invocation.as_object().expect("object"));
+        assert_eq!(call.request_params.response_format, None);
+        assert_eq!(call.request_params.tool_choice, None);
+        assert!(call.request_params.extra.is_empty());
+        assert_eq!(call.request_params.temperature, Some(0.5));
     }
 
     #[test]
