@@ -66,6 +66,7 @@ pub async fn serve(
             ingest: ingest.clone(),
             project_id: ingest.project_id,
         }))
+        .merge(crate::ui::router())
         .layer(axum::extract::DefaultBodyLimit::disable());
     let (trace_service, logs_service) = grpc::services(ingest);
 

@@ -15,3 +15,4 @@ mod query_api;
 mod raw_equivalence;
 mod self_telemetry;
 mod server;
+mod ui;
