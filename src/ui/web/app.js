@@ -46,6 +46,7 @@ async function show() {
     else item.removeAttribute("aria-current");
   }
   const main = document.getElementById("main");
+  status("");
   main.dataset.page = route.page;
   main.dataset.ready = "false";
   try {

@@ -5,7 +5,7 @@
 // stats API, so the page costs the same with a thousand calls or a million.
 
 import { h, link, replace, panel, notice } from "../dom.js";
-import { get } from "../api.js";
+import { get, isAbort } from "../api.js";
 import { setQuery } from "../app.js";
 import { lineChart, PALETTE } from "../chart.js";
 import * as fmt from "../format.js";
@@ -60,7 +60,9 @@ export async function render(main, { query, signal }) {
     if (view.service) params.set("service", view.service);
     if (view.provider) params.set("provider", view.provider);
     setQuery(params);
-    return draw();
+    return draw().catch((error) => {
+      if (!isAbort(error)) replace(body, notice("error", error.message));
+    });
   }
 
   async function draw() {

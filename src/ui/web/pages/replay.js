@@ -73,7 +73,9 @@ export async function render(main, { params, signal }) {
     cursor = page ? page.next_cursor || null : null;
     more.hidden = !cursor;
   };
-  more.addEventListener("click", () => loadResults(cursor));
+  more.addEventListener("click", () => loadResults(cursor).catch((error) => {
+    if (!isAbort(error)) more.after(notice("error", error.message));
+  }));
 
   const poll = async () => {
     try {

@@ -36,11 +36,15 @@ export async function render(main, { signal }) {
   }
 
   more.addEventListener("click", async () => {
-    const page = await getOptional("/api/v1/replays", { limit: 50, cursor }, signal);
-    if (!page) return;
-    tbody.append(...runsOf(page).map(runRow));
-    cursor = page.next_cursor || null;
-    more.hidden = !cursor;
+    try {
+      const page = await getOptional("/api/v1/replays", { limit: 50, cursor }, signal);
+      if (!page) return;
+      tbody.append(...runsOf(page).map(runRow));
+      cursor = page.next_cursor || null;
+      more.hidden = !cursor;
+    } catch (error) {
+      if (!isAbort(error)) more.after(notice("error", error.message));
+    }
   });
 
   const schedule = (runs) => {

@@ -2,7 +2,7 @@
 // session's totals, a page of calls at a time.
 
 import { h, link, replace, panel, facts, notice } from "../dom.js";
-import { get, ApiError } from "../api.js";
+import { get, ApiError, isAbort } from "../api.js";
 import { statusBadge } from "./calls.js";
 import * as fmt from "../format.js";
 
@@ -26,11 +26,16 @@ export async function render(main, { params, signal }) {
   let cursor = session.next_cursor;
   more.addEventListener("click", async () => {
     more.disabled = true;
-    const page = await get(path, { limit: 100, cursor }, signal);
-    page.calls.forEach((call) => tbody.append(row(call)));
-    cursor = page.next_cursor;
-    more.hidden = !cursor;
-    more.disabled = false;
+    try {
+      const page = await get(path, { limit: 100, cursor }, signal);
+      page.calls.forEach((call) => tbody.append(row(call)));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+    } catch (error) {
+      if (!isAbort(error)) more.after(notice("error", error.message));
+    } finally {
+      more.disabled = false;
+    }
   });
   session.calls.forEach((call) => tbody.append(row(call)));
 
