@@ -26,6 +26,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Import raw prompt/response records from a JSONL file (or `-` for stdin).
     Import(crate::cli::import::ImportArgs),
+    /// Replay recorded calls against other models and summarize the answers.
+    Replay(Box<ReplayArgs>),
+    /// Tools for development and demos.
+    #[command(subcommand)]
+    Dev(DevCommand),
 }
 
 /// When the database file is flushed to disk.
@@ -66,6 +71,10 @@ pub struct ServeArgs {
     /// When commits are flushed to disk.
     #[arg(long, env = "REPRISE_FSYNC", value_enum, default_value_t = Fsync::Commit)]
     pub fsync: Fsync,
+    /// Config file with replay targets (`[targets.NAME]`); `./reprise.toml`
+    /// is read when it exists and this is not given.
+    #[arg(long, env = "REPRISE_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -83,4 +92,160 @@ impl ServeArgs {
             ..Limits::default()
         }
     }
+}
+
+/// The API a target speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetKind {
+    /// OpenAI Chat Completions, and compatible servers (llama.cpp, Ollama, vLLM, LiteLLM).
+    Openai,
+    /// Anthropic Messages.
+    Anthropic,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// SQLite database file; may be the one a running server uses.
+    #[arg(long, env = "REPRISE_DB", default_value = "reprise.db")]
+    pub db: PathBuf,
+    /// Config file with replay targets (`[targets.NAME]`); `./reprise.toml`
+    /// is read when it exists and this is not given.
+    #[arg(long, env = "REPRISE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// A target from the config file; repeat the flag for several targets.
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+    /// Base URL of an ad hoc target, e.g. http://127.0.0.1:8080/v1.
+    #[arg(long, value_name = "URL", requires = "target_model")]
+    pub target_url: Option<String>,
+    /// Model of the ad hoc target.
+    #[arg(long, value_name = "MODEL", requires = "target_url")]
+    pub target_model: Option<String>,
+    /// API of the ad hoc target.
+    #[arg(long, value_enum, default_value_t = TargetKind::Openai)]
+    pub target_kind: TargetKind,
+    /// Environment variable holding the ad hoc target's API key.
+    #[arg(long, value_name = "VAR")]
+    pub target_key_env: Option<String>,
+    /// max_tokens the ad hoc target sends when a call recorded none (Anthropic needs one).
+    #[arg(long, value_name = "N")]
+    pub target_max_tokens: Option<i64>,
+    /// Concurrent requests to the ad hoc target.
+    #[arg(long, value_name = "N")]
+    pub target_concurrency: Option<usize>,
+    /// Replay a random sample of N of the matching calls.
+    #[arg(long, value_name = "N")]
+    pub sample: Option<usize>,
+    /// Replays of each call per target.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub repeat: u32,
+    /// A name for the run.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replay exactly these calls (comma-separated ids) instead of filtering.
+    #[arg(long, value_name = "ID,...", value_delimiter = ',')]
+    pub ids: Vec<String>,
+    /// Stop the run before it sends more than N items.
+    #[arg(long, value_name = "N")]
+    pub max_calls: Option<u64>,
+    /// Stop the run before it spends more than USD dollars (estimated before each request).
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// Ask for whole answers instead of streams (no time to first token then).
+    #[arg(long)]
+    pub no_stream: bool,
+    /// A request parameter for every target, merged into the body last
+    /// (VALUE is JSON, or else a string; `null` removes the key).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Resume an existing run instead of starting one.
+    #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["targets", "target_url", "ids", "sample"])]
+    pub resume: Option<String>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+/// The filters of `GET /api/v1/calls`, as flags.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FilterArgs {
+    /// Calls that started at or after this time (RFC 3339, Unix nanoseconds, or a duration back such as 24h).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Calls that started before this time.
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long)]
+    pub trace_id: Option<String>,
+    #[arg(long)]
+    pub service: Option<String>,
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Request or response model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// ok or error.
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub session_id: Option<String>,
+    #[arg(long)]
+    pub user_id: Option<String>,
+    /// Any filter of GET /api/v1/calls by its parameter name.
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    pub extra: Vec<String>,
+}
+
+impl FilterArgs {
+    /// The filters by parameter name, as `GET /api/v1/calls` takes them.
+    pub fn to_params(&self) -> Result<Vec<(String, String)>, String> {
+        let named = [
+            ("since", &self.since),
+            ("until", &self.until),
+            ("trace_id", &self.trace_id),
+            ("service", &self.service),
+            ("provider", &self.provider),
+            ("model", &self.model),
+            ("status", &self.status),
+            ("session_id", &self.session_id),
+            ("user_id", &self.user_id),
+        ];
+        let mut params = Vec::new();
+        for (key, value) in named {
+            if let Some(value) = value {
+                params.push((key.to_owned(), value.clone()));
+            }
+        }
+        for pair in &self.extra {
+            let (key, value) = split_pair(pair)?;
+            params.push((key.to_owned(), value.to_owned()));
+        }
+        Ok(params)
+    }
+}
+
+/// Splits `KEY=VALUE`.
+pub fn split_pair(pair: &str) -> Result<(&str, &str), String> {
+    match pair.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim(), value)),
+        _ => Err(format!("{pair:?} is not KEY=VALUE")),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Serve a fake model provider (OpenAI and Anthropic wire formats) for demos and tests.
+    FakeProvider(FakeProviderArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FakeProviderArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    pub listen: SocketAddr,
+    /// Behavior file (TOML, or JSON when it ends in .json): replies, latency, failures.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }

@@ -7,7 +7,9 @@
 //! ([`store::writer`]), which commits batches in groups to one SQLite file.
 //! A request is acknowledged only after its data is committed; when the
 //! queue is full, receivers tell clients to retry. The JSON API ([`api`])
-//! reads through a pool of read connections.
+//! reads through a pool of read connections. Replay ([`replay`]) sends
+//! recorded calls to other models in the background and stores the
+//! answers as calls beside the originals, through the same write queue.
 
 pub mod api;
 pub mod cli;
@@ -18,6 +20,7 @@ pub mod fake_provider;
 pub mod ingest;
 pub mod model;
 pub mod providers;
+pub mod replay;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use reprise::config::{Cli, Command};
+use reprise::config::{Cli, Command, DevCommand, FakeProviderArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -45,6 +45,35 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::Replay(args) => {
+            reprise::replay::cli::run(&args, reprise::server::shutdown_signal()).await?;
+        }
+        Command::Dev(DevCommand::FakeProvider(args)) => fake_provider(&args).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `reprise dev fake-provider`: serves until SIGINT or SIGTERM.
+async fn fake_provider(args: &FakeProviderArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use reprise::fake_provider::FakeConfig;
+
+    let config = match &args.config {
+        Some(path) => FakeConfig::from_file(path)?,
+        None => FakeConfig::default(),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(
+            stdout,
+            "fake provider listening on http://{addr} (OpenAI and Anthropic at http://{addr}/v1)"
+        );
+        let _ = stdout.flush();
+    }
+    reprise::fake_provider::serve(listener, config, reprise::server::shutdown_signal()).await;
+    Ok(())
 }

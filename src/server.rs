@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
+use crate::api::replays::ReplaysState;
 use crate::api::{self, ApiState};
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ use crate::config::ServeArgs;
 use crate::cost::{PriceError, PriceTable};
 use crate::ingest::otlp::{grpc, http};
 use crate::ingest::{Ingest, linker};
+use crate::providers::ProviderError;
+use crate::replay::{ConfigFile, Engine, Executor, TargetError};
 use crate::store::{OpenError, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +36,10 @@ pub enum ServeError {
     Http(std::io::Error),
     #[error("gRPC server failed: {0}")]
     Grpc(tonic::transport::Error),
+    #[error(transparent)]
+    Config(#[from] TargetError),
+    #[error("cannot start the replay executor: {0}")]
+    Replay(#[from] ProviderError),
 }
 
 /// The addresses actually bound (port 0 resolved).
@@ -50,6 +57,7 @@ pub async fn serve(
     on_bound: impl FnOnce(Bound),
 ) -> Result<(), ServeError> {
     let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
+    let replay_config = std::sync::Arc::new(ConfigFile::load(args.config.as_deref())?);
     let store = Store::open(&args.store_options()).await?;
     let http_listener = bind(args.http).await?;
     let grpc_listener = bind(args.grpc).await?;
@@ -60,11 +68,20 @@ pub async fn serve(
     on_bound(bound);
 
     let ingest = Ingest::new(store.clone(), args.limits(), prices.clone());
+    let (replay_engine, replay_sink) = Engine::new(ingest.clone())?;
+    let replay_wake = std::sync::Arc::new(tokio::sync::Notify::new());
     let app = http::router(ingest.clone())
         .merge(api::router(ApiState {
             store: store.clone(),
             ingest: ingest.clone(),
             project_id: ingest.project_id,
+        }))
+        .merge(api::replays::router(ReplaysState {
+            store: store.clone(),
+            project_id: ingest.project_id,
+            config: replay_config,
+            executor_owner: replay_engine.owner().to_owned(),
+            wake: replay_wake.clone(),
         }))
         .merge(crate::ui::router())
         .layer(axum::extract::DefaultBodyLimit::disable());
@@ -78,6 +95,7 @@ pub async fn serve(
         let _ = signal_stop.send(true);
     });
     let linker = linker::spawn(store.clone(), prices, stop_rx.clone());
+    let replay_executor = Executor::spawn(replay_engine, replay_wake, stop_rx.clone());
     let http_stop = wait_for(stop_rx.clone());
     let grpc_stop = wait_for(stop_rx);
 
@@ -99,6 +117,9 @@ pub async fn serve(
     // Also when a listener failed rather than being told to stop.
     let _ = stop_tx.send(true);
     let _ = linker.await;
+    // Runs in progress give their items back before the writer stops.
+    let _ = replay_executor.await;
+    let _ = replay_sink.await;
     tracing::info!("listeners stopped; draining the write queue");
     store.close().await;
     result.map(|_| ())

@@ -21,6 +21,9 @@ pub enum ApiError {
     /// The ingest path refused the data (too large, overloaded, …).
     #[error("{}", .0.public_message())]
     Ingest(crate::ingest::IngestError),
+    /// The request is valid but the resource is not in a state that allows it.
+    #[error("{0}")]
+    Conflict(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -44,6 +47,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Ingest(error) => error.http_status(),
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -55,6 +59,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Ingest(error) => error.reason(),
+            ApiError::Conflict(_) => "conflict",
             ApiError::Internal(_) => "internal",
         }
     }

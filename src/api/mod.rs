@@ -7,6 +7,7 @@ pub mod export;
 pub mod health;
 pub mod params;
 pub mod records;
+pub mod replays;
 pub mod sessions;
 pub mod stats;
 pub mod traces;

@@ -14,6 +14,7 @@ use super::otlp::convert::{self, Converted, LogGroup, SpanGroup};
 use super::{calls, prepare};
 use crate::cost::PriceTable;
 use crate::model::Call;
+use crate::store::batch::WriteBatch;
 use crate::store::{Store, WriteError, WriteSummary};
 
 /// The outcome of an accepted export: how many items were stored and how
@@ -109,24 +110,7 @@ impl Ingest {
     pub async fn store_calls(&self, calls: Vec<Call>) -> Result<StoredCalls, IngestError> {
         self.refuse_if_overloaded()?;
         let accepted = calls.len();
-        let prices = self.prices.clone();
-        let encoded = blocking(move || {
-            let normalized = calls::Normalized {
-                calls: calls
-                    .into_iter()
-                    .map(|mut call| {
-                        calls::price(&mut call, &prices);
-                        calls::NewCall {
-                            call,
-                            aliases: Vec::new(),
-                        }
-                    })
-                    .collect(),
-                link_keys: Vec::new(),
-            };
-            prepare::encode(&[], &[], normalized)
-        })
-        .await?;
+        let encoded = encode_calls(calls, self.prices.clone()).await?;
         let outcome = ExportOutcome {
             accepted,
             ..ExportOutcome::default()
@@ -136,6 +120,14 @@ impl Ingest {
             accepted,
             inserted: summary.calls_inserted as usize,
         })
+    }
+
+    /// Encodes and packs calls into a batch without queueing it, for a
+    /// caller that adds its own rows to the same transaction (a replay
+    /// result commits with its item's state change).
+    pub async fn prepare_calls(&self, calls: Vec<Call>) -> Result<WriteBatch, IngestError> {
+        let encoded = encode_calls(calls, self.prices.clone()).await?;
+        self.pack_encoded(encoded).await
     }
 
     fn refuse_if_overloaded(&self) -> Result<(), IngestError> {
@@ -168,16 +160,7 @@ impl Ingest {
             }
             return Ok(WriteSummary::default());
         }
-        let classified = self
-            .store
-            .known_blobs
-            .classify(self.store.pool(), encoded.blob_hashes(), now_unix_nano())
-            .await
-            .map_err(|e| IngestError::Unavailable(e.to_string()))?;
-        let project_id = self.project_id;
-        let batch = blocking(move || prepare::pack(encoded, &classified, project_id))
-            .await?
-            .map_err(|e| IngestError::Internal(e.to_string()))?;
+        let batch = self.pack_encoded(encoded).await?;
         self.store
             .queue
             .write(batch)
@@ -188,6 +171,47 @@ impl Ingest {
                 other => IngestError::Unavailable(other.to_string()),
             })
     }
+}
+
+impl Ingest {
+    /// Leaves out content that is already stored and compresses the rest.
+    async fn pack_encoded(&self, encoded: prepare::Encoded) -> Result<WriteBatch, IngestError> {
+        let classified = self
+            .store
+            .known_blobs
+            .classify(self.store.pool(), encoded.blob_hashes(), now_unix_nano())
+            .await
+            .map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        let project_id = self.project_id;
+        blocking(move || prepare::pack(encoded, &classified, project_id))
+            .await?
+            .map_err(|e| IngestError::Internal(e.to_string()))
+    }
+}
+
+/// Encodes calls that did not come from OTLP, off the async workers,
+/// pricing those that carry no cost of their own.
+async fn encode_calls(
+    calls: Vec<Call>,
+    prices: Arc<PriceTable>,
+) -> Result<prepare::Encoded, IngestError> {
+    blocking(move || {
+        let normalized = calls::Normalized {
+            calls: calls
+                .into_iter()
+                .map(|mut call| {
+                    calls::price(&mut call, &prices);
+                    calls::NewCall {
+                        call,
+                        aliases: Vec::new(),
+                    }
+                })
+                .collect(),
+            link_keys: Vec::new(),
+        };
+        prepare::encode(&[], &[], normalized)
+    })
+    .await
 }
 
 fn summary<G>(converted: &Converted<G>, count: fn(&Converted<G>) -> usize) -> ExportOutcome {

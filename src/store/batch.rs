@@ -7,6 +7,7 @@ use super::call_record::CallColumns;
 use super::codec::BlobHash;
 use super::pack::{EncodedPack, PackSlot};
 use super::records::{LogColumns, SpanColumns};
+use super::replays::ReplayWrite;
 use crate::model::{CallId, SpanId, TraceId};
 
 /// A span, identified within a project: what calls are linked by.
@@ -97,14 +98,21 @@ pub struct WriteBatch {
     pub linked_calls: Vec<LinkedCall>,
     /// From the linker: pending links it has dealt with.
     pub links_done: Vec<LinkDone>,
+    /// Replay runs and items: applied in the same transaction as the
+    /// batch's calls, so a replay result and its item commit together.
+    pub replay: Vec<ReplayWrite>,
 }
 
 impl WriteBatch {
     /// Bytes this batch holds in memory, for the queue's byte budget.
     pub fn memory_bytes(&self) -> usize {
         let packs: usize = self.packs.iter().map(|p| p.data.len()).sum();
-        let rows =
-            (self.spans.len() + self.logs.len() + self.calls.len() + self.new_blobs.len()) * 160;
+        let rows = (self.spans.len()
+            + self.logs.len()
+            + self.calls.len()
+            + self.new_blobs.len()
+            + super::replays::row_count(&self.replay))
+            * 160;
         packs + rows + 1024
     }
 
@@ -138,5 +146,6 @@ impl WriteBatch {
             + self.calls.len()
             + self.new_blobs.len()
             + self.linked_calls.len()
+            + super::replays::row_count(&self.replay)
     }
 }

@@ -20,6 +20,7 @@ pub mod codec;
 pub mod pack;
 pub mod read;
 pub mod records;
+pub mod replays;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

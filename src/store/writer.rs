@@ -47,12 +47,19 @@ pub enum WriteError {
     Invalid(&'static str),
     #[error("the database refused the write: {0}")]
     Database(String),
+    /// The data no longer applies (a replay result for an item that was
+    /// cancelled or taken over meanwhile); sending it again cannot help.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl WriteError {
     /// Whether the client should send the same data again later.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, WriteError::ShuttingDown | WriteError::Invalid(_))
+        !matches!(
+            self,
+            WriteError::ShuttingDown | WriteError::Invalid(_) | WriteError::Conflict(_)
+        )
     }
 }
 
@@ -70,6 +77,8 @@ pub struct WriteSummary {
     pub calls_inserted: u64,
     /// Spans queued for the linker.
     pub links_queued: u64,
+    /// What each replay write of the batch did, in order.
+    pub replay: Vec<super::replays::ReplayApplied>,
 }
 
 struct Pending {
@@ -312,11 +321,13 @@ async fn write_batch(
     links.extend(batch.link_keys.iter().copied());
     let links_queued = super::call_writes::queue_links(conn, batch.project_id, &links).await?;
     super::call_writes::clear_links(conn, batch.project_id, &batch.links_done).await?;
+    let replay = super::replays::apply(conn, batch.project_id, &batch.replay, now).await?;
     Ok(WriteSummary {
         spans_inserted,
         logs_inserted,
         calls_inserted: calls.inserted,
         links_queued,
+        replay,
     })
 }
 

@@ -13,6 +13,7 @@ mod otlp_compare;
 mod otlp_json;
 mod query_api;
 mod raw_equivalence;
+mod replay;
 mod self_telemetry;
 mod server;
 mod ui;

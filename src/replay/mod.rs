@@ -1,0 +1,259 @@
+//! Replay: recorded calls sent again to other models, with the new answers
+//! kept beside the originals.
+//!
+//! A run ([`run`]) is a selection of recorded calls ([`select`]), the
+//! targets to send them to ([`targets`]), a number of repetitions and a
+//! budget ([`budget`]). [`create_run`] resolves the selection once and
+//! stores the run with one item per call × target × repetition, so its
+//! progress lives in the database: a run survives a restart and resumes
+//! where it stopped.
+//!
+//! The [`executor`] does the work. It holds a lease on each run it
+//! executes, so one process at a time runs a run (the server in the
+//! background, or `reprise replay` on the same file beside it). Per target
+//! it claims pending items, translates each original call into the
+//! target's wire format ([`request`]: the recorded request itself when it
+//! is already in that format, else the canonical call translated), sends it
+//! within the target's concurrency and rate limits with retries
+//! ([`limits`]), and turns the answer into a canonical call with
+//! `source = replay` ([`outcome`]). The [`sink`] commits each result call
+//! together with its item's new state in one transaction, through the same
+//! write queue as ingest, backing off when that queue is busy so ingest
+//! always has room. [`summary`] reads progress and per-target figures back.
+
+pub mod budget;
+pub mod cli;
+pub mod executor;
+pub mod limits;
+pub mod outcome;
+pub mod request;
+pub mod run;
+pub mod select;
+pub mod sink;
+pub mod summary;
+pub mod targets;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value as Json};
+
+use crate::store::replays::{NewRun, ReplayApplied, ReplayWrite};
+use crate::store::{ReadError, Store, WriteError, WriteSummary};
+use run::{Budget, Run, RunSpec, Selection};
+use targets::TargetSpec;
+
+pub use executor::{Engine, Executor};
+pub use run::{ItemState, RunState};
+pub use targets::{ConfigFile, TargetError};
+
+/// Most repetitions of one call per target.
+pub const MAX_REPEAT: u32 = 100;
+/// Most items one run may hold.
+pub const MAX_ITEMS: usize = 1_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("{0}")]
+    Selection(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("cannot store the replay: {0}")]
+    Write(#[from] WriteError),
+    #[error("replay run {0} not found")]
+    RunNotFound(String),
+}
+
+/// What a user asks for when starting a run.
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    pub name: Option<String>,
+    pub selection: Selection,
+    pub targets: Vec<TargetSpec>,
+    pub repeat: u32,
+    pub overrides: Map<String, Json>,
+    pub budget: Budget,
+    pub stream: bool,
+}
+
+/// Checks a request, selects its calls and stores the run with its items.
+/// `lease_owner` is the executor that will run it, which holds the lease
+/// from the start.
+pub async fn create_run(
+    store: &Store,
+    project_id: i64,
+    request: RunRequest,
+    lease_owner: Option<&str>,
+) -> Result<Run, ReplayError> {
+    validate(&request)?;
+    let calls = select::select(&store.reader, project_id, &request.selection).await?;
+    if calls.len() > select::MAX_SELECTED_CALLS {
+        return Err(ReplayError::Selection(format!(
+            "{} calls selected, at most {} per run; narrow the filters or use sample",
+            calls.len(),
+            select::MAX_SELECTED_CALLS
+        )));
+    }
+    let item_count = calls.len() * request.targets.len() * request.repeat as usize;
+    if item_count > MAX_ITEMS {
+        return Err(ReplayError::Selection(format!(
+            "{item_count} items (calls × targets × repeat), at most {MAX_ITEMS} per run"
+        )));
+    }
+    let mut items = Vec::with_capacity(item_count);
+    for call in &calls {
+        for repetition in 0..request.repeat {
+            for target in &request.targets {
+                items.push((*call, target.name.clone(), repetition));
+            }
+        }
+    }
+    let now = now_unix_nano();
+    let run_id = run::new_run_id();
+    let new_run = NewRun {
+        run_id: run_id.clone(),
+        name: request.name,
+        created_at_unix_nano: now,
+        spec: RunSpec {
+            targets: request.targets,
+            repeat: request.repeat,
+            overrides: request.overrides,
+            budget: request.budget,
+            stream: request.stream,
+            selection: request.selection,
+        },
+        lease_owner: lease_owner.map(str::to_owned),
+        lease_expires_unix_nano: now + executor::LEASE.as_nanos() as u64,
+        items,
+    };
+    write_replay(
+        store,
+        project_id,
+        vec![ReplayWrite::CreateRun(Box::new(new_run))],
+    )
+    .await?;
+    store
+        .reader
+        .replay_run(project_id, &run_id)
+        .await?
+        .ok_or(ReplayError::RunNotFound(run_id))
+}
+
+fn validate(request: &RunRequest) -> Result<(), ReplayError> {
+    if request.targets.is_empty() {
+        return Err(ReplayError::Invalid(
+            "name at least one target (--target NAME, or --target-url and --target-model)".into(),
+        ));
+    }
+    let mut names = BTreeSet::new();
+    for target in &request.targets {
+        if !names.insert(target.name.as_str()) {
+            return Err(ReplayError::Invalid(format!(
+                "target `{}` is named twice",
+                target.name
+            )));
+        }
+    }
+    if request.repeat == 0 || request.repeat > MAX_REPEAT {
+        return Err(ReplayError::Invalid(format!(
+            "repeat must be between 1 and {MAX_REPEAT}"
+        )));
+    }
+    if let Some(max) = request.budget.max_cost_usd {
+        if !(max.is_finite() && max >= 0.0) {
+            return Err(ReplayError::Invalid(
+                "max_cost_usd must be a number of dollars, 0 or more".into(),
+            ));
+        }
+        let unpriced: Vec<&str> = request
+            .targets
+            .iter()
+            .filter(|t| t.price.is_none())
+            .map(|t| t.name.as_str())
+            .collect();
+        if !unpriced.is_empty() {
+            return Err(ReplayError::Invalid(format!(
+                "a cost budget needs a price for every target; set [targets.NAME.price] for {}",
+                unpriced.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Cancels a running run. `Ok(false)` when it had already finished.
+pub async fn cancel_run(store: &Store, project_id: i64, run_id: &str) -> Result<bool, ReplayError> {
+    let applied = write_replay(
+        store,
+        project_id,
+        vec![ReplayWrite::CancelRun {
+            project_id,
+            run_id: run_id.to_owned(),
+            now_unix_nano: now_unix_nano(),
+        }],
+    )
+    .await?;
+    Ok(applied.first().is_some_and(|a| a.rows == 1))
+}
+
+/// Writes replay rows through the write queue and waits for the commit,
+/// waiting while the queue is busy so ingest keeps its room.
+pub(crate) async fn write_replay(
+    store: &Store,
+    project_id: i64,
+    writes: Vec<ReplayWrite>,
+) -> Result<Vec<ReplayApplied>, WriteError> {
+    let mut delay = Duration::from_millis(5);
+    let mut attempt = 1;
+    loop {
+        wait_for_room(store).await;
+        let batch = crate::store::batch::WriteBatch {
+            project_id,
+            replay: writes.clone(),
+            ..Default::default()
+        };
+        match submit(store, batch).await {
+            Ok(summary) => return Ok(summary.replay),
+            Err(error) if error.is_retryable() && attempt < WRITE_ATTEMPTS => {
+                tracing::debug!(%error, attempt, "replay write refused; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Tries of one replay write before its error is reported (a full queue
+/// waits between tries, so this spans several seconds).
+pub(crate) const WRITE_ATTEMPTS: u32 = 30;
+
+async fn submit(
+    store: &Store,
+    batch: crate::store::batch::WriteBatch,
+) -> Result<WriteSummary, WriteError> {
+    let done = store.queue.submit(batch)?;
+    done.await.map_err(|_| WriteError::ShuttingDown)?
+}
+
+/// Replay writes leave at least half of the write queue to ingest.
+pub(crate) async fn wait_for_room(store: &Store) {
+    let queue = &store.queue;
+    let mut delay = Duration::from_millis(2);
+    while queue.queued_bytes() * 2 >= queue.capacity_bytes() {
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(100));
+    }
+}
+
+pub(crate) fn now_unix_nano() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_nanos() as u64
+}
