@@ -92,12 +92,15 @@ CREATE TABLE call_attributes (
 CREATE INDEX call_attributes_by_value ON call_attributes (key, value, call_row);
 
 -- Full-text index of what is new in each call: its last user turn and its
--- answer. Contentless: the text itself lives compressed in the packs.
-CREATE VIRTUAL TABLE calls_fts USING fts5 (text, content = '', contentless_delete = 1);
+-- answer. Contentless: the text itself lives compressed in the packs. No
+-- token positions are kept (detail = none), which makes the index about a
+-- third of the size: searches match words, not phrases.
+CREATE VIRTUAL TABLE calls_fts USING fts5 (text, content = '', contentless_delete = 1, detail = none);
 
 -- A call's index entries go with it.
 CREATE TRIGGER calls_delete_index AFTER DELETE ON calls BEGIN
     DELETE FROM call_tags WHERE call_row = old.id;
     DELETE FROM call_attributes WHERE call_row = old.id;
     DELETE FROM calls_fts WHERE rowid = old.id;
+    DELETE FROM call_aliases WHERE project_id = old.project_id AND call_id = old.call_id;
 END;

@@ -3,11 +3,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::ingest::limits::Limits;
 use crate::store::StoreOptions;
+use crate::store::prune::RetentionPolicy;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,6 +33,12 @@ pub enum Command {
     /// Tools for development and demos.
     #[command(subcommand)]
     Dev(DevCommand),
+    /// Write a consistent copy of the database, even while a server runs.
+    Backup(crate::cli::backup::BackupArgs),
+    /// Replace the database with a backup (stop the server first).
+    Restore(crate::cli::backup::RestoreArgs),
+    /// Check the database's integrity and show where its space went.
+    Check(crate::cli::backup::CheckArgs),
 }
 
 /// When the database file is flushed to disk.
@@ -75,6 +83,25 @@ pub struct ServeArgs {
     /// is read when it exists and this is not given.
     #[arg(long, env = "REPRISE_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Delete data ingested longer ago than this (e.g. `30d`, `12h`).
+    #[arg(long, env = "REPRISE_RETENTION", value_parser = humantime::parse_duration)]
+    pub retention: Option<Duration>,
+    /// Keep the database under this many megabytes by deleting the oldest
+    /// data first.
+    #[arg(long, env = "REPRISE_MAX_DB_MB")]
+    pub max_db_mb: Option<f64>,
+    /// Never let the database file grow past this many megabytes: when it
+    /// is full, ingest answers 503 with Retry-After until retention frees
+    /// space (set it below the free disk space).
+    #[arg(long, env = "REPRISE_HARD_LIMIT_MB")]
+    pub hard_limit_mb: Option<f64>,
+    /// How often retention runs.
+    #[arg(long, env = "REPRISE_PRUNE_INTERVAL", value_parser = humantime::parse_duration, default_value = "1m")]
+    pub prune_interval: Duration,
+    /// How long ingest trusts that content it saw is still stored (tests
+    /// shorten it to see retention act at once).
+    #[arg(long, hide = true, value_parser = humantime::parse_duration, default_value = "10m")]
+    pub blob_touch_after: Duration,
 }
 
 impl ServeArgs {
@@ -82,7 +109,16 @@ impl ServeArgs {
         let mut options = StoreOptions::new(self.db.clone());
         options.max_queue_bytes = ((self.max_queue_mb * 1048576.0) as usize).max(1024);
         options.fsync_every_commit = self.fsync == Fsync::Commit;
+        options.hard_limit_bytes = self.hard_limit_mb.map(|mb| (mb * 1048576.0) as u64);
+        options.touch_after = self.blob_touch_after;
         options
+    }
+
+    pub fn retention(&self) -> RetentionPolicy {
+        RetentionPolicy {
+            max_age: self.retention,
+            max_bytes: self.max_db_mb.map(|mb| (mb * 1048576.0) as u64),
+        }
     }
 
     pub fn limits(&self) -> Limits {

@@ -38,6 +38,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
             .await?;
         }
+        Command::Backup(args) => reprise::cli::backup::backup(&args).await?,
+        Command::Restore(args) => reprise::cli::backup::restore(&args).await?,
+        Command::Check(args) => {
+            if !reprise::cli::backup::check(&args).await? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Import(args) => {
             let summary = reprise::cli::import::run(&args).await?;
             summary.print();

@@ -19,7 +19,7 @@ use crate::ingest::otlp::{grpc, http};
 use crate::ingest::{Ingest, linker};
 use crate::providers::ProviderError;
 use crate::replay::{ConfigFile, Engine, Executor, TargetError};
-use crate::store::{OpenError, Store};
+use crate::store::{OpenError, Store, prune};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -96,6 +96,12 @@ pub async fn serve(
     });
     let linker = linker::spawn(store.clone(), prices, stop_rx.clone());
     let replay_executor = Executor::spawn(replay_engine, replay_wake, stop_rx.clone());
+    let pruner = prune::spawn_pruner(
+        store.clone(),
+        args.retention(),
+        args.prune_interval,
+        stop_rx.clone(),
+    );
     let http_stop = wait_for(stop_rx.clone());
     let grpc_stop = wait_for(stop_rx);
 
@@ -120,6 +126,7 @@ pub async fn serve(
     // Runs in progress give their items back before the writer stops.
     let _ = replay_executor.await;
     let _ = replay_sink.await;
+    let _ = pruner.await;
     tracing::info!("listeners stopped; draining the write queue");
     store.close().await;
     result.map(|_| ())

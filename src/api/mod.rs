@@ -2,6 +2,7 @@
 //! with its router, handlers and response shapes; this module merges them.
 
 pub mod calls;
+pub mod costs;
 pub mod error;
 pub mod export;
 pub mod health;
@@ -31,6 +32,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(calls::router())
         .merge(records::router())
         .merge(stats::router())
+        .merge(costs::router())
         .merge(sessions::router())
         .merge(export::router())
         .merge(traces::router())

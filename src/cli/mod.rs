@@ -1,3 +1,4 @@
 //! Subcommands other than `serve`, one file each.
 
+pub mod backup;
 pub mod import;

@@ -3,7 +3,9 @@
 //! back-pressure, partial success) lives here, not in the receivers.
 
 use std::sync::Arc;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -52,16 +54,31 @@ pub struct Ingest {
     pub limits: Limits,
     pub prices: Arc<PriceTable>,
     pub project_id: i64,
+    /// Requests being decoded and prepared at once. More would not go
+    /// faster (the work is CPU-bound) but would hold more bodies in memory.
+    pub decode_slots: Arc<Semaphore>,
 }
 
 impl Ingest {
     pub fn new(store: Store, limits: Limits, prices: Arc<PriceTable>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             store,
             limits,
             prices,
             project_id: 1,
+            decode_slots: Arc::new(Semaphore::new(cores.max(2))),
         }
+    }
+
+    /// Waits for a turn to decode a request. Taken before a body is read,
+    /// so waiting requests hold no memory beyond the socket's buffers.
+    pub async fn decode_slot(&self) -> Result<OwnedSemaphorePermit, IngestError> {
+        self.decode_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| IngestError::Unavailable("the server is shutting down".into()))
     }
 
     pub async fn export_traces(

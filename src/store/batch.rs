@@ -101,6 +101,10 @@ pub struct WriteBatch {
     /// Replay runs and items: applied in the same transaction as the
     /// batch's calls, so a replay result and its item commit together.
     pub replay: Vec<ReplayWrite>,
+    /// New costs of stored calls (prices changed and were recomputed).
+    pub cost_updates: Vec<(CallId, Option<f64>)>,
+    /// A round of retention pruning.
+    pub prune: Option<super::prune::PrunePlan>,
 }
 
 impl WriteBatch {
@@ -147,5 +151,6 @@ impl WriteBatch {
             + self.new_blobs.len()
             + self.linked_calls.len()
             + super::replays::row_count(&self.replay)
+            + self.cost_updates.len()
     }
 }

@@ -203,17 +203,13 @@ pub async fn write_linked_calls(
 ) -> Result<(), WriteError> {
     for linked in &batch.linked_calls {
         let new_id = linked.columns.call_id.to_bytes();
+        // Deleting a call also deletes its aliases (a trigger); the linker
+        // sends the complete alias set of the call it derived, which is
+        // written back below.
         for old in &linked.replaces {
-            let old_id = old.to_bytes();
             sqlx::query("DELETE FROM calls WHERE project_id = ? AND call_id = ?")
                 .bind(batch.project_id)
-                .bind(old_id.as_slice())
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query("UPDATE call_aliases SET call_id = ? WHERE project_id = ? AND call_id = ?")
-                .bind(new_id.as_slice())
-                .bind(batch.project_id)
-                .bind(old_id.as_slice())
+                .bind(old.to_bytes().as_slice())
                 .execute(&mut *conn)
                 .await?;
         }
@@ -347,6 +343,23 @@ pub async fn clear_links(
         .bind(link.version)
         .execute(&mut *conn)
         .await?;
+    }
+    Ok(())
+}
+
+/// Sets recomputed costs.
+pub async fn update_costs(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    updates: &[(crate::model::CallId, Option<f64>)],
+) -> Result<(), WriteError> {
+    for (call_id, cost) in updates {
+        sqlx::query("UPDATE calls SET cost_usd = ? WHERE project_id = ? AND call_id = ?")
+            .bind(*cost)
+            .bind(project_id)
+            .bind(call_id.to_bytes().as_slice())
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }

@@ -45,6 +45,8 @@ pub enum WriteError {
     MissingBlob(String),
     #[error("internal error: {0}")]
     Invalid(&'static str),
+    #[error("the database is full; retry after retention frees space")]
+    Full,
     #[error("the database refused the write: {0}")]
     Database(String),
     /// The data no longer applies (a replay result for an item that was
@@ -65,6 +67,14 @@ impl WriteError {
 
 impl From<sqlx::Error> for WriteError {
     fn from(error: sqlx::Error) -> Self {
+        // SQLITE_FULL: the disk, or the configured hard limit, is full.
+        let full = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == "13");
+        if full {
+            return WriteError::Full;
+        }
         WriteError::Database(error.to_string())
     }
 }
@@ -79,6 +89,8 @@ pub struct WriteSummary {
     pub links_queued: u64,
     /// What each replay write of the batch did, in order.
     pub replay: Vec<super::replays::ReplayApplied>,
+    /// Rows deleted by retention.
+    pub pruned_rows: u64,
 }
 
 struct Pending {
@@ -146,6 +158,7 @@ pub fn spawn(
     max_queue_bytes: usize,
     known_blobs: Arc<KnownBlobs>,
     links_queued: Arc<Notify>,
+    space_needed: Arc<Notify>,
 ) -> (WriteQueue, tokio::task::JoinHandle<()>) {
     let capacity_units = (max_queue_bytes / PERMIT_UNIT).max(1);
     let (sender, receiver) = mpsc::unbounded_channel();
@@ -158,6 +171,7 @@ pub fn spawn(
         conn,
         known_blobs,
         links_queued: links_queued.clone(),
+        space_needed,
         resource_ids: HashMap::new(),
         scope_ids: HashMap::new(),
     };
@@ -169,6 +183,7 @@ struct Writer {
     conn: SqliteConnection,
     known_blobs: Arc<KnownBlobs>,
     links_queued: Arc<Notify>,
+    space_needed: Arc<Notify>,
     resource_ids: HashMap<BlobHash, i64>,
     scope_ids: HashMap<BlobHash, i64>,
 }
@@ -213,11 +228,17 @@ impl Writer {
                 if linked {
                     self.links_queued.notify_one();
                 }
+                if results.iter().any(|r| matches!(r, Err(WriteError::Full))) {
+                    self.space_needed.notify_one();
+                }
                 for (pending, result) in group.into_iter().zip(results) {
                     let _ = pending.ack.send(result);
                 }
             }
             Err(error) => {
+                if matches!(error, WriteError::Full) {
+                    self.space_needed.notify_one();
+                }
                 // The transaction did not commit: caches may name rows that
                 // were rolled back.
                 self.resource_ids.clear();
@@ -235,12 +256,15 @@ impl Writer {
         );
     }
 
-    /// Tells the ingest workers which content is now stored.
+    /// Tells the ingest workers which content is now stored, and which is gone.
     fn remember_blobs(&self, group: &[Pending], results: &[Result<WriteSummary, WriteError>]) {
         let now = now_unix_nano();
         for (pending, result) in group.iter().zip(results) {
             if result.is_ok() {
                 let batch = &pending.batch;
+                if let Some(plan) = &batch.prune {
+                    self.known_blobs.forget(&plan.dead);
+                }
                 let hashes = batch.new_blobs.iter().map(|(hash, _)| *hash);
                 self.known_blobs
                     .remember(hashes.chain(batch.touched_blobs.iter().copied()), now);
@@ -322,13 +346,47 @@ async fn write_batch(
     let links_queued = super::call_writes::queue_links(conn, batch.project_id, &links).await?;
     super::call_writes::clear_links(conn, batch.project_id, &batch.links_done).await?;
     let replay = super::replays::apply(conn, batch.project_id, &batch.replay, now).await?;
+    super::call_writes::update_costs(conn, batch.project_id, &batch.cost_updates).await?;
+    let mut pruned_rows = 0;
+    if let Some(plan) = &batch.prune {
+        pruned_rows = super::prune::execute(conn, plan, &pack_ids).await?;
+        sqlx::query("PRAGMA incremental_vacuum")
+            .execute(&mut *conn)
+            .await?;
+    }
+    if batch.prune.is_none() {
+        // Relocated content carries no rows.
+        mark_row_watermarks(conn, &pack_ids).await?;
+    }
     Ok(WriteSummary {
+        pruned_rows,
         spans_inserted,
         logs_inserted,
         calls_inserted: calls.inserted,
         links_queued,
         replay,
     })
+}
+
+/// Records, on the batch's packs, the highest row ids at this point: the
+/// pruner deletes a pack's rows by row id range (see `store::prune`).
+async fn mark_row_watermarks(
+    conn: &mut SqliteConnection,
+    pack_ids: &[i64],
+) -> Result<(), WriteError> {
+    let (Some(first), Some(last)) = (pack_ids.first(), pack_ids.last()) else {
+        return Ok(());
+    };
+    sqlx::query(
+        "UPDATE packs SET span_rows_through = (SELECT MAX(id) FROM spans), \
+         log_rows_through = (SELECT MAX(id) FROM log_records), \
+         call_rows_through = (SELECT MAX(id) FROM calls) WHERE id BETWEEN ? AND ?",
+    )
+    .bind(first)
+    .bind(last)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Splits `0..len` into statement-sized chunks.

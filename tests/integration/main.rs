@@ -2,6 +2,7 @@
 //! real OTLP bytes, a real SQLite file.
 
 mod backpressure;
+mod backup;
 mod bad_input;
 pub mod calls_expected;
 mod crash;
@@ -14,6 +15,7 @@ mod otlp_json;
 mod query_api;
 mod raw_equivalence;
 mod replay;
+mod retention;
 mod self_telemetry;
 mod server;
 mod ui;

@@ -557,3 +557,45 @@ async fn a_trace_is_a_span_tree_with_its_calls() {
     assert_eq!(child_span["call_id"], calls[0]["id"]);
     assert_eq!(calls[0]["request_model"], "gpt-4o");
 }
+
+#[tokio::test]
+async fn costs_are_computed_at_ingest_and_recomputed_with_new_prices() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("costs.db");
+    let prices = dir.path().join("prices.toml");
+    let write_prices = |input: f64| {
+        std::fs::write(
+            &prices,
+            format!("[[models]]\nname = \"tiny\"\ninput = {input}\noutput = 10.0\n"),
+        )
+        .expect("write prices");
+    };
+    write_prices(1.0);
+    let prices_arg = prices.to_str().expect("utf-8 path").to_owned();
+    let mut server = TestServer::start_on(&db, &["--prices", &prices_arg]).await;
+    // 1,000,000 input and 100,000 output tokens: 1.0 + 1.0 = $2.00.
+    let (_, reply) = post(&server, &record(1, "bot", "tiny", 5.0, 1_000_000, 100_000)).await;
+    let id = reply["ids"][0].as_str().expect("id").to_owned();
+    let (_, call) = get(&server, &format!("/api/v1/calls/{id}")).await;
+    assert!(
+        (call["cost_usd"].as_f64().expect("cost") - 2.0).abs() < 1e-9,
+        "{call}"
+    );
+    server.stop().await;
+
+    // Input price doubled: 2.0 + 1.0 = $3.00 after recomputing.
+    write_prices(2.0);
+    let server = TestServer::start_on(&db, &["--prices", &prices_arg]).await;
+    let response = reqwest::Client::new()
+        .post(server.url("/api/v1/costs/recompute?service=bot"))
+        .send()
+        .await
+        .expect("recompute");
+    let result: Value = response.json().await.expect("JSON");
+    assert_eq!(result, json!({"examined": 1, "updated": 1}));
+    let (_, call) = get(&server, &format!("/api/v1/calls/{id}")).await;
+    assert!(
+        (call["cost_usd"].as_f64().expect("cost") - 3.0).abs() < 1e-9,
+        "{call}"
+    );
+}

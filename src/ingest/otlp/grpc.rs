@@ -49,6 +49,7 @@ impl TraceService for OtlpGrpc {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let _slot = self.ingest.decode_slot().await.map_err(|e| status(&e))?;
         let outcome = self
             .ingest
             .export_traces(request.into_inner())
@@ -71,6 +72,7 @@ impl LogsService for OtlpGrpc {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        let _slot = self.ingest.decode_slot().await.map_err(|e| status(&e))?;
         let outcome = self
             .ingest
             .export_logs(request.into_inner())

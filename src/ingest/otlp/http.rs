@@ -79,6 +79,7 @@ async fn export_traces(State(ingest): State<Ingest>, headers: HeaderMap, body: B
         Err(error) => return error_response(&error, Format::Json),
     };
     let result = async {
+        let _slot = ingest.decode_slot().await?;
         let body = read_body(&ingest, &headers, body).await?;
         let request = decode_blocking(
             move || match format {
@@ -119,6 +120,7 @@ async fn export_logs(State(ingest): State<Ingest>, headers: HeaderMap, body: Bod
         Err(error) => return error_response(&error, Format::Json),
     };
     let result = async {
+        let _slot = ingest.decode_slot().await?;
         let body = read_body(&ingest, &headers, body).await?;
         let request = decode_blocking(
             move || match format {
