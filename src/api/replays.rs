@@ -10,6 +10,8 @@
 //! - `GET /api/v1/replays/{id}/results`: original calls and their replays
 //!   side by side, a page of original calls at a time.
 //! - `POST /api/v1/replays/{id}/cancel`: cancels a running run.
+//! - `GET /api/v1/replays/targets`: the targets of the server's config
+//!   file that runs may name (what the web UI's "Replay this call" offers).
 //!
 //! The server's replay executor does the work in the background; creating
 //! a run wakes it.
@@ -30,6 +32,7 @@ use super::params::parse_limit;
 use crate::model::{Call, CallId};
 use crate::replay::run::{Budget, Item, Run, Selection};
 use crate::replay::summary::{self, RunSummary};
+use crate::replay::targets::TargetSpec;
 use crate::replay::{ConfigFile, ReplayError, RunRequest, cancel_run, create_run};
 use crate::store::Store;
 
@@ -49,6 +52,7 @@ pub struct ReplaysState {
 pub fn router(state: ReplaysState) -> Router {
     Router::new()
         .route("/api/v1/replays", get(list_runs).post(start_run))
+        .route("/api/v1/replays/targets", get(list_targets))
         .route("/api/v1/replays/{id}", get(get_run))
         .route("/api/v1/replays/{id}/results", get(get_results))
         .route("/api/v1/replays/{id}/cancel", post(cancel))
@@ -332,4 +336,24 @@ pub fn run_json(run: &Run, summary: &RunSummary) -> Value {
         "progress": summary.progress,
         "summary": summary.targets,
     })
+}
+
+/// The configured targets, by name. A target the config describes wrongly
+/// is listed with the reason, since starting a run with it would fail.
+/// Headers are left out: they may carry credentials.
+#[tracing::instrument(skip_all)]
+async fn list_targets(State(state): State<ReplaysState>) -> Json<Value> {
+    let mut targets = Vec::with_capacity(state.config.targets.len());
+    for (name, config) in &state.config.targets {
+        match TargetSpec::from_config(name, config) {
+            Ok(spec) => targets.push(json!({
+                "name": spec.name,
+                "kind": spec.kind.as_str(),
+                "base_url": spec.base_url,
+                "model": spec.model,
+            })),
+            Err(error) => targets.push(json!({"name": name, "error": error.to_string()})),
+        }
+    }
+    Json(json!({ "targets": targets }))
 }
