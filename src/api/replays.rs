@@ -32,7 +32,6 @@ use super::params::parse_limit;
 use crate::model::{Call, CallId};
 use crate::replay::run::{Budget, Item, Run, Selection};
 use crate::replay::summary::{self, RunSummary};
-use crate::replay::targets::TargetSpec;
 use crate::replay::{ConfigFile, ReplayError, RunRequest, cancel_run, create_run};
 use crate::store::Store;
 
@@ -338,22 +337,22 @@ pub fn run_json(run: &Run, summary: &RunSummary) -> Value {
     })
 }
 
-/// The configured targets, by name. A target the config describes wrongly
-/// is listed with the reason, since starting a run with it would fail.
-/// Headers are left out: they may carry credentials.
+/// The configured targets, by name (the config file was checked when the
+/// server started). Headers are left out: they may carry credentials.
 #[tracing::instrument(skip_all)]
-async fn list_targets(State(state): State<ReplaysState>) -> Json<Value> {
-    let mut targets = Vec::with_capacity(state.config.targets.len());
-    for (name, config) in &state.config.targets {
-        match TargetSpec::from_config(name, config) {
-            Ok(spec) => targets.push(json!({
-                "name": spec.name,
-                "kind": spec.kind.as_str(),
-                "base_url": spec.base_url,
-                "model": spec.model,
-            })),
-            Err(error) => targets.push(json!({"name": name, "error": error.to_string()})),
-        }
+async fn list_targets(State(state): State<ReplaysState>) -> Result<Json<Value>, ApiError> {
+    let specs = state
+        .config
+        .resolve_all()
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let mut targets = Vec::with_capacity(specs.len());
+    for spec in &specs {
+        targets.push(json!({
+            "name": spec.name,
+            "kind": spec.kind.as_str(),
+            "base_url": spec.base_url,
+            "model": spec.model,
+        }));
     }
-    Json(json!({ "targets": targets }))
+    Ok(Json(json!({ "targets": targets })))
 }

@@ -1,7 +1,9 @@
-//! A stand-in for the replay API in front of a real server, so the replay
-//! pages and the call page's replay control can be tested in the browser
-//! before the replay endpoints exist on this branch. Every other request
-//! is passed through to the real server unchanged.
+//! A stand-in for the replay API in front of a real server, so the run
+//! page's comparison table, per-pair scores and judge's rationale can be
+//! tested in the browser before the comparison endpoint
+//! (`GET /api/v1/replays/{id}/comparison`) exists on this branch, with a
+//! run whose answers are made to differ in known words. Every other
+//! request is passed through to the real server unchanged.
 //!
 //! The answers follow the replay API's shapes (run with `progress` and a
 //! per-target `summary`; results as original call + replays with their

@@ -195,17 +195,12 @@ async function replayControl(call, container, signal) {
     replace(container, panel("Replay", h("p", { class: "muted" }, "No replay targets are configured. Add [targets.NAME] to reprise.toml.")));
     return;
   }
-  // A target the server's config describes wrongly is shown, with why,
-  // but cannot be picked: a run naming it would be refused.
-  const usable = targets.filter((target) => typeof target === "string" || !target.error);
-  const boxes = targets.map((target) => {
+  const boxes = targets.map((target, i) => {
     const name = typeof target === "string" ? target : target.name;
-    const broken = typeof target !== "string" && target.error;
-    const detail = broken ? target.error
-      : typeof target === "string" ? null : [target.kind, target.model].filter(Boolean).join(" · ");
+    const detail = typeof target === "string" ? null : [target.kind, target.model].filter(Boolean).join(" · ");
     return h("label", { class: "check" },
-      h("input", { type: "checkbox", name: "target", value: name, checked: target === usable[0], disabled: Boolean(broken) }),
-      h("span", null, name), detail ? h("span", { class: broken ? "error-text" : "muted" }, ` ${detail}`) : null);
+      h("input", { type: "checkbox", name: "target", value: name, checked: i === 0 }),
+      h("span", null, name), detail ? h("span", { class: "muted" }, ` ${detail}`) : null);
   });
   const result = h("div", { role: "status", "aria-live": "polite" });
   const button = h("button", { type: "submit", class: "primary" }, "Replay this call");
