@@ -82,8 +82,13 @@ fn llm_request(rng: &mut Rng, spans: usize) -> (Vec<u8>, Vec<String>) {
         let trace_id: Vec<u8> = (0..2).flat_map(|_| rng.next_u64().to_le_bytes()).collect();
         let span_id = rng.next_u64().to_le_bytes().to_vec();
         ids.push(trace_id.iter().map(|b| format!("{b:02x}")).collect());
-        let question = format!("soak question {} about {}", rng.next_u64() % 100_000, rng.next_u64() % 977);
-        let messages = json!([{"role": "user", "parts": [{"type": "text", "content": question}]}]).to_string();
+        let question = format!(
+            "soak question {} about {}",
+            rng.next_u64() % 100_000,
+            rng.next_u64() % 977
+        );
+        let messages =
+            json!([{"role": "user", "parts": [{"type": "text", "content": question}]}]).to_string();
         let answer = json!([{"role": "assistant", "parts": [{"type": "text", "content": format!("answer {}", rng.next_u64())}], "finish_reason": "stop"}]).to_string();
         list.push(Span {
             trace_id,
@@ -141,16 +146,24 @@ struct Shared {
 }
 
 async fn exporter(shared: Arc<Shared>, seed: u64) {
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
     let mut rng = Rng::new(seed);
     while !shared.stop.load(Ordering::Relaxed) {
         let url = shared.url.read().await.clone();
-        if rng.next_u64() % 4 == 0 {
+        if rng.next_u64().is_multiple_of(4) {
             let key = format!("soak-{seed}-{}", rng.next_u64());
             let record = json!({"provider": "openai", "idempotency_key": key, "service": "soak-raw",
                 "request": {"model": "gpt-4o", "messages": [{"role": "user", "content": key}]},
                 "response": {"id": key, "model": "gpt-4o", "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}});
-            match client.post(format!("{url}/api/v1/calls")).json(&record).send().await {
+            match client
+                .post(format!("{url}/api/v1/calls"))
+                .json(&record)
+                .send()
+                .await
+            {
                 Ok(response) if response.status() == 200 => {
                     if let Ok(body) = response.json::<serde_json::Value>().await
                         && let Some(id) = body["ids"][0].as_str()
@@ -160,7 +173,10 @@ async fn exporter(shared: Arc<Shared>, seed: u64) {
                     }
                 }
                 _ => {
-                    shared.counters.requests_failed.fetch_add(1, Ordering::Relaxed);
+                    shared
+                        .counters
+                        .requests_failed
+                        .fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
@@ -180,7 +196,10 @@ async fn exporter(shared: Arc<Shared>, seed: u64) {
             }
             _ => {
                 // Killed mid-request or pushed back: not acknowledged, not promised.
-                shared.counters.requests_failed.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .counters
+                    .requests_failed
+                    .fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -188,7 +207,10 @@ async fn exporter(shared: Arc<Shared>, seed: u64) {
 }
 
 async fn reader(shared: Arc<Shared>) {
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
     let paths = [
         "/api/v1/calls?limit=50",
         "/api/v1/calls?limit=50&service=soak&q=soak",
@@ -203,7 +225,11 @@ async fn reader(shared: Arc<Shared>) {
             .send()
             .await
             .is_ok_and(|r| r.status().is_success());
-        let counter = if ok { &shared.counters.queries_ok } else { &shared.counters.queries_failed };
+        let counter = if ok {
+            &shared.counters.queries_ok
+        } else {
+            &shared.counters.queries_failed
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         i += 1;
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -220,7 +246,14 @@ async fn stored(base: &str, service: &str, field: &str) -> std::collections::Has
         if !cursor.is_empty() {
             url.push_str(&format!("&cursor={cursor}"));
         }
-        let page: serde_json::Value = client.get(url).send().await.expect("list").json().await.expect("JSON");
+        let page: serde_json::Value = client
+            .get(url)
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("JSON");
         for call in page["calls"].as_array().into_iter().flatten() {
             if let Some(value) = call[field].as_str() {
                 found.insert(value.to_owned());
@@ -245,15 +278,23 @@ fn check_integrity(bin: &Path, db: &Path) -> bool {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let bin = args.server_bin.clone().unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_reprise")));
-    let work = args.work_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("reprise-soak"));
+    let bin = args
+        .server_bin
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_reprise")));
+    let work = args
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("reprise-soak"));
     std::fs::create_dir_all(&work).expect("work dir");
     let db = work.join("soak.db");
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let log = work.join("server.log");
-    let mut live = server::start(&bin, &db, &[], &log).await.expect("server starts");
+    let mut live = server::start(&bin, &db, &[], &log)
+        .await
+        .expect("server starts");
     let shared = Arc::new(Shared {
         url: RwLock::new(live.http_url.clone()),
         acked_traces: Mutex::new(Vec::new()),
@@ -273,7 +314,8 @@ async fn main() {
     let mut rng = Rng::new(args.seed ^ 0xC0FFEE);
     let mut restarts = 0;
     let mut rss_samples: Vec<(f64, u64)> = Vec::new();
-    let mut next_kill = Instant::now() + Duration::from_secs_f64(args.kill_every * (0.5 + rng.unit()));
+    let mut next_kill =
+        Instant::now() + Duration::from_secs_f64(args.kill_every * (0.5 + rng.unit()));
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_secs(1)).await;
         if let Some(memory) = server::read_memory(live.pid) {
@@ -281,11 +323,17 @@ async fn main() {
         }
         if Instant::now() >= next_kill && Instant::now() + Duration::from_secs(5) < deadline {
             drop(live); // kill_on_drop: SIGKILL
-            live = server::start(&bin, &db, &[], &log).await.expect("server restarts");
+            live = server::start(&bin, &db, &[], &log)
+                .await
+                .expect("server restarts");
             *shared.url.write().await = live.http_url.clone();
             restarts += 1;
-            println!("{:>6.0} s  killed and restarted (#{restarts})", started.elapsed().as_secs_f64());
-            next_kill = Instant::now() + Duration::from_secs_f64(args.kill_every * (0.5 + rng.unit()));
+            println!(
+                "{:>6.0} s  killed and restarted (#{restarts})",
+                started.elapsed().as_secs_f64()
+            );
+            next_kill =
+                Instant::now() + Duration::from_secs_f64(args.kill_every * (0.5 + rng.unit()));
         }
     }
     shared.stop.store(true, Ordering::Relaxed);
@@ -295,18 +343,29 @@ async fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     live.stop().await.expect("clean stop");
 
-    let final_server = server::start(&bin, &db, &[], &log).await.expect("final start");
+    let final_server = server::start(&bin, &db, &[], &log)
+        .await
+        .expect("final start");
     let traces = shared.acked_traces.lock().await.clone();
     let records = shared.acked_records.lock().await.clone();
     let stored_traces = stored(&final_server.http_url, "soak", "trace_id").await;
     let stored_records = stored(&final_server.http_url, "soak-raw", "id").await;
-    let lost = traces.iter().filter(|id| !stored_traces.contains(*id)).count()
-        + records.iter().filter(|id| !stored_records.contains(*id)).count();
+    let lost = traces
+        .iter()
+        .filter(|id| !stored_traces.contains(*id))
+        .count()
+        + records
+            .iter()
+            .filter(|id| !stored_records.contains(*id))
+            .count();
     final_server.stop().await.expect("clean stop");
     let intact = check_integrity(&bin, &db);
     let third = rss_samples.len() / 3;
     let peak = |s: &[(f64, u64)]| s.iter().map(|(_, kib)| *kib).max().unwrap_or(0);
-    let (early_peak, late_peak) = (peak(&rss_samples[..third]), peak(&rss_samples[rss_samples.len() - third..]));
+    let (early_peak, late_peak) = (
+        peak(&rss_samples[..third]),
+        peak(&rss_samples[rss_samples.len() - third..]),
+    );
     let c = &shared.counters;
     let report = json!({
         "minutes": elapsed / 60.0,
@@ -325,7 +384,8 @@ async fn main() {
     });
     println!("{}", serde_json::to_string_pretty(&report).expect("JSON"));
     if let Some(path) = &args.json_out {
-        std::fs::write(path, serde_json::to_vec_pretty(&report).expect("JSON")).expect("write report");
+        std::fs::write(path, serde_json::to_vec_pretty(&report).expect("JSON"))
+            .expect("write report");
     }
     assert_eq!(lost, 0, "acknowledged data was lost");
     assert!(intact, "integrity check failed");

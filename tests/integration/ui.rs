@@ -942,7 +942,9 @@ async fn replay_pages_follow_a_real_run() {
 
     // "Replay this call" with both targets starts a run of that one call.
     let call_id = ids.last().expect("tool record").clone();
-    browser.goto(&server.url(&format!("/calls/{call_id}"))).await;
+    browser
+        .goto(&server.url(&format!("/calls/{call_id}")))
+        .await;
     browser.wait_ready("call").await;
     let offered = browser
         .js("return [...document.querySelectorAll('.replay-form input[name=target]')].map(i => [i.value, i.checked]);")
@@ -984,7 +986,9 @@ async fn replay_pages_follow_a_real_run() {
 
     // The run's page: a row per target with the API's progress, no
     // comparison yet, and the original beside each candidate.
-    browser.goto(&server.url(&format!("/replays/{run_id}"))).await;
+    browser
+        .goto(&server.url(&format!("/replays/{run_id}")))
+        .await;
     browser.wait_ready("replay").await;
     let summary = browser
         .js("return [...document.querySelectorAll('[data-target-summary] tbody tr')].map(r => [r.dataset.target, r.querySelector('.progress').dataset.finished]);")
@@ -1052,4 +1056,35 @@ async fn replay_pages_follow_a_real_run() {
     }
     browser.assert_no_errors("a real replay run").await;
     browser.close().await;
+}
+
+/// `GET /api/v1/replays/targets` (what "Replay this call" offers): every
+/// configured target by name, kind, endpoint and model, never its headers,
+/// which may carry credentials. Needs no browser.
+#[tokio::test]
+async fn replay_targets_are_listed_without_their_headers() {
+    let harness = crate::replay::harness_with(FakeConfig::default(), |fake| {
+        format!(
+            "\n[targets.keyed]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"keyed-model\"\nheaders = {{ \"x-secret\" = \"do-not-show\" }}\n",
+            fake.base_url()
+        )
+    })
+    .await;
+    let server = &harness.server;
+    let base_url = format!("{}/v1", harness.fake.base_url());
+    let response = reqwest::get(server.url("/api/v1/replays/targets"))
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.expect("body");
+    assert!(!text.contains("do-not-show"), "{text}");
+    let targets: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(
+        targets,
+        json!({"targets": [
+            {"name": "claude", "kind": "anthropic", "base_url": base_url, "model": crate::replay::ANTHROPIC_MODEL},
+            {"name": "keyed", "kind": "openai", "base_url": base_url, "model": "keyed-model"},
+            {"name": "oai", "kind": "openai", "base_url": base_url, "model": crate::replay::OPENAI_MODEL},
+        ]})
+    );
 }
