@@ -18,6 +18,7 @@ use std::io::BufRead as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use reprise::cost::PriceTable;
 use reprise::ingest::Ingest;
 use reprise::ingest::limits::Limits;
 use reprise::model::{Call, CallId, Message, Source, Usage};
@@ -150,7 +151,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let outcome = runtime.block_on(async {
         let store = Store::open(&StoreOptions::new(dir.path().join("bench.db"))).await?;
-        let prices = std::sync::Arc::new(reprise::cost::PriceTable::load(None)?);
+        let prices = std::sync::Arc::new(PriceTable::load(None)?);
         let ingest = Ingest::new(store.clone(), Limits::default(), prices);
         let mut recorded = Vec::with_capacity(calls);
         for i in 0..calls {

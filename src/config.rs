@@ -26,13 +26,13 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: OTLP/HTTP, the API and the UI on one port, OTLP/gRPC on another.
     Serve(ServeArgs),
-    /// Import raw prompt/response records from a JSONL file (or `-` for stdin).
-    Import(crate::cli::import::ImportArgs),
     /// Replay recorded calls against other models and summarize the answers.
     Replay(Box<ReplayArgs>),
     /// Tools for development and demos.
     #[command(subcommand)]
     Dev(DevCommand),
+    /// Import raw prompt/response records from a JSONL file (or `-` for stdin).
+    Import(crate::cli::import::ImportArgs),
     /// Write a consistent copy of the database, even while a server runs.
     Backup(crate::cli::backup::BackupArgs),
     /// Replace the database with a backup (stop the server first).
@@ -148,6 +148,10 @@ pub struct ReplayArgs {
     /// is read when it exists and this is not given.
     #[arg(long, env = "REPRISE_CONFIG")]
     pub config: Option<PathBuf>,
+    /// A TOML price table that extends and overrides the built-in model
+    /// prices, for answers of targets that configure no price.
+    #[arg(long, env = "REPRISE_PRICES")]
+    pub prices: Option<PathBuf>,
     /// A target from the config file; repeat the flag for several targets.
     #[arg(long = "target", value_name = "NAME")]
     pub targets: Vec<String>,

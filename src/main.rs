@@ -38,6 +38,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
             .await?;
         }
+        Command::Replay(args) => {
+            reprise::replay::cli::run(&args, reprise::server::shutdown_signal()).await?;
+        }
+        Command::Dev(DevCommand::FakeProvider(args)) => fake_provider(&args).await?,
         Command::Backup(args) => reprise::cli::backup::backup(&args).await?,
         Command::Restore(args) => reprise::cli::backup::restore(&args).await?,
         Command::Check(args) => {
@@ -52,10 +56,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Command::Replay(args) => {
-            reprise::replay::cli::run(&args, reprise::server::shutdown_signal()).await?;
-        }
-        Command::Dev(DevCommand::FakeProvider(args)) => fake_provider(&args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,14 +5,13 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::api::replays::ReplaysState;
 use crate::api::{self, ApiState};
-use std::sync::Arc;
-
 use crate::config::ServeArgs;
 use crate::cost::{PriceError, PriceTable};
 use crate::ingest::otlp::{grpc, http};
@@ -57,7 +56,7 @@ pub async fn serve(
     on_bound: impl FnOnce(Bound),
 ) -> Result<(), ServeError> {
     let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
-    let replay_config = std::sync::Arc::new(ConfigFile::load(args.config.as_deref())?);
+    let replay_config = Arc::new(ConfigFile::load(args.config.as_deref())?);
     let store = Store::open(&args.store_options()).await?;
     let http_listener = bind(args.http).await?;
     let grpc_listener = bind(args.grpc).await?;
@@ -69,7 +68,7 @@ pub async fn serve(
 
     let ingest = Ingest::new(store.clone(), args.limits(), prices.clone());
     let (replay_engine, replay_sink) = Engine::new(ingest.clone())?;
-    let replay_wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let replay_wake = Arc::new(tokio::sync::Notify::new());
     let app = http::router(ingest.clone())
         .merge(api::router(ApiState {
             store: store.clone(),
@@ -95,13 +94,13 @@ pub async fn serve(
         let _ = signal_stop.send(true);
     });
     let linker = linker::spawn(store.clone(), prices, stop_rx.clone());
-    let replay_executor = Executor::spawn(replay_engine, replay_wake, stop_rx.clone());
     let pruner = prune::spawn_pruner(
         store.clone(),
         args.retention(),
         args.prune_interval,
         stop_rx.clone(),
     );
+    let replay_executor = Executor::spawn(replay_engine, replay_wake, stop_rx.clone());
     let http_stop = wait_for(stop_rx.clone());
     let grpc_stop = wait_for(stop_rx);
 
@@ -123,10 +122,10 @@ pub async fn serve(
     // Also when a listener failed rather than being told to stop.
     let _ = stop_tx.send(true);
     let _ = linker.await;
+    let _ = pruner.await;
     // Runs in progress give their items back before the writer stops.
     let _ = replay_executor.await;
     let _ = replay_sink.await;
-    let _ = pruner.await;
     tracing::info!("listeners stopped; draining the write queue");
     store.close().await;
     result.map(|_| ())

@@ -16,14 +16,14 @@ pub enum ApiError {
     InvalidParameter { name: &'static str, message: String },
     #[error("{0} not found")]
     NotFound(String),
+    /// The request is valid but the resource is not in a state that allows it.
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// The ingest path refused the data (too large, overloaded, …).
     #[error("{}", .0.public_message())]
     Ingest(crate::ingest::IngestError),
-    /// The request is valid but the resource is not in a state that allows it.
-    #[error("{0}")]
-    Conflict(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -45,9 +45,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Ingest(error) => error.http_status(),
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -57,9 +57,9 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::InvalidParameter { .. } => "invalid_parameter",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Ingest(error) => error.reason(),
-            ApiError::Conflict(_) => "conflict",
             ApiError::Internal(_) => "internal",
         }
     }

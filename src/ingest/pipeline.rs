@@ -207,7 +207,7 @@ impl Ingest {
 }
 
 /// Encodes calls that did not come from OTLP, off the async workers,
-/// pricing those that carry no cost of their own.
+/// pricing those whose source did not say what they cost.
 async fn encode_calls(
     calls: Vec<Call>,
     prices: Arc<PriceTable>,
