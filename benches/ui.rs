@@ -675,7 +675,10 @@ async fn run(options: Options) -> Result<(), BenchError> {
             "models: one model by day, 30 days",
             one("/api/v1/stats?group_by=day&since=30d&model=gpt-4o"),
         ),
-        ("replays: runs (none stored)", one("/api/v1/replays?limit=50")),
+        (
+            "replays: runs (none stored)",
+            one("/api/v1/replays?limit=50"),
+        ),
         ("call: replay targets", one("/api/v1/replays/targets")),
     ];
     for (name, paths) in &plan {
