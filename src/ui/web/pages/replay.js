@@ -57,11 +57,17 @@ export async function render(main, { params, signal }) {
   const loadComparison = async () => {
     const answer = await getOptional(`${base}/comparison`, null, signal);
     const list = comparisonsOf(answer);
+    // The comparison API says whether the run was scored (`scoring`:
+    // none, running, done, failed); an older server has no such field.
+    const scoring = answer && answer.scoring;
+    let why = "No comparison is available for this run.";
+    if (run.state === "running") why = "The comparison is computed when the run has answers to score.";
+    else if (scoring === "running") why = "The run is being scored; the comparison appears when scoring is done.";
+    else if (scoring === "failed") why = "Scoring this run failed; see the server's log, then score it again.";
+    else if (scoring === "none") why = `This run has not been scored yet: run reprise compare ${run.id}, or POST ${base}/comparison.`;
     replace(comparison, panel("Comparison", list.length > 0
       ? comparisonTable(list)
-      : h("p", { class: "muted", dataset: { comparison: "none" } }, run.state === "running"
-        ? "The comparison is computed when the run has answers to score."
-        : "No comparison is available for this run.")));
+      : h("p", { class: "muted", dataset: { comparison: "none", scoring: scoring || "" } }, why)));
   };
 
   const loadResults = async (next) => {
