@@ -39,6 +39,8 @@ pub enum Command {
     Restore(crate::cli::backup::RestoreArgs),
     /// Check the database's integrity and show where its space went.
     Check(crate::cli::backup::CheckArgs),
+    /// Create, list and revoke API keys.
+    Keys(crate::cli::keys::KeysArgs),
 }
 
 /// When the database file is flushed to disk.
@@ -79,6 +81,24 @@ pub struct ServeArgs {
     /// When commits are flushed to disk.
     #[arg(long, env = "REPRISE_FSYNC", value_enum, default_value_t = Fsync::Commit)]
     pub fsync: Fsync,
+    /// Refuse every request without a valid API key, even before any key
+    /// exists. Without it, keys are required as soon as one exists.
+    #[arg(long, env = "REPRISE_REQUIRE_KEYS")]
+    pub require_keys: bool,
+    /// Allow listening on a non-loopback address with no API key: anyone
+    /// who can reach the port can then read and write everything.
+    #[arg(long, env = "REPRISE_INSECURE")]
+    pub insecure: bool,
+    /// PEM certificate chain: serve both ports over TLS (with --tls-key).
+    #[arg(long, env = "REPRISE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "REPRISE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// A TOML file choosing, per project, what is redacted before storage
+    /// (see README, "Redaction"). Without it, provider API keys and tokens are.
+    #[arg(long, env = "REPRISE_REDACTION")]
+    pub redaction: Option<PathBuf>,
     /// Config file with replay targets (`[targets.NAME]`); `./reprise.toml`
     /// is read when it exists and this is not given.
     #[arg(long, env = "REPRISE_CONFIG")]

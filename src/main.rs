@@ -38,6 +38,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
             .await?;
         }
+        Command::Keys(args) => reprise::cli::keys::run(&args).await?,
         Command::Replay(args) => {
             reprise::replay::cli::run(&args, reprise::server::shutdown_signal()).await?;
         }

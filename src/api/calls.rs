@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::ApiState;
 use super::error::ApiError;
 use super::params::{CallFilterParams, param, parse_cursor, parse_limit, parse_sort, query_pairs};
+use crate::auth::Project;
 use crate::model::CallId;
 use crate::store::call_record::CallColumns;
 
@@ -21,6 +22,7 @@ pub fn router() -> Router<ApiState> {
 #[tracing::instrument(skip_all)]
 async fn list_calls(
     State(state): State<ApiState>,
+    project: Project,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let pairs = query_pairs(query.as_deref());
@@ -32,7 +34,7 @@ async fn list_calls(
     let page = state
         .store
         .reader
-        .list_calls(state.project_id, &filter, sort, limit, cursor)
+        .list_calls(project.id, &filter, sort, limit, cursor)
         .await
         .map_err(search_error)?;
     let calls: Vec<Value> = page.calls.iter().map(summary_json).collect();
@@ -45,13 +47,14 @@ async fn list_calls(
 #[tracing::instrument(skip(state))]
 async fn get_call(
     State(state): State<ApiState>,
+    project: Project,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let call_id: CallId = id.parse().map_err(|e| ApiError::invalid("id", e))?;
     let call = state
         .store
         .reader
-        .call(state.project_id, call_id)
+        .call(project.id, call_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("call {call_id}")))?;
     serde_json::to_value(&call)

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::ApiState;
 use super::error::ApiError;
 use super::params::{CallFilterParams, query_pairs};
+use crate::auth::Project;
 use crate::model::Call;
 use crate::store::WriteError;
 use crate::store::batch::WriteBatch;
@@ -26,6 +27,7 @@ pub fn router() -> Router<ApiState> {
 #[tracing::instrument(skip_all)]
 async fn recompute(
     State(state): State<ApiState>,
+    project: Project,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let pairs = query_pairs(query.as_deref());
@@ -41,7 +43,7 @@ async fn recompute(
         let page = state
             .store
             .reader
-            .list_calls(state.project_id, &filter, sort, PAGE, cursor)
+            .list_calls(project.id, &filter, sort, PAGE, cursor)
             .await?;
         let mut changes = Vec::new();
         for columns in &page.calls {
@@ -62,7 +64,7 @@ async fn recompute(
         updated += changes.len();
         if !changes.is_empty() {
             let batch = WriteBatch {
-                project_id: state.project_id,
+                project_id: project.id,
                 cost_updates: changes,
                 ..WriteBatch::default()
             };

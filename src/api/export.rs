@@ -25,6 +25,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::ApiState;
 use super::error::ApiError;
 use super::params::{CallFilterParams, param, parse_sort, query_pairs};
+use crate::auth::Project;
 use crate::model::Call;
 use crate::providers::openai_chat::to_openai_chat;
 use crate::providers::translate::TargetParams;
@@ -45,6 +46,7 @@ enum Format {
 #[tracing::instrument(skip_all)]
 async fn export(
     State(state): State<ApiState>,
+    project: Project,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(query.as_deref());
@@ -64,7 +66,7 @@ async fn export(
         sort.ascending = true;
     }
     let (lines, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::spawn(produce(state, filter, sort, format, lines));
+    tokio::spawn(produce(state, project.id, filter, sort, format, lines));
     let filename = match format {
         Format::Jsonl => "calls.jsonl",
         Format::OpenAiChat => "calls-openai-chat.jsonl",
@@ -87,6 +89,7 @@ async fn export(
 /// status line was already sent.
 async fn produce(
     state: ApiState,
+    project_id: i64,
     filter: CallFilter,
     sort: CallSort,
     format: Format,
@@ -96,7 +99,7 @@ async fn produce(
     let mut cursor = None;
     loop {
         let page = match reader
-            .list_calls(state.project_id, &filter, sort, PAGE, cursor)
+            .list_calls(project_id, &filter, sort, PAGE, cursor)
             .await
         {
             Ok(page) => page,
@@ -107,7 +110,7 @@ async fn produce(
         };
         let mut chunk = Vec::new();
         for columns in &page.calls {
-            let call = match reader.call(state.project_id, columns.call_id).await {
+            let call = match reader.call(project_id, columns.call_id).await {
                 Ok(Some(call)) => call,
                 Ok(None) => continue,
                 Err(error) => {

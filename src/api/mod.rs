@@ -6,6 +6,7 @@ pub mod costs;
 pub mod error;
 pub mod export;
 pub mod health;
+pub mod openapi;
 pub mod params;
 pub mod records;
 pub mod replays;
@@ -18,12 +19,12 @@ use axum::Router;
 use crate::ingest::Ingest;
 use crate::store::Store;
 
-/// What the API handlers share.
+/// What the API handlers share. The project is not here: it belongs to
+/// each request (the [`crate::auth::Project`] extractor).
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
     pub ingest: Ingest,
-    pub project_id: i64,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -36,5 +37,6 @@ pub fn router(state: ApiState) -> Router {
         .merge(sessions::router())
         .merge(export::router())
         .merge(traces::router())
+        .merge(openapi::router())
         .with_state(state)
 }

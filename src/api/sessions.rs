@@ -10,6 +10,7 @@ use super::ApiState;
 use super::calls::summary_json;
 use super::error::ApiError;
 use super::params::{param, parse_cursor, parse_limit, query_pairs};
+use crate::auth::Project;
 use crate::store::read::{CallFilter, CallSort, GroupBy, SortKey};
 
 pub fn router() -> Router<ApiState> {
@@ -19,6 +20,7 @@ pub fn router() -> Router<ApiState> {
 #[tracing::instrument(skip(state, query))]
 async fn get_session(
     State(state): State<ApiState>,
+    project: Project,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
@@ -37,14 +39,12 @@ async fn get_session(
         ..CallFilter::default()
     };
     let reader = &state.store.reader;
-    let totals = reader
-        .call_stats(state.project_id, &filter, GroupBy::All)
-        .await?;
+    let totals = reader.call_stats(project.id, &filter, GroupBy::All).await?;
     let Some(totals) = totals.into_iter().next().filter(|t| t.count > 0) else {
         return Err(ApiError::NotFound(format!("session {id:?}")));
     };
     let page = reader
-        .list_calls(state.project_id, &filter, sort, limit, cursor)
+        .list_calls(project.id, &filter, sort, limit, cursor)
         .await?;
     let calls: Vec<Value> = page.calls.iter().map(summary_json).collect();
     Ok(Json(json!({

@@ -10,6 +10,7 @@ use super::ApiState;
 use super::calls::search_error;
 use super::error::ApiError;
 use super::params::{CallFilterParams, param, query_pairs};
+use crate::auth::Project;
 use crate::store::read::{GroupBy, GroupKey};
 
 pub fn router() -> Router<ApiState> {
@@ -19,6 +20,7 @@ pub fn router() -> Router<ApiState> {
 #[tracing::instrument(skip_all)]
 async fn stats(
     State(state): State<ApiState>,
+    project: Project,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let pairs = query_pairs(query.as_deref());
@@ -33,7 +35,7 @@ async fn stats(
     let groups = state
         .store
         .reader
-        .call_stats(state.project_id, &filter, group_by)
+        .call_stats(project.id, &filter, group_by)
         .await
         .map_err(search_error)?;
     let groups: Vec<Value> = groups

@@ -14,6 +14,7 @@ use serde_json::{Value as Json_, json};
 use super::ApiState;
 use super::calls::summary_json;
 use super::error::ApiError;
+use crate::auth::Project;
 use crate::model::{Event, Link, LogRecord, Resource, Scope, Span, TraceId};
 use crate::store::call_record::CallColumns;
 use crate::store::read::{CallFilter, CallSort, SortKey};
@@ -25,12 +26,13 @@ pub fn router() -> Router<ApiState> {
 #[tracing::instrument(skip(state), fields(trace_id = %trace_id))]
 async fn get_trace(
     State(state): State<ApiState>,
+    project: Project,
     Path(trace_id): Path<String>,
 ) -> Result<Json<Json_>, ApiError> {
     let trace_id = TraceId::from_hex(&trace_id).map_err(|e| ApiError::invalid("trace_id", e))?;
     let reader = &state.store.reader;
-    let stored_spans = reader.trace_spans(state.project_id, trace_id).await?;
-    let stored_logs = reader.trace_logs(state.project_id, trace_id).await?;
+    let stored_spans = reader.trace_spans(project.id, trace_id).await?;
+    let stored_logs = reader.trace_logs(project.id, trace_id).await?;
     if stored_spans.is_empty() && stored_logs.is_empty() {
         return Err(ApiError::NotFound(format!("trace {trace_id}")));
     }
@@ -60,7 +62,7 @@ async fn get_trace(
         ascending: true,
     };
     let calls = reader
-        .list_calls(state.project_id, &filter, sort, 1000, None)
+        .list_calls(project.id, &filter, sort, 1000, None)
         .await?
         .calls;
     let roots = link_tree(&mut spans, &calls);

@@ -29,6 +29,11 @@ pub struct RestoreArgs {
 pub struct CheckArgs {
     #[arg(long, env = "REPRISE_DB", default_value = "reprise.db")]
     pub db: PathBuf,
+    /// Instead of the integrity and size report, tell where this text is
+    /// stored: in any column, any decompressed pack, or the raw bytes of
+    /// the database and its write-ahead log. Fails when found. Repeatable.
+    #[arg(long = "find", value_name = "TEXT")]
+    pub find: Vec<String>,
 }
 
 pub async fn backup(args: &BackupArgs) -> Result<(), MaintenanceError> {
@@ -55,6 +60,9 @@ pub async fn restore(args: &RestoreArgs) -> Result<(), MaintenanceError> {
 /// Prints the integrity check and the size of every table; false when the
 /// database is not intact.
 pub async fn check(args: &CheckArgs) -> Result<bool, MaintenanceError> {
+    if !args.find.is_empty() {
+        return find(args).await;
+    }
     let problems = maintenance::integrity_problems(&args.db).await?;
     if problems.is_empty() {
         println!("integrity: ok");
@@ -84,4 +92,22 @@ pub async fn check(args: &CheckArgs) -> Result<bool, MaintenanceError> {
     }
     println!("{:<32} {:>12}", "total", total);
     Ok(problems.is_empty())
+}
+
+/// `check --find`: true when none of the texts is stored anywhere.
+async fn find(args: &CheckArgs) -> Result<bool, MaintenanceError> {
+    let mut clean = true;
+    for text in &args.find {
+        let findings = crate::store::audit::find(&args.db, text.as_bytes()).await?;
+        if findings.is_empty() {
+            println!("{text:?}: not found");
+            continue;
+        }
+        clean = false;
+        println!("{text:?}: found");
+        for finding in &findings {
+            println!("  {finding}");
+        }
+    }
+    Ok(clean)
 }

@@ -38,6 +38,14 @@ pub struct ImportArgs {
     /// Price table extending the built-in prices (as for `serve`).
     #[arg(long, env = "REPRISE_PRICES")]
     pub prices: Option<PathBuf>,
+    /// With --server: the API key (ingest scope) to send; the records go
+    /// to the key's project.
+    #[arg(long, env = "REPRISE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Without --server: the redaction file (as for `serve`); records are
+    /// imported into the default project, redacted with its policy.
+    #[arg(long, env = "REPRISE_REDACTION")]
+    pub redaction: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +59,10 @@ pub enum ImportError {
     Prices(#[from] crate::cost::PriceError),
     #[error(transparent)]
     Open(#[from] crate::store::OpenError),
+    #[error(transparent)]
+    Redaction(#[from] crate::redact::RedactionConfigError),
+    #[error("the API key cannot be sent in a header: it has characters a key never has")]
+    BadApiKey,
     #[error("storing records failed: {0}")]
     Store(IngestError),
     #[error("the server refused the records: {0}")]
@@ -147,6 +159,21 @@ async fn store_with_retry(
     }
 }
 
+/// The HTTP client for --server, sending the key with every request.
+fn client(api_key: Option<&str>) -> Result<reqwest::Client, ImportError> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = api_key {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.trim()))
+            .map_err(|_| ImportError::BadApiKey)?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .map_err(|e| ImportError::Server(e.to_string()))
+}
+
 async fn post_batch(
     client: &reqwest::Client,
     url: &str,
@@ -193,13 +220,15 @@ pub async fn run(args: &ImportArgs) -> Result<ImportSummary, ImportError> {
     let (input, total_bytes): (Box<dyn Read + Send>, Option<u64>) = open_input(&args.file)?;
     let sink = match &args.server {
         Some(server) => Sink::Server {
-            client: reqwest::Client::new(),
+            client: client(args.api_key.as_deref())?,
             url: format!("{}/api/v1/calls", server.trim_end_matches('/')),
         },
         None => {
             let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
             let store = Store::open(&StoreOptions::new(args.db.clone())).await?;
-            let ingest = Ingest::new(store.clone(), Limits::default(), prices);
+            let redactor = Arc::new(crate::redact::load(args.redaction.as_deref())?);
+            let ingest =
+                Ingest::new(store.clone(), Limits::default(), prices).with_redactor(redactor);
             Sink::Store { store, ingest }
         }
     };

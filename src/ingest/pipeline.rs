@@ -14,8 +14,10 @@ use super::error::IngestError;
 use super::limits::Limits;
 use super::otlp::convert::{self, Converted, LogGroup, SpanGroup};
 use super::{calls, prepare};
+use crate::auth::{DEFAULT_PROJECT_ID, DEFAULT_PROJECT_NAME, Project};
 use crate::cost::PriceTable;
 use crate::model::Call;
+use crate::redact::{Policy, Redactor};
 use crate::store::batch::WriteBatch;
 use crate::store::{Store, WriteError, WriteSummary};
 
@@ -53,7 +55,12 @@ pub struct Ingest {
     pub store: Store,
     pub limits: Limits,
     pub prices: Arc<PriceTable>,
+    /// The project data is stored under; set per request by [`Ingest::for_project`].
     pub project_id: i64,
+    /// Every project's redaction policy.
+    pub redactor: Arc<Redactor>,
+    /// The policy of `project_id`'s project, applied before encoding.
+    pub redaction: Arc<Policy>,
     /// Requests being decoded and prepared at once. More would not go
     /// faster (the work is CPU-bound) but would hold more bodies in memory.
     pub decode_slots: Arc<Semaphore>,
@@ -62,13 +69,32 @@ pub struct Ingest {
 impl Ingest {
     pub fn new(store: Store, limits: Limits, prices: Arc<PriceTable>) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let redactor = Arc::new(Redactor::built_in());
         Self {
             store,
             limits,
             prices,
-            project_id: 1,
+            project_id: DEFAULT_PROJECT_ID,
+            redaction: redactor.policy_for(DEFAULT_PROJECT_NAME),
+            redactor,
             decode_slots: Arc::new(Semaphore::new(cores.max(2))),
         }
+    }
+
+    /// The same service with another set of redaction policies.
+    pub fn with_redactor(mut self, redactor: Arc<Redactor>) -> Self {
+        self.redaction = redactor.policy_for(DEFAULT_PROJECT_NAME);
+        self.redactor = redactor;
+        self
+    }
+
+    /// The service as one project uses it: its data stored under its id,
+    /// redacted with its policy. Cheap: every field is shared.
+    pub fn for_project(&self, project: &Project) -> Ingest {
+        let mut ingest = self.clone();
+        ingest.project_id = project.id;
+        ingest.redaction = self.redactor.policy_for(&project.name);
+        ingest
     }
 
     /// Waits for a turn to decode a request. Taken before a body is read,
@@ -88,8 +114,11 @@ impl Ingest {
         self.refuse_if_overloaded()?;
         let limits = self.limits.clone();
         let prices = self.prices.clone();
+        let redaction = self.redaction.clone();
         let (converted, encoded) = blocking(move || {
-            let converted = convert::convert_traces(request, &limits);
+            let mut converted = convert::convert_traces(request, &limits);
+            // Before normalization, so calls are made of redacted text.
+            redaction.redact_span_groups(&mut converted.groups);
             let normalized = calls::normalize(&converted.groups, &[], &prices);
             let encoded = prepare::encode(&converted.groups, &[], normalized);
             (
@@ -108,8 +137,10 @@ impl Ingest {
         self.refuse_if_overloaded()?;
         let limits = self.limits.clone();
         let prices = self.prices.clone();
+        let redaction = self.redaction.clone();
         let (converted, encoded) = blocking(move || {
-            let converted = convert::convert_logs(request, &limits);
+            let mut converted = convert::convert_logs(request, &limits);
+            redaction.redact_log_groups(&mut converted.groups);
             let normalized = calls::normalize(&[], &converted.groups, &prices);
             let encoded = prepare::encode(&[], &converted.groups, normalized);
             (
@@ -127,7 +158,7 @@ impl Ingest {
     pub async fn store_calls(&self, calls: Vec<Call>) -> Result<StoredCalls, IngestError> {
         self.refuse_if_overloaded()?;
         let accepted = calls.len();
-        let encoded = encode_calls(calls, self.prices.clone()).await?;
+        let encoded = encode_calls(calls, self.prices.clone(), self.redaction.clone()).await?;
         let outcome = ExportOutcome {
             accepted,
             ..ExportOutcome::default()
@@ -143,7 +174,7 @@ impl Ingest {
     /// caller that adds its own rows to the same transaction (a replay
     /// result commits with its item's state change).
     pub async fn prepare_calls(&self, calls: Vec<Call>) -> Result<WriteBatch, IngestError> {
-        let encoded = encode_calls(calls, self.prices.clone()).await?;
+        let encoded = encode_calls(calls, self.prices.clone(), self.redaction.clone()).await?;
         self.pack_encoded(encoded).await
     }
 
@@ -206,17 +237,20 @@ impl Ingest {
     }
 }
 
-/// Encodes calls that did not come from OTLP, off the async workers,
-/// pricing those whose source did not say what they cost.
+/// Encodes calls that did not come from OTLP, off the async workers:
+/// redacts them (a replayed answer can leak as much as a recorded one) and
+/// prices those whose source did not say what they cost.
 async fn encode_calls(
     calls: Vec<Call>,
     prices: Arc<PriceTable>,
+    redaction: Arc<Policy>,
 ) -> Result<prepare::Encoded, IngestError> {
     blocking(move || {
         let normalized = calls::Normalized {
             calls: calls
                 .into_iter()
                 .map(|mut call| {
+                    redaction.redact_call(&mut call);
                     calls::price(&mut call, &prices);
                     calls::NewCall {
                         call,

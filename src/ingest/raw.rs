@@ -272,7 +272,22 @@ fn parse_canonical(record: &Json, received_unix_nano: u64) -> Result<Call, Recor
             base.insert(key.clone(), value.clone());
         }
     }
-    serde_json::from_value(merged).map_err(|e| RecordError::Canonical(e.to_string()))
+    let call: Call =
+        serde_json::from_value(merged).map_err(|e| RecordError::Canonical(e.to_string()))?;
+    let says_something = call.input_messages.is_some()
+        || call.output_messages.is_some()
+        || call.request_model.is_some()
+        || call.response_model.is_some();
+    if !says_something {
+        // Most likely a raw exchange whose `request` was forgotten; storing
+        // an empty call would hide the mistake.
+        return Err(RecordError::Canonical(
+            "it has no `request` (a raw exchange needs one) and none of `input_messages`, \
+             `output_messages`, `request_model` or `response_model`"
+                .into(),
+        ));
+    }
+    Ok(call)
 }
 
 fn optional_string(
@@ -375,5 +390,12 @@ mod tests {
         let json = serde_json::to_value(&call).expect("json");
         let parsed = parse_record(&json, 0).expect("valid");
         assert_eq!(parsed, call);
+    }
+
+    #[test]
+    fn a_record_with_neither_request_nor_content_is_refused() {
+        let error = parse_record(&json!({"provider": "openai", "service": "s"}), 0)
+            .expect_err("empty record");
+        assert!(error.to_string().contains("`request`"), "{error}");
     }
 }

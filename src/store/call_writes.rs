@@ -16,6 +16,9 @@ use crate::model::{SpanId, TraceId};
 /// What inserting a batch's calls found.
 pub struct InsertedCalls {
     pub inserted: u64,
+    /// Indices into the batch's calls of those inserted (the others were
+    /// already stored).
+    pub inserted_indices: Vec<usize>,
     /// Spans whose call needs the linker: their span already had a call (an
     /// earlier event-only call, or a re-send), or another stored call has
     /// the same response id.
@@ -100,9 +103,11 @@ pub async fn insert_calls(
         }
     }
     let mut indexed = Vec::with_capacity(inserted_ids.len());
-    for call in &batch.calls {
+    let mut inserted_indices = Vec::with_capacity(inserted_ids.len());
+    for (position, call) in batch.calls.iter().enumerate() {
         if let Some(row_id) = inserted_ids.get(call.columns.call_id.to_bytes().as_slice()) {
             indexed.push((*row_id, &call.index));
+            inserted_indices.push(position);
         }
     }
     insert_index(conn, &indexed).await?;
@@ -117,7 +122,11 @@ pub async fn insert_calls(
             insert_alias(conn, batch.project_id, *alias, &call.columns).await?;
         }
     }
-    Ok(InsertedCalls { inserted, links })
+    Ok(InsertedCalls {
+        inserted,
+        inserted_indices,
+        links,
+    })
 }
 
 /// Spans of stored calls that share a response id with a call of this

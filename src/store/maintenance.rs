@@ -31,6 +31,11 @@ fn sql(what: &'static str) -> impl FnOnce(sqlx::Error) -> MaintenanceError {
     move |source| MaintenanceError::Sql { what, source }
 }
 
+/// A read-only connection, for looks that must not change anything.
+pub(super) async fn open_read_only(path: &Path) -> Result<SqliteConnection, MaintenanceError> {
+    open(path, true).await
+}
+
 async fn open(path: &Path, read_only: bool) -> Result<SqliteConnection, MaintenanceError> {
     let options = SqliteConnectOptions::new()
         .filename(path)

@@ -11,17 +11,20 @@
 //! SQLite types. Queries are checked at run time (`sqlx::query`, not the
 //! compile-time macros), because those check against one database per crate.
 
+pub mod audit;
 pub mod batch;
 pub mod blobs;
 pub mod call_index;
 pub mod call_record;
 mod call_writes;
 pub mod codec;
+pub mod keys;
 pub mod maintenance;
 pub mod pack;
 pub mod prune;
 pub mod read;
 pub mod records;
+pub mod replay_backlog;
 pub mod replays;
 pub mod writer;
 

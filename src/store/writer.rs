@@ -24,6 +24,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use super::batch::{DedupRow, WriteBatch};
 use super::blobs::KnownBlobs;
 use super::codec::BlobHash;
+use crate::metrics;
 
 /// Most batches committed in one transaction.
 const MAX_GROUP_BATCHES: usize = 64;
@@ -91,6 +92,13 @@ pub struct WriteSummary {
     pub replay: Vec<super::replays::ReplayApplied>,
     /// Rows deleted by retention.
     pub pruned_rows: u64,
+}
+
+/// A batch written inside the open transaction.
+struct Written {
+    summary: WriteSummary,
+    /// Indices into the batch's calls of those that were new.
+    inserted_calls: Vec<usize>,
 }
 
 struct Pending {
@@ -218,22 +226,41 @@ impl Writer {
     async fn commit_group(&mut self, group: Vec<Pending>) {
         let started = Instant::now();
         let count = group.len();
+        let rows = group.iter().map(|p| row_count(&p.batch)).sum();
         let outcome = self.write_group(&group).await;
+        metrics::commit(metrics::Commit {
+            batches: count,
+            rows,
+            committed: outcome.is_ok(),
+            duration: started.elapsed(),
+        });
         match outcome {
             Ok(results) => {
                 self.remember_blobs(&group, &results);
                 let linked = results
                     .iter()
-                    .any(|r| r.as_ref().is_ok_and(|summary| summary.links_queued > 0));
+                    .any(|r| r.as_ref().is_ok_and(|w| w.summary.links_queued > 0));
                 if linked {
                     self.links_queued.notify_one();
                 }
                 if results.iter().any(|r| matches!(r, Err(WriteError::Full))) {
                     self.space_needed.notify_one();
                 }
+                // Clients first: counting what was stored can wait.
+                let mut stored = Vec::with_capacity(group.len());
                 for (pending, result) in group.into_iter().zip(results) {
-                    let _ = pending.ack.send(result);
+                    let Pending { batch, ack, .. } = pending;
+                    match result {
+                        Ok(written) => {
+                            let _ = ack.send(Ok(written.summary.clone()));
+                            stored.push((batch, written));
+                        }
+                        Err(error) => {
+                            let _ = ack.send(Err(error));
+                        }
+                    }
                 }
+                record_metrics(&stored);
             }
             Err(error) => {
                 if matches!(error, WriteError::Full) {
@@ -257,7 +284,7 @@ impl Writer {
     }
 
     /// Tells the ingest workers which content is now stored, and which is gone.
-    fn remember_blobs(&self, group: &[Pending], results: &[Result<WriteSummary, WriteError>]) {
+    fn remember_blobs(&self, group: &[Pending], results: &[Result<Written, WriteError>]) {
         let now = now_unix_nano();
         for (pending, result) in group.iter().zip(results) {
             if result.is_ok() {
@@ -275,7 +302,7 @@ impl Writer {
     async fn write_group(
         &mut self,
         group: &[Pending],
-    ) -> Result<Vec<Result<WriteSummary, WriteError>>, WriteError> {
+    ) -> Result<Vec<Result<Written, WriteError>>, WriteError> {
         let mut tx = Connection::begin(&mut self.conn).await?;
         let mut results = Vec::with_capacity(group.len());
         let mut rolled_back = false;
@@ -314,6 +341,28 @@ fn row_count(batch: &WriteBatch) -> usize {
     batch.row_count()
 }
 
+/// Counts what a committed group did: new rows, the LLM calls that were
+/// not stored before, rows retention deleted.
+fn record_metrics(stored: &[(WriteBatch, Written)]) {
+    let mut spans = 0;
+    let mut log_records = 0;
+    let mut pruned = 0;
+    let mut calls = Vec::new();
+    for (batch, written) in stored {
+        spans += written.summary.spans_inserted;
+        log_records += written.summary.logs_inserted;
+        pruned += written.summary.pruned_rows;
+        for index in &written.inserted_calls {
+            if let Some(call) = batch.calls.get(*index) {
+                calls.push(&call.columns);
+            }
+        }
+    }
+    metrics::rows_inserted(spans, log_records);
+    metrics::rows_pruned(pruned);
+    metrics::calls_stored(calls);
+}
+
 fn now_unix_nano() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -326,7 +375,7 @@ async fn write_batch(
     batch: &WriteBatch,
     resource_ids: &mut HashMap<BlobHash, i64>,
     scope_ids: &mut HashMap<BlobHash, i64>,
-) -> Result<WriteSummary, WriteError> {
+) -> Result<Written, WriteError> {
     if !batch.references_are_valid() {
         return Err(WriteError::Invalid("a row points outside its batch"));
     }
@@ -358,13 +407,16 @@ async fn write_batch(
         // Relocated content carries no rows.
         mark_row_watermarks(conn, &pack_ids).await?;
     }
-    Ok(WriteSummary {
-        pruned_rows,
-        spans_inserted,
-        logs_inserted,
-        calls_inserted: calls.inserted,
-        links_queued,
-        replay,
+    Ok(Written {
+        summary: WriteSummary {
+            pruned_rows,
+            spans_inserted,
+            logs_inserted,
+            calls_inserted: calls.inserted,
+            links_queued,
+            replay,
+        },
+        inserted_calls: calls.inserted_indices,
     })
 }
 
