@@ -185,8 +185,11 @@ fn main() -> anyhow::Result<()> {
         let wall = started.elapsed();
         let cpu = cpu_seconds() - cpu_before;
         let summary = summary::summarize(&store.reader, &run).await?;
+        // The writer stops once every handle on its queue is gone: the
+        // engine's (through the sink) and this ingest's.
         drop(engine);
         let _ = sink.await;
+        drop(ingest);
         store.close().await;
         anyhow::Ok((end, wall, cpu, summary))
     });

@@ -126,6 +126,7 @@ pub async fn serve(
             executor_owner: replay_engine.owner().to_owned(),
             wake: replay_wake.clone(),
         }))
+        .merge(crate::ui::router())
         .layer(axum::middleware::from_fn_with_state(
             authorizer.clone(),
             auth::http::authenticate,

@@ -10,6 +10,8 @@
 //! - `GET /api/v1/replays/{id}/results`: original calls and their replays
 //!   side by side, a page of original calls at a time.
 //! - `POST /api/v1/replays/{id}/cancel`: cancels a running run.
+//! - `GET /api/v1/replays/targets`: the targets of the server's config
+//!   file that runs may name (what the web UI's "Replay this call" offers).
 //!
 //! The server's replay executor does the work in the background; creating
 //! a run wakes it.
@@ -49,6 +51,7 @@ pub struct ReplaysState {
 pub fn router(state: ReplaysState) -> Router {
     Router::new()
         .route("/api/v1/replays", get(list_runs).post(start_run))
+        .route("/api/v1/replays/targets", get(list_targets))
         .route("/api/v1/replays/{id}", get(get_run))
         .route("/api/v1/replays/{id}/results", get(get_results))
         .route("/api/v1/replays/{id}/cancel", post(cancel))
@@ -332,4 +335,24 @@ pub fn run_json(run: &Run, summary: &RunSummary) -> Value {
         "progress": summary.progress,
         "summary": summary.targets,
     })
+}
+
+/// The configured targets, by name (the config file was checked when the
+/// server started). Headers are left out: they may carry credentials.
+#[tracing::instrument(skip_all)]
+async fn list_targets(State(state): State<ReplaysState>) -> Result<Json<Value>, ApiError> {
+    let specs = state
+        .config
+        .resolve_all()
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let mut targets = Vec::with_capacity(specs.len());
+    for spec in &specs {
+        targets.push(json!({
+            "name": spec.name,
+            "kind": spec.kind.as_str(),
+            "base_url": spec.base_url,
+            "model": spec.model,
+        }));
+    }
+    Ok(Json(json!({ "targets": targets })))
 }

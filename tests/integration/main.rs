@@ -24,3 +24,4 @@ mod security;
 mod self_telemetry;
 mod server;
 mod tls;
+mod ui;
