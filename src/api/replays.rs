@@ -29,6 +29,7 @@ use tokio::sync::Notify;
 
 use super::error::ApiError;
 use super::params::parse_limit;
+use crate::auth::Project;
 use crate::model::{Call, CallId};
 use crate::replay::run::{Budget, Item, Run, Selection};
 use crate::replay::summary::{self, RunSummary};
@@ -83,6 +84,7 @@ struct StartBody {
 #[tracing::instrument(skip_all)]
 async fn start_run(
     State(state): State<ReplaysState>,
+    project: Project,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(&body);
@@ -105,9 +107,18 @@ async fn start_run(
         budget: body.budget,
         stream: body.stream.unwrap_or(true),
     };
+    if project.id != state.project_id {
+        // The executor replays into one project; until it serves several, a
+        // run elsewhere would never execute (or would cross projects).
+        return Err(ApiError::BadRequest(format!(
+            "replays run in the server's default project only; project {:?} cannot start one yet \
+             (use a key of the default project)",
+            project.name
+        )));
+    }
     let run = create_run(
         &state.store,
-        state.project_id,
+        project.id,
         request,
         Some(&state.executor_owner),
     )
@@ -147,6 +158,7 @@ fn parse_row_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
 #[tracing::instrument(skip_all)]
 async fn list_runs(
     State(state): State<ReplaysState>,
+    project: Project,
     Query(params): Query<PageParams>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = parse_limit(params.limit.as_deref(), 20, 200)?;
@@ -154,7 +166,7 @@ async fn list_runs(
     let runs = state
         .store
         .reader
-        .replay_runs(state.project_id, limit + 1, before)
+        .replay_runs(project.id, limit + 1, before)
         .await?;
     let mut listed = Vec::with_capacity(runs.len().min(limit));
     let mut next_cursor = None;
@@ -177,11 +189,11 @@ async fn list_runs(
     Ok(Json(json!({"replays": listed, "next_cursor": next_cursor})))
 }
 
-async fn load_run(state: &ReplaysState, id: &str) -> Result<Run, ApiError> {
+async fn load_run(state: &ReplaysState, project: &Project, id: &str) -> Result<Run, ApiError> {
     state
         .store
         .reader
-        .replay_run(state.project_id, id)
+        .replay_run(project.id, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("replay run {id}")))
 }
@@ -189,9 +201,10 @@ async fn load_run(state: &ReplaysState, id: &str) -> Result<Run, ApiError> {
 #[tracing::instrument(skip(state))]
 async fn get_run(
     State(state): State<ReplaysState>,
+    project: Project,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let run = load_run(&state, &id).await?;
+    let run = load_run(&state, &project, &id).await?;
     let summary = summary::summarize(&state.store.reader, &run).await?;
     Ok(Json(run_json(&run, &summary)))
 }
@@ -199,13 +212,14 @@ async fn get_run(
 #[tracing::instrument(skip(state))]
 async fn cancel(
     State(state): State<ReplaysState>,
+    project: Project,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let run = load_run(&state, &id).await?;
-    let cancelled = cancel_run(&state.store, state.project_id, &run.id)
+    let run = load_run(&state, &project, &id).await?;
+    let cancelled = cancel_run(&state.store, project.id, &run.id)
         .await
         .map_err(replay_error)?;
-    let run = load_run(&state, &id).await?;
+    let run = load_run(&state, &project, &id).await?;
     if !cancelled {
         return Err(ApiError::Conflict(format!(
             "replay run {id} has already ended ({}); only a running run can be cancelled",
@@ -219,10 +233,11 @@ async fn cancel(
 #[tracing::instrument(skip(state, params))]
 async fn get_results(
     State(state): State<ReplaysState>,
+    project: Project,
     Path(id): Path<String>,
     Query(params): Query<PageParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let run = load_run(&state, &id).await?;
+    let run = load_run(&state, &project, &id).await?;
     let limit = parse_limit(params.limit.as_deref(), 20, 200)?;
     let after = parse_row_cursor(params.cursor.as_deref())?;
     let page = state
@@ -232,14 +247,10 @@ async fn get_results(
         .await?;
     let mut results = Vec::with_capacity(page.groups.len());
     for (original_id, items) in &page.groups {
-        let original = state
-            .store
-            .reader
-            .call(state.project_id, *original_id)
-            .await?;
+        let original = state.store.reader.call(project.id, *original_id).await?;
         let mut replays = Vec::with_capacity(items.len());
         for item in items {
-            replays.push(replay_json(&state, item).await?);
+            replays.push(replay_json(&state, &project, item).await?);
         }
         results.push(json!({
             "original_call_id": original_id.to_string(),
@@ -254,9 +265,13 @@ async fn get_results(
     })))
 }
 
-async fn replay_json(state: &ReplaysState, item: &Item) -> Result<Value, ApiError> {
+async fn replay_json(
+    state: &ReplaysState,
+    project: &Project,
+    item: &Item,
+) -> Result<Value, ApiError> {
     let call = match item.result_call_id {
-        Some(id) => state.store.reader.call(state.project_id, id).await?,
+        Some(id) => state.store.reader.call(project.id, id).await?,
         None => None,
     };
     let mut json = serde_json::to_value(item).map_err(|e| ApiError::Internal(e.to_string()))?;

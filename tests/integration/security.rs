@@ -511,3 +511,86 @@ async fn require_keys_refuses_everything_before_any_key_exists() {
     );
     assert_eq!(export_span(&server, KeyIn::None).await.0, 401);
 }
+
+/// Replay runs are a project's data like its calls: another project's key
+/// cannot list, read, cancel or see the results of a run, and cannot start
+/// one in a project the server's executor does not replay into.
+#[tokio::test]
+async fn replay_runs_are_seen_only_by_their_project() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("reprise.db");
+    let config = dir.path().join("reprise.toml");
+    // Port 9 (discard) refuses connections: the run exists; its items fail.
+    std::fs::write(
+        &config,
+        "[targets.nowhere]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n",
+    )
+    .expect("config");
+    let home = create_key(&db, "home", "default", &["ingest", "read", "admin"]);
+    let other = create_key(&db, "other", "other", &["ingest", "read", "admin"]);
+    let config_arg = config.to_string_lossy().to_string();
+    let server = TestServer::start_on(&db, &["--config", &config_arg]).await;
+
+    let (status, reply) = post_record(&server, KeyIn::Bearer(&home), "home").await;
+    assert_eq!(status, 200, "{reply}");
+    let call_id = reply["ids"][0].as_str().expect("id").to_owned();
+    let start = |key: String| {
+        let body = json!({"ids": [call_id.clone()], "targets": ["nowhere"]});
+        let url = server.url("/api/v1/replays");
+        async move {
+            let body = serde_json::to_vec(&body).expect("JSON");
+            let response = request(
+                reqwest::Method::POST,
+                url,
+                KeyIn::Bearer(&key),
+                Some(("application/json", body)),
+            )
+            .await;
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.expect("JSON"))
+        }
+    };
+    let (status, run) = start(home.clone()).await;
+    assert_eq!(status, 201, "{run}");
+    let run_id = run["id"].as_str().expect("run id").to_owned();
+
+    let (status, refusal) = start(other.clone()).await;
+    assert_eq!(status, 400, "{refusal}");
+    assert!(
+        refusal["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("default project")),
+        "{refusal}"
+    );
+
+    let listed: Value = get(&server, "/api/v1/replays", KeyIn::Bearer(&other))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(listed["replays"], json!([]), "{listed}");
+    let listed: Value = get(&server, "/api/v1/replays", KeyIn::Bearer(&home))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(listed["replays"][0]["id"], run_id.as_str(), "{listed}");
+
+    for path in [
+        format!("/api/v1/replays/{run_id}"),
+        format!("/api/v1/replays/{run_id}/results"),
+    ] {
+        let status = get(&server, &path, KeyIn::Bearer(&other)).await.status();
+        assert_eq!(status, 404, "the other project must not see {path}");
+        let status = get(&server, &path, KeyIn::Bearer(&home)).await.status();
+        assert_eq!(status, 200, "the run's project reads {path}");
+    }
+    let cancel = request(
+        reqwest::Method::POST,
+        server.url(&format!("/api/v1/replays/{run_id}/cancel")),
+        KeyIn::Bearer(&other),
+        None,
+    )
+    .await;
+    assert_eq!(cancel.status(), 404, "the other project cannot cancel it");
+}
