@@ -208,5 +208,11 @@ fn read_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
         .read_only(true)
         .busy_timeout(Duration::from_secs(10))
         .pragma("cache_size", "-4000")
+        // Scans (stats over every call) read the file through the page
+        // cache's mapping instead of copying it page by page: a third of
+        // their time at a million calls. The pages are the OS's file cache,
+        // shared and reclaimable, though they show in the process's RSS.
+        .pragma("mmap_size", "1073741824")
+        .pragma("temp_store", "memory")
         .log_statements(tracing::log::LevelFilter::Trace))
 }
