@@ -41,6 +41,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => {
             reprise::replay::cli::run(&args, reprise::server::shutdown_signal()).await?;
         }
+        Command::Compare(args) => reprise::compare::cli::run(&args).await?,
         Command::Dev(DevCommand::FakeProvider(args)) => fake_provider(&args).await?,
     }
     Ok(())

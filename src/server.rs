@@ -33,6 +33,8 @@ pub enum ServeError {
     Grpc(tonic::transport::Error),
     #[error(transparent)]
     Config(#[from] TargetError),
+    #[error(transparent)]
+    Compare(#[from] crate::compare::settings::SettingsError),
     #[error("cannot start the replay executor: {0}")]
     Replay(#[from] ProviderError),
 }
@@ -52,6 +54,9 @@ pub async fn serve(
     on_bound: impl FnOnce(Bound),
 ) -> Result<(), ServeError> {
     let replay_config = std::sync::Arc::new(ConfigFile::load(args.config.as_deref())?);
+    let compare_config = std::sync::Arc::new(crate::compare::settings::CompareFile::load(
+        args.config.as_deref(),
+    )?);
     let store = Store::open(&args.store_options()).await?;
     let http_listener = bind(args.http).await?;
     let grpc_listener = bind(args.grpc).await?;
@@ -76,6 +81,13 @@ pub async fn serve(
             executor_owner: replay_engine.owner().to_owned(),
             wake: replay_wake.clone(),
         }))
+        .merge(api::comparison::router(
+            api::comparison::ComparisonState::new(
+                store.clone(),
+                ingest.project_id,
+                compare_config,
+            ),
+        ))
         .layer(axum::extract::DefaultBodyLimit::disable());
     let (trace_service, logs_service) = grpc::services(ingest);
 

@@ -2,6 +2,7 @@
 //! with its router, handlers and response shapes; this module merges them.
 
 pub mod calls;
+pub mod comparison;
 pub mod error;
 pub mod health;
 pub mod params;

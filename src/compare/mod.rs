@@ -20,10 +20,16 @@
 //!    rule is written out in that module, and the worst regressions by id.
 
 pub mod aggregate;
+pub mod caller;
+pub mod cli;
 pub mod json;
 pub mod judge;
+pub mod judging;
 pub mod refusal;
+pub mod report;
 pub mod scores;
+pub mod scoring;
+pub mod settings;
 pub mod similarity;
 pub mod stats;
 pub mod text;

@@ -98,6 +98,8 @@ pub struct WriteBatch {
     /// Replay runs and items: applied in the same transaction as the
     /// batch's calls, so a replay result and its item commit together.
     pub replay: Vec<ReplayWrite>,
+    /// Comparison scorings and their scored items.
+    pub comparison: Vec<super::comparisons::ComparisonWrite>,
 }
 
 impl WriteBatch {
@@ -110,7 +112,7 @@ impl WriteBatch {
             + self.new_blobs.len()
             + super::replays::row_count(&self.replay))
             * 160;
-        packs + rows + 1024
+        packs + rows + super::comparisons::memory_bytes(&self.comparison) + 1024
     }
 
     /// Whether every index in the batch points at something in it. The
@@ -144,5 +146,6 @@ impl WriteBatch {
             + self.new_blobs.len()
             + self.linked_calls.len()
             + super::replays::row_count(&self.replay)
+            + super::comparisons::row_count(&self.comparison)
     }
 }

@@ -16,6 +16,7 @@ pub mod blobs;
 pub mod call_record;
 mod call_writes;
 pub mod codec;
+pub mod comparisons;
 pub mod pack;
 pub mod read;
 pub mod records;

@@ -79,6 +79,8 @@ pub struct WriteSummary {
     pub links_queued: u64,
     /// What each replay write of the batch did, in order.
     pub replay: Vec<super::replays::ReplayApplied>,
+    /// Rows each comparison write of the batch changed, in order.
+    pub comparison: Vec<u64>,
 }
 
 struct Pending {
@@ -314,12 +316,14 @@ async fn write_batch(
     let links_queued = super::call_writes::queue_links(conn, batch.project_id, &links).await?;
     super::call_writes::clear_links(conn, batch.project_id, &batch.links_done).await?;
     let replay = super::replays::apply(conn, batch.project_id, &batch.replay, now).await?;
+    let comparison = super::comparisons::apply(conn, &batch.comparison).await?;
     Ok(WriteSummary {
         spans_inserted,
         logs_inserted,
         calls_inserted: calls.inserted,
         links_queued,
         replay,
+        comparison,
     })
 }
 
