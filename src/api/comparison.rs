@@ -139,19 +139,20 @@ async fn start_scoring(
         )));
     }
     let prepared = scoring::prepare(&state.store, &run, &options).await;
-    let (scoring_id, created, items) = match prepared {
+    let prepared = match prepared {
         Ok(prepared) => prepared,
         Err(error) => {
             release(&state, &run.id);
             return Err(scoring_error(error));
         }
     };
-    let item_count = items.len();
+    let scoring_id = prepared.scoring_id.clone();
+    let created = prepared.created;
+    let item_count = prepared.items.len();
+    let prepared_open = prepared.open;
     let task_state = state.clone();
-    let task_scoring_id = scoring_id.clone();
     tokio::spawn(async move {
-        let result =
-            scoring::complete(&task_state.store, &run, &task_scoring_id, options, items).await;
+        let result = scoring::complete(&task_state.store, &run, options, prepared).await;
         if let Err(error) = result {
             tracing::error!(run_id = %run.id, %error, "scoring failed");
         }
@@ -162,7 +163,7 @@ async fn start_scoring(
         Json(json!({
             "run_id": id,
             "scoring_id": scoring_id,
-            "scoring": "running",
+            "scoring": if prepared_open { "running" } else { "done" },
             "created": created,
             "items_to_score": item_count,
         })),

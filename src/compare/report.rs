@@ -651,3 +651,127 @@ fn render_html(report: &ComparisonReport) -> String {
     out.push_str("</body></html>\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::aggregate::CallOutcome;
+    use crate::compare::judge::{Winner, combine_orders};
+    use crate::compare::judging::{JudgeReply, PairwiseRecord};
+    use crate::compare::scores::Scores;
+    use crate::model::CallId;
+
+    fn reply(status: JudgeStatus, winner: Option<Winner>, raw: &[&str]) -> JudgeReply {
+        JudgeReply {
+            status,
+            winner,
+            score: None,
+            rationale: winner.map(|_| "because".to_owned()),
+            raw_replies: raw.iter().map(|r| r.to_string()).collect(),
+            error: None,
+        }
+    }
+
+    fn item(index: u64, first: JudgeReply, second: JudgeReply) -> ScoredItem {
+        let judgement = match (first.winner, second.winner) {
+            (Some(a), Some(b)) => Some(combine_orders(a, b)),
+            _ => None,
+        };
+        let outcome = CallOutcome {
+            duration_ms: Some(100.0),
+            output_tokens: Some(10),
+            ..CallOutcome::default()
+        };
+        ScoredItem {
+            item_id: format!("item-{index:02}"),
+            original_call_id: CallId::random(index),
+            result_call_id: None,
+            target: "cand".to_owned(),
+            repetition: 0,
+            original: outcome.clone(),
+            candidate: outcome,
+            scores: Some(Scores {
+                token_f1: Some(0.5),
+                ..Scores::default()
+            }),
+            judge: Some(PairwiseRecord {
+                candidate_as_a: first,
+                candidate_as_b: second,
+                judgement,
+            }),
+            rubric: None,
+            original_snippet: Some("the original | answer".to_owned()),
+            candidate_snippet: Some("<b>candidate</b>".to_owned()),
+            note: None,
+        }
+    }
+
+    fn sample_report() -> ComparisonReport {
+        let items = vec![
+            // Candidate shown first wins, shown second loses: position bias.
+            item(
+                1,
+                reply(JudgeStatus::Ok, Some(Winner::A), &["a"]),
+                reply(JudgeStatus::Ok, Some(Winner::A), &["a"]),
+            ),
+            // The original wins in both orders.
+            item(
+                2,
+                reply(JudgeStatus::Ok, Some(Winner::B), &["x", "b"]),
+                reply(JudgeStatus::Ok, Some(Winner::A), &["a"]),
+            ),
+            item(
+                3,
+                reply(JudgeStatus::Unparseable, None, &["hmm", "hmm", "hmm"]),
+                reply(JudgeStatus::Ok, Some(Winner::B), &["b"]),
+            ),
+        ];
+        build_report("RUN", "done", None, &items, &CompareConfig::default())
+    }
+
+    #[test]
+    fn counts_keep_unparseable_verdicts_out_of_the_outcomes() {
+        let report = sample_report();
+        let counts = &report.counts[0];
+        assert_eq!(counts.items, 3);
+        assert_eq!(counts.judged, 2);
+        assert_eq!(counts.unparseable, 1);
+        assert_eq!(counts.judge_retries, 1 + 2);
+        let judge = report.comparisons[0].judge.as_ref().expect("judge");
+        assert_eq!(judge.n, 2);
+        assert_eq!(judge.ties.count, 1);
+        assert_eq!(judge.losses.count, 1);
+        assert_eq!(judge.position_inconsistent.count, 1);
+    }
+
+    #[test]
+    fn regressions_carry_both_answers_and_the_rationale() {
+        let report = sample_report();
+        let loss = report
+            .regressions
+            .iter()
+            .find(|r| r.judge == Some(Outcome::Loss))
+            .expect("the judge's loss is listed");
+        assert_eq!(loss.item_id, "item-02");
+        assert_eq!(loss.original.as_deref(), Some("the original | answer"));
+        assert_eq!(loss.rationale.as_deref(), Some("because"));
+    }
+
+    #[test]
+    fn every_format_shows_the_same_counts_and_escapes_what_it_must() {
+        let report = sample_report();
+        let json: ComparisonReport =
+            serde_json::from_str(&render(&report, Format::Json)).expect("JSON reads back");
+        assert_eq!(json, report);
+        let table = render(&report, Format::Table);
+        assert!(table.contains("judge loss"), "{table}");
+        assert!(table.contains("1/2 (50%"), "{table}");
+        let markdown = render(&report, Format::Markdown);
+        assert!(markdown.contains("| judge loss | 1/2 (50%"), "{markdown}");
+        assert!(markdown.contains("the original \\| answer"), "{markdown}");
+        let html = render(&report, Format::Html);
+        assert!(html.contains("<td>1/2 (50%"), "{html}");
+        assert!(html.contains("&lt;b&gt;candidate&lt;/b&gt;"), "{html}");
+        assert!(!html.contains("<b>candidate</b>"));
+    }
+}

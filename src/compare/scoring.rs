@@ -178,14 +178,25 @@ pub struct ScoringDone {
     pub created: bool,
 }
 
+/// A scoring ready to receive items.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub scoring_id: String,
+    /// A new scoring rather than an existing one being completed.
+    pub created: bool,
+    /// The scoring is `running` and must be finished, even with no items.
+    pub open: bool,
+    /// The items it lacks.
+    pub items: Vec<Item>,
+}
+
 /// Decides which scoring to add to and which items it lacks, and creates
-/// (or reopens) it. Returns the scoring id, whether it is new, and the
-/// items to score. Cheap: the API calls it before answering 202.
+/// (or reopens) it. Cheap: the API calls it before answering 202.
 pub async fn prepare(
     store: &Store,
     run: &Run,
     options: &ScoringOptions,
-) -> Result<(String, bool, Vec<Item>), ScoringError> {
+) -> Result<Prepared, ScoringError> {
     let spec = options.spec();
     let items = store.reader.replay_finished_items(run.row_id).await?;
     let scorings = store.reader.comparison_scorings(run.row_id).await?;
@@ -206,13 +217,19 @@ pub async fn prepare(
                 pending.push(item);
             }
         }
-        if !pending.is_empty() || scoring.state != ScoringState::Done {
+        let open = !pending.is_empty() || scoring.state != ScoringState::Done;
+        if open {
             let reopen = ComparisonWrite::ReopenScoring {
                 scoring_id: scoring.scoring_id.clone(),
             };
             write_comparison(store, run.project_id, vec![reopen]).await?;
         }
-        return Ok((scoring.scoring_id.clone(), false, pending));
+        return Ok(Prepared {
+            scoring_id: scoring.scoring_id.clone(),
+            created: false,
+            open,
+            items: pending,
+        });
     }
     let scoring_id = ulid::Ulid::new().to_string();
     let spec_json = serde_json::to_string(&spec).unwrap_or_else(|_| "{}".to_owned());
@@ -223,7 +240,12 @@ pub async fn prepare(
         spec: spec_json,
     };
     write_comparison(store, run.project_id, vec![create]).await?;
-    Ok((scoring_id, true, items))
+    Ok(Prepared {
+        scoring_id,
+        created: true,
+        open: true,
+        items,
+    })
 }
 
 fn find_same_spec<'a>(scorings: &'a [ScoringRow], spec: &ScoringSpec) -> Option<&'a ScoringRow> {
@@ -246,28 +268,30 @@ pub async fn score_run(
     run: &Run,
     options: ScoringOptions,
 ) -> Result<ScoringDone, ScoringError> {
-    let (scoring_id, created, items) = prepare(store, run, &options).await?;
-    let scored = items.len();
-    let result = score_items(store, run, &scoring_id, options, items).await;
-    finish(store, run, &scoring_id, result.as_ref().err()).await?;
-    result?;
-    Ok(ScoringDone {
-        scoring_id,
-        scored,
-        created,
-    })
+    let prepared = prepare(store, run, &options).await?;
+    let done = ScoringDone {
+        scoring_id: prepared.scoring_id.clone(),
+        scored: prepared.items.len(),
+        created: prepared.created,
+    };
+    complete(store, run, options, prepared).await?;
+    Ok(done)
 }
 
-/// Scores `items` into an existing scoring and marks it done or failed.
+/// Scores a prepared scoring's items and marks it done or failed; a
+/// scoring that was complete already is left as it was.
 pub async fn complete(
     store: &Store,
     run: &Run,
-    scoring_id: &str,
     options: ScoringOptions,
-    items: Vec<Item>,
+    prepared: Prepared,
 ) -> Result<(), ScoringError> {
-    let result = score_items(store, run, scoring_id, options, items).await;
-    finish(store, run, scoring_id, result.as_ref().err()).await?;
+    if !prepared.open {
+        return Ok(());
+    }
+    let scoring_id = prepared.scoring_id;
+    let result = score_items(store, run, &scoring_id, options, prepared.items).await;
+    finish(store, run, &scoring_id, result.as_ref().err()).await?;
     result
 }
 

@@ -4,6 +4,7 @@
 mod backpressure;
 mod bad_input;
 mod calls_expected;
+mod compare;
 mod crash;
 mod exporter;
 mod fixtures;
