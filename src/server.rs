@@ -82,11 +82,7 @@ pub async fn serve(
             wake: replay_wake.clone(),
         }))
         .merge(api::comparison::router(
-            api::comparison::ComparisonState::new(
-                store.clone(),
-                ingest.project_id,
-                compare_config,
-            ),
+            api::comparison::ComparisonState::new(store.clone(), ingest.project_id, compare_config),
         ))
         .layer(axum::extract::DefaultBodyLimit::disable());
     let (trace_service, logs_service) = grpc::services(ingest);

@@ -54,7 +54,11 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn new(target: TargetSpec, budget: Budget, backoff: Backoff) -> Result<Self, ProviderError> {
+    pub fn new(
+        target: TargetSpec,
+        budget: Budget,
+        backoff: Backoff,
+    ) -> Result<Self, ProviderError> {
         let limiter = Limiter::new(target.max_concurrency, target.requests_per_second);
         Ok(Caller {
             target,
@@ -163,7 +167,10 @@ impl Caller {
         for (name, value) in &self.target.headers {
             request = request.header(name, value);
         }
-        let response = request.send().await.map_err(|e| (e.to_string(), true, None))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| (e.to_string(), true, None))?;
         let status = response.status();
         if !status.is_success() {
             let retry_after = client::retry_after(response.headers(), std::time::SystemTime::now());
@@ -210,7 +217,10 @@ impl Caller {
         }
     }
 
-    async fn send_with_retries(&self, body: &Json) -> (Result<ProviderResponse, ProviderError>, u32) {
+    async fn send_with_retries(
+        &self,
+        body: &Json,
+    ) -> (Result<ProviderResponse, ProviderError>, u32) {
         let mut attempts = 0;
         loop {
             let slot = self.limiter.slot().await;

@@ -253,8 +253,11 @@ mod tests {
 
     #[test]
     fn a_pair_with_an_unparseable_order_has_no_judgement_and_says_so() {
-        let ok = read_reply(r#"{"winner": "A", "rationale": "x"}"#, TemplateKind::Pairwise)
-            .expect("verdict");
+        let ok = read_reply(
+            r#"{"winner": "A", "rationale": "x"}"#,
+            TemplateKind::Pairwise,
+        )
+        .expect("verdict");
         let unparseable = JudgeReply {
             status: JudgeStatus::Unparseable,
             winner: None,

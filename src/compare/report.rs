@@ -289,10 +289,7 @@ fn rows(report: &ComparisonReport) -> (Vec<String>, Vec<Vec<String>>) {
     let mut row = |label: &str, cell: &dyn Fn(&Comparison, Option<&TargetCounts>) -> String| {
         let mut cells = vec![label.to_owned()];
         for comparison in &report.comparisons {
-            let counts = report
-                .counts
-                .iter()
-                .find(|c| c.target == comparison.target);
+            let counts = report.counts.iter().find(|c| c.target == comparison.target);
             cells.push(cell(comparison, counts));
         }
         rows.push(cells);
@@ -311,9 +308,9 @@ fn rows(report: &ComparisonReport) -> (Vec<String>, Vec<Vec<String>>) {
         })
     });
     row("rubric Δ (cand − orig)", &|c, _| {
-        c.rubric
-            .as_ref()
-            .map_or("-".to_owned(), |r| mean_ci(&r.difference.mean, &r.difference.mean_ci95, 2))
+        c.rubric.as_ref().map_or("-".to_owned(), |r| {
+            mean_ci(&r.difference.mean, &r.difference.mean_ci95, 2)
+        })
     });
     row("similarity mean", &|c, _| {
         c.similarity.as_ref().map_or("-".to_owned(), |s| {
@@ -325,17 +322,19 @@ fn rows(report: &ComparisonReport) -> (Vec<String>, Vec<Vec<String>>) {
         })
     });
     row("similarity median", &|c, _| {
-        c.similarity.as_ref().map_or("-".to_owned(), |s| {
-            match &s.summary.median_ci95 {
+        c.similarity
+            .as_ref()
+            .map_or("-".to_owned(), |s| match &s.summary.median_ci95 {
                 Some(ci) => mean_ci(&s.summary.median, ci, 3),
                 None => format!("{:.3}", s.summary.median),
-            }
-        })
+            })
     });
     row("latency Δ p50 / p95 (ms)", &|c, _| {
         delta_cell(c.latency_ms.as_ref(), 0)
     });
-    row("TTFT Δ p50 / p95 (ms)", &|c, _| delta_cell(c.ttft_ms.as_ref(), 0));
+    row("TTFT Δ p50 / p95 (ms)", &|c, _| {
+        delta_cell(c.ttft_ms.as_ref(), 0)
+    });
     row("output tokens/s (orig → cand)", &|c, _| {
         sides_cell(c.output_tokens_per_s.as_ref(), 1)
     });
@@ -415,7 +414,9 @@ fn heading(report: &ComparisonReport) -> String {
                 .spec
                 .as_ref()
                 .and_then(|s| s.judge.as_ref())
-                .map_or("no judge".to_owned(), |j| format!("judge {} ({})", j.target, j.model));
+                .map_or("no judge".to_owned(), |j| {
+                    format!("judge {} ({})", j.target, j.model)
+                });
             format!(
                 "Run {} — scoring {} ({}, {}); newest scoring: {}",
                 report.run_id,

@@ -364,7 +364,9 @@ async fn score_items(
         tasks.spawn(async move {
             let _permit = in_flight.acquire_owned().await;
             let row_id = item.row_id;
-            score_item(&shared, item).await.map(|scored| (row_id, scored))
+            score_item(&shared, item)
+                .await
+                .map(|scored| (row_id, scored))
         });
     }
     let mut ready: Vec<(i64, String)> = Vec::new();
@@ -414,7 +416,9 @@ async fn put_items(
 /// the scoring; only storage failures are errors.
 async fn score_item(shared: &Shared, item: Item) -> Result<ScoredItem, ScoringError> {
     let reader = &shared.store.reader;
-    let original = reader.call(shared.project_id, item.original_call_id).await?;
+    let original = reader
+        .call(shared.project_id, item.original_call_id)
+        .await?;
     let candidate = match item.result_call_id {
         Some(id) => reader.call(shared.project_id, id).await?,
         None => None,

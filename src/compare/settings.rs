@@ -148,7 +148,10 @@ pub struct ScoringRequest {
 
 impl CompareFile {
     /// The scoring a request asks for: its flags, else the `[compare]` section.
-    pub fn scoring_options(&self, request: &ScoringRequest) -> Result<ScoringOptions, SettingsError> {
+    pub fn scoring_options(
+        &self,
+        request: &ScoringRequest,
+    ) -> Result<ScoringOptions, SettingsError> {
         let section = &self.compare;
         let rubric = request.rubric.unwrap_or(section.rubric);
         let judge = match request.judge.as_ref().or(section.judge.as_ref()) {
