@@ -18,6 +18,7 @@ use std::io::BufRead as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use reprise::cost::PriceTable;
 use reprise::ingest::Ingest;
 use reprise::ingest::limits::Limits;
 use reprise::model::{Call, CallId, Message, Source, Usage};
@@ -150,7 +151,8 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let outcome = runtime.block_on(async {
         let store = Store::open(&StoreOptions::new(dir.path().join("bench.db"))).await?;
-        let ingest = Ingest::new(store.clone(), Limits::default());
+        let prices = std::sync::Arc::new(PriceTable::load(None)?);
+        let ingest = Ingest::new(store.clone(), Limits::default(), prices);
         let mut recorded = Vec::with_capacity(calls);
         for i in 0..calls {
             recorded.push(recorded_call(i));
@@ -183,8 +185,11 @@ fn main() -> anyhow::Result<()> {
         let wall = started.elapsed();
         let cpu = cpu_seconds() - cpu_before;
         let summary = summary::summarize(&store.reader, &run).await?;
+        // The writer stops once every handle on its queue is gone: the
+        // engine's (through the sink) and this ingest's.
         drop(engine);
         let _ = sink.await;
+        drop(ingest);
         store.close().await;
         anyhow::Ok((end, wall, cpu, summary))
     });

@@ -8,12 +8,19 @@
 -- turn) is stored once.
 
 CREATE TABLE packs (
-    id INTEGER PRIMARY KEY,
+    -- never reused, so a cached pack is never confused with a newer one
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     created_at_unix_nano INTEGER NOT NULL,
     -- 0 = stored as is, 1 = zstd
     codec INTEGER NOT NULL,
     raw_length INTEGER NOT NULL,
-    data BLOB NOT NULL
+    data BLOB NOT NULL,
+    -- the highest span, log record and call row ids when this pack's batch
+    -- committed: rows of older packs have no higher ids, so the pruner
+    -- finds them by row id range instead of an index on pack_id
+    span_rows_through INTEGER,
+    log_rows_through INTEGER,
+    call_rows_through INTEGER
 );
 
 CREATE TABLE blobs (

@@ -31,6 +31,10 @@ CREATE TABLE calls (
     error_type TEXT,
     session_id TEXT,
     user_id TEXT,
+    -- log-scale buckets of duration and time to first token, so the stats
+    -- API computes percentiles with one GROUP BY
+    duration_bucket INTEGER,
+    ttft_bucket INTEGER,
     pack_id INTEGER NOT NULL,
     content_offset INTEGER NOT NULL,
     content_length INTEGER NOT NULL
@@ -67,3 +71,36 @@ CREATE TABLE pending_links (
     version INTEGER NOT NULL,
     PRIMARY KEY (project_id, trace_id, span_id)
 ) WITHOUT ROWID;
+
+-- Tags of a call (raw records' `tags`, OpenInference `tag.tags`).
+CREATE TABLE call_tags (
+    call_row INTEGER NOT NULL,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (call_row, tag)
+) WITHOUT ROWID;
+CREATE INDEX call_tags_by_tag ON call_tags (tag, call_row);
+
+-- Attributes a call can be filtered on (`attr.KEY=VALUE`): raw records'
+-- `metadata`, and span attributes in the namespaces apps use for their own
+-- context (see store/call_index.rs).
+CREATE TABLE call_attributes (
+    call_row INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (call_row, key, value)
+) WITHOUT ROWID;
+CREATE INDEX call_attributes_by_value ON call_attributes (key, value, call_row);
+
+-- Full-text index of what is new in each call: its last user turn and its
+-- answer. Contentless: the text itself lives compressed in the packs. No
+-- token positions are kept (detail = none), which makes the index about a
+-- third of the size: searches match words, not phrases.
+CREATE VIRTUAL TABLE calls_fts USING fts5 (text, content = '', contentless_delete = 1, detail = none);
+
+-- A call's index entries go with it.
+CREATE TRIGGER calls_delete_index AFTER DELETE ON calls BEGIN
+    DELETE FROM call_tags WHERE call_row = old.id;
+    DELETE FROM call_attributes WHERE call_row = old.id;
+    DELETE FROM calls_fts WHERE rowid = old.id;
+    DELETE FROM call_aliases WHERE project_id = old.project_id AND call_id = old.call_id;
+END;

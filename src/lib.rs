@@ -12,13 +12,19 @@
 //! answers as calls beside the originals, through the same write queue.
 
 pub mod api;
+pub mod auth;
+pub mod cli;
 pub mod compare;
 pub mod config;
+pub mod cost;
 pub mod fake_provider;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 pub mod providers;
+pub mod redact;
 pub mod replay;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         run(cli).await
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => {
             reprise::server::serve(&args, reprise::server::shutdown_signal(), |bound| {
@@ -38,13 +38,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await?;
         }
+        Command::Keys(args) => reprise::cli::keys::run(&args).await?,
         Command::Replay(args) => {
             reprise::replay::cli::run(&args, reprise::server::shutdown_signal()).await?;
         }
         Command::Compare(args) => reprise::compare::cli::run(&args).await?,
         Command::Dev(DevCommand::FakeProvider(args)) => fake_provider(&args).await?,
+        Command::Backup(args) => reprise::cli::backup::backup(&args).await?,
+        Command::Restore(args) => reprise::cli::backup::restore(&args).await?,
+        Command::Check(args) => {
+            if !reprise::cli::backup::check(&args).await? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Import(args) => {
+            let summary = reprise::cli::import::run(&args).await?;
+            summary.print();
+            if !summary.rejected.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `reprise dev fake-provider`: serves until SIGINT or SIGTERM.

@@ -2,26 +2,53 @@
 //! drains. Shutdown order matters for "nothing acknowledged is lost": the
 //! listeners stop accepting, in-flight requests finish (each waits for its
 //! commit), and only then does the writer drain and stop.
+//!
+//! Every HTTP route passes the authentication layer and every gRPC call
+//! the interceptor ([`crate::auth`]); a server that would listen beyond
+//! loopback with no key to check refuses to start unless told `--insecure`.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::api::replays::ReplaysState;
 use crate::api::{self, ApiState};
+
+use crate::auth::grpc::IngestInterceptor;
+use crate::auth::{self, Authorizer};
 use crate::config::ServeArgs;
+use crate::cost::{PriceError, PriceTable};
 use crate::ingest::otlp::{grpc, http};
 use crate::ingest::{Ingest, linker};
+use crate::redact::{self, RedactionConfigError};
+use crate::store::keys::KeyStoreError;
+use crate::metrics::{self, MetricsError};
 use crate::providers::ProviderError;
 use crate::replay::{ConfigFile, Engine, Executor, TargetError};
-use crate::store::{OpenError, Store};
+use crate::store::{OpenError, Store, prune};
+use crate::tls::{TlsError, TlsFiles, TlsListener};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
+    Prices(#[from] PriceError),
+    #[error(transparent)]
     Open(#[from] OpenError),
+    #[error(transparent)]
+    Redaction(#[from] RedactionConfigError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot read the API keys: {0}")]
+    Keys(#[from] KeyStoreError),
+    #[error(
+        "refusing to listen on {addr} with no API key: anyone reaching it could read and write everything. Create a key (`reprise keys create --name NAME --scope ingest --scope read --db DB`), listen on 127.0.0.1, or pass --insecure if the network is trusted"
+    )]
+    Exposed { addr: SocketAddr },
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -53,11 +80,33 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(Bound),
 ) -> Result<(), ServeError> {
-    let replay_config = std::sync::Arc::new(ConfigFile::load(args.config.as_deref())?);
-    let compare_config = std::sync::Arc::new(crate::compare::settings::CompareFile::load(
+    let metrics_handle = metrics::install()?;
+    metrics::database_limits(
+        args.retention().max_bytes,
+        args.store_options().hard_limit_bytes,
+    );
+    let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
+    let redactor = Arc::new(redact::load(args.redaction.as_deref())?);
+    let tls = TlsFiles::read(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
+    let http_tls = match &tls {
+        Some(files) => {
+            crate::tls::install_crypto_provider();
+            Some(files.server_config()?)
+        }
+        None => None,
+    };
+    let replay_config = Arc::new(ConfigFile::load(args.config.as_deref())?);
+    let compare_config = Arc::new(crate::compare::settings::CompareFile::load(
         args.config.as_deref(),
     )?);
     let store = Store::open(&args.store_options()).await?;
+    let authorizer = Authorizer::load(store.pool(), args.require_keys).await?;
+    refuse_if_exposed(args, &authorizer)?;
+    if authorizer.enabled() {
+        tracing::info!(keys = authorizer.key_count(), "API keys required");
+    } else {
+        tracing::info!("no API key exists: every request acts as the default project");
+    }
     let http_listener = bind(args.http).await?;
     let grpc_listener = bind(args.grpc).await?;
     let bound = Bound {
@@ -66,13 +115,14 @@ pub async fn serve(
     };
     on_bound(bound);
 
-    let ingest = Ingest::new(store.clone(), args.limits());
+    let ingest = Ingest::new(store.clone(), args.limits(), prices.clone()).with_redactor(redactor);
     let (replay_engine, replay_sink) = Engine::new(ingest.clone())?;
-    let replay_wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let replay_wake = Arc::new(tokio::sync::Notify::new());
     let app = http::router(ingest.clone())
+        .merge(metrics::router(metrics_handle.clone(), store.clone()))
         .merge(api::router(ApiState {
             store: store.clone(),
-            project_id: ingest.project_id,
+            ingest: ingest.clone(),
         }))
         .merge(api::replays::router(ReplaysState {
             store: store.clone(),
@@ -84,8 +134,17 @@ pub async fn serve(
         .merge(api::comparison::router(
             api::comparison::ComparisonState::new(store.clone(), ingest.project_id, compare_config),
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            authorizer.clone(),
+            auth::http::authenticate,
+        ))
         .layer(axum::extract::DefaultBodyLimit::disable());
-    let (trace_service, logs_service) = grpc::services(ingest);
+    let (trace_service, logs_service) = grpc::services(
+        ingest,
+        IngestInterceptor {
+            authorizer: authorizer.clone(),
+        },
+    );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stop_tx = std::sync::Arc::new(stop_tx);
@@ -94,19 +153,42 @@ pub async fn serve(
         shutdown.await;
         let _ = signal_stop.send(true);
     });
-    let linker = linker::spawn(store.clone(), stop_rx.clone());
+    let linker = linker::spawn(store.clone(), prices, stop_rx.clone());
+    let key_refresh = authorizer.spawn_refresh(store.pool().clone(), stop_rx.clone());
+    let upkeep = metrics::spawn_upkeep(metrics_handle, stop_rx.clone());
+    let pruner = prune::spawn_pruner(
+        store.clone(),
+        args.retention(),
+        args.prune_interval,
+        stop_rx.clone(),
+    );
     let replay_executor = Executor::spawn(replay_engine, replay_wake, stop_rx.clone());
     let http_stop = wait_for(stop_rx.clone());
     let grpc_stop = wait_for(stop_rx);
 
     let http_server = async move {
-        axum::serve(http_listener, app)
-            .with_graceful_shutdown(http_stop)
-            .await
-            .map_err(ServeError::Http)
+        match http_tls {
+            Some(config) => {
+                let listener = TlsListener::new(http_listener, config).map_err(ServeError::Http)?;
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(http_stop)
+                    .await
+                    .map_err(ServeError::Http)
+            }
+            None => axum::serve(http_listener, app)
+                .with_graceful_shutdown(http_stop)
+                .await
+                .map_err(ServeError::Http),
+        }
     };
+    let mut grpc_builder = tonic::transport::Server::builder();
+    if let Some(files) = &tls {
+        grpc_builder = grpc_builder
+            .tls_config(files.grpc_config())
+            .map_err(ServeError::Grpc)?;
+    }
     let grpc_server = async move {
-        tonic::transport::Server::builder()
+        grpc_builder
             .add_service(trace_service)
             .add_service(logs_service)
             .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), grpc_stop)
@@ -117,12 +199,29 @@ pub async fn serve(
     // Also when a listener failed rather than being told to stop.
     let _ = stop_tx.send(true);
     let _ = linker.await;
+    let _ = key_refresh.await;
+    let _ = upkeep.await;
+    let _ = pruner.await;
     // Runs in progress give their items back before the writer stops.
     let _ = replay_executor.await;
     let _ = replay_sink.await;
     tracing::info!("listeners stopped; draining the write queue");
     store.close().await;
     result.map(|_| ())
+}
+
+/// Listening beyond loopback with nothing to check is refused: the store
+/// holds prompts and users' messages.
+fn refuse_if_exposed(args: &ServeArgs, authorizer: &Authorizer) -> Result<(), ServeError> {
+    if authorizer.enabled() || args.insecure {
+        return Ok(());
+    }
+    for addr in [args.http, args.grpc] {
+        if !addr.ip().is_loopback() {
+            return Err(ServeError::Exposed { addr });
+        }
+    }
+    Ok(())
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {

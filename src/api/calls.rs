@@ -1,14 +1,15 @@
 //! `GET /api/v1/calls` (filtered, newest first, cursor-paginated) and
 //! `GET /api/v1/calls/{id}` (one canonical call with its content).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::ApiError;
-use super::params::{CallFilterParams, parse_cursor, parse_limit};
+use super::params::{CallFilterParams, param, parse_cursor, parse_limit, parse_sort, query_pairs};
+use crate::auth::Project;
 use crate::model::CallId;
 use crate::store::call_record::CallColumns;
 
@@ -18,27 +19,24 @@ pub fn router() -> Router<ApiState> {
         .route("/api/v1/calls/{id}", get(get_call))
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct ListParams {
-    #[serde(flatten)]
-    filter: CallFilterParams,
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
 #[tracing::instrument(skip_all)]
 async fn list_calls(
     State(state): State<ApiState>,
-    Query(params): Query<ListParams>,
+    project: Project,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let filter = params.filter.parse()?;
-    let limit = parse_limit(params.limit.as_deref(), 50, 1000)?;
-    let cursor = parse_cursor(params.cursor.as_deref())?;
+    let pairs = query_pairs(query.as_deref());
+    let filter =
+        CallFilterParams::from_pairs(&pairs, &["limit", "cursor", "sort", "order"])?.parse()?;
+    let limit = parse_limit(param(&pairs, "limit"), 50, 1000)?;
+    let sort = parse_sort(&pairs)?;
+    let cursor = parse_cursor(param(&pairs, "cursor"), sort)?;
     let page = state
         .store
         .reader
-        .list_calls(state.project_id, &filter, limit, cursor)
-        .await?;
+        .list_calls(project.id, &filter, sort, limit, cursor)
+        .await
+        .map_err(search_error)?;
     let calls: Vec<Value> = page.calls.iter().map(summary_json).collect();
     Ok(Json(json!({
         "calls": calls,
@@ -49,18 +47,29 @@ async fn list_calls(
 #[tracing::instrument(skip(state))]
 async fn get_call(
     State(state): State<ApiState>,
+    project: Project,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let call_id: CallId = id.parse().map_err(|e| ApiError::invalid("id", e))?;
     let call = state
         .store
         .reader
-        .call(state.project_id, call_id)
+        .call(project.id, call_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("call {call_id}")))?;
     serde_json::to_value(&call)
         .map(Json)
         .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// A full-text query SQLite refuses (it cannot, after quoting) is the
+/// client's error; anything else is ours.
+pub fn search_error(error: crate::store::ReadError) -> ApiError {
+    let text = error.to_string();
+    if text.contains("fts5") {
+        return ApiError::invalid("q", "is not a valid search");
+    }
+    error.into()
 }
 
 /// A call in a listing: every field of the canonical call except its

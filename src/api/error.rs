@@ -19,11 +19,21 @@ pub enum ApiError {
     /// The request is valid but the resource is not in a state that allows it.
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The ingest path refused the data (too large, overloaded, …).
+    #[error("{}", .0.public_message())]
+    Ingest(crate::ingest::IngestError),
     #[error("internal error")]
     Internal(String),
 }
 
 impl ApiError {
+    /// A query parameter this endpoint does not know.
+    pub fn invalid_name(name: &str) -> Self {
+        ApiError::BadRequest(format!("unknown parameter {name:?}"))
+    }
+
     pub fn invalid(name: &'static str, message: impl std::fmt::Display) -> Self {
         ApiError::InvalidParameter {
             name,
@@ -36,6 +46,8 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Ingest(error) => error.http_status(),
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -46,6 +58,8 @@ impl ApiError {
             ApiError::InvalidParameter { .. } => "invalid_parameter",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Ingest(error) => error.reason(),
             ApiError::Internal(_) => "internal",
         }
     }
@@ -68,9 +82,21 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(detail, "API request failed");
         }
+        if let ApiError::Ingest(crate::ingest::IngestError::Internal(detail)) = &self {
+            tracing::error!(detail, "storing records failed");
+        }
         let body = serde_json::json!({
             "error": {"code": self.code(), "message": self.to_string()}
         });
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let ApiError::Ingest(error) = &self
+            && let crate::ingest::error::Retry::After(delay) = error.retry()
+        {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(delay.as_secs().max(1)),
+            );
+        }
+        response
     }
 }

@@ -3,27 +3,41 @@
 
 pub mod calls;
 pub mod comparison;
+pub mod costs;
 pub mod error;
+pub mod export;
 pub mod health;
+pub mod openapi;
 pub mod params;
+pub mod records;
 pub mod replays;
+pub mod sessions;
+pub mod stats;
 pub mod traces;
 
 use axum::Router;
 
+use crate::ingest::Ingest;
 use crate::store::Store;
 
-/// What the API handlers share.
+/// What the API handlers share. The project is not here: it belongs to
+/// each request (the [`crate::auth::Project`] extractor).
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
-    pub project_id: i64,
+    pub ingest: Ingest,
 }
 
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(calls::router())
+        .merge(records::router())
+        .merge(stats::router())
+        .merge(costs::router())
+        .merge(sessions::router())
+        .merge(export::router())
         .merge(traces::router())
+        .merge(openapi::router())
         .with_state(state)
 }

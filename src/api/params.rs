@@ -4,8 +4,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::error::ApiError;
-use crate::model::{CallStatus, TraceId};
-use crate::store::read::{CallFilter, Cursor};
+use crate::model::{CallStatus, Source, TraceId};
+use crate::store::read::{CallFilter, CallSort, Cursor, SortKey};
 
 /// A point in time: RFC 3339 (`2026-11-28T10:00:00Z`), integer Unix
 /// nanoseconds, or a duration back from now (`15m`, `24h`, `7d`).
@@ -50,17 +50,67 @@ pub fn parse_limit(text: Option<&str>, default: usize, max: usize) -> Result<usi
     }
 }
 
-pub fn parse_cursor(text: Option<&str>) -> Result<Option<Cursor>, ApiError> {
-    match text.filter(|t| !t.is_empty()) {
-        None => Ok(None),
-        Some(text) => Cursor::decode(text)
-            .map(Some)
-            .ok_or_else(|| ApiError::invalid("cursor", "not a cursor this API returned")),
-    }
+/// The pairs of a query string, in order, percent-decoded.
+pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
-/// The raw filter parameters of the calls endpoints.
-#[derive(Debug, Default, serde::Deserialize)]
+/// The last value of a parameter.
+pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `sort=time|latency|tokens|cost` and `order=desc|asc`.
+pub fn parse_sort(pairs: &[(String, String)]) -> Result<CallSort, ApiError> {
+    let key = match param(pairs, "sort") {
+        None => SortKey::Time,
+        Some(text) => SortKey::parse(text).ok_or_else(|| {
+            ApiError::invalid(
+                "sort",
+                format!("{text:?} is not time, latency, tokens or cost"),
+            )
+        })?,
+    };
+    let ascending = match param(pairs, "order") {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "order",
+                format!("{other:?} is not asc or desc"),
+            ));
+        }
+    };
+    Ok(CallSort { key, ascending })
+}
+
+/// A cursor returned by an earlier page of the same listing.
+pub fn parse_cursor(text: Option<&str>, sort: CallSort) -> Result<Option<Cursor>, ApiError> {
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let cursor = Cursor::decode(text)
+        .ok_or_else(|| ApiError::invalid("cursor", "not a cursor this API returned"))?;
+    if cursor.key != sort.key || cursor.ascending != sort.ascending {
+        return Err(ApiError::invalid(
+            "cursor",
+            "was returned for another sort order",
+        ));
+    }
+    Ok(Some(cursor))
+}
+
+/// The filter of the calls endpoints, as sent: query parameters of
+/// `GET /api/v1/calls` (and stats and export), or a JSON object in request
+/// bodies (replays). Every field is optional; they combine with AND.
+#[derive(Debug, Default, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct CallFilterParams {
     pub since: Option<String>,
     pub until: Option<String>,
@@ -69,13 +119,92 @@ pub struct CallFilterParams {
     pub provider: Option<String>,
     pub model: Option<String>,
     pub status: Option<String>,
+    pub source: Option<String>,
     pub session_id: Option<String>,
     pub user_id: Option<String>,
+    /// Calls with every one of these tags (`tag=` may repeat in a query).
+    #[serde(default)]
+    pub tag: Vec<String>,
+    /// Attribute equality (`attr.KEY=VALUE` in a query).
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
+    pub min_duration_ms: Option<f64>,
+    pub max_duration_ms: Option<f64>,
+    /// Bounds on input + output tokens.
+    pub min_tokens: Option<i64>,
+    pub max_tokens: Option<i64>,
+    /// Full-text search over what each call added: its last user turn and
+    /// its answer.
+    pub q: Option<String>,
 }
 
+/// Parameters that are not filters, allowed beside them in a query.
+pub const PAGING_PARAMS: &[&str] = &["limit", "cursor", "sort", "order", "format", "group_by"];
+
 impl CallFilterParams {
+    /// Reads filter parameters from a query string's pairs; other
+    /// parameters must be in `allowed`. Unknown parameters are an error, so
+    /// a typo never silently widens a query.
+    pub fn from_pairs(pairs: &[(String, String)], allowed: &[&str]) -> Result<Self, ApiError> {
+        let mut params = CallFilterParams::default();
+        for (name, value) in pairs {
+            let value = value.clone();
+            let number = |name: &'static str| -> Result<f64, ApiError> {
+                value
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| ApiError::invalid(name, format!("{value:?} is not a number")))
+            };
+            let integer = |name: &'static str| -> Result<i64, ApiError> {
+                value
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| ApiError::invalid(name, format!("{value:?} is not an integer")))
+            };
+            match name.as_str() {
+                "since" => params.since = Some(value),
+                "until" => params.until = Some(value),
+                "trace_id" => params.trace_id = Some(value),
+                "service" => params.service = Some(value),
+                "provider" => params.provider = Some(value),
+                "model" => params.model = Some(value),
+                "status" => params.status = Some(value),
+                "source" => params.source = Some(value),
+                "session_id" | "session" => params.session_id = Some(value),
+                "user_id" | "user" => params.user_id = Some(value),
+                "tag" => params.tag.push(value),
+                "min_duration_ms" | "min_latency_ms" => {
+                    params.min_duration_ms = Some(number("min_duration_ms")?)
+                }
+                "max_duration_ms" | "max_latency_ms" => {
+                    params.max_duration_ms = Some(number("max_duration_ms")?)
+                }
+                "min_tokens" => params.min_tokens = Some(integer("min_tokens")?),
+                "max_tokens" => params.max_tokens = Some(integer("max_tokens")?),
+                "q" => params.q = Some(value),
+                other => {
+                    if let Some(key) = other.strip_prefix("attr.").filter(|k| !k.is_empty()) {
+                        params.attributes.insert(key.to_owned(), value);
+                    } else if !allowed.contains(&other) {
+                        return Err(ApiError::invalid_name(other));
+                    }
+                }
+            }
+        }
+        Ok(params)
+    }
+
     pub fn parse(&self) -> Result<CallFilter, ApiError> {
         let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        let q = match non_empty(&self.q) {
+            None => None,
+            Some(text) => Some(
+                fts_query(&text)
+                    .ok_or_else(|| ApiError::invalid("q", "has no words to search for"))?,
+            ),
+        };
         Ok(CallFilter {
             since_unix_nano: self
                 .since
@@ -96,10 +225,46 @@ impl CallFilterParams {
             provider: non_empty(&self.provider),
             model: non_empty(&self.model),
             status: self.status.as_deref().map(parse_status).transpose()?,
+            source: self.source.as_deref().map(parse_source).transpose()?,
             session_id: non_empty(&self.session_id),
             user_id: non_empty(&self.user_id),
+            tags: self.tag.iter().filter(|t| !t.is_empty()).cloned().collect(),
+            attributes: self
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            min_duration_ms: self.min_duration_ms,
+            max_duration_ms: self.max_duration_ms,
+            min_tokens: self.min_tokens,
+            max_tokens: self.max_tokens,
+            fts_query: q,
         })
     }
+}
+
+/// An FTS5 query from what a person typed: every word must appear (words
+/// are quoted, so punctuation is never syntax); a trailing `*` searches by
+/// prefix.
+pub fn fts_query(text: &str) -> Option<String> {
+    let mut terms = Vec::new();
+    for word in text.split_whitespace() {
+        let (word, prefix) = match word.strip_suffix('*') {
+            Some(stem) => (stem, true),
+            None => (word, false),
+        };
+        if word.is_empty() {
+            continue;
+        }
+        let quoted = format!("\"{}\"", word.replace('"', "\"\""));
+        terms.push(if prefix { format!("{quoted}*") } else { quoted });
+    }
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+fn parse_source(text: &str) -> Result<Source, ApiError> {
+    Source::parse(text)
+        .ok_or_else(|| ApiError::invalid("source", format!("{text:?} is not otlp, raw or replay")))
 }
 
 fn parse_status(text: &str) -> Result<CallStatus, ApiError> {
@@ -134,6 +299,35 @@ mod tests {
             parse_time("until", "yesterday"),
             Err(ApiError::InvalidParameter { name: "until", .. })
         ));
+    }
+
+    #[test]
+    fn typed_words_become_a_safe_fts_query() {
+        assert_eq!(
+            fts_query("don't panic").as_deref(),
+            Some("\"don't\" \"panic\"")
+        );
+        assert_eq!(
+            fts_query("omelet* \"x").as_deref(),
+            Some("\"omelet\"* \"\"\"x\"")
+        );
+        assert_eq!(fts_query("  * "), None);
+    }
+
+    #[test]
+    fn unknown_parameters_are_refused_by_name() {
+        let pairs = vec![("modle".to_string(), "gpt-4o".to_string())];
+        let error = CallFilterParams::from_pairs(&pairs, PAGING_PARAMS).expect_err("typo");
+        assert!(error.to_string().contains("modle"));
+        let pairs = vec![
+            ("attr.tenant".to_string(), "acme".to_string()),
+            ("tag".to_string(), "a".to_string()),
+            ("tag".to_string(), "b".to_string()),
+            ("limit".to_string(), "5".to_string()),
+        ];
+        let params = CallFilterParams::from_pairs(&pairs, PAGING_PARAMS).expect("valid");
+        assert_eq!(params.tag, vec!["a", "b"]);
+        assert_eq!(params.attributes["tenant"], "acme");
     }
 
     #[test]

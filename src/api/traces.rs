@@ -1,5 +1,7 @@
 //! `GET /api/v1/traces/{trace_id}`: every stored span and log record of a
-//! trace, each with its resource and scope, exactly as received.
+//! trace, each with its resource and scope, exactly as received; the span
+//! tree (`roots`, and each span's `children`); and the trace's LLM calls,
+//! each span pointing at the call it is the source of.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -10,8 +12,12 @@ use axum::{Json, Router};
 use serde_json::{Value as Json_, json};
 
 use super::ApiState;
+use super::calls::summary_json;
 use super::error::ApiError;
+use crate::auth::Project;
 use crate::model::{Event, Link, LogRecord, Resource, Scope, Span, TraceId};
+use crate::store::call_record::CallColumns;
+use crate::store::read::{CallFilter, CallSort, SortKey};
 
 pub fn router() -> Router<ApiState> {
     Router::new().route("/api/v1/traces/{trace_id}", get(get_trace))
@@ -20,12 +26,13 @@ pub fn router() -> Router<ApiState> {
 #[tracing::instrument(skip(state), fields(trace_id = %trace_id))]
 async fn get_trace(
     State(state): State<ApiState>,
+    project: Project,
     Path(trace_id): Path<String>,
 ) -> Result<Json<Json_>, ApiError> {
     let trace_id = TraceId::from_hex(&trace_id).map_err(|e| ApiError::invalid("trace_id", e))?;
     let reader = &state.store.reader;
-    let stored_spans = reader.trace_spans(state.project_id, trace_id).await?;
-    let stored_logs = reader.trace_logs(state.project_id, trace_id).await?;
+    let stored_spans = reader.trace_spans(project.id, trace_id).await?;
+    let stored_logs = reader.trace_logs(project.id, trace_id).await?;
     if stored_spans.is_empty() && stored_logs.is_empty() {
         return Err(ApiError::NotFound(format!("trace {trace_id}")));
     }
@@ -46,9 +53,56 @@ async fn get_trace(
             .await?;
         logs.push(log);
     }
-    Ok(Json(
-        json!({"trace_id": trace_id.to_hex(), "spans": spans, "logs": logs}),
-    ))
+    let filter = CallFilter {
+        trace_id: Some(trace_id),
+        ..CallFilter::default()
+    };
+    let sort = CallSort {
+        key: SortKey::Time,
+        ascending: true,
+    };
+    let calls = reader
+        .list_calls(project.id, &filter, sort, 1000, None)
+        .await?
+        .calls;
+    let roots = link_tree(&mut spans, &calls);
+    let calls: Vec<Json_> = calls.iter().map(summary_json).collect();
+    Ok(Json(json!({
+        "trace_id": trace_id.to_hex(),
+        "roots": roots,
+        "spans": spans,
+        "calls": calls,
+        "logs": logs,
+    })))
+}
+
+/// Gives each span its `children` (span ids, in start order) and the id of
+/// the LLM call it is the source of (`call_id`, else null); returns the
+/// ids of the spans whose parent is not in the trace.
+fn link_tree(spans: &mut [Json_], calls: &[CallColumns]) -> Vec<String> {
+    let ids: HashMap<String, usize> = spans
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s["span_id"].as_str().map(|id| (id.to_owned(), i)))
+        .collect();
+    let mut children: Vec<Vec<String>> = vec![Vec::new(); spans.len()];
+    let mut roots = Vec::new();
+    for span in spans.iter() {
+        let id = span["span_id"].as_str().unwrap_or_default().to_owned();
+        match span["parent_span_id"].as_str().and_then(|p| ids.get(p)) {
+            Some(&parent) => children[parent].push(id),
+            None => roots.push(id),
+        }
+    }
+    for (span, kids) in spans.iter_mut().zip(children) {
+        let span_id = span["span_id"].as_str().unwrap_or_default().to_owned();
+        let call = calls
+            .iter()
+            .find(|c| c.span_id.is_some_and(|id| id.to_hex() == span_id));
+        span["call_id"] = call.map_or(Json_::Null, |c| Json_::String(c.call_id.to_string()));
+        span["children"] = json!(kids);
+    }
+    roots
 }
 
 /// Resources and scopes already read for this response.

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use super::genai::{self, CallFacts};
 use super::otlp::convert::{LogGroup, SpanGroup};
+use crate::cost::PriceTable;
 use crate::model::Call;
 use crate::store::batch::SpanKey;
 
@@ -24,7 +25,18 @@ pub struct Normalized {
     pub link_keys: Vec<SpanKey>,
 }
 
-pub fn normalize(span_groups: &[SpanGroup], log_groups: &[LogGroup]) -> Normalized {
+/// Prices a call from the table, unless its source already said what it cost.
+pub fn price(call: &mut Call, prices: &PriceTable) {
+    if call.cost_usd.is_none() {
+        call.cost_usd = prices.cost(call);
+    }
+}
+
+pub fn normalize(
+    span_groups: &[SpanGroup],
+    log_groups: &[LogGroup],
+    prices: &PriceTable,
+) -> Normalized {
     let mut found: Vec<(Call, CallFacts)> = Vec::new();
     for group in span_groups {
         for span in &group.spans {
@@ -55,10 +67,11 @@ pub fn normalize(span_groups: &[SpanGroup], log_groups: &[LogGroup]) -> Normaliz
             }
         }
     }
-    Normalized {
-        calls: fold_same_calls(found),
-        link_keys,
+    let mut calls = fold_same_calls(found);
+    for new_call in &mut calls {
+        price(&mut new_call.call, prices);
     }
+    Normalized { calls, link_keys }
 }
 
 /// Folds calls of the batch that describe the same provider call.

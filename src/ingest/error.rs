@@ -84,6 +84,20 @@ impl IngestError {
         self.to_string()
     }
 
+    /// Every value [`IngestError::reason`] can return, so metrics can
+    /// start each reason's counter at zero.
+    pub const REASONS: &'static [&'static str] = &[
+        "malformed",
+        "all_rejected",
+        "body_too_large",
+        "decompressed_too_large",
+        "content_type",
+        "content_encoding",
+        "overloaded",
+        "unavailable",
+        "internal",
+    ];
+
     /// A short label for metrics: why requests were refused.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -97,5 +111,30 @@ impl IngestError {
             IngestError::Unavailable(_) => "unavailable",
             IngestError::Internal(_) => "internal",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_listed_in_reasons() {
+        let errors = [
+            IngestError::Malformed {
+                format: "JSON",
+                message: String::new(),
+            },
+            IngestError::AllRejected(String::new()),
+            IngestError::BodyTooLarge { limit: 1 },
+            IngestError::DecompressedTooLarge { limit: 1 },
+            IngestError::UnsupportedContentType(String::new()),
+            IngestError::UnsupportedEncoding(String::new()),
+            IngestError::Overloaded,
+            IngestError::Unavailable(String::new()),
+            IngestError::Internal(String::new()),
+        ];
+        let reasons: Vec<&str> = errors.iter().map(IngestError::reason).collect();
+        assert_eq!(reasons, IngestError::REASONS);
     }
 }

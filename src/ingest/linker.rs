@@ -17,14 +17,17 @@
 //! restart: they are rows, not memory.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use prost::Message as _;
 use tokio::sync::watch;
 
 use super::genai::{self, CallFacts, GenAiEvent};
+use crate::cost::PriceTable;
 use crate::model::{Call, CallId, Resource, Scope};
 use crate::store::batch::{LinkDone, LinkedCall, SpanKey, WriteBatch};
+use crate::store::call_index::CallIndex;
 use crate::store::call_record::{CallColumns, StoredCallContent};
 use crate::store::codec::Encoder;
 use crate::store::pack::PackBuilder;
@@ -46,13 +49,17 @@ pub enum LinkError {
 }
 
 /// Runs the linker until `stop` turns true.
-pub fn spawn(store: Store, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    store: Store,
+    prices: Arc<PriceTable>,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             if *stop.borrow() {
                 return;
             }
-            match link_round(&store).await {
+            match link_round(&store, &prices).await {
                 Ok(0) => {
                     tokio::select! {
                         _ = store.links_queued.notified() => tokio::time::sleep(SETTLE).await,
@@ -74,7 +81,7 @@ pub fn spawn(store: Store, mut stop: watch::Receiver<bool>) -> tokio::task::Join
 }
 
 /// Links one round of pending spans; returns how many were dealt with.
-pub async fn link_round(store: &Store) -> Result<usize, LinkError> {
+pub async fn link_round(store: &Store, prices: &PriceTable) -> Result<usize, LinkError> {
     let pending = store.reader.pending_links(ROUND_SIZE).await?;
     let mut by_project: HashMap<i64, Vec<(SpanKey, i64)>> = HashMap::new();
     for (project_id, trace_id, span_id, version) in pending {
@@ -85,13 +92,14 @@ pub async fn link_round(store: &Store) -> Result<usize, LinkError> {
     }
     let mut handled = 0;
     for (project_id, keys) in by_project {
-        handled += link_project(store, project_id, keys).await?;
+        handled += link_project(store, prices, project_id, keys).await?;
     }
     Ok(handled)
 }
 
 async fn link_project(
     store: &Store,
+    prices: &PriceTable,
     project_id: i64,
     keys: Vec<(SpanKey, i64)>,
 ) -> Result<usize, LinkError> {
@@ -100,7 +108,10 @@ async fn link_project(
     let mut linked = Vec::new();
     let mut done = Vec::new();
     for (key, version) in keys {
-        let derived = derive(store, &mut context, project_id, key).await?;
+        let mut derived = derive(store, &mut context, project_id, key).await?;
+        if let Some(derived) = &mut derived {
+            super::calls::price(&mut derived.call, prices);
+        }
         if let Some(derived) = &derived {
             // Two spans of one round may fold the same calls; the second
             // waits for the next round, which sees the first one's result.
@@ -294,6 +305,7 @@ async fn write(
         linked_calls.push(LinkedCall {
             content: builder.add(&content),
             columns: CallColumns::of(&item.call),
+            index: CallIndex::of(&item.call),
             replaces: item.replaces,
             aliases: item.aliases,
         });

@@ -14,6 +14,7 @@ pub mod linker;
 pub mod otlp;
 pub mod pipeline;
 pub mod prepare;
+pub mod raw;
 
 pub use error::IngestError;
-pub use pipeline::{ExportOutcome, Ingest};
+pub use pipeline::{ExportOutcome, Ingest, StoredCalls};

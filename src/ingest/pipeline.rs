@@ -2,7 +2,10 @@
 //! queue for the writer, and wait for the commit. Policy (limits,
 //! back-pressure, partial success) lives here, not in the receivers.
 
+use std::sync::Arc;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -11,9 +14,12 @@ use super::error::IngestError;
 use super::limits::Limits;
 use super::otlp::convert::{self, Converted, LogGroup, SpanGroup};
 use super::{calls, prepare};
+use crate::auth::{DEFAULT_PROJECT_ID, DEFAULT_PROJECT_NAME, Project};
+use crate::cost::PriceTable;
 use crate::model::Call;
+use crate::redact::{Policy, Redactor};
 use crate::store::batch::WriteBatch;
-use crate::store::{Store, WriteError};
+use crate::store::{Store, WriteError, WriteSummary};
 
 /// The outcome of an accepted export: how many items were stored and how
 /// many were rejected (reported as OTLP `partial_success`).
@@ -35,21 +41,70 @@ impl ExportOutcome {
     }
 }
 
+/// What storing calls did: how many were given, and how many of them were
+/// not stored before.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoredCalls {
+    pub accepted: usize,
+    pub inserted: usize,
+}
+
 /// The ingest service shared by the receivers.
 #[derive(Clone)]
 pub struct Ingest {
     pub store: Store,
     pub limits: Limits,
+    pub prices: Arc<PriceTable>,
+    /// The project data is stored under; set per request by [`Ingest::for_project`].
     pub project_id: i64,
+    /// Every project's redaction policy.
+    pub redactor: Arc<Redactor>,
+    /// The policy of `project_id`'s project, applied before encoding.
+    pub redaction: Arc<Policy>,
+    /// Requests being decoded and prepared at once. More would not go
+    /// faster (the work is CPU-bound) but would hold more bodies in memory.
+    pub decode_slots: Arc<Semaphore>,
 }
 
 impl Ingest {
-    pub fn new(store: Store, limits: Limits) -> Self {
+    pub fn new(store: Store, limits: Limits, prices: Arc<PriceTable>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let redactor = Arc::new(Redactor::built_in());
         Self {
             store,
             limits,
-            project_id: 1,
+            prices,
+            project_id: DEFAULT_PROJECT_ID,
+            redaction: redactor.policy_for(DEFAULT_PROJECT_NAME),
+            redactor,
+            decode_slots: Arc::new(Semaphore::new(cores.max(2))),
         }
+    }
+
+    /// The same service with another set of redaction policies.
+    pub fn with_redactor(mut self, redactor: Arc<Redactor>) -> Self {
+        self.redaction = redactor.policy_for(DEFAULT_PROJECT_NAME);
+        self.redactor = redactor;
+        self
+    }
+
+    /// The service as one project uses it: its data stored under its id,
+    /// redacted with its policy. Cheap: every field is shared.
+    pub fn for_project(&self, project: &Project) -> Ingest {
+        let mut ingest = self.clone();
+        ingest.project_id = project.id;
+        ingest.redaction = self.redactor.policy_for(&project.name);
+        ingest
+    }
+
+    /// Waits for a turn to decode a request. Taken before a body is read,
+    /// so waiting requests hold no memory beyond the socket's buffers.
+    pub async fn decode_slot(&self) -> Result<OwnedSemaphorePermit, IngestError> {
+        self.decode_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| IngestError::Unavailable("the server is shutting down".into()))
     }
 
     pub async fn export_traces(
@@ -58,9 +113,13 @@ impl Ingest {
     ) -> Result<ExportOutcome, IngestError> {
         self.refuse_if_overloaded()?;
         let limits = self.limits.clone();
+        let prices = self.prices.clone();
+        let redaction = self.redaction.clone();
         let (converted, encoded) = blocking(move || {
-            let converted = convert::convert_traces(request, &limits);
-            let normalized = calls::normalize(&converted.groups, &[]);
+            let mut converted = convert::convert_traces(request, &limits);
+            // Before normalization, so calls are made of redacted text.
+            redaction.redact_span_groups(&mut converted.groups);
+            let normalized = calls::normalize(&converted.groups, &[], &prices);
             let encoded = prepare::encode(&converted.groups, &[], normalized);
             (
                 summary(&converted, Converted::<SpanGroup>::item_count),
@@ -77,9 +136,12 @@ impl Ingest {
     ) -> Result<ExportOutcome, IngestError> {
         self.refuse_if_overloaded()?;
         let limits = self.limits.clone();
+        let prices = self.prices.clone();
+        let redaction = self.redaction.clone();
         let (converted, encoded) = blocking(move || {
-            let converted = convert::convert_logs(request, &limits);
-            let normalized = calls::normalize(&[], &converted.groups);
+            let mut converted = convert::convert_logs(request, &limits);
+            redaction.redact_log_groups(&mut converted.groups);
+            let normalized = calls::normalize(&[], &converted.groups, &prices);
             let encoded = prepare::encode(&[], &converted.groups, normalized);
             (
                 summary(&converted, Converted::<LogGroup>::item_count),
@@ -92,23 +154,27 @@ impl Ingest {
 
     /// Stores calls that did not come from OTLP (raw records, replay
     /// results). Calls are unique on their id, so storing the same call
-    /// twice keeps the first.
-    pub async fn store_calls(&self, calls: Vec<Call>) -> Result<ExportOutcome, IngestError> {
+    /// twice keeps the first; the result says how many were new.
+    pub async fn store_calls(&self, calls: Vec<Call>) -> Result<StoredCalls, IngestError> {
         self.refuse_if_overloaded()?;
         let accepted = calls.len();
-        let encoded = encode_calls(calls).await?;
+        let encoded = encode_calls(calls, self.prices.clone(), self.redaction.clone()).await?;
         let outcome = ExportOutcome {
             accepted,
             ..ExportOutcome::default()
         };
-        self.store_encoded(outcome, encoded).await
+        let summary = self.write_encoded(&outcome, encoded).await?;
+        Ok(StoredCalls {
+            accepted,
+            inserted: summary.calls_inserted as usize,
+        })
     }
 
     /// Encodes and packs calls into a batch without queueing it, for a
     /// caller that adds its own rows to the same transaction (a replay
     /// result commits with its item's state change).
     pub async fn prepare_calls(&self, calls: Vec<Call>) -> Result<WriteBatch, IngestError> {
-        let encoded = encode_calls(calls).await?;
+        let encoded = encode_calls(calls, self.prices.clone(), self.redaction.clone()).await?;
         self.pack_encoded(encoded).await
     }
 
@@ -127,11 +193,20 @@ impl Ingest {
         outcome: ExportOutcome,
         encoded: prepare::Encoded,
     ) -> Result<ExportOutcome, IngestError> {
+        self.write_encoded(&outcome, encoded).await?;
+        Ok(outcome)
+    }
+
+    async fn write_encoded(
+        &self,
+        outcome: &ExportOutcome,
+        encoded: prepare::Encoded,
+    ) -> Result<WriteSummary, IngestError> {
         if outcome.accepted == 0 {
             if outcome.rejected > 0 {
-                return Err(IngestError::AllRejected(outcome.error_message));
+                return Err(IngestError::AllRejected(outcome.error_message.clone()));
             }
-            return Ok(outcome);
+            return Ok(WriteSummary::default());
         }
         let batch = self.pack_encoded(encoded).await?;
         self.store
@@ -142,8 +217,7 @@ impl Ingest {
                 WriteError::QueueFull => IngestError::Overloaded,
                 WriteError::Invalid(_) => IngestError::Internal(error.to_string()),
                 other => IngestError::Unavailable(other.to_string()),
-            })?;
-        Ok(outcome)
+            })
     }
 }
 
@@ -163,15 +237,25 @@ impl Ingest {
     }
 }
 
-/// Encodes calls that did not come from OTLP, off the async workers.
-async fn encode_calls(calls: Vec<Call>) -> Result<prepare::Encoded, IngestError> {
+/// Encodes calls that did not come from OTLP, off the async workers:
+/// redacts them (a replayed answer can leak as much as a recorded one) and
+/// prices those whose source did not say what they cost.
+async fn encode_calls(
+    calls: Vec<Call>,
+    prices: Arc<PriceTable>,
+    redaction: Arc<Policy>,
+) -> Result<prepare::Encoded, IngestError> {
     blocking(move || {
         let normalized = calls::Normalized {
             calls: calls
                 .into_iter()
-                .map(|call| calls::NewCall {
-                    call,
-                    aliases: Vec::new(),
+                .map(|mut call| {
+                    redaction.redact_call(&mut call);
+                    calls::price(&mut call, &prices);
+                    calls::NewCall {
+                        call,
+                        aliases: Vec::new(),
+                    }
                 })
                 .collect(),
             link_keys: Vec::new(),

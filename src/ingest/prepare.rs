@@ -10,6 +10,7 @@ use super::otlp::convert::{LogGroup, SpanGroup};
 use crate::model::{Resource, Scope};
 use crate::store::batch::{CallRow, DedupRow, LogRow, SpanKey, SpanRow, WriteBatch};
 use crate::store::blobs::Classified;
+use crate::store::call_index::CallIndex;
 use crate::store::call_record::{CallColumns, StoredCallContent};
 use crate::store::codec::{BlobHash, Encoder, blob_hash};
 use crate::store::pack::PackBuilder;
@@ -31,6 +32,7 @@ pub struct Encoded {
 
 struct EncodedCall {
     columns: CallColumns,
+    index: CallIndex,
     content: Vec<u8>,
     aliases: Vec<SpanKey>,
 }
@@ -146,6 +148,7 @@ pub fn encode(
         let content = StoredCallContent::encode_from(&new_call.call, &mut encoder).encode_to_vec();
         calls.push(EncodedCall {
             columns: CallColumns::of(&new_call.call),
+            index: CallIndex::of(&new_call.call),
             content,
             aliases: new_call.aliases,
         });
@@ -220,6 +223,7 @@ pub fn pack(
         calls.push(CallRow {
             content: builder.add(&call.content),
             columns: call.columns,
+            index: call.index,
             aliases: call.aliases,
         });
     }

@@ -7,6 +7,7 @@
 //! released with its remaining items pending; `reprise replay --resume ID`
 //! or a running server picks it up again.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -19,6 +20,7 @@ use super::run::{Budget, Run, Selection};
 use super::targets::{ConfigFile, TargetSpec};
 use super::{RunRequest, create_run, summary};
 use crate::config::{ReplayArgs, TargetKind, split_pair};
+use crate::cost::PriceTable;
 use crate::ingest::Ingest;
 use crate::ingest::limits::Limits;
 use crate::model::CallId;
@@ -36,7 +38,8 @@ pub async fn run(args: &ReplayArgs, interrupt: impl Future<Output = ()>) -> anyh
         None
     };
     let store = Store::open(&StoreOptions::new(args.db.clone())).await?;
-    let ingest = Ingest::new(store.clone(), Limits::default());
+    let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
+    let ingest = Ingest::new(store.clone(), Limits::default(), prices);
     let project_id = ingest.project_id;
     let (engine, sink_task) = Engine::new(ingest)?;
     let run = match (&args.resume, request) {
@@ -147,7 +150,15 @@ pub fn run_request(args: &ReplayArgs) -> anyhow::Result<RunRequest> {
         selection.ids = Some(ids);
     }
     for (key, value) in args.filters.to_params().map_err(anyhow::Error::msg)? {
-        selection.filters.insert(key, Json::String(value));
+        // A repeated parameter (`--filter tag=a --filter tag=b`) becomes a
+        // list, as a repeated query parameter does.
+        match selection.filters.get_mut(&key) {
+            Some(Json::Array(values)) => values.push(Json::String(value)),
+            Some(first) => *first = Json::Array(vec![first.take(), Json::String(value)]),
+            None => {
+                selection.filters.insert(key, Json::String(value));
+            }
+        }
     }
     selection.sample = args.sample;
     Ok(RunRequest {
@@ -193,6 +204,7 @@ fn overrides(pairs: &[String]) -> anyhow::Result<Map<String, Json>> {
 mod tests {
     use super::*;
     use clap::Parser as _;
+    use serde_json::json;
 
     fn args(line: &[&str]) -> ReplayArgs {
         let mut argv = vec!["reprise", "replay"];
@@ -220,6 +232,10 @@ mod tests {
             "support-bot",
             "--filter",
             "user_id=u1",
+            "--filter",
+            "tag=prod",
+            "--filter",
+            "tag=eu",
             "--sample",
             "5",
             "--repeat",
@@ -238,6 +254,7 @@ mod tests {
         assert_eq!(request.targets[0].base_url, "http://127.0.0.1:9/v1");
         assert_eq!(request.selection.filters["service"], "support-bot");
         assert_eq!(request.selection.filters["user_id"], "u1");
+        assert_eq!(request.selection.filters["tag"], json!(["prod", "eu"]));
         assert_eq!(request.selection.sample, Some(5));
         assert_eq!(request.repeat, 3);
         assert_eq!(request.overrides["temperature"], 0);

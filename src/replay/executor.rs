@@ -43,6 +43,7 @@ use super::sink::{ItemResult, Sink};
 use super::targets::TargetSpec;
 use super::{ReplayError, now_unix_nano, write_replay};
 use crate::ingest::Ingest;
+use crate::metrics::{self, ReplayOutcome};
 use crate::model::{Call, CallId};
 use crate::providers::{ProviderError, ProviderResponse, TargetParams, client};
 use crate::store::replays::{ItemFinish, ReplayWrite};
@@ -615,7 +616,9 @@ async fn record_unsendable(context: Arc<RunContext>, item: Item, message: String
         error: Some(message),
         ..ItemFinish::default()
     };
-    commit(&context, None, finish).await;
+    if commit(&context, None, finish).await {
+        metrics::replay_item_finished(&item.target, ReplayOutcome::Failed, None, None, None);
+    }
 }
 
 /// Sends one item (with retries), frees its slot, and commits its result.
@@ -676,20 +679,39 @@ async fn replay_item(
         _ => finish.cost_usd,
     };
     context.ledger.settle(item_id, cost);
-    commit(&context, call, finish).await;
+    let outcome = match finish.state {
+        Some(ItemState::Done) => ReplayOutcome::Done,
+        _ => ReplayOutcome::Failed,
+    };
+    let latency = finish.latency_ms.and_then(from_ms);
+    let ttft = finish.ttft_ms.and_then(from_ms);
+    let cost_usd = finish.cost_usd;
+    if commit(&context, call, finish).await {
+        metrics::replay_item_finished(&target.name, outcome, latency, ttft, cost_usd);
+    }
 }
 
-async fn commit(context: &RunContext, call: Option<Call>, finish: ItemFinish) {
+fn from_ms(ms: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(ms / 1000.0).ok()
+}
+
+/// Commits an item's result; false when it was not stored (the item was
+/// cancelled or taken over meanwhile, or the write failed).
+async fn commit(context: &RunContext, call: Option<Call>, finish: ItemFinish) -> bool {
     let result = ItemResult {
         run_id: context.run.id.clone(),
         call,
         finish,
     };
     match context.engine.inner.sink.commit(result).await {
-        Ok(()) => {}
-        Err(WriteError::Conflict(message)) => tracing::debug!(%message, "replay result dropped"),
+        Ok(()) => true,
+        Err(WriteError::Conflict(message)) => {
+            tracing::debug!(%message, "replay result dropped");
+            false
+        }
         Err(error) => {
-            tracing::error!(run_id = %context.run.id, %error, "cannot store a replay result")
+            tracing::error!(run_id = %context.run.id, %error, "cannot store a replay result");
+            false
         }
     }
 }
@@ -719,6 +741,9 @@ async fn send_with_retries(
         let started = Instant::now();
         let outcome = client::send(&engine.client, &target.endpoint, body).await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if let Err(error) = &outcome {
+            metrics::replay_attempt_failed(&target.name, metrics::attempt_error_reason(error));
+        }
         match outcome {
             Err(error) if error.is_retryable() && attempts <= target.max_retries => {
                 let delay = engine.backoff.delay(attempts, error.retry_after());

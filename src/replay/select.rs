@@ -8,7 +8,6 @@
 //! ids are taken as given. Calls are replayed oldest first.
 
 use rand::seq::index;
-use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
 use super::ReplayError;
@@ -16,50 +15,67 @@ use super::run::Selection;
 use crate::api::params::CallFilterParams;
 use crate::model::{CallId, Source};
 use crate::store::Reader;
-use crate::store::read::CallFilter;
+use crate::store::read::{CallFilter, CallSort, SortKey};
 
 /// Calls read per page while selecting.
 const PAGE_SIZE: usize = 1000;
 /// Most calls one run may select.
 pub const MAX_SELECTED_CALLS: usize = 100_000;
 
-/// The filter parameters, and anything else that was given, so an unknown
-/// filter is an error rather than silently ignored.
-#[derive(Deserialize)]
-struct CheckedFilters {
-    #[serde(flatten)]
-    params: CallFilterParams,
-    #[serde(flatten)]
-    unknown: Map<String, Json>,
+/// Parses filters given as a JSON object keyed by the query parameters of
+/// `GET /api/v1/calls`. Each value goes through the same parser as a query
+/// string (numbers are taken as their text, a list repeats its parameter as
+/// `tag=` may, and `attributes` is `attr.KEY` for each key), so a filter
+/// added there works here and an unknown one is refused, not ignored.
+pub fn parse_filters(filters: &Map<String, Json>) -> Result<CallFilter, ReplayError> {
+    let mut pairs = Vec::new();
+    for (key, value) in filters {
+        if key == "attributes" {
+            let Json::Object(attributes) = value else {
+                return Err(ReplayError::Selection(format!(
+                    "filter `attributes` must be an object of KEY: VALUE, got {value}"
+                )));
+            };
+            for (name, value) in attributes {
+                push_pair(&mut pairs, &format!("attr.{name}"), value)?;
+            }
+            continue;
+        }
+        push_pair(&mut pairs, key, value)?;
+    }
+    CallFilterParams::from_pairs(&pairs, &[])
+        .and_then(|params| params.parse())
+        .map_err(|error| ReplayError::Selection(format!("invalid filters: {error}")))
 }
 
-/// Parses filters given by parameter name (numbers are taken as their text).
-pub fn parse_filters(filters: &Map<String, Json>) -> Result<CallFilter, ReplayError> {
-    let mut texts = Map::new();
-    for (key, value) in filters {
-        let text = match value {
-            Json::String(text) => text.clone(),
-            Json::Number(number) => number.to_string(),
-            Json::Null => continue,
-            other => {
-                return Err(ReplayError::Selection(format!(
-                    "filter `{key}` must be a string, got {other}"
-                )));
+fn push_pair(
+    pairs: &mut Vec<(String, String)>,
+    key: &str,
+    value: &Json,
+) -> Result<(), ReplayError> {
+    match value {
+        Json::String(text) => pairs.push((key.to_owned(), text.clone())),
+        Json::Number(number) => pairs.push((key.to_owned(), number.to_string())),
+        Json::Null => {}
+        Json::Array(values) => {
+            for value in values {
+                match value {
+                    Json::Array(_) | Json::Object(_) => {
+                        return Err(ReplayError::Selection(format!(
+                            "filter `{key}` must be a string or a list of strings, got {value}"
+                        )));
+                    }
+                    value => push_pair(pairs, key, value)?,
+                }
             }
-        };
-        texts.insert(key.clone(), Json::String(text));
+        }
+        other => {
+            return Err(ReplayError::Selection(format!(
+                "filter `{key}` must be a string, got {other}"
+            )));
+        }
     }
-    let checked: CheckedFilters = serde_json::from_value(Json::Object(texts))
-        .map_err(|error| ReplayError::Selection(format!("invalid filters: {error}")))?;
-    if let Some(key) = checked.unknown.keys().next() {
-        return Err(ReplayError::Selection(format!(
-            "unknown filter `{key}`; use the parameters of GET /api/v1/calls"
-        )));
-    }
-    checked
-        .params
-        .parse()
-        .map_err(|error| ReplayError::Selection(error.to_string()))
+    Ok(())
 }
 
 /// The calls a selection names, oldest first.
@@ -122,11 +138,15 @@ async fn matching_calls(
     project_id: i64,
     filter: &CallFilter,
 ) -> Result<Vec<CallId>, ReplayError> {
+    let oldest_first = CallSort {
+        key: SortKey::Time,
+        ascending: true,
+    };
     let mut ids = Vec::new();
     let mut cursor = None;
     loop {
         let page = reader
-            .list_calls(project_id, filter, PAGE_SIZE, cursor)
+            .list_calls(project_id, filter, oldest_first, PAGE_SIZE, cursor)
             .await?;
         for call in &page.calls {
             if call.source != Source::Replay {
@@ -144,8 +164,6 @@ async fn matching_calls(
             None => break,
         }
     }
-    // The listing is newest first.
-    ids.reverse();
     Ok(ids)
 }
 
@@ -183,6 +201,32 @@ mod tests {
         let since = parse_filters(&map(json!({"since": 1_700_000_000_000_000_000u64})))
             .expect("numeric since");
         assert_eq!(since.since_unix_nano, Some(1_700_000_000_000_000_000));
+    }
+
+    #[test]
+    fn numeric_list_and_attribute_filters_parse_like_query_parameters() {
+        let filter = parse_filters(&map(json!({
+            "min_duration_ms": 250,
+            "max_tokens": "4000",
+            "tag": ["prod", "eu"],
+            "attributes": {"app.tenant": "acme"},
+            "attr.app.region": "eu-west",
+        })))
+        .expect("filters");
+        assert_eq!(filter.min_duration_ms, Some(250.0));
+        assert_eq!(filter.max_tokens, Some(4000));
+        assert_eq!(filter.tags, vec!["prod".to_owned(), "eu".to_owned()]);
+        let mut attributes: Vec<(String, String)> = filter.attributes.clone();
+        attributes.sort();
+        assert_eq!(
+            attributes,
+            vec![
+                ("app.region".to_owned(), "eu-west".to_owned()),
+                ("app.tenant".to_owned(), "acme".to_owned()),
+            ]
+        );
+        let nested = parse_filters(&map(json!({"tag": [["x"]]}))).expect_err("nested list");
+        assert!(nested.to_string().contains("tag"), "{nested}");
     }
 
     #[test]

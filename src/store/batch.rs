@@ -2,6 +2,7 @@
 //! their bulky parts already encoded and compressed into packs. Nothing in
 //! a batch needs CPU work beyond binding SQL parameters.
 
+use super::call_index::CallIndex;
 use super::call_record::CallColumns;
 use super::codec::BlobHash;
 use super::pack::{EncodedPack, PackSlot};
@@ -49,6 +50,7 @@ pub struct LogRow {
 #[derive(Clone, Debug)]
 pub struct CallRow {
     pub columns: CallColumns,
+    pub index: CallIndex,
     pub content: PackSlot,
     /// Other spans of the batch that described the same provider call and
     /// were folded into this one.
@@ -60,6 +62,7 @@ pub struct CallRow {
 #[derive(Clone, Debug)]
 pub struct LinkedCall {
     pub columns: CallColumns,
+    pub index: CallIndex,
     pub content: PackSlot,
     /// Calls folded into this one: deleted, their spans made aliases.
     pub replaces: Vec<CallId>,
@@ -98,6 +101,10 @@ pub struct WriteBatch {
     /// Replay runs and items: applied in the same transaction as the
     /// batch's calls, so a replay result and its item commit together.
     pub replay: Vec<ReplayWrite>,
+    /// New costs of stored calls (prices changed and were recomputed).
+    pub cost_updates: Vec<(CallId, Option<f64>)>,
+    /// A round of retention pruning.
+    pub prune: Option<super::prune::PrunePlan>,
     /// Comparison scorings and their scored items.
     pub comparison: Vec<super::comparisons::ComparisonWrite>,
 }
@@ -146,6 +153,7 @@ impl WriteBatch {
             + self.new_blobs.len()
             + self.linked_calls.len()
             + super::replays::row_count(&self.replay)
+            + self.cost_updates.len()
             + super::comparisons::row_count(&self.comparison)
     }
 }

@@ -19,7 +19,8 @@ use sqlx::SqlitePool;
 
 use super::codec::BlobHash;
 
-/// How long a reference counts as recent enough that the blob needs no touch.
+/// How long a reference counts as recent enough that the blob needs no
+/// touch, by default.
 pub const TOUCH_AFTER: Duration = Duration::from_secs(600);
 
 /// What ingest must do about each hash a batch references.
@@ -34,14 +35,21 @@ pub struct Classified {
 pub struct KnownBlobs {
     last_seen: Mutex<HashMap<BlobHash, i64>>,
     capacity: usize,
+    touch_after: Duration,
 }
 
 impl KnownBlobs {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, touch_after: Duration) -> Self {
         Self {
             last_seen: Mutex::new(HashMap::new()),
             capacity,
+            touch_after,
         }
+    }
+
+    /// How long a reference counts as recent (see [`TOUCH_AFTER`]).
+    pub fn touch_after(&self) -> Duration {
+        self.touch_after
     }
 
     /// Sorts `hashes` into new and stale; the rest are stored and fresh.
@@ -51,7 +59,7 @@ impl KnownBlobs {
         hashes: impl IntoIterator<Item = BlobHash>,
         now_unix_nano: i64,
     ) -> Result<Classified, sqlx::Error> {
-        let fresh_after = now_unix_nano - TOUCH_AFTER.as_nanos() as i64;
+        let fresh_after = now_unix_nano - self.touch_after.as_nanos() as i64;
         let mut out = Classified::default();
         let mut unknown = Vec::new();
         {

@@ -2,12 +2,13 @@
 //! applying what the linker derived again, and the queue of spans whose
 //! call must be derived again (`pending_links`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::sqlite::{Sqlite, SqliteConnection};
 use sqlx::{QueryBuilder, Row};
 
 use super::batch::{LinkDone, SpanKey, WriteBatch};
+use super::call_index::CallIndex;
 use super::call_record::CallColumns;
 use super::writer::{WriteError, chunks};
 use crate::model::{SpanId, TraceId};
@@ -15,6 +16,9 @@ use crate::model::{SpanId, TraceId};
 /// What inserting a batch's calls found.
 pub struct InsertedCalls {
     pub inserted: u64,
+    /// Indices into the batch's calls of those inserted (the others were
+    /// already stored).
+    pub inserted_indices: Vec<usize>,
     /// Spans whose call needs the linker: their span already had a call (an
     /// earlier event-only call, or a re-send), or another stored call has
     /// the same response id.
@@ -24,12 +28,14 @@ pub struct InsertedCalls {
 const CALL_COLUMNS: &str = "call_id, project_id, source, trace_id, span_id, service, provider, \
     operation, request_model, response_model, response_id, start_time_unix_nano, duration_ms, \
     ttft_ms, streaming, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, \
-    cost_usd, status, error_type, session_id, user_id, pack_id, content_offset, content_length";
+    cost_usd, status, error_type, session_id, user_id, duration_bucket, ttft_bucket, pack_id, \
+    content_offset, content_length";
 
 fn push_call(
     row: &mut sqlx::query_builder::Separated<'_, Sqlite, &'static str>,
     project_id: i64,
     c: &CallColumns,
+    index: &CallIndex,
     pack_id: i64,
     offset: u32,
     length: u32,
@@ -58,6 +64,8 @@ fn push_call(
         .push_bind(c.error_type.clone())
         .push_bind(c.session_id.clone())
         .push_bind(c.user_id.clone())
+        .push_bind(index.duration_bucket)
+        .push_bind(index.ttft_bucket)
         .push_bind(pack_id)
         .push_bind(offset as i64)
         .push_bind(length as i64);
@@ -70,7 +78,7 @@ pub async fn insert_calls(
 ) -> Result<InsertedCalls, WriteError> {
     let mut links = twins_of_stored_calls(conn, batch).await?;
     let mut inserted = 0;
-    let mut inserted_ids: HashSet<Vec<u8>> = HashSet::new();
+    let mut inserted_ids: HashMap<Vec<u8>, i64> = HashMap::new();
     for range in chunks(batch.calls.len()) {
         let mut query: QueryBuilder<Sqlite> =
             QueryBuilder::new(format!("INSERT INTO calls ({CALL_COLUMNS}) "));
@@ -80,22 +88,33 @@ pub async fn insert_calls(
                 &mut row,
                 batch.project_id,
                 &call.columns,
+                &call.index,
                 pack_ids[slot.pack],
                 slot.offset,
                 slot.length,
             );
         });
-        query.push(" ON CONFLICT DO NOTHING RETURNING call_id");
+        query.push(" ON CONFLICT DO NOTHING RETURNING call_id, id");
         let rows = query.build().fetch_all(&mut *conn).await?;
         for row in rows {
-            inserted_ids.insert(row.try_get("call_id")?);
+            let call_id: Vec<u8> = row.try_get("call_id")?;
+            inserted_ids.insert(call_id, row.try_get("id")?);
             inserted += 1;
         }
     }
+    let mut indexed = Vec::with_capacity(inserted_ids.len());
+    let mut inserted_indices = Vec::with_capacity(inserted_ids.len());
+    for (position, call) in batch.calls.iter().enumerate() {
+        if let Some(row_id) = inserted_ids.get(call.columns.call_id.to_bytes().as_slice()) {
+            indexed.push((*row_id, &call.index));
+            inserted_indices.push(position);
+        }
+    }
+    insert_index(conn, &indexed).await?;
     for call in &batch.calls {
         let key = call.columns.trace_id.zip(call.columns.span_id);
         if let Some(key) = key
-            && !inserted_ids.contains(call.columns.call_id.to_bytes().as_slice())
+            && !inserted_ids.contains_key(call.columns.call_id.to_bytes().as_slice())
         {
             links.push(key);
         }
@@ -103,7 +122,11 @@ pub async fn insert_calls(
             insert_alias(conn, batch.project_id, *alias, &call.columns).await?;
         }
     }
-    Ok(InsertedCalls { inserted, links })
+    Ok(InsertedCalls {
+        inserted,
+        inserted_indices,
+        links,
+    })
 }
 
 /// Spans of stored calls that share a response id with a call of this
@@ -189,17 +212,13 @@ pub async fn write_linked_calls(
 ) -> Result<(), WriteError> {
     for linked in &batch.linked_calls {
         let new_id = linked.columns.call_id.to_bytes();
+        // Deleting a call also deletes its aliases (a trigger); the linker
+        // sends the complete alias set of the call it derived, which is
+        // written back below.
         for old in &linked.replaces {
-            let old_id = old.to_bytes();
             sqlx::query("DELETE FROM calls WHERE project_id = ? AND call_id = ?")
                 .bind(batch.project_id)
-                .bind(old_id.as_slice())
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query("UPDATE call_aliases SET call_id = ? WHERE project_id = ? AND call_id = ?")
-                .bind(new_id.as_slice())
-                .bind(batch.project_id)
-                .bind(old_id.as_slice())
+                .bind(old.to_bytes().as_slice())
                 .execute(&mut *conn)
                 .await?;
         }
@@ -216,6 +235,7 @@ pub async fn write_linked_calls(
                 &mut row,
                 batch.project_id,
                 &linked.columns,
+                &linked.index,
                 pack_ids[slot.pack],
                 slot.offset,
                 slot.length,
@@ -223,11 +243,66 @@ pub async fn write_linked_calls(
         });
         // A call that a newer batch stored for the same span in the
         // meantime wins; that batch queued the span for the linker again.
-        query.push(" ON CONFLICT DO NOTHING");
-        query.build().execute(&mut *conn).await?;
+        query.push(" ON CONFLICT DO NOTHING RETURNING id");
+        if let Some(row) = query.build().fetch_optional(&mut *conn).await? {
+            let row_id: i64 = row.try_get("id")?;
+            insert_index(conn, &[(row_id, &linked.index)]).await?;
+        }
         for alias in &linked.aliases {
             insert_alias(conn, batch.project_id, *alias, &linked.columns).await?;
         }
+    }
+    Ok(())
+}
+
+/// Adds calls' tags, filterable attributes and full-text entries.
+async fn insert_index(
+    conn: &mut SqliteConnection,
+    calls: &[(i64, &CallIndex)],
+) -> Result<(), WriteError> {
+    let tags: Vec<(i64, &str)> = calls
+        .iter()
+        .flat_map(|(row, index)| index.tags.iter().map(move |t| (*row, t.as_str())))
+        .collect();
+    for range in chunks(tags.len()) {
+        let mut query: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT OR IGNORE INTO call_tags (call_row, tag) ");
+        query.push_values(&tags[range], |mut row, (call_row, tag)| {
+            row.push_bind(*call_row).push_bind(tag.to_string());
+        });
+        query.build().execute(&mut *conn).await?;
+    }
+    let attributes: Vec<(i64, &str, &str)> = calls
+        .iter()
+        .flat_map(|(row, index)| {
+            index
+                .attributes
+                .iter()
+                .map(move |(k, v)| (*row, k.as_str(), v.as_str()))
+        })
+        .collect();
+    for range in chunks(attributes.len()) {
+        let mut query: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT OR IGNORE INTO call_attributes (call_row, key, value) ");
+        query.push_values(&attributes[range], |mut row, (call_row, key, value)| {
+            row.push_bind(*call_row)
+                .push_bind(key.to_string())
+                .push_bind(value.to_string());
+        });
+        query.build().execute(&mut *conn).await?;
+    }
+    let texts: Vec<(i64, &str)> = calls
+        .iter()
+        .filter(|(_, index)| !index.text.is_empty())
+        .map(|(row, index)| (*row, index.text.as_str()))
+        .collect();
+    for range in chunks(texts.len()) {
+        let mut query: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO calls_fts (rowid, text) ");
+        query.push_values(&texts[range], |mut row, (call_row, text)| {
+            row.push_bind(*call_row).push_bind(text.to_string());
+        });
+        query.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -277,6 +352,23 @@ pub async fn clear_links(
         .bind(link.version)
         .execute(&mut *conn)
         .await?;
+    }
+    Ok(())
+}
+
+/// Sets recomputed costs.
+pub async fn update_costs(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    updates: &[(crate::model::CallId, Option<f64>)],
+) -> Result<(), WriteError> {
+    for (call_id, cost) in updates {
+        sqlx::query("UPDATE calls SET cost_usd = ? WHERE project_id = ? AND call_id = ?")
+            .bind(*cost)
+            .bind(project_id)
+            .bind(call_id.to_bytes().as_slice())
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }

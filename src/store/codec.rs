@@ -351,25 +351,130 @@ fn long_unescaped(body: &str) -> Option<(String, Escape)> {
     if body.len() < MIN_BLOB_BYTES {
         return None;
     }
-    if !body.contains('\\') {
-        return Some((body.to_owned(), Escape::Json)).filter(|(t, _)| {
-            // Unescaped control characters are not valid JSON; keep such
-            // literals as they are.
-            !t.bytes().any(|b| b < 0x20)
-        });
-    }
-    let text: String = serde_json::from_str(&format!("\"{body}\"")).ok()?;
-    if text.len() < MIN_BLOB_BYTES {
-        return None;
-    }
-    for escape in [Escape::Json, Escape::JsonAscii, Escape::JsonHtml] {
-        let mut again = String::with_capacity(body.len());
-        escape.apply(&text, &mut again);
-        if again == body {
-            return Some((text, escape));
+    let (text, escape) = unescape(body)?;
+    (text.len() >= MIN_BLOB_BYTES).then_some((text, escape))
+}
+
+/// Which of the escaping styles are still consistent with what was read.
+#[derive(Clone, Copy)]
+struct Styles {
+    json: bool,
+    ascii: bool,
+    html: bool,
+}
+
+impl Styles {
+    fn first(self) -> Option<Escape> {
+        if self.json {
+            Some(Escape::Json)
+        } else if self.ascii {
+            Some(Escape::JsonAscii)
+        } else if self.html {
+            Some(Escape::JsonHtml)
+        } else {
+            None
         }
     }
-    None
+}
+
+/// Unescapes a JSON string literal's body in one pass, working out which
+/// escaping style ([`escape_json`]) produces it exactly, byte for byte.
+/// `None` when no style does (or the body is not valid JSON): the literal
+/// then stays as it is.
+fn unescape(body: &str) -> Option<(String, Escape)> {
+    let mut styles = Styles {
+        json: true,
+        ascii: true,
+        html: true,
+    };
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            match c {
+                '"' => return None,
+                c if (c as u32) < 0x20 => return None,
+                '<' | '>' | '&' => styles.html = false,
+                '\u{2028}' | '\u{2029}' => {
+                    styles.html = false;
+                    styles.ascii = false;
+                }
+                c if !c.is_ascii() => styles.ascii = false,
+                _ => {}
+            }
+            out.push(c);
+            continue;
+        }
+        let decoded = match chars.next()? {
+            '"' => '"',
+            '\\' => '\\',
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            'b' => '\u{8}',
+            'f' => '\u{c}',
+            'u' => {
+                let c = unicode_escape(&mut chars)?;
+                classify_unicode_escape(c, &mut styles)?;
+                c
+            }
+            _ => return None,
+        };
+        out.push(decoded);
+    }
+    Some((out, styles.first()?))
+}
+
+/// Reads the four lower-case hex digits of a `\u` escape, and a second
+/// escape when the first is a high surrogate.
+fn unicode_escape(chars: &mut std::str::Chars<'_>) -> Option<char> {
+    let first = hex4(chars)?;
+    if (0xD800..0xDC00).contains(&first) {
+        if chars.next()? != '\\' || chars.next()? != 'u' {
+            return None;
+        }
+        let second = hex4(chars)?;
+        if !(0xDC00..0xE000).contains(&second) {
+            return None;
+        }
+        let code = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+        return char::from_u32(code);
+    }
+    char::from_u32(first)
+}
+
+fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
+    let mut value = 0;
+    for _ in 0..4 {
+        // Every style writes lower-case hex; upper case reproduces in none.
+        let digit = chars.next()?;
+        let nibble = match digit {
+            '0'..='9' => digit as u32 - '0' as u32,
+            'a'..='f' => digit as u32 - 'a' as u32 + 10,
+            _ => return None,
+        };
+        value = value * 16 + nibble;
+    }
+    Some(value)
+}
+
+/// Which styles write `c` as a `\u` escape; `None` when none does.
+fn classify_unicode_escape(c: char, styles: &mut Styles) -> Option<()> {
+    match c {
+        '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => return None,
+        c if (c as u32) < 0x20 => {}
+        '<' | '>' | '&' => {
+            styles.json = false;
+            styles.ascii = false;
+        }
+        '\u{2028}' | '\u{2029}' => styles.json = false,
+        c if !c.is_ascii() => {
+            styles.json = false;
+            styles.html = false;
+        }
+        _ => return None,
+    }
+    (styles.json || styles.ascii || styles.html).then_some(())
 }
 
 /// Why a stored value could not be turned back into a domain value.
@@ -563,6 +668,28 @@ mod tests {
             let value = Value::String(text);
             let (decoded, _) = round_trip(&value);
             assert_eq!(decoded, value);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_unescaping_agrees_with_every_escaping_style(text in "\\PC{0,40}[\\x00-\\x1f<>&\u{2028}\u{e9}\u{1f600}\"\\\\]{0,8}\\PC{0,20}") {
+            for style in [Escape::Json, Escape::JsonAscii, Escape::JsonHtml] {
+                let mut body = String::new();
+                style.apply(&text, &mut body);
+                let (back, found) = unescape(&body).expect("a style reproduces it");
+                proptest::prop_assert_eq!(&back, &text);
+                let mut again = String::new();
+                found.apply(&back, &mut again);
+                proptest::prop_assert_eq!(again, body);
+            }
+        }
+    }
+
+    #[test]
+    fn escapes_no_style_writes_are_left_alone() {
+        for body in ["a\\/b", "caf\\u00E9", "\\u0041", "tab\\u0009", "x\\ud800"] {
+            assert!(unescape(body).is_none(), "{body}");
         }
     }
 

@@ -11,15 +11,21 @@
 //! SQLite types. Queries are checked at run time (`sqlx::query`, not the
 //! compile-time macros), because those check against one database per crate.
 
+pub mod audit;
 pub mod batch;
 pub mod blobs;
+pub mod call_index;
 pub mod call_record;
 mod call_writes;
 pub mod codec;
 pub mod comparisons;
+pub mod keys;
+pub mod maintenance;
 pub mod pack;
+pub mod prune;
 pub mod read;
 pub mod records;
+pub mod replay_backlog;
 pub mod replays;
 pub mod writer;
 
@@ -52,6 +58,11 @@ pub struct StoreOptions {
     pub fsync_every_commit: bool,
     pub read_connections: u32,
     pub pack_cache_bytes: usize,
+    /// Refuse writes that would grow the file past this many bytes
+    /// (SQLite's `max_page_count`): ingest answers 503 instead.
+    pub hard_limit_bytes: Option<u64>,
+    /// See [`blobs::TOUCH_AFTER`].
+    pub touch_after: Duration,
 }
 
 impl StoreOptions {
@@ -62,6 +73,8 @@ impl StoreOptions {
             fsync_every_commit: true,
             read_connections: 4,
             pack_cache_bytes: 32 << 20,
+            hard_limit_bytes: None,
+            touch_after: blobs::TOUCH_AFTER,
         }
     }
 }
@@ -85,6 +98,8 @@ pub struct Store {
     pub known_blobs: Arc<KnownBlobs>,
     /// Signalled after a commit that queued spans for the linker.
     pub links_queued: Arc<Notify>,
+    /// Signalled when a write failed because the database is full.
+    pub space_needed: Arc<Notify>,
     writer_task: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
@@ -111,13 +126,28 @@ impl Store {
             .connect_with(read_options(&options.path).map_err(open_error)?)
             .await
             .map_err(open_error)?;
-        let known_blobs = Arc::new(KnownBlobs::new(1 << 20));
+        if let Some(limit) = options.hard_limit_bytes {
+            let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+                .fetch_one(&mut write_conn)
+                .await
+                .map_err(open_error)?;
+            let pages = (limit as i64 / page_size.max(512)).max(1);
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "PRAGMA max_page_count = {pages}"
+            )))
+            .execute(&mut write_conn)
+            .await
+            .map_err(open_error)?;
+        }
+        let known_blobs = Arc::new(KnownBlobs::new(200_000, options.touch_after));
         let links_queued = Arc::new(Notify::new());
+        let space_needed = Arc::new(Notify::new());
         let (queue, writer_task) = writer::spawn(
             write_conn,
             options.max_queue_bytes,
             known_blobs.clone(),
             links_queued.clone(),
+            space_needed.clone(),
         );
         Ok(Store {
             queue,
@@ -127,6 +157,7 @@ impl Store {
             },
             known_blobs,
             links_queued,
+            space_needed,
             writer_task: Arc::new(tokio::sync::Mutex::new(Some(writer_task))),
         })
     }
@@ -139,12 +170,14 @@ impl Store {
     /// stopped. Call after the receivers have stopped and every clone of the
     /// store's queue has been dropped elsewhere.
     pub async fn close(self) {
+        // Readers go first: the writer's final checkpoint can then empty
+        // the write-ahead log.
+        self.reader.pool.close().await;
         let task = self.writer_task.lock().await.take();
         drop(self.queue);
         if let Some(task) = task {
             let _ = task.await;
         }
-        self.reader.pool.close().await;
     }
 }
 
@@ -175,6 +208,6 @@ fn read_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
     Ok(SqliteConnectOptions::from_str(&url)?
         .read_only(true)
         .busy_timeout(Duration::from_secs(10))
-        .pragma("cache_size", "-16000")
+        .pragma("cache_size", "-4000")
         .log_statements(tracing::log::LevelFilter::Trace))
 }

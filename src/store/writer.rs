@@ -24,6 +24,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use super::batch::{DedupRow, WriteBatch};
 use super::blobs::KnownBlobs;
 use super::codec::BlobHash;
+use crate::metrics;
 
 /// Most batches committed in one transaction.
 const MAX_GROUP_BATCHES: usize = 64;
@@ -45,6 +46,8 @@ pub enum WriteError {
     MissingBlob(String),
     #[error("internal error: {0}")]
     Invalid(&'static str),
+    #[error("the database is full; retry after retention frees space")]
+    Full,
     #[error("the database refused the write: {0}")]
     Database(String),
     /// The data no longer applies (a replay result for an item that was
@@ -65,6 +68,14 @@ impl WriteError {
 
 impl From<sqlx::Error> for WriteError {
     fn from(error: sqlx::Error) -> Self {
+        // SQLITE_FULL: the disk, or the configured hard limit, is full.
+        let full = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == "13");
+        if full {
+            return WriteError::Full;
+        }
         WriteError::Database(error.to_string())
     }
 }
@@ -81,6 +92,15 @@ pub struct WriteSummary {
     pub replay: Vec<super::replays::ReplayApplied>,
     /// Rows each comparison write of the batch changed, in order.
     pub comparison: Vec<u64>,
+    /// Rows deleted by retention.
+    pub pruned_rows: u64,
+}
+
+/// A batch written inside the open transaction.
+struct Written {
+    summary: WriteSummary,
+    /// Indices into the batch's calls of those that were new.
+    inserted_calls: Vec<usize>,
 }
 
 struct Pending {
@@ -148,6 +168,7 @@ pub fn spawn(
     max_queue_bytes: usize,
     known_blobs: Arc<KnownBlobs>,
     links_queued: Arc<Notify>,
+    space_needed: Arc<Notify>,
 ) -> (WriteQueue, tokio::task::JoinHandle<()>) {
     let capacity_units = (max_queue_bytes / PERMIT_UNIT).max(1);
     let (sender, receiver) = mpsc::unbounded_channel();
@@ -160,6 +181,7 @@ pub fn spawn(
         conn,
         known_blobs,
         links_queued: links_queued.clone(),
+        space_needed,
         resource_ids: HashMap::new(),
         scope_ids: HashMap::new(),
     };
@@ -171,6 +193,7 @@ struct Writer {
     conn: SqliteConnection,
     known_blobs: Arc<KnownBlobs>,
     links_queued: Arc<Notify>,
+    space_needed: Arc<Notify>,
     resource_ids: HashMap<BlobHash, i64>,
     scope_ids: HashMap<BlobHash, i64>,
 }
@@ -191,27 +214,60 @@ impl Writer {
             }
             self.commit_group(group).await;
         }
+        // Fold the write-ahead log into the database file, so a stopped
+        // server leaves one file behind.
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut self.conn)
+            .await
+        {
+            tracing::warn!(%error, "final checkpoint failed");
+        }
         tracing::info!("writer drained its queue and stopped");
     }
 
     async fn commit_group(&mut self, group: Vec<Pending>) {
         let started = Instant::now();
         let count = group.len();
+        let rows = group.iter().map(|p| row_count(&p.batch)).sum();
         let outcome = self.write_group(&group).await;
+        metrics::commit(metrics::Commit {
+            batches: count,
+            rows,
+            committed: outcome.is_ok(),
+            duration: started.elapsed(),
+        });
         match outcome {
             Ok(results) => {
                 self.remember_blobs(&group, &results);
                 let linked = results
                     .iter()
-                    .any(|r| r.as_ref().is_ok_and(|summary| summary.links_queued > 0));
+                    .any(|r| r.as_ref().is_ok_and(|w| w.summary.links_queued > 0));
                 if linked {
                     self.links_queued.notify_one();
                 }
-                for (pending, result) in group.into_iter().zip(results) {
-                    let _ = pending.ack.send(result);
+                if results.iter().any(|r| matches!(r, Err(WriteError::Full))) {
+                    self.space_needed.notify_one();
                 }
+                // Clients first: counting what was stored can wait.
+                let mut stored = Vec::with_capacity(group.len());
+                for (pending, result) in group.into_iter().zip(results) {
+                    let Pending { batch, ack, .. } = pending;
+                    match result {
+                        Ok(written) => {
+                            let _ = ack.send(Ok(written.summary.clone()));
+                            stored.push((batch, written));
+                        }
+                        Err(error) => {
+                            let _ = ack.send(Err(error));
+                        }
+                    }
+                }
+                record_metrics(&stored);
             }
             Err(error) => {
+                if matches!(error, WriteError::Full) {
+                    self.space_needed.notify_one();
+                }
                 // The transaction did not commit: caches may name rows that
                 // were rolled back.
                 self.resource_ids.clear();
@@ -229,12 +285,15 @@ impl Writer {
         );
     }
 
-    /// Tells the ingest workers which content is now stored.
-    fn remember_blobs(&self, group: &[Pending], results: &[Result<WriteSummary, WriteError>]) {
+    /// Tells the ingest workers which content is now stored, and which is gone.
+    fn remember_blobs(&self, group: &[Pending], results: &[Result<Written, WriteError>]) {
         let now = now_unix_nano();
         for (pending, result) in group.iter().zip(results) {
             if result.is_ok() {
                 let batch = &pending.batch;
+                if let Some(plan) = &batch.prune {
+                    self.known_blobs.forget(&plan.dead);
+                }
                 let hashes = batch.new_blobs.iter().map(|(hash, _)| *hash);
                 self.known_blobs
                     .remember(hashes.chain(batch.touched_blobs.iter().copied()), now);
@@ -245,7 +304,7 @@ impl Writer {
     async fn write_group(
         &mut self,
         group: &[Pending],
-    ) -> Result<Vec<Result<WriteSummary, WriteError>>, WriteError> {
+    ) -> Result<Vec<Result<Written, WriteError>>, WriteError> {
         let mut tx = Connection::begin(&mut self.conn).await?;
         let mut results = Vec::with_capacity(group.len());
         let mut rolled_back = false;
@@ -284,6 +343,28 @@ fn row_count(batch: &WriteBatch) -> usize {
     batch.row_count()
 }
 
+/// Counts what a committed group did: new rows, the LLM calls that were
+/// not stored before, rows retention deleted.
+fn record_metrics(stored: &[(WriteBatch, Written)]) {
+    let mut spans = 0;
+    let mut log_records = 0;
+    let mut pruned = 0;
+    let mut calls = Vec::new();
+    for (batch, written) in stored {
+        spans += written.summary.spans_inserted;
+        log_records += written.summary.logs_inserted;
+        pruned += written.summary.pruned_rows;
+        for index in &written.inserted_calls {
+            if let Some(call) = batch.calls.get(*index) {
+                calls.push(&call.columns);
+            }
+        }
+    }
+    metrics::rows_inserted(spans, log_records);
+    metrics::rows_pruned(pruned);
+    metrics::calls_stored(calls);
+}
+
 fn now_unix_nano() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -296,7 +377,7 @@ async fn write_batch(
     batch: &WriteBatch,
     resource_ids: &mut HashMap<BlobHash, i64>,
     scope_ids: &mut HashMap<BlobHash, i64>,
-) -> Result<WriteSummary, WriteError> {
+) -> Result<Written, WriteError> {
     if !batch.references_are_valid() {
         return Err(WriteError::Invalid("a row points outside its batch"));
     }
@@ -316,15 +397,52 @@ async fn write_batch(
     let links_queued = super::call_writes::queue_links(conn, batch.project_id, &links).await?;
     super::call_writes::clear_links(conn, batch.project_id, &batch.links_done).await?;
     let replay = super::replays::apply(conn, batch.project_id, &batch.replay, now).await?;
+    super::call_writes::update_costs(conn, batch.project_id, &batch.cost_updates).await?;
+    let mut pruned_rows = 0;
+    if let Some(plan) = &batch.prune {
+        pruned_rows = super::prune::execute(conn, plan, &pack_ids).await?;
+        sqlx::query("PRAGMA incremental_vacuum")
+            .execute(&mut *conn)
+            .await?;
+    }
+    if batch.prune.is_none() {
+        // Relocated content carries no rows.
+        mark_row_watermarks(conn, &pack_ids).await?;
+    }
     let comparison = super::comparisons::apply(conn, &batch.comparison).await?;
-    Ok(WriteSummary {
-        spans_inserted,
-        logs_inserted,
-        calls_inserted: calls.inserted,
-        links_queued,
-        replay,
-        comparison,
+    Ok(Written {
+        summary: WriteSummary {
+            pruned_rows,
+            spans_inserted,
+            logs_inserted,
+            calls_inserted: calls.inserted,
+            links_queued,
+            replay,
+            comparison,
+        },
+        inserted_calls: calls.inserted_indices,
     })
+}
+
+/// Records, on the batch's packs, the highest row ids at this point: the
+/// pruner deletes a pack's rows by row id range (see `store::prune`).
+async fn mark_row_watermarks(
+    conn: &mut SqliteConnection,
+    pack_ids: &[i64],
+) -> Result<(), WriteError> {
+    let (Some(first), Some(last)) = (pack_ids.first(), pack_ids.last()) else {
+        return Ok(());
+    };
+    sqlx::query(
+        "UPDATE packs SET span_rows_through = (SELECT MAX(id) FROM spans), \
+         log_rows_through = (SELECT MAX(id) FROM log_records), \
+         call_rows_through = (SELECT MAX(id) FROM calls) WHERE id BETWEEN ? AND ?",
+    )
+    .bind(first)
+    .bind(last)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Splits `0..len` into statement-sized chunks.

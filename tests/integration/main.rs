@@ -2,16 +2,26 @@
 //! real OTLP bytes, a real SQLite file.
 
 mod backpressure;
+mod backup;
 mod bad_input;
-mod calls_expected;
+pub mod calls_expected;
 mod compare;
 mod crash;
 mod exporter;
 mod fixtures;
 mod generate;
 mod ingest_roundtrip;
+mod openapi;
+mod metrics;
 mod otlp_compare;
 mod otlp_json;
+mod prometheus;
+mod query_api;
+mod raw_equivalence;
+mod redaction;
 mod replay;
+mod retention;
+mod security;
 mod self_telemetry;
 mod server;
+mod tls;

@@ -14,6 +14,10 @@ pub struct TestServer {
     pub http: String,
     /// `http://127.0.0.1:PORT` of the gRPC listener.
     pub grpc: String,
+    /// The HTTP listener's port.
+    pub http_port: u16,
+    /// The gRPC listener's port.
+    pub grpc_port: u16,
     pub log: PathBuf,
     db: PathBuf,
     _dir: Option<tempfile::TempDir>,
@@ -40,6 +44,16 @@ impl TestServer {
 
     /// A server on `db` with extra environment variables.
     pub async fn start_with_env(db: &Path, args: &[&str], env: &[(&str, &str)]) -> TestServer {
+        Self::start_listening(db, ("127.0.0.1:0", "127.0.0.1:0"), args, env).await
+    }
+
+    /// A server on `db` listening on the given HTTP and gRPC addresses.
+    pub async fn start_listening(
+        db: &Path,
+        (http_addr, grpc_addr): (&str, &str),
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestServer {
         let log = db.with_extension(format!("{}.log", std::process::id()));
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -50,7 +64,7 @@ impl TestServer {
             .arg("serve")
             .arg("--db")
             .arg(db)
-            .args(["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"])
+            .args(["--http", http_addr, "--grpc", grpc_addr])
             .args(args)
             .env("RUST_LOG", "info,reprise=debug")
             .envs(env.iter().copied())
@@ -73,10 +87,20 @@ impl TestServer {
                 )
             });
         let (http, grpc) = parse_listening(&line);
+        let port = |addr: &str| -> u16 {
+            addr.rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("port")
+        };
+        // Tests talk to loopback whatever address the server bound.
+        let (http_port, grpc_port) = (port(&http), port(&grpc));
         TestServer {
             child: Some(child),
-            http: format!("http://{http}"),
-            grpc: format!("http://{grpc}"),
+            http: format!("http://127.0.0.1:{http_port}"),
+            grpc: format!("http://127.0.0.1:{grpc_port}"),
+            http_port,
+            grpc_port,
             log,
             db: db.to_path_buf(),
             _dir: None,

@@ -1,7 +1,7 @@
 //! OTLP/gRPC: TraceService/Export and LogsService/Export, gzip accepted.
 //! Both call the same export path as OTLP/HTTP.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
@@ -17,13 +17,20 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message as _;
 use tonic::codec::CompressionEncoding;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
+use crate::auth;
+use crate::auth::grpc::IngestInterceptor;
 use crate::ingest::error::{IngestError, Retry};
 use crate::ingest::pipeline::Ingest;
+use crate::metrics::{self, Received, Signal, Transport};
 
-/// The two OTLP services, ready to add to a tonic server.
-pub fn services(ingest: Ingest) -> (TraceServiceServer<OtlpGrpc>, LogsServiceServer<OtlpGrpc>) {
+/// The two OTLP services behind the key check, ready to add to a tonic server.
+pub type TraceGrpc = InterceptedService<TraceServiceServer<OtlpGrpc>, IngestInterceptor>;
+pub type LogsGrpc = InterceptedService<LogsServiceServer<OtlpGrpc>, IngestInterceptor>;
+
+pub fn services(ingest: Ingest, interceptor: IngestInterceptor) -> (TraceGrpc, LogsGrpc) {
     // tonic applies this limit after decompression, so a gzip bomb stops here.
     let max = ingest.limits.max_decompressed_bytes;
     let receiver = OtlpGrpc { ingest };
@@ -35,7 +42,10 @@ pub fn services(ingest: Ingest) -> (TraceServiceServer<OtlpGrpc>, LogsServiceSer
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max);
-    (traces, logs)
+    (
+        InterceptedService::new(traces, interceptor.clone()),
+        InterceptedService::new(logs, interceptor),
+    )
 }
 
 #[derive(Clone)]
@@ -49,11 +59,28 @@ impl TraceService for OtlpGrpc {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let outcome = self
-            .ingest
-            .export_traces(request.into_inner())
-            .await
-            .map_err(|e| status(&e))?;
+        let ingest = self.ingest.for_project(&auth::grpc::project(&request)?);
+        let started = Instant::now();
+        let request = request.into_inner();
+        // tonic has decompressed and decoded the body; its encoded length
+        // is the payload size, as the HTTP receiver counts it.
+        let received = Received {
+            payload_bytes: request.encoded_len(),
+            items: Some(metrics::span_count(&request)),
+        };
+        let result = async {
+            let _slot = ingest.decode_slot().await?;
+            ingest.export_traces(request).await
+        }
+        .await;
+        metrics::otlp_export(
+            Transport::Grpc,
+            Signal::Traces,
+            received,
+            &result,
+            started.elapsed(),
+        );
+        let outcome = result.map_err(|e| status(&e))?;
         let partial_success =
             outcome.partial_success(|rejected, error_message| ExportTracePartialSuccess {
                 rejected_spans: rejected,
@@ -71,11 +98,28 @@ impl LogsService for OtlpGrpc {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let outcome = self
-            .ingest
-            .export_logs(request.into_inner())
-            .await
-            .map_err(|e| status(&e))?;
+        let ingest = self.ingest.for_project(&auth::grpc::project(&request)?);
+        let started = Instant::now();
+        let request = request.into_inner();
+        // tonic has decompressed and decoded the body; its encoded length
+        // is the payload size, as the HTTP receiver counts it.
+        let received = Received {
+            payload_bytes: request.encoded_len(),
+            items: Some(metrics::log_record_count(&request)),
+        };
+        let result = async {
+            let _slot = ingest.decode_slot().await?;
+            ingest.export_logs(request).await
+        }
+        .await;
+        metrics::otlp_export(
+            Transport::Grpc,
+            Signal::Logs,
+            received,
+            &result,
+            started.elapsed(),
+        );
+        let outcome = result.map_err(|e| status(&e))?;
         let partial_success =
             outcome.partial_success(|rejected, error_message| ExportLogsPartialSuccess {
                 rejected_log_records: rejected,

@@ -2,6 +2,8 @@
 //! optionally gzip-compressed. The response (success, partial success or
 //! error status) is written in the request's encoding, as the spec asks.
 
+use std::time::Instant;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -19,8 +21,10 @@ use prost::Message as _;
 
 use super::body::{ContentEncoding, decode_content, read_limited};
 use super::json;
+use crate::auth::Project;
 use crate::ingest::error::{IngestError, Retry};
 use crate::ingest::pipeline::Ingest;
+use crate::metrics::{self, Received, Signal, Transport};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -73,13 +77,26 @@ impl Format {
     }
 }
 
-async fn export_traces(State(ingest): State<Ingest>, headers: HeaderMap, body: Body) -> Response {
+async fn export_traces(
+    State(ingest): State<Ingest>,
+    project: Project,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let ingest = ingest.for_project(&project);
+    let started = Instant::now();
     let format = match Format::from_headers(&headers) {
         Ok(format) => format,
-        Err(error) => return error_response(&error, Format::Json),
+        Err(error) => {
+            metrics::request_refused(Transport::Http, Signal::Traces, &error, started.elapsed());
+            return error_response(&error, Format::Json);
+        }
     };
+    let mut received = Received::default();
     let result = async {
+        let _slot = ingest.decode_slot().await?;
         let body = read_body(&ingest, &headers, body).await?;
+        received.payload_bytes = body.len();
         let request = decode_blocking(
             move || match format {
                 Format::Protobuf => {
@@ -90,9 +107,17 @@ async fn export_traces(State(ingest): State<Ingest>, headers: HeaderMap, body: B
             format,
         )
         .await?;
+        received.items = Some(metrics::span_count(&request));
         ingest.export_traces(request).await
     }
     .await;
+    metrics::otlp_export(
+        Transport::Http,
+        Signal::Traces,
+        received,
+        &result,
+        started.elapsed(),
+    );
     match result {
         Ok(outcome) => {
             let response = ExportTraceServiceResponse {
@@ -113,13 +138,26 @@ async fn export_traces(State(ingest): State<Ingest>, headers: HeaderMap, body: B
     }
 }
 
-async fn export_logs(State(ingest): State<Ingest>, headers: HeaderMap, body: Body) -> Response {
+async fn export_logs(
+    State(ingest): State<Ingest>,
+    project: Project,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let ingest = ingest.for_project(&project);
+    let started = Instant::now();
     let format = match Format::from_headers(&headers) {
         Ok(format) => format,
-        Err(error) => return error_response(&error, Format::Json),
+        Err(error) => {
+            metrics::request_refused(Transport::Http, Signal::Logs, &error, started.elapsed());
+            return error_response(&error, Format::Json);
+        }
     };
+    let mut received = Received::default();
     let result = async {
+        let _slot = ingest.decode_slot().await?;
         let body = read_body(&ingest, &headers, body).await?;
+        received.payload_bytes = body.len();
         let request = decode_blocking(
             move || match format {
                 Format::Protobuf => {
@@ -130,9 +168,17 @@ async fn export_logs(State(ingest): State<Ingest>, headers: HeaderMap, body: Bod
             format,
         )
         .await?;
+        received.items = Some(metrics::log_record_count(&request));
         ingest.export_logs(request).await
     }
     .await;
+    metrics::otlp_export(
+        Transport::Http,
+        Signal::Logs,
+        received,
+        &result,
+        started.elapsed(),
+    );
     match result {
         Ok(outcome) => {
             let response = ExportLogsServiceResponse {

@@ -6,7 +6,7 @@ use sqlx::sqlite::{Sqlite, SqliteRow};
 use sqlx::{QueryBuilder, Row};
 
 use super::{ReadError, Reader, Slot, span_id_column, trace_id_column};
-use crate::model::{Call, CallId, CallStatus, SpanId, TraceId, Usage};
+use crate::model::{Call, CallId, CallStatus, Source, SpanId, TraceId, Usage};
 use crate::store::call_record::{CallColumns, StoredCallContent};
 
 /// Filters of the calls listing; every field is optional and they combine with AND.
@@ -20,24 +20,81 @@ pub struct CallFilter {
     /// Matches the request model or the response model.
     pub model: Option<String>,
     pub status: Option<CallStatus>,
+    pub source: Option<Source>,
     pub session_id: Option<String>,
     pub user_id: Option<String>,
+    /// Calls that have every one of these tags.
+    pub tags: Vec<String>,
+    /// Calls whose filterable attributes have these values.
+    pub attributes: Vec<(String, String)>,
+    pub min_duration_ms: Option<f64>,
+    pub max_duration_ms: Option<f64>,
+    /// Bounds on input + output tokens.
+    pub min_tokens: Option<i64>,
+    pub max_tokens: Option<i64>,
+    /// An FTS5 query over the calls' full-text entries.
+    pub fts_query: Option<String>,
 }
 
-/// Sort order of the listing: newest first.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum CallSort {
+/// What the listing is ordered by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
     #[default]
-    Newest,
+    Time,
+    Latency,
+    Tokens,
+    Cost,
 }
 
-/// Where the next page starts: the sort key and row id of the last call of
-/// the previous page. Keyset pagination, so calls inserted while a client
-/// pages through never shift or repeat what it sees.
+impl SortKey {
+    pub fn parse(text: &str) -> Option<SortKey> {
+        match text {
+            "time" => Some(SortKey::Time),
+            "latency" | "duration" => Some(SortKey::Latency),
+            "tokens" => Some(SortKey::Tokens),
+            "cost" => Some(SortKey::Cost),
+            _ => None,
+        }
+    }
+
+    /// The SQL expression sorted on. Calls without a value sort as if it
+    /// were -1, below every real value.
+    fn expression(self) -> &'static str {
+        match self {
+            SortKey::Time => "start_time_unix_nano",
+            SortKey::Latency => "COALESCE(duration_ms, -1)",
+            SortKey::Tokens => "(COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0))",
+            SortKey::Cost => "COALESCE(cost_usd, -1)",
+        }
+    }
+}
+
+/// Order of the listing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallSort {
+    pub key: SortKey,
+    pub ascending: bool,
+}
+
+/// Where the next page starts: the sort value and row id of the last call
+/// of the previous page. Keyset pagination, so calls inserted while a
+/// client pages through never shift or repeat what it sees.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cursor {
-    pub start_time_unix_nano: i64,
+    pub key: SortKey,
+    pub ascending: bool,
+    pub value: SortValue,
     pub row_id: i64,
+}
+
+/// A sort value: nanosecond times and token counts are integers (a double
+/// would lose digits of a nanosecond time), latency and cost are reals.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SortValue {
+    Int(i64),
+    Real(f64),
 }
 
 impl Cursor {
@@ -62,11 +119,24 @@ pub struct CallPage {
     pub next_cursor: Option<Cursor>,
 }
 
+const CALL_SELECT_COLUMNS: &str = "SELECT id, call_id, source, trace_id, span_id, service, \
+    provider, operation, request_model, response_model, response_id, start_time_unix_nano, \
+    duration_ms, ttft_ms, streaming, input_tokens, output_tokens, cached_input_tokens, \
+    reasoning_tokens, cost_usd, status, error_type, session_id, user_id, pack_id, \
+    content_offset, content_length";
+
 const CALL_SELECT: &str = "SELECT id, call_id, source, trace_id, span_id, service, provider, \
     operation, request_model, response_model, response_id, start_time_unix_nano, duration_ms, \
     ttft_ms, streaming, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, \
     cost_usd, status, error_type, session_id, user_id, pack_id, content_offset, content_length \
     FROM calls";
+
+fn sort_value(row: &SqliteRow, key: SortKey) -> Result<SortValue, ReadError> {
+    Ok(match key {
+        SortKey::Time | SortKey::Tokens => SortValue::Int(row.try_get("sort_value")?),
+        SortKey::Latency | SortKey::Cost => SortValue::Real(row.try_get("sort_value")?),
+    })
+}
 
 fn columns_from_row(row: &SqliteRow) -> Result<CallColumns, ReadError> {
     let call_id: Vec<u8> = row.try_get("call_id")?;
@@ -105,7 +175,7 @@ fn columns_from_row(row: &SqliteRow) -> Result<CallColumns, ReadError> {
     })
 }
 
-fn push_filter(query: &mut QueryBuilder<Sqlite>, project_id: i64, filter: &CallFilter) {
+pub(super) fn push_filter(query: &mut QueryBuilder<Sqlite>, project_id: i64, filter: &CallFilter) {
     query.push(" WHERE project_id = ").push_bind(project_id);
     if let Some(since) = filter.since_unix_nano {
         query
@@ -149,29 +219,82 @@ fn push_filter(query: &mut QueryBuilder<Sqlite>, project_id: i64, filter: &CallF
     if let Some(user_id) = &filter.user_id {
         query.push(" AND user_id = ").push_bind(user_id.clone());
     }
+    if let Some(source) = filter.source {
+        let code = match source {
+            Source::Otlp => 0i64,
+            Source::Raw => 1,
+            Source::Replay => 2,
+        };
+        query.push(" AND source = ").push_bind(code);
+    }
+    for tag in &filter.tags {
+        query
+            .push(" AND id IN (SELECT call_row FROM call_tags WHERE tag = ")
+            .push_bind(tag.clone())
+            .push(")");
+    }
+    for (key, value) in &filter.attributes {
+        query
+            .push(" AND id IN (SELECT call_row FROM call_attributes WHERE key = ")
+            .push_bind(key.clone())
+            .push(" AND value = ")
+            .push_bind(value.clone())
+            .push(")");
+    }
+    if let Some(min) = filter.min_duration_ms {
+        query.push(" AND duration_ms >= ").push_bind(min);
+    }
+    if let Some(max) = filter.max_duration_ms {
+        query.push(" AND duration_ms <= ").push_bind(max);
+    }
+    let tokens = "(COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0))";
+    if let Some(min) = filter.min_tokens {
+        query.push(format!(" AND {tokens} >= ")).push_bind(min);
+    }
+    if let Some(max) = filter.max_tokens {
+        query.push(format!(" AND {tokens} <= ")).push_bind(max);
+    }
+    if let Some(fts) = &filter.fts_query {
+        query
+            .push(" AND id IN (SELECT rowid FROM calls_fts WHERE calls_fts MATCH ")
+            .push_bind(fts.clone())
+            .push(")");
+    }
 }
 
 impl Reader {
-    /// A page of calls matching `filter`, newest first.
+    /// A page of calls matching `filter` in `sort` order (newest first by
+    /// default). The cursor must come from the same sort.
     pub async fn list_calls(
         &self,
         project_id: i64,
         filter: &CallFilter,
+        sort: CallSort,
         limit: usize,
         cursor: Option<Cursor>,
     ) -> Result<CallPage, ReadError> {
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(CALL_SELECT);
+        let expression = sort.key.expression();
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "{CALL_SELECT_COLUMNS}, {expression} AS sort_value FROM calls"
+        ));
         push_filter(&mut query, project_id, filter);
+        let (compare, direction) = if sort.ascending {
+            (">", "ASC")
+        } else {
+            ("<", "DESC")
+        };
         if let Some(cursor) = cursor {
-            query
-                .push(" AND (start_time_unix_nano, id) < (")
-                .push_bind(cursor.start_time_unix_nano)
-                .push(", ")
-                .push_bind(cursor.row_id)
-                .push(")");
+            query.push(format!(" AND ({expression}, id) {compare} ("));
+            match cursor.value {
+                SortValue::Int(value) => query.push_bind(value),
+                SortValue::Real(value) => query.push_bind(value),
+            };
+            query.push(", ").push_bind(cursor.row_id).push(")");
         }
         query
-            .push(" ORDER BY start_time_unix_nano DESC, id DESC LIMIT ")
+            .push(format!(
+                " ORDER BY {expression} {direction}, id {direction} LIMIT "
+            ))
             .push_bind(limit as i64 + 1);
         let rows = query.build().fetch_all(&self.pool).await?;
         let mut calls = Vec::with_capacity(rows.len().min(limit));
@@ -180,7 +303,9 @@ impl Reader {
             if i == limit {
                 let last = &rows[i - 1];
                 next_cursor = Some(Cursor {
-                    start_time_unix_nano: last.try_get("start_time_unix_nano")?,
+                    key: sort.key,
+                    ascending: sort.ascending,
+                    value: sort_value(last, sort.key)?,
                     row_id: last.try_get("id")?,
                 });
                 break;

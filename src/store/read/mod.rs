@@ -3,9 +3,11 @@
 //! records, [`calls`] reads calls.
 
 mod calls;
+mod stats;
 mod telemetry;
 
-pub use calls::{CallFilter, CallPage, CallSort, Cursor};
+pub use calls::{CallFilter, CallPage, CallSort, Cursor, SortKey, SortValue};
+pub use stats::{GroupBy, GroupKey, GroupStats, Percentiles};
 pub use telemetry::{StoredLog, StoredSpan};
 
 use std::collections::{HashMap, VecDeque};

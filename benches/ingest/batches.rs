@@ -1,0 +1,107 @@
+//! Export requests from the generated spans: consecutive runs of
+//! `batch_spans` spans, grouped by resource and scope as a Collector's batch
+//! processor would send them, encoded once up front so encoding costs
+//! nothing during the timed run.
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message as _;
+
+use crate::spans::ScopeKind;
+use crate::traffic::{GeneratedSpan, Workload};
+
+/// One `POST /v1/traces` body.
+pub struct Request {
+    /// Protobuf `ExportTraceServiceRequest`, uncompressed.
+    pub body: Vec<u8>,
+    pub spans: usize,
+    pub llm_calls: usize,
+}
+
+/// Requests for the spans that `include` selects, in workload order.
+pub fn build_requests(
+    workload: &Workload,
+    include: impl Fn(&GeneratedSpan) -> bool,
+    batch_spans: usize,
+) -> Vec<Request> {
+    let mut requests = Vec::new();
+    let mut pending: Vec<&GeneratedSpan> = Vec::with_capacity(batch_spans);
+    for generated in &workload.spans {
+        if !include(generated) {
+            continue;
+        }
+        pending.push(generated);
+        if pending.len() >= batch_spans {
+            requests.push(encode(workload, &pending));
+            pending.clear();
+        }
+    }
+    if !pending.is_empty() {
+        requests.push(encode(workload, &pending));
+    }
+    requests
+}
+
+/// Spans of one resource, by scope, in first-seen order.
+struct ResourceGroup {
+    resource: usize,
+    service: usize,
+    scopes: Vec<(ScopeKind, Vec<Span>)>,
+}
+
+fn encode(workload: &Workload, spans: &[&GeneratedSpan]) -> Request {
+    let mut groups: Vec<ResourceGroup> = Vec::new();
+    let mut llm_calls = 0;
+    for generated in spans {
+        if generated.llm_call {
+            llm_calls += 1;
+        }
+        let group_index = match groups.iter().position(|g| g.resource == generated.resource) {
+            Some(index) => index,
+            None => {
+                groups.push(ResourceGroup {
+                    resource: generated.resource,
+                    service: generated.service,
+                    scopes: Vec::new(),
+                });
+                groups.len() - 1
+            }
+        };
+        let group = &mut groups[group_index];
+        let scope_index = match group
+            .scopes
+            .iter()
+            .position(|(kind, _)| *kind == generated.scope)
+        {
+            Some(index) => index,
+            None => {
+                group.scopes.push((generated.scope, Vec::new()));
+                group.scopes.len() - 1
+            }
+        };
+        group.scopes[scope_index].1.push(generated.span.clone());
+    }
+
+    let mut resource_spans = Vec::with_capacity(groups.len());
+    for group in groups {
+        let mut scope_spans = Vec::with_capacity(group.scopes.len());
+        for (kind, spans) in group.scopes {
+            scope_spans.push(ScopeSpans {
+                scope: Some(workload.scope(group.service, kind)),
+                spans,
+                schema_url: "https://opentelemetry.io/schemas/1.37.0".to_owned(),
+            });
+        }
+        resource_spans.push(ResourceSpans {
+            resource: Some(workload.resources[group.resource].clone()),
+            scope_spans,
+            schema_url: String::new(),
+        });
+    }
+    let request = ExportTraceServiceRequest { resource_spans };
+    Request {
+        body: request.encode_to_vec(),
+        spans: spans.len(),
+        llm_calls,
+    }
+}

@@ -1,0 +1,95 @@
+//! Checks of the workload itself, run in smoke mode (the run `cargo test
+//! --benches` makes): the same seed must give the same bytes, or results
+//! of two runs are not comparable; and the content attributes must be the
+//! JSON the GenAI conventions describe, or the benchmark would measure the
+//! server's handling of garbage.
+
+use opentelemetry_proto::tonic::common::v1::any_value;
+use serde_json::Value;
+
+use crate::batches::Request;
+use crate::error::BenchError;
+use crate::traffic::Workload;
+
+/// BLAKE3 of the request bodies in send order, shortened to 16 bytes of
+/// hex: names the workload in reports.
+pub fn digest(requests: &[Request]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for request in requests {
+        hasher.update(&(request.body.len() as u64).to_le_bytes());
+        hasher.update(&request.body);
+    }
+    let hash = hasher.finalize();
+    crate::traffic::hex(&hash.as_bytes()[..16])
+}
+
+pub fn same_digest(first: &str, second: &str) -> Result<(), BenchError> {
+    if first != second {
+        return Err(BenchError::SelfCheck(format!(
+            "two generations with the same seed differ ({first} vs {second})"
+        )));
+    }
+    Ok(())
+}
+
+const JSON_ARRAY_ATTRIBUTES: &[&str] = &[
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+    "gen_ai.system_instructions",
+    "gen_ai.tool.definitions",
+];
+
+/// Every LLM call has input messages, and every content attribute is a
+/// JSON array whose messages have a role and parts with a type.
+pub fn content_is_valid(workload: &Workload) -> Result<(), BenchError> {
+    for generated in &workload.spans {
+        if !generated.llm_call {
+            continue;
+        }
+        let mut has_input = false;
+        for attribute in &generated.span.attributes {
+            if !JSON_ARRAY_ATTRIBUTES.contains(&attribute.key.as_str()) {
+                continue;
+            }
+            let text = match attribute.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(any_value::Value::StringValue(text)) => text,
+                _ => return Err(invalid(&attribute.key, "is not a string")),
+            };
+            let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) else {
+                return Err(invalid(&attribute.key, "is not a JSON array"));
+            };
+            if attribute.key.ends_with("messages") {
+                check_messages(&attribute.key, &items)?;
+            }
+            has_input |= attribute.key == "gen_ai.input.messages";
+        }
+        if !has_input {
+            return Err(invalid("gen_ai.input.messages", "is missing"));
+        }
+    }
+    Ok(())
+}
+
+fn check_messages(key: &str, messages: &[Value]) -> Result<(), BenchError> {
+    if messages.is_empty() {
+        return Err(invalid(key, "is empty"));
+    }
+    for message in messages {
+        if message.get("role").and_then(Value::as_str).is_none() {
+            return Err(invalid(key, "has a message without a role"));
+        }
+        let Some(parts) = message.get("parts").and_then(Value::as_array) else {
+            return Err(invalid(key, "has a message without parts"));
+        };
+        for part in parts {
+            if part.get("type").and_then(Value::as_str).is_none() {
+                return Err(invalid(key, "has a part without a type"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn invalid(key: &str, what: &str) -> BenchError {
+    BenchError::SelfCheck(format!("an LLM span's {key} {what}"))
+}

@@ -1,0 +1,78 @@
+//! A cheap correctness check after the run: a sample of traces is read
+//! back through `GET /api/v1/traces/{trace_id}` and every span that was
+//! sent in them must be there. Fast numbers mean nothing if data is lost.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use crate::error::BenchError;
+use crate::traffic::SampledTrace;
+
+pub struct Verified {
+    pub traces: usize,
+    pub spans: usize,
+}
+
+pub async fn read_back(base_url: &str, samples: &[SampledTrace]) -> Result<Verified, BenchError> {
+    let client = reqwest::Client::new();
+    let mut verified = Verified {
+        traces: 0,
+        spans: 0,
+    };
+    for sample in samples {
+        let stored = stored_span_ids(&client, base_url, &sample.trace_id).await?;
+        for span_id in &sample.span_ids {
+            if !stored.contains(span_id) {
+                return Err(BenchError::Verify {
+                    trace_id: sample.trace_id.clone(),
+                    message: format!(
+                        "span {span_id} was acknowledged but is not stored ({} of {} spans found)",
+                        stored.len(),
+                        sample.span_ids.len()
+                    ),
+                });
+            }
+        }
+        verified.traces += 1;
+        verified.spans += sample.span_ids.len();
+    }
+    Ok(verified)
+}
+
+async fn stored_span_ids(
+    client: &reqwest::Client,
+    base_url: &str,
+    trace_id: &str,
+) -> Result<HashSet<String>, BenchError> {
+    let failed = |message: String| BenchError::Verify {
+        trace_id: trace_id.to_owned(),
+        message,
+    };
+    let url = format!("{base_url}/api/v1/traces/{trace_id}");
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| failed(format!("GET {url}: {e}")))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| failed(format!("reading the answer: {e}")))?;
+    if !status.is_success() {
+        return Err(failed(format!("GET {url} answered {status}: {text}")));
+    }
+    let trace: Value =
+        serde_json::from_str(&text).map_err(|e| failed(format!("the answer is not JSON: {e}")))?;
+    let Some(spans) = trace.get("spans").and_then(Value::as_array) else {
+        return Err(failed("the answer has no `spans` array".into()));
+    };
+    let mut ids = HashSet::with_capacity(spans.len());
+    for span in spans {
+        if let Some(id) = span.get("span_id").and_then(Value::as_str) {
+            ids.insert(id.to_owned());
+        }
+    }
+    Ok(ids)
+}

@@ -1,0 +1,89 @@
+//! `POST /api/v1/costs/recompute`: prices stored calls again with the
+//! current price table (after `--prices` changed, or a price was wrong).
+//! Takes the calls filter as query parameters; answers how many calls were
+//! examined and how many costs changed.
+
+use axum::extract::{RawQuery, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::ApiState;
+use super::error::ApiError;
+use super::params::{CallFilterParams, query_pairs};
+use crate::auth::Project;
+use crate::model::Call;
+use crate::store::WriteError;
+use crate::store::batch::WriteBatch;
+use crate::store::read::{CallSort, SortKey};
+
+/// Calls priced per page, and per write.
+const PAGE: usize = 1000;
+
+pub fn router() -> Router<ApiState> {
+    Router::new().route("/api/v1/costs/recompute", post(recompute))
+}
+
+#[tracing::instrument(skip_all)]
+async fn recompute(
+    State(state): State<ApiState>,
+    project: Project,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let pairs = query_pairs(query.as_deref());
+    let filter = CallFilterParams::from_pairs(&pairs, &[])?.parse()?;
+    let sort = CallSort {
+        key: SortKey::Time,
+        ascending: true,
+    };
+    let prices = &state.ingest.prices;
+    let (mut examined, mut updated) = (0usize, 0usize);
+    let mut cursor = None;
+    loop {
+        let page = state
+            .store
+            .reader
+            .list_calls(project.id, &filter, sort, PAGE, cursor)
+            .await?;
+        let mut changes = Vec::new();
+        for columns in &page.calls {
+            examined += 1;
+            let mut call = Call::new(
+                columns.call_id,
+                columns.source,
+                columns.start_time_unix_nano,
+            );
+            call.request_model = columns.request_model.clone();
+            call.response_model = columns.response_model.clone();
+            call.usage = columns.usage.clone();
+            let cost = prices.cost(&call);
+            if cost != columns.cost_usd {
+                changes.push((columns.call_id, cost));
+            }
+        }
+        updated += changes.len();
+        if !changes.is_empty() {
+            let batch = WriteBatch {
+                project_id: project.id,
+                cost_updates: changes,
+                ..WriteBatch::default()
+            };
+            state
+                .store
+                .queue
+                .write(batch)
+                .await
+                .map_err(|error| match error {
+                    WriteError::QueueFull => {
+                        ApiError::Ingest(crate::ingest::IngestError::Overloaded)
+                    }
+                    other => ApiError::Internal(other.to_string()),
+                })?;
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(Json(json!({"examined": examined, "updated": updated})))
+}

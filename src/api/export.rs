@@ -1,0 +1,168 @@
+//! `GET /api/v1/export?format=jsonl|openai-chat&…filters`: every matching
+//! call, streamed one JSON line at a time, oldest first by default. Pages
+//! are read as the client consumes them, so an export of millions of calls
+//! never sits in memory.
+//!
+//! `jsonl` writes canonical calls as `GET /api/v1/calls/{id}` returns them.
+//! `openai-chat` writes the OpenAI fine-tuning chat format: `{"messages":
+//! [...], "tools": [...]}` with the call's answer as the last message;
+//! calls without an answer, or whose content OpenAI's format cannot
+//! express, are left out.
+
+use std::collections::BTreeSet;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use http::header;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::ApiState;
+use super::error::ApiError;
+use super::params::{CallFilterParams, param, parse_sort, query_pairs};
+use crate::auth::Project;
+use crate::model::Call;
+use crate::providers::openai_chat::to_openai_chat;
+use crate::providers::translate::TargetParams;
+use crate::store::read::{CallFilter, CallSort};
+
+const PAGE: usize = 200;
+
+pub fn router() -> Router<ApiState> {
+    Router::new().route("/api/v1/export", get(export))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Jsonl,
+    OpenAiChat,
+}
+
+#[tracing::instrument(skip_all)]
+async fn export(
+    State(state): State<ApiState>,
+    project: Project,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(query.as_deref());
+    let filter = CallFilterParams::from_pairs(&pairs, &["format", "sort", "order"])?.parse()?;
+    let format = match param(&pairs, "format").unwrap_or("jsonl") {
+        "jsonl" => Format::Jsonl,
+        "openai-chat" => Format::OpenAiChat,
+        other => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("{other:?} is not jsonl or openai-chat"),
+            ));
+        }
+    };
+    let mut sort = parse_sort(&pairs)?;
+    if param(&pairs, "order").is_none() {
+        sort.ascending = true;
+    }
+    let (lines, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::spawn(produce(state, project.id, filter, sort, format, lines));
+    let filename = match format {
+        Format::Jsonl => "calls.jsonl",
+        Format::OpenAiChat => "calls-openai-chat.jsonl",
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        Body::from_stream(ReceiverStream::new(receiver)),
+    )
+        .into_response())
+}
+
+/// Pages through the calls and sends their lines; stops when the client
+/// goes away. A failure mid-way ends the stream early (and is logged): the
+/// status line was already sent.
+async fn produce(
+    state: ApiState,
+    project_id: i64,
+    filter: CallFilter,
+    sort: CallSort,
+    format: Format,
+    lines: mpsc::Sender<Result<Bytes, std::io::Error>>,
+) {
+    let reader = &state.store.reader;
+    let mut cursor = None;
+    loop {
+        let page = match reader
+            .list_calls(project_id, &filter, sort, PAGE, cursor)
+            .await
+        {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::error!(%error, "export stopped");
+                return;
+            }
+        };
+        let mut chunk = Vec::new();
+        for columns in &page.calls {
+            let call = match reader.call(project_id, columns.call_id).await {
+                Ok(Some(call)) => call,
+                Ok(None) => continue,
+                Err(error) => {
+                    tracing::error!(%error, "export stopped");
+                    return;
+                }
+            };
+            let line = match format {
+                Format::Jsonl => serde_json::to_value(&call).ok(),
+                Format::OpenAiChat => fine_tuning_example(&call),
+            };
+            if let Some(line) = line {
+                chunk.extend_from_slice(line.to_string().as_bytes());
+                chunk.push(b'\n');
+            }
+        }
+        if !chunk.is_empty() && lines.send(Ok(Bytes::from(chunk))).await.is_err() {
+            return;
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return,
+        }
+    }
+}
+
+/// One example of OpenAI's fine-tuning chat format: the prompt messages and
+/// tools as the Chat Completions API takes them, then the answer.
+pub fn fine_tuning_example(call: &Call) -> Option<Value> {
+    let answer = call.output_messages.as_ref()?.first()?.clone();
+    let mut conversation = call.clone();
+    conversation
+        .input_messages
+        .get_or_insert_with(Vec::new)
+        .push(answer);
+    let mut params = TargetParams::new(call.request_model.clone().unwrap_or_default());
+    params.stream = false;
+    // Sampling parameters are not part of an example.
+    params.allow_drop = BTreeSet::from_iter(
+        [
+            "top_k",
+            "seed",
+            "response_format",
+            "tool_choice",
+            "reasoning",
+        ]
+        .map(String::from),
+    );
+    let body = to_openai_chat(&conversation, &params).ok()?;
+    let mut example = json!({"messages": body.get("messages")?.clone()});
+    if let Some(tools) = body.get("tools") {
+        example["tools"] = tools.clone();
+    }
+    Some(example)
+}

@@ -1,0 +1,167 @@
+//! `POST /api/v1/calls`: raw records in (one record or an array of them),
+//! see [`crate::ingest::raw`] for what a record is. Each record is
+//! validated on its own: the valid ones are stored, the response lists the
+//! refused ones with the reason.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::ApiState;
+use super::error::ApiError;
+use crate::auth::Project;
+use crate::ingest::IngestError;
+use crate::ingest::otlp::body::read_limited;
+use crate::ingest::raw::parse_record;
+use crate::metrics::{self, Received, RequestOutcome};
+
+pub fn router() -> Router<ApiState> {
+    Router::new().route("/api/v1/calls", post(post_calls))
+}
+
+/// What a request stored, and the records it refused.
+struct Stored {
+    accepted: usize,
+    ids: Vec<Value>,
+    rejected: Vec<Value>,
+}
+
+#[tracing::instrument(skip_all)]
+async fn post_calls(
+    State(state): State<ApiState>,
+    project: Project,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let mut received = Received::default();
+    let result = store_records(&state, &project, &headers, body, &mut received).await;
+    let rejected_records = result.as_ref().map_or(0, |stored| stored.rejected.len());
+    metrics::raw_records(
+        received,
+        rejected_records,
+        request_outcome(&result),
+        started.elapsed(),
+    );
+    match result {
+        Ok(stored) => stored_response(stored),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn stored_response(stored: Stored) -> Response {
+    let Stored {
+        accepted,
+        ids,
+        rejected,
+    } = stored;
+    if accepted == 0 && !rejected.is_empty() {
+        let mut body = json!({"error": {
+            "code": "invalid_records",
+            "message": "every record was refused",
+            "rejected": rejected,
+        }});
+        body["ids"] = json!(ids);
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    }
+    let body = json!({"accepted": accepted, "ids": ids, "rejected": rejected});
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+/// The request's outcome in the ingest metrics' terms, whose reasons are
+/// those of [`IngestError::reason`].
+fn request_outcome(result: &Result<Stored, ApiError>) -> RequestOutcome {
+    match result {
+        Ok(stored) if stored.accepted == 0 && !stored.rejected.is_empty() => {
+            RequestOutcome::Rejected("all_rejected")
+        }
+        Ok(stored) if !stored.rejected.is_empty() => RequestOutcome::Partial,
+        Ok(_) => RequestOutcome::Ok,
+        Err(ApiError::Ingest(error)) => RequestOutcome::Rejected(error.reason()),
+        Err(ApiError::UnsupportedMediaType(_)) => RequestOutcome::Rejected("content_type"),
+        Err(ApiError::BadRequest(_) | ApiError::InvalidParameter { .. }) => {
+            RequestOutcome::Rejected("malformed")
+        }
+        // Storing records never answers these; count them as a failure of ours.
+        Err(ApiError::NotFound(_) | ApiError::Conflict(_) | ApiError::Internal(_)) => {
+            RequestOutcome::Rejected("internal")
+        }
+    }
+}
+
+async fn store_records(
+    state: &ApiState,
+    project: &Project,
+    headers: &HeaderMap,
+    body: Body,
+    received: &mut Received,
+) -> Result<Stored, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/json") {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "send records as application/json, not {content_type:?}"
+        )));
+    }
+    let bytes = read_limited(body, headers, &state.ingest.limits)
+        .await
+        .map_err(ingest_error)?;
+    received.payload_bytes = bytes.len();
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    let records = match value {
+        Value::Array(records) => records,
+        record => vec![record],
+    };
+    received.items = Some(records.len());
+    let received_unix_nano = now_unix_nano();
+    let mut calls = Vec::with_capacity(records.len());
+    let mut ids = Vec::with_capacity(records.len());
+    let mut rejected = Vec::new();
+    for (index, record) in records.iter().enumerate() {
+        match parse_record(record, received_unix_nano) {
+            Ok(call) => {
+                ids.push(Value::String(call.id.to_string()));
+                calls.push(call);
+            }
+            Err(error) => {
+                ids.push(Value::Null);
+                rejected.push(json!({"index": index, "error": error.to_string()}));
+            }
+        }
+    }
+    let accepted = calls.len();
+    if accepted > 0 {
+        state
+            .ingest
+            .for_project(project)
+            .store_calls(calls)
+            .await
+            .map_err(ingest_error)?;
+    }
+    Ok(Stored {
+        accepted,
+        ids,
+        rejected,
+    })
+}
+
+/// Ingest refusals in the API's error format, with the retry delay when
+/// the client should come back.
+fn ingest_error(error: IngestError) -> ApiError {
+    ApiError::Ingest(error)
+}
+
+fn now_unix_nano() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}

@@ -1,0 +1,56 @@
+//! `GET /api/v1/sessions/{id}`: a conversation — every call with this
+//! session id in time order (paginated), and its totals.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::ApiState;
+use super::calls::summary_json;
+use super::error::ApiError;
+use super::params::{param, parse_cursor, parse_limit, query_pairs};
+use crate::auth::Project;
+use crate::store::read::{CallFilter, CallSort, GroupBy, SortKey};
+
+pub fn router() -> Router<ApiState> {
+    Router::new().route("/api/v1/sessions/{id}", get(get_session))
+}
+
+#[tracing::instrument(skip(state, query))]
+async fn get_session(
+    State(state): State<ApiState>,
+    project: Project,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let pairs = query_pairs(query.as_deref());
+    if let Some((name, _)) = pairs.iter().find(|(k, _)| k != "limit" && k != "cursor") {
+        return Err(ApiError::invalid_name(name));
+    }
+    let sort = CallSort {
+        key: SortKey::Time,
+        ascending: true,
+    };
+    let limit = parse_limit(param(&pairs, "limit"), 200, 1000)?;
+    let cursor = parse_cursor(param(&pairs, "cursor"), sort)?;
+    let filter = CallFilter {
+        session_id: Some(id.clone()),
+        ..CallFilter::default()
+    };
+    let reader = &state.store.reader;
+    let totals = reader.call_stats(project.id, &filter, GroupBy::All).await?;
+    let Some(totals) = totals.into_iter().next().filter(|t| t.count > 0) else {
+        return Err(ApiError::NotFound(format!("session {id:?}")));
+    };
+    let page = reader
+        .list_calls(project.id, &filter, sort, limit, cursor)
+        .await?;
+    let calls: Vec<Value> = page.calls.iter().map(summary_json).collect();
+    Ok(Json(json!({
+        "session_id": id,
+        "totals": totals,
+        "calls": calls,
+        "next_cursor": page.next_cursor.map(|c| c.encode()),
+    })))
+}

@@ -1,0 +1,327 @@
+//! Retention: deleting the oldest data so the store keeps to a maximum age
+//! and a maximum size, and handing the space back to the file system.
+//!
+//! Data is deleted pack by pack, oldest first: every pack written up to a
+//! cutoff time, the span, log record and call rows whose bodies live in
+//! those packs, and the blobs nothing newer references. A blob that newer
+//! data still references (its `last_seen` is after the cutoff) is copied to
+//! a new pack first, dated by that last reference, so it goes when the data
+//! that uses it goes. Then `PRAGMA incremental_vacuum` returns the freed
+//! pages, so the file really shrinks.
+//!
+//! Planning reads through the read pool; the deletion runs as one batch on
+//! the writer, which checks at commit time that no blob it is about to lose
+//! became live meanwhile (a batch referencing it touched it): if one did,
+//! the batch rolls back and the next round plans again.
+
+use std::time::Duration;
+
+use sqlx::Row;
+
+use super::batch::WriteBatch;
+use super::codec::BlobHash;
+use super::pack::{PackBuilder, PackSlot};
+use super::read::{ReadError, Reader, Slot};
+
+/// What to keep.
+#[derive(Clone, Debug, Default)]
+pub struct RetentionPolicy {
+    /// Delete data ingested longer ago than this.
+    pub max_age: Option<Duration>,
+    /// Keep the database's used pages under this many bytes.
+    pub max_bytes: Option<u64>,
+}
+
+impl RetentionPolicy {
+    pub fn is_active(&self) -> bool {
+        self.max_age.is_some() || self.max_bytes.is_some()
+    }
+}
+
+/// One round of deletion, prepared outside the writer.
+#[derive(Debug, Clone, Default)]
+pub struct PrunePlan {
+    /// Every pack written at or before this time goes.
+    pub cutoff_unix_nano: i64,
+    /// Rows of those packs have no higher ids (see `mark_row_watermarks`).
+    pub span_rows_through: i64,
+    pub log_rows_through: i64,
+    pub call_rows_through: i64,
+    /// Blobs last referenced at or before this time are deleted; the others
+    /// in the doomed packs were relocated.
+    pub dead_through_unix_nano: i64,
+    /// Live blobs moved to the batch's new pack.
+    pub relocated: Vec<(BlobHash, PackSlot)>,
+    /// The latest `last_seen` among the relocated blobs: the new pack's date.
+    pub relocated_seen_unix_nano: i64,
+    /// Blobs that go (for the cache).
+    pub dead: Vec<BlobHash>,
+}
+
+/// How full the database is.
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    pub used_bytes: u64,
+    pub file_bytes: u64,
+}
+
+impl Reader {
+    pub async fn usage(&self) -> Result<Usage, ReadError> {
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&self.pool)
+            .await?;
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&self.pool)
+            .await?;
+        let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Usage {
+            used_bytes: ((pages - free).max(0) * page_size) as u64,
+            file_bytes: (pages.max(0) * page_size) as u64,
+        })
+    }
+
+    /// The time up to which packs must go, if any. For the size limit, the
+    /// oldest twentieth of the packs (at least one) per round.
+    async fn prune_cutoff(
+        &self,
+        policy: &RetentionPolicy,
+        now_unix_nano: i64,
+    ) -> Result<Option<i64>, ReadError> {
+        let mut cutoff: Option<i64> = None;
+        if let Some(max_age) = policy.max_age {
+            let oldest_allowed = now_unix_nano - max_age.as_nanos() as i64;
+            let by_age: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(created_at_unix_nano) FROM packs WHERE created_at_unix_nano < ?",
+            )
+            .bind(oldest_allowed)
+            .fetch_one(&self.pool)
+            .await?;
+            cutoff = by_age;
+        }
+        if let Some(max_bytes) = policy.max_bytes
+            && self.usage().await?.used_bytes > max_bytes
+        {
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM packs")
+                .fetch_one(&self.pool)
+                .await?;
+            let step = (count / 20).max(1);
+            let by_size: Option<i64> = sqlx::query_scalar(
+                "SELECT created_at_unix_nano FROM packs ORDER BY created_at_unix_nano LIMIT 1 OFFSET ?",
+            )
+            .bind(step - 1)
+            .fetch_optional(&self.pool)
+            .await?;
+            cutoff = cutoff.max(by_size);
+        }
+        Ok(cutoff)
+    }
+
+    /// Plans one round of pruning: which rows and packs go, and the live
+    /// blobs that must move to a new pack first. `None` when nothing is due.
+    pub async fn plan_prune(
+        &self,
+        policy: &RetentionPolicy,
+        touch_after: Duration,
+        now_unix_nano: i64,
+    ) -> Result<Option<(PrunePlan, PackBuilder)>, ReadError> {
+        let Some(cutoff) = self.prune_cutoff(policy, now_unix_nano).await? else {
+            return Ok(None);
+        };
+        let (spans, logs, calls): (Option<i64>, Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT MAX(span_rows_through), MAX(log_rows_through), MAX(call_rows_through) \
+             FROM packs WHERE created_at_unix_nano <= ?",
+        )
+        .bind(cutoff)
+        .fetch_one(&self.pool)
+        .await?;
+        // Ingest trusts blobs seen within `touch_after` without touching
+        // them again, so those are never deleted, whatever the policy says.
+        let dead_through = cutoff.min(now_unix_nano - 2 * touch_after.as_nanos() as i64);
+        let rows = sqlx::query(
+            "SELECT hash, pack_id, pack_offset, length, last_seen_unix_nano FROM blobs \
+             WHERE pack_id IN (SELECT id FROM packs WHERE created_at_unix_nano <= ?)",
+        )
+        .bind(cutoff)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut builder = PackBuilder::new();
+        let mut plan = PrunePlan {
+            cutoff_unix_nano: cutoff,
+            span_rows_through: spans.unwrap_or(0),
+            log_rows_through: logs.unwrap_or(0),
+            call_rows_through: calls.unwrap_or(0),
+            dead_through_unix_nano: dead_through,
+            ..PrunePlan::default()
+        };
+        for row in rows {
+            let hash_bytes: Vec<u8> = row.try_get("hash")?;
+            let Ok(hash) = BlobHash::try_from(hash_bytes.as_slice()) else {
+                continue;
+            };
+            let last_seen: i64 = row.try_get("last_seen_unix_nano")?;
+            if last_seen <= dead_through {
+                plan.dead.push(hash);
+                continue;
+            }
+            plan.relocated_seen_unix_nano = plan.relocated_seen_unix_nano.max(last_seen);
+            let content = self
+                .record(Slot {
+                    pack_id: row.try_get("pack_id")?,
+                    offset: row.try_get("pack_offset")?,
+                    length: row.try_get("length")?,
+                })
+                .await?;
+            plan.relocated.push((hash, builder.add(&content)));
+        }
+        Ok(Some((plan, builder)))
+    }
+}
+
+/// The batch that carries out a plan.
+pub fn prune_batch(plan: PrunePlan, builder: PackBuilder) -> std::io::Result<WriteBatch> {
+    Ok(WriteBatch {
+        packs: builder.finish()?,
+        prune: Some(plan),
+        ..WriteBatch::default()
+    })
+}
+
+/// Why the writer refused a prune batch.
+pub const BLOB_BECAME_LIVE: &str = "a blob to be deleted was referenced again";
+
+/// The writer's part: runs inside the batch's savepoint.
+pub async fn execute(
+    conn: &mut sqlx::SqliteConnection,
+    plan: &PrunePlan,
+    pack_ids: &[i64],
+) -> Result<u64, sqlx::Error> {
+    let mut deleted = 0;
+    for (table, through) in [
+        ("spans", plan.span_rows_through),
+        ("log_records", plan.log_rows_through),
+        ("calls", plan.call_rows_through),
+    ] {
+        deleted += sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE id <= ? AND pack_id IN \
+             (SELECT id FROM packs WHERE created_at_unix_nano <= ?)"
+        )))
+        .bind(through)
+        .bind(plan.cutoff_unix_nano)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    // The relocation pack is dated by its blobs' last use, so it goes with
+    // the data that uses them, and never before this round's cutoff.
+    for pack_id in pack_ids {
+        sqlx::query("UPDATE packs SET created_at_unix_nano = ? WHERE id = ?")
+            .bind(plan.relocated_seen_unix_nano.max(plan.cutoff_unix_nano + 1))
+            .bind(pack_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for (hash, slot) in &plan.relocated {
+        sqlx::query("UPDATE blobs SET pack_id = ?, pack_offset = ?, length = ? WHERE hash = ?")
+            .bind(pack_ids[slot.pack])
+            .bind(slot.offset as i64)
+            .bind(slot.length as i64)
+            .bind(hash.as_slice())
+            .execute(&mut *conn)
+            .await?;
+    }
+    let doomed = "SELECT id FROM packs WHERE created_at_unix_nano <= ?";
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM blobs WHERE pack_id IN ({doomed}) AND last_seen_unix_nano <= ?"
+    )))
+    .bind(plan.cutoff_unix_nano)
+    .bind(plan.dead_through_unix_nano)
+    .execute(&mut *conn)
+    .await?;
+    let stranded: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM blobs WHERE pack_id IN ({doomed})"
+    )))
+    .bind(plan.cutoff_unix_nano)
+    .fetch_one(&mut *conn)
+    .await?;
+    if stranded > 0 {
+        return Err(sqlx::Error::Protocol(BLOB_BECAME_LIVE.into()));
+    }
+    sqlx::query("DELETE FROM packs WHERE created_at_unix_nano <= ?")
+        .bind(plan.cutoff_unix_nano)
+        .execute(&mut *conn)
+        .await?;
+    Ok(deleted)
+}
+
+/// Runs retention until `stop` turns true: a round every `interval`, and
+/// at once when the writer found the database full.
+pub fn spawn_pruner(
+    store: super::Store,
+    policy: RetentionPolicy,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if !policy.is_active() {
+            return;
+        }
+        loop {
+            // Rounds follow each other while there is work, so a large
+            // backlog is pruned quickly.
+            loop {
+                match prune_round(&store, &policy).await {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(error) => {
+                        tracing::warn!(%error, "retention round failed; retrying later");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = store.space_needed.notified() => {}
+                _ = stop.changed() => return,
+            }
+        }
+    })
+}
+
+/// One round; true when something was deleted.
+pub async fn prune_round(
+    store: &super::Store,
+    policy: &RetentionPolicy,
+) -> Result<bool, PruneError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_nanos() as i64;
+    let touch_after = store.known_blobs.touch_after();
+    let Some((plan, builder)) = store.reader.plan_prune(policy, touch_after, now).await? else {
+        return Ok(false);
+    };
+    let through = plan.cutoff_unix_nano;
+    let batch = tokio::task::spawn_blocking(move || prune_batch(plan, builder))
+        .await
+        .map_err(|e| PruneError::Pack(std::io::Error::other(e.to_string())))?
+        .map_err(PruneError::Pack)?;
+    let summary = store.queue.write(batch).await?;
+    tracing::info!(
+        cutoff_unix_nano = through,
+        rows = summary.pruned_rows,
+        "retention pruned old data"
+    );
+    Ok(true)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Write(#[from] super::WriteError),
+    #[error("cannot pack relocated content: {0}")]
+    Pack(std::io::Error),
+}

@@ -1,0 +1,196 @@
+//! Retention by age and by size deletes the oldest data first and really
+//! shrinks the file; a full database answers 503 with Retry-After and stays
+//! intact.
+
+use std::time::Duration;
+
+use prost::Message as _;
+use serde_json::Value;
+
+use crate::generate::{self, hex};
+use crate::server::TestServer;
+
+/// Sends a request of `spans` spans with ~2 KB of distinct content each;
+/// returns the HTTP status and the trace ids.
+async fn send_heavy(server: &TestServer, spans: usize) -> (u16, Option<String>, Vec<String>) {
+    let mut list = Vec::with_capacity(spans);
+    let mut ids = Vec::with_capacity(spans);
+    for _ in 0..spans {
+        let mut span = generate::span("heavy");
+        let text: String = (0..16)
+            .map(|_| hex(&generate::random_bytes::<64>()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        span.attributes
+            .push(generate::string_attr("payload", &text));
+        ids.push(hex(&span.trace_id));
+        list.push(span);
+    }
+    let response = reqwest::Client::new()
+        .post(server.url("/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(generate::request(list).encode_to_vec())
+        .send()
+        .await
+        .expect("send");
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap_or("").to_owned());
+    (status, retry_after, ids)
+}
+
+async fn trace_status(server: &TestServer, trace_id: &str) -> u16 {
+    reqwest::get(server.url(&format!("/api/v1/traces/{trace_id}")))
+        .await
+        .expect("get")
+        .status()
+        .as_u16()
+}
+
+async fn health(server: &TestServer) -> Value {
+    reqwest::get(server.url("/healthz"))
+        .await
+        .expect("healthz")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+async fn wait_until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn file_size(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+const FAST_RETENTION: [&str; 4] = ["--prune-interval", "100ms", "--blob-touch-after", "0s"];
+
+#[tokio::test]
+async fn retention_by_age_deletes_old_data_and_shrinks_the_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("age.db");
+    let mut server = TestServer::start_on(&db, &[]).await;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let (status, _, batch) = send_heavy(&server, 100).await;
+        assert_eq!(status, 200);
+        ids.extend(batch);
+    }
+    server.stop().await;
+    let full = file_size(&db);
+    assert!(full > 2_000_000, "{full}");
+
+    let mut args = vec!["--retention", "1s"];
+    args.extend(FAST_RETENTION);
+    let mut server = TestServer::start_on(&db, &args).await;
+    let first = ids[0].clone();
+    let last = ids[ids.len() - 1].clone();
+    wait_until("old data is pruned", || async {
+        trace_status(&server, &first).await == 404 && trace_status(&server, &last).await == 404
+    })
+    .await;
+    let (status, _, fresh) = send_heavy(&server, 5).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        trace_status(&server, &fresh[0]).await,
+        200,
+        "new data is kept"
+    );
+    server.stop().await;
+    let pruned = file_size(&db);
+    assert!(
+        pruned < full / 4,
+        "file shrank from {full} to {pruned} bytes"
+    );
+}
+
+#[tokio::test]
+async fn retention_by_size_keeps_the_newest_data_under_the_cap() {
+    let mut args = vec!["--max-db-mb", "1"];
+    args.extend(FAST_RETENTION);
+    let server = TestServer::start_with_args(&args).await;
+    let mut batches = Vec::new();
+    for _ in 0..20 {
+        let (status, _, ids) = send_heavy(&server, 100).await;
+        assert_eq!(status, 200);
+        batches.push(ids);
+    }
+    wait_until("the database is under its cap", || async {
+        health(&server).await["db_used_bytes"]
+            .as_u64()
+            .unwrap_or(u64::MAX)
+            <= 1_100_000
+    })
+    .await;
+    assert_eq!(
+        trace_status(&server, &batches[0][0]).await,
+        404,
+        "the oldest data went first"
+    );
+    let newest = batches.last().expect("batches");
+    assert_eq!(
+        trace_status(&server, &newest[newest.len() - 1]).await,
+        200,
+        "the newest data stayed"
+    );
+}
+
+#[tokio::test]
+async fn a_full_database_answers_503_and_stays_intact() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("full.db");
+    let mut server = TestServer::start_on(&db, &["--hard-limit-mb", "2"]).await;
+    let mut acknowledged = Vec::new();
+    let mut refused = None;
+    for _ in 0..60 {
+        let (status, retry_after, ids) = send_heavy(&server, 50).await;
+        match status {
+            200 => acknowledged.extend(ids),
+            503 => {
+                refused = retry_after;
+                break;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(
+        refused.as_deref(),
+        Some("1"),
+        "a full database answers 503 with Retry-After"
+    );
+    assert!(!acknowledged.is_empty());
+    server.stop().await;
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_reprise"))
+        .arg("check")
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .expect("check");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let server = TestServer::start_on(&db, &[]).await;
+    for trace_id in &acknowledged {
+        assert_eq!(
+            trace_status(&server, trace_id).await,
+            200,
+            "acknowledged {trace_id}"
+        );
+    }
+}
