@@ -295,7 +295,8 @@ mod tests {
     fn missing_or_malformed_embeddings_are_errors() {
         assert!(parse_embeddings(&json!({}), 1).is_err());
         let one = json!({"data": [{"index": 0, "embedding": [1.0]}]});
-        assert!(parse_embeddings(&one, 2).unwrap_err().contains("input 1"));
+        let error = parse_embeddings(&one, 2).expect_err("one vector for two inputs");
+        assert!(error.contains("input 1"), "{error}");
         let bad = json!({"data": [{"index": 0, "embedding": ["x"]}]});
         assert!(parse_embeddings(&bad, 1).is_err());
     }

@@ -501,7 +501,7 @@ fn render_table(report: &ComparisonReport) -> String {
             let _ = writeln!(out, "    original:  {original}");
             let _ = writeln!(out, "    candidate: {candidate}");
             if let Some(rationale) = &r.rationale {
-                let _ = writeln!(out, "    judge:     {}", one_line(Some(rationale)));
+                let _ = writeln!(out, "    reason:    {}", one_line(Some(rationale)));
             }
         }
     }
@@ -551,7 +551,7 @@ fn render_markdown(report: &ComparisonReport) -> String {
     }
     if !report.regressions.is_empty() {
         let _ = writeln!(out, "\n### Worst regressions\n");
-        let _ = writeln!(out, "| item | score | original | candidate | judge |");
+        let _ = writeln!(out, "| item | score | original | candidate | reason |");
         let _ = writeln!(out, "|---|---|---|---|---|");
         for r in &report.regressions {
             let (item, score, original, candidate) = regression_line(r);
@@ -633,7 +633,7 @@ fn render_html(report: &ComparisonReport) -> String {
     if !report.regressions.is_empty() {
         out.push_str(
             "<h2>Worst regressions</h2>\n<table>\n<tr><th>item</th><th>score</th>\
-             <th>original</th><th>candidate</th><th>judge</th></tr>\n",
+             <th>original</th><th>candidate</th><th>reason</th></tr>\n",
         );
         for r in &report.regressions {
             let (item, score, _, _) = regression_line(r);
