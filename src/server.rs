@@ -23,11 +23,11 @@ use crate::config::ServeArgs;
 use crate::cost::{PriceError, PriceTable};
 use crate::ingest::otlp::{grpc, http};
 use crate::ingest::{Ingest, linker};
-use crate::redact::{self, RedactionConfigError};
-use crate::store::keys::KeyStoreError;
 use crate::metrics::{self, MetricsError};
 use crate::providers::ProviderError;
+use crate::redact::{self, RedactionConfigError};
 use crate::replay::{ConfigFile, Engine, Executor, TargetError};
+use crate::store::keys::KeyStoreError;
 use crate::store::{OpenError, Store, prune};
 use crate::tls::{TlsError, TlsFiles, TlsListener};
 

@@ -27,10 +27,8 @@ pub async fn run(args: &CompareArgs) -> anyhow::Result<()> {
         })?)
     };
     let store = Store::open(&StoreOptions::new(args.db.clone())).await?;
-    // The project the CLI works in is the one ingest writes to.
-    let project_id =
-        crate::ingest::Ingest::new(store.clone(), crate::ingest::limits::Limits::default())
-            .project_id;
+    // The CLI works in the default project, as `reprise replay` does.
+    let project_id = crate::auth::DEFAULT_PROJECT_ID;
     let result = compare(&store, project_id, args, &file, options).await;
     store.close().await;
     let text = result?;
