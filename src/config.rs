@@ -28,6 +28,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Replay recorded calls against other models and summarize the answers.
     Replay(Box<ReplayArgs>),
+    /// Score a replay run against the originals and print the comparison.
+    Compare(CompareArgs),
     /// Tools for development and demos.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -292,6 +294,53 @@ pub fn split_pair(pair: &str) -> Result<(&str, &str), String> {
         Some((key, value)) if !key.trim().is_empty() => Ok((key.trim(), value)),
         _ => Err(format!("{pair:?} is not KEY=VALUE")),
     }
+}
+
+/// How `reprise compare` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    Table,
+    Json,
+    Markdown,
+    /// One self-contained page.
+    Html,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The replay run to compare.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// SQLite database file; may be the one a running server uses.
+    #[arg(long, env = "REPRISE_DB", default_value = "reprise.db")]
+    pub db: PathBuf,
+    /// Config file with targets and the `[compare]` section; `./reprise.toml`
+    /// is read when it exists and this is not given.
+    #[arg(long, env = "REPRISE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    pub format: CompareFormat,
+    /// A target from the config file that judges the answers (`[compare] judge` otherwise).
+    #[arg(long, value_name = "NAME")]
+    pub judge: Option<String>,
+    /// Grade each answer 1–10 against the rubric instead of judging pairs.
+    #[arg(long)]
+    pub rubric: bool,
+    /// A judge prompt template file overriding the default.
+    #[arg(long, value_name = "FILE")]
+    pub judge_template: Option<PathBuf>,
+    /// A target with an OpenAI-compatible /v1/embeddings for embedding similarity.
+    #[arg(long, value_name = "NAME")]
+    pub embeddings: Option<String>,
+    /// Score every item again in a new scoring (the targets are not called again).
+    #[arg(long)]
+    pub rescore: bool,
+    /// Print without scoring anything new.
+    #[arg(long, conflicts_with_all = ["rescore", "judge", "rubric", "judge_template", "embeddings"])]
+    pub no_score: bool,
+    /// Show this scoring instead of the newest.
+    #[arg(long, value_name = "SCORING_ID")]
+    pub scoring: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

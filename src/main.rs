@@ -42,6 +42,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => {
             reprise::replay::cli::run(&args, reprise::server::shutdown_signal()).await?;
         }
+        Command::Compare(args) => reprise::compare::cli::run(&args).await?,
         Command::Dev(DevCommand::FakeProvider(args)) => fake_provider(&args).await?,
         Command::Backup(args) => reprise::cli::backup::backup(&args).await?,
         Command::Restore(args) => reprise::cli::backup::restore(&args).await?,

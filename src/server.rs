@@ -60,6 +60,8 @@ pub enum ServeError {
     Grpc(tonic::transport::Error),
     #[error(transparent)]
     Config(#[from] TargetError),
+    #[error(transparent)]
+    Compare(#[from] crate::compare::settings::SettingsError),
     #[error("cannot start the replay executor: {0}")]
     Replay(#[from] ProviderError),
 }
@@ -94,6 +96,9 @@ pub async fn serve(
         None => None,
     };
     let replay_config = Arc::new(ConfigFile::load(args.config.as_deref())?);
+    let compare_config = Arc::new(crate::compare::settings::CompareFile::load(
+        args.config.as_deref(),
+    )?);
     let store = Store::open(&args.store_options()).await?;
     let authorizer = Authorizer::load(store.pool(), args.require_keys).await?;
     refuse_if_exposed(args, &authorizer)?;
@@ -127,6 +132,9 @@ pub async fn serve(
             wake: replay_wake.clone(),
         }))
         .merge(crate::ui::router())
+        .merge(api::comparison::router(
+            api::comparison::ComparisonState::new(store.clone(), ingest.project_id, compare_config),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             authorizer.clone(),
             auth::http::authenticate,

@@ -2,6 +2,7 @@
 //! with its router, handlers and response shapes; this module merges them.
 
 pub mod calls;
+pub mod comparison;
 pub mod costs;
 pub mod error;
 pub mod export;

@@ -18,12 +18,26 @@
 //!    per pair and produces a [`aggregate::Comparison`] per target: paired
 //!    statistics with intervals from [`stats`], a [`verdict`] whose decision
 //!    rule is written out in that module, and the worst regressions by id.
+//!
+//! Those parts are pure. Around them, with I/O: [`scoring`] reads a replay
+//! run's stored answers, runs the scorers, asks the judge through
+//! [`judging`] and the embeddings target, both called by [`caller`] within
+//! the replay module's limits, retries and budget, and stores one scored
+//! item per (run, item, scoring); [`report`] reads a scoring back into the
+//! report the API returns and [`cli`] (`reprise compare`) prints;
+//! [`settings`] is the `[compare]` section of `reprise.toml`.
 
 pub mod aggregate;
+pub mod caller;
+pub mod cli;
 pub mod json;
 pub mod judge;
+pub mod judging;
 pub mod refusal;
+pub mod report;
 pub mod scores;
+pub mod scoring;
+pub mod settings;
 pub mod similarity;
 pub mod stats;
 pub mod text;

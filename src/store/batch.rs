@@ -105,6 +105,8 @@ pub struct WriteBatch {
     pub cost_updates: Vec<(CallId, Option<f64>)>,
     /// A round of retention pruning.
     pub prune: Option<super::prune::PrunePlan>,
+    /// Comparison scorings and their scored items.
+    pub comparison: Vec<super::comparisons::ComparisonWrite>,
 }
 
 impl WriteBatch {
@@ -117,7 +119,7 @@ impl WriteBatch {
             + self.new_blobs.len()
             + super::replays::row_count(&self.replay))
             * 160;
-        packs + rows + 1024
+        packs + rows + super::comparisons::memory_bytes(&self.comparison) + 1024
     }
 
     /// Whether every index in the batch points at something in it. The
@@ -152,5 +154,6 @@ impl WriteBatch {
             + self.linked_calls.len()
             + super::replays::row_count(&self.replay)
             + self.cost_updates.len()
+            + super::comparisons::row_count(&self.comparison)
     }
 }

@@ -18,6 +18,7 @@ pub mod call_index;
 pub mod call_record;
 mod call_writes;
 pub mod codec;
+pub mod comparisons;
 pub mod keys;
 pub mod maintenance;
 pub mod pack;

@@ -90,6 +90,8 @@ pub struct WriteSummary {
     pub links_queued: u64,
     /// What each replay write of the batch did, in order.
     pub replay: Vec<super::replays::ReplayApplied>,
+    /// Rows each comparison write of the batch changed, in order.
+    pub comparison: Vec<u64>,
     /// Rows deleted by retention.
     pub pruned_rows: u64,
 }
@@ -407,6 +409,7 @@ async fn write_batch(
         // Relocated content carries no rows.
         mark_row_watermarks(conn, &pack_ids).await?;
     }
+    let comparison = super::comparisons::apply(conn, &batch.comparison).await?;
     Ok(Written {
         summary: WriteSummary {
             pruned_rows,
@@ -415,6 +418,7 @@ async fn write_batch(
             calls_inserted: calls.inserted,
             links_queued,
             replay,
+            comparison,
         },
         inserted_calls: calls.inserted_indices,
     })

@@ -5,6 +5,7 @@ mod backpressure;
 mod backup;
 mod bad_input;
 pub mod calls_expected;
+mod compare;
 mod crash;
 mod exporter;
 mod fixtures;
