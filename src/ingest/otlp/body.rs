@@ -43,30 +43,50 @@ pub async fn read_limited(
     headers: &HeaderMap,
     limits: &Limits,
 ) -> Result<Bytes, IngestError> {
-    let too_large = IngestError::BodyTooLarge {
-        limit: limits.max_body_bytes,
-    };
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limits.max_body_bytes) {
-        return Err(too_large);
+    let mut body = body;
+    let mut collected = bytes::BytesMut::new();
+    let mut over = declared.is_some_and(|length| length > limits.max_body_bytes);
+    let mut seen = 0usize;
+    // A client still writing when the server answers and closes sees a
+    // broken pipe instead of the 413; reading (and dropping) a bounded
+    // remainder lets it read the answer. Past the bound, the connection
+    // is closed on it.
+    let drain_limit = limits.max_body_bytes.saturating_mul(4);
+    if declared.is_some_and(|length| length > drain_limit) {
+        return Err(too_large(limits));
     }
-    let limited = http_body_util::Limited::new(body, limits.max_body_bytes);
-    match limited.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error)
-            if error
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_large)
-        }
-        Err(error) => Err(IngestError::Malformed {
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| IngestError::Malformed {
             format: "HTTP",
             message: format!("could not read the request body: {error}"),
-        }),
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > limits.max_body_bytes {
+            over = true;
+        }
+        if seen > drain_limit {
+            break;
+        }
+        if !over {
+            collected.extend_from_slice(&data);
+        }
+    }
+    if over {
+        return Err(too_large(limits));
+    }
+    Ok(collected.freeze())
+}
+
+fn too_large(limits: &Limits) -> IngestError {
+    IngestError::BodyTooLarge {
+        limit: limits.max_body_bytes,
     }
 }
 
