@@ -1,8 +1,10 @@
 //! Soak and chaos: sustained ingestion over OTLP/HTTP and raw records, with
-//! queries running beside it, while the server is killed with SIGKILL and
-//! restarted at random moments. At the end, every acknowledged trace and
-//! record must be there, `PRAGMA integrity_check` must pass, and the
-//! server's memory must not have grown without bound.
+//! queries and a replay run (against an in-process fake provider) running
+//! beside it, while the server is killed with SIGKILL and restarted at
+//! random moments. At the end, every acknowledged trace and record must be
+//! there, the replay must have finished every item exactly once,
+//! `PRAGMA integrity_check` must pass, and the server's memory must not
+//! have grown without bound.
 //!
 //! ```sh
 //! cargo build --release --bin reprise
@@ -30,6 +32,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, Key
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message as _;
+use reprise::fake_provider::{FakeConfig, FakeProvider};
 use serde_json::json;
 use tokio::sync::{Mutex, RwLock};
 
@@ -266,6 +269,80 @@ async fn stored(base: &str, service: &str, field: &str) -> std::collections::Has
     }
 }
 
+/// Starts a replay of the raw records acknowledged so far, 3 repetitions
+/// each, against the fake provider; returns the run id.
+async fn start_replay(base: &str) -> Option<(String, u64)> {
+    let body = json!({"name": "soak", "filters": {"service": "soak-raw"}, "targets": ["fake"], "repeat": 3});
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/v1/replays"))
+        .json(&body)
+        .send()
+        .await
+        .ok()?;
+    let run: serde_json::Value = response.json().await.ok()?;
+    Some((
+        run["id"].as_str()?.to_owned(),
+        run["progress"]["total"].as_u64()?,
+    ))
+}
+
+/// Waits for the run to end; then counts its items and their result calls.
+async fn replay_outcome(base: &str, run_id: &str) -> serde_json::Value {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let run = loop {
+        let run: serde_json::Value = client
+            .get(format!("{base}/api/v1/replays/{run_id}"))
+            .send()
+            .await
+            .expect("run")
+            .json()
+            .await
+            .expect("JSON");
+        if run["state"] != "running" || Instant::now() > deadline {
+            break run;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let mut results = std::collections::HashSet::new();
+    let mut items_with_result = 0u64;
+    let mut cursor = String::new();
+    loop {
+        let mut url = format!("{base}/api/v1/replays/{run_id}/results?limit=200");
+        if !cursor.is_empty() {
+            url.push_str(&format!("&cursor={cursor}"));
+        }
+        let page: serde_json::Value = client
+            .get(url)
+            .send()
+            .await
+            .expect("results")
+            .json()
+            .await
+            .expect("JSON");
+        for group in page["results"].as_array().into_iter().flatten() {
+            for item in group["replays"].as_array().into_iter().flatten() {
+                if let Some(id) = item["call"]["id"].as_str() {
+                    items_with_result += 1;
+                    results.insert(id.to_owned());
+                }
+            }
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    json!({
+        "state": run["state"],
+        "items": run["progress"]["total"],
+        "done": run["progress"]["done"],
+        "failed": run["progress"]["failed"],
+        "items_with_a_result": items_with_result,
+        "distinct_result_calls": results.len(),
+    })
+}
+
 fn check_integrity(bin: &Path, db: &Path) -> bool {
     std::process::Command::new(bin)
         .arg("check")
@@ -292,7 +369,25 @@ async fn main() {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let log = work.join("server.log");
-    let mut live = server::start(&bin, &db, &[], &log)
+    // The replay's target: slow enough (100 ms a request, 2 at a time) that
+    // the run is still going when the server is killed.
+    let mut fake_config = FakeConfig::default();
+    fake_config.default.timing.latency_ms = 100;
+    let fake = FakeProvider::start("127.0.0.1:0".parse().expect("addr"), fake_config)
+        .await
+        .expect("fake provider");
+    let config = work.join("reprise.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[targets.fake]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"soak-model\"\nmax_concurrency = 2\n",
+            fake.base_url()
+        ),
+    )
+    .expect("config");
+    let config_arg = config.to_string_lossy().to_string();
+    let server_args = ["--config".to_owned(), config_arg];
+    let mut live = server::start(&bin, &db, &server_args, &log)
         .await
         .expect("server starts");
     let shared = Arc::new(Shared {
@@ -316,14 +411,21 @@ async fn main() {
     let mut rss_samples: Vec<(f64, u64)> = Vec::new();
     let mut next_kill =
         Instant::now() + Duration::from_secs_f64(args.kill_every * (0.5 + rng.unit()));
+    let mut replay: Option<(String, u64)> = None;
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_secs(1)).await;
+        if replay.is_none() && started.elapsed() > Duration::from_secs(10) {
+            replay = start_replay(&live.http_url).await;
+            if let Some((id, total)) = &replay {
+                println!("replay {id} started: {total} items");
+            }
+        }
         if let Some(memory) = server::read_memory(live.pid) {
             rss_samples.push((started.elapsed().as_secs_f64(), memory.rss_kib));
         }
         if Instant::now() >= next_kill && Instant::now() + Duration::from_secs(5) < deadline {
             drop(live); // kill_on_drop: SIGKILL
-            live = server::start(&bin, &db, &[], &log)
+            live = server::start(&bin, &db, &server_args, &log)
                 .await
                 .expect("server restarts");
             *shared.url.write().await = live.http_url.clone();
@@ -343,7 +445,7 @@ async fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     live.stop().await.expect("clean stop");
 
-    let final_server = server::start(&bin, &db, &[], &log)
+    let final_server = server::start(&bin, &db, &server_args, &log)
         .await
         .expect("final start");
     let traces = shared.acked_traces.lock().await.clone();
@@ -358,6 +460,10 @@ async fn main() {
             .iter()
             .filter(|id| !stored_records.contains(*id))
             .count();
+    let replay_report = match &replay {
+        Some((id, _)) => replay_outcome(&final_server.http_url, id).await,
+        None => json!(null),
+    };
     final_server.stop().await.expect("clean stop");
     let intact = check_integrity(&bin, &db);
     let third = rss_samples.len() / 3;
@@ -378,6 +484,7 @@ async fn main() {
         "queries_ok": c.queries_ok.load(Ordering::Relaxed),
         "queries_failed": c.queries_failed.load(Ordering::Relaxed),
         "lost": lost,
+        "replay": replay_report,
         "integrity_ok": intact,
         "rss_peak_first_third_mib": early_peak as f64 / 1024.0,
         "rss_peak_last_third_mib": late_peak as f64 / 1024.0,
@@ -388,5 +495,15 @@ async fn main() {
             .expect("write report");
     }
     assert_eq!(lost, 0, "acknowledged data was lost");
+    assert!(replay.is_some(), "the replay run was started");
+    assert_eq!(replay_report["state"], "done", "the replay finished");
+    assert_eq!(
+        replay_report["items_with_a_result"], replay_report["items"],
+        "every replay item has one result"
+    );
+    assert_eq!(
+        replay_report["distinct_result_calls"], replay_report["items"],
+        "no replay item was stored twice"
+    );
     assert!(intact, "integrity check failed");
 }

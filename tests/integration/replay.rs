@@ -1065,13 +1065,14 @@ async fn a_server_told_to_stop_gives_its_run_back_for_the_next_start() {
     .await;
     let status = h.server.stop().await;
     assert!(status.success(), "{status:?}");
+    // Read the file while no server runs: a restarted one would claim
+    // items again at once.
+    let (running, leased) = items_in_flight(&h.db()).await;
+    assert_eq!(running, 0, "items in flight went back to pending");
+    assert_eq!(leased, 0, "no item keeps the stopped server's lease");
     h.restart().await;
     let run = get_json(&h.server, &format!("/api/v1/replays/{id}")).await;
     assert_eq!(run["state"], "running");
-    assert_eq!(
-        run["progress"]["running"], 0,
-        "items in flight went back: {run}"
-    );
     let done_at_restart = run["progress"]["done"].as_u64().expect("done");
     assert!(
         done_at_restart < total as u64,
@@ -1092,6 +1093,25 @@ async fn a_server_told_to_stop_gives_its_run_back_for_the_next_start() {
     let run = wait_finished(&h.server, &id).await;
     assert_eq!(run["state"], "done");
     assert_eq!(run["progress"]["done"], total);
+}
+
+/// Items in state `running`, and items still holding a lease, read from
+/// the database file.
+async fn items_in_flight(db: &std::path::Path) -> (i64, i64) {
+    use sqlx::Row as _;
+    let url = format!("sqlite://{}?mode=ro", db.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("open db");
+    let row = sqlx::query(
+        "SELECT COALESCE(SUM(state = 'running'), 0) AS running, \
+         COALESCE(SUM(lease_owner IS NOT NULL AND state IN ('pending', 'running')), 0) AS leased \
+         FROM replay_items",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("items");
+    let counts = (row.get("running"), row.get("leased"));
+    pool.close().await;
+    counts
 }
 
 /// Restarts the server; returns how many items were done when it came back.
