@@ -1088,3 +1088,67 @@ async fn replay_targets_are_listed_without_their_headers() {
         ]})
     );
 }
+
+/// With API keys, the UI asks for one instead of failing, says when a key
+/// is refused, and with a good key shows the calls the API returns for it.
+#[tokio::test]
+async fn with_api_keys_the_ui_asks_for_one_and_uses_it() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("reprise.db");
+    let key = crate::security::create_key(&db, "viewer", "default", &["ingest", "read"]);
+    let server = TestServer::start_on(&db, &[]).await;
+    let record = json!({"provider": "openai", "service": "keyed",
+        "request": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]},
+        "response": {"id": "r1", "model": "gpt-4o", "choices": [{"index": 0,
+            "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}});
+    let stored: Value = reqwest::Client::new()
+        .post(server.url("/api/v1/calls"))
+        .bearer_auth(&key)
+        .json(&record)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("JSON");
+    let call_id = stored["ids"][0].as_str().expect("stored").to_owned();
+
+    let key_form = "const m = document.getElementById('main'); \
+                    return m && m.dataset.ready === 'key' ? m.innerText : null;";
+    browser.goto(&server.url("/calls")).await;
+    let text = browser.wait("the key form", key_form).await;
+    assert!(
+        text.as_str()
+            .is_some_and(|t| t.contains("needs an API key")),
+        "{text}"
+    );
+
+    browser.type_into("form.api-key input", "rpk_wrong").await;
+    browser.click("form.api-key button").await;
+    let text = browser
+        .wait(
+            "the refusal",
+            "const m = document.getElementById('main'); \
+             return m.dataset.ready === 'key' && m.innerText.includes('refused') ? m.innerText : null;",
+        )
+        .await;
+    assert!(text.as_str().is_some_and(|t| t.contains("refused")));
+
+    browser.type_into("form.api-key input", &key).await;
+    browser.click("form.api-key button").await;
+    browser.wait_ready("calls").await;
+    browser
+        .wait_equal("the calls the key sees", ROW_IDS, &json!([call_id]))
+        .await;
+    // Kept for the next page load, and not in the URL.
+    let kept = browser
+        .js("return [localStorage.getItem('reprise.apiKey'), location.href];")
+        .await;
+    assert_eq!(kept[0], json!(key));
+    assert!(!kept[1].as_str().unwrap_or("").contains(&key));
+    browser.assert_no_errors("calls with a key").await;
+    browser.close().await;
+}

@@ -27,8 +27,32 @@ export function queryString(params) {
   return text ? `?${text}` : "";
 }
 
+// A server with API keys answers 401 without one. The key a person enters
+// is kept in this browser's localStorage (never in a URL, where it would
+// reach logs and history) and sent as a bearer token.
+const KEY_ITEM = "reprise.apiKey";
+
+export function apiKey() {
+  try {
+    return localStorage.getItem(KEY_ITEM) || "";
+  } catch {
+    return "";
+  }
+}
+
+export function setApiKey(key) {
+  try {
+    if (key) localStorage.setItem(KEY_ITEM, key);
+    else localStorage.removeItem(KEY_ITEM);
+  } catch {
+    // Storage disabled: the key lasts until the page is left.
+  }
+}
+
 async function request(method, path, params, body, signal) {
   const init = { method, headers: { accept: "application/json" }, signal };
+  const key = apiKey();
+  if (key) init.headers.authorization = `Bearer ${key}`;
   if (body !== undefined) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -42,6 +66,10 @@ async function request(method, path, params, body, signal) {
     } catch {
       json = null;
     }
+  }
+  if (response.status === 401) {
+    // Pages handle their own errors; asking for a key is the router's job.
+    window.dispatchEvent(new CustomEvent("reprise:unauthorized"));
   }
   if (!response.ok) {
     const error = json && json.error ? json.error : {};

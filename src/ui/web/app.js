@@ -3,8 +3,8 @@
 // another URL aborts the previous page's fetches (signal) and runs its
 // cleanup (timers). Links marked data-nav are followed without a reload.
 
-import { replace, notice } from "./dom.js";
-import { isAbort } from "./api.js";
+import { h, replace, notice } from "./dom.js";
+import { ApiError, apiKey, isAbort, setApiKey } from "./api.js";
 
 const routes = [
   { pattern: /^\/$/, page: "calls", section: "calls" },
@@ -57,10 +57,56 @@ async function show() {
     if (current === state) main.dataset.ready = "true";
   } catch (error) {
     if (isAbort(error) || current !== state) return;
+    if (error instanceof ApiError && error.status === 401) {
+      askForKey();
+      return;
+    }
     replace(main, notice("error", `This page failed: ${error.message}`));
     main.dataset.ready = "error";
     console.error(error);
   }
+}
+
+/** Stops the current page and shows the key form in its place. */
+function askForKey() {
+  const main = document.getElementById("main");
+  if (main.dataset.ready === "key") return;
+  if (current) {
+    current.controller.abort();
+    if (typeof current.cleanup === "function") current.cleanup();
+    current = null;
+  }
+  replace(main, keyForm());
+  main.dataset.ready = "key";
+}
+
+window.addEventListener("reprise:unauthorized", askForKey);
+
+/** Asks for an API key (the server has keys and this browser sent none, or a revoked one). */
+function keyForm() {
+  const input = h("input", {
+    type: "password",
+    name: "api-key",
+    autocomplete: "off",
+    placeholder: "rpk_…",
+    "aria-label": "API key",
+  });
+  const form = h(
+    "form",
+    {
+      class: "api-key",
+      onsubmit: (event) => {
+        event.preventDefault();
+        setApiKey(input.value.trim());
+        show();
+      },
+    },
+    h("p", null, apiKey() ? "This API key was refused. " : "This server needs an API key. ",
+      "Enter a key with the read scope (reprise keys create --scope read); it is kept in this browser."),
+    input,
+    h("button", { type: "submit" }, "Use key"),
+  );
+  return notice("error", form);
 }
 
 /** Goes to a URL inside the UI, adding a history entry. */
