@@ -149,6 +149,9 @@ pub struct Memory {
     /// `VmHWM`: the peak resident set size since the process started.
     pub peak_rss_kib: u64,
     pub rss_kib: u64,
+    /// `RssAnon`: resident memory not backed by a file (the heap, stacks).
+    /// `VmRSS` also counts pages of the database file the readers map.
+    pub anon_kib: u64,
 }
 
 pub fn read_memory(pid: u32) -> Option<Memory> {
@@ -159,6 +162,8 @@ pub fn read_memory(pid: u32) -> Option<Memory> {
             memory.peak_rss_kib = parse_kib(value)?;
         } else if let Some(value) = line.strip_prefix("VmRSS:") {
             memory.rss_kib = parse_kib(value)?;
+        } else if let Some(value) = line.strip_prefix("RssAnon:") {
+            memory.anon_kib = parse_kib(value)?;
         }
     }
     Some(memory)

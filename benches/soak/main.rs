@@ -409,6 +409,7 @@ async fn main() {
     let mut rng = Rng::new(args.seed ^ 0xC0FFEE);
     let mut restarts = 0;
     let mut rss_samples: Vec<(f64, u64)> = Vec::new();
+    let mut anon_samples: Vec<(f64, u64)> = Vec::new();
     let mut next_kill =
         Instant::now() + Duration::from_secs_f64(args.kill_every * (0.5 + rng.unit()));
     let mut replay: Option<(String, u64)> = None;
@@ -422,6 +423,7 @@ async fn main() {
         }
         if let Some(memory) = server::read_memory(live.pid) {
             rss_samples.push((started.elapsed().as_secs_f64(), memory.rss_kib));
+            anon_samples.push((started.elapsed().as_secs_f64(), memory.anon_kib));
         }
         if Instant::now() >= next_kill && Instant::now() + Duration::from_secs(5) < deadline {
             drop(live); // kill_on_drop: SIGKILL
@@ -488,6 +490,8 @@ async fn main() {
         "integrity_ok": intact,
         "rss_peak_first_third_mib": early_peak as f64 / 1024.0,
         "rss_peak_last_third_mib": late_peak as f64 / 1024.0,
+        "anon_peak_first_third_mib": peak(&anon_samples[..third]) as f64 / 1024.0,
+        "anon_peak_last_third_mib": peak(&anon_samples[anon_samples.len() - third..]) as f64 / 1024.0,
     });
     println!("{}", serde_json::to_string_pretty(&report).expect("JSON"));
     if let Some(path) = &args.json_out {

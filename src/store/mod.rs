@@ -214,6 +214,5 @@ fn read_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
         // their time at a million calls. The pages are the OS's file cache,
         // shared and reclaimable, though they show in the process's RSS.
         .pragma("mmap_size", "1073741824")
-        .pragma("temp_store", "memory")
         .log_statements(tracing::log::LevelFilter::Trace))
 }
