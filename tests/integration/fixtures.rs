@@ -59,3 +59,25 @@ pub fn read(path: &Path) -> Vec<u8> {
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&read(path)).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
+
+/// Sends every capture to a running server over OTLP/HTTP (protobuf) and
+/// waits until the linker has joined what arrived in pieces.
+pub async fn send_all(server: &crate::server::TestServer) {
+    let client = reqwest::Client::new();
+    for capture in captures() {
+        let path = if capture.is_logs {
+            "/v1/logs"
+        } else {
+            "/v1/traces"
+        };
+        let response = client
+            .post(server.url(path))
+            .header("content-type", "application/x-protobuf")
+            .body(read(&capture.pb))
+            .send()
+            .await
+            .expect("send fixture");
+        assert_eq!(response.status(), 200, "{}", capture.name);
+    }
+    crate::calls_expected::settle(server).await;
+}

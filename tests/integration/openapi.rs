@@ -5,7 +5,6 @@
 
 use serde_json::{Value, json};
 
-use crate::calls_expected::settle;
 use crate::fixtures;
 use crate::server::TestServer;
 
@@ -51,26 +50,6 @@ async fn get(server: &TestServer, path: &str) -> (u16, Value) {
     (status, response.json().await.expect("JSON body"))
 }
 
-async fn ingest_fixtures(server: &TestServer) {
-    let client = reqwest::Client::new();
-    for capture in fixtures::captures() {
-        let path = if capture.is_logs {
-            "/v1/logs"
-        } else {
-            "/v1/traces"
-        };
-        let response = client
-            .post(server.url(path))
-            .header("content-type", "application/x-protobuf")
-            .body(fixtures::read(&capture.pb))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(response.status(), 200, "{}", capture.name);
-    }
-    settle(server).await;
-}
-
 fn raw_record() -> Value {
     json!({
         "provider": "anthropic",
@@ -93,7 +72,7 @@ async fn every_documented_operation_answers_as_documented() {
     assert_eq!(status, 200);
     assert_eq!(document["openapi"], "3.1.0");
 
-    ingest_fixtures(&server).await;
+    fixtures::send_all(&server).await;
     let response = reqwest::Client::new()
         .post(server.url("/api/v1/calls"))
         .json(&json!([raw_record(), {"provider": "openai"}]))

@@ -23,23 +23,7 @@ pub fn now_unix_nano() -> u64 {
 }
 
 pub async fn send_fixtures(server: &TestServer) {
-    let client = reqwest::Client::new();
-    for capture in fixtures::captures() {
-        let path = if capture.is_logs {
-            "/v1/logs"
-        } else {
-            "/v1/traces"
-        };
-        let response = client
-            .post(server.url(path))
-            .header("content-type", "application/x-protobuf")
-            .body(fixtures::read(&capture.pb))
-            .send()
-            .await
-            .expect("send fixture");
-        assert_eq!(response.status(), 200, "{}", capture.name);
-    }
-    settle(server).await;
+    fixtures::send_all(server).await;
 }
 
 /// Provider, model, and the model's typical latency in ms.
