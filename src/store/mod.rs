@@ -142,8 +142,10 @@ impl Store {
         let known_blobs = Arc::new(KnownBlobs::new(200_000, options.touch_after));
         let links_queued = Arc::new(Notify::new());
         let space_needed = Arc::new(Notify::new());
+        let wal_path = PathBuf::from(format!("{}-wal", options.path.display()));
         let (queue, writer_task) = writer::spawn(
             write_conn,
+            wal_path,
             options.max_queue_bytes,
             known_blobs.clone(),
             links_queued.clone(),

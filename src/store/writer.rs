@@ -161,10 +161,16 @@ impl WriteQueue {
     }
 }
 
+/// Past this size the writer checkpoints and truncates the write-ahead log.
+const MAX_WAL_BYTES: u64 = 64 << 20;
+/// How often the writer looks at the log's size.
+const WAL_CHECK_EVERY: Duration = Duration::from_secs(1);
+
 /// Starts the writer task on `conn`. It stops once every [`WriteQueue`]
 /// clone is dropped and the queue is drained.
 pub fn spawn(
     conn: SqliteConnection,
+    wal_path: std::path::PathBuf,
     max_queue_bytes: usize,
     known_blobs: Arc<KnownBlobs>,
     links_queued: Arc<Notify>,
@@ -179,6 +185,8 @@ pub fn spawn(
     };
     let writer = Writer {
         conn,
+        wal_path,
+        last_wal_check: Instant::now(),
         known_blobs,
         links_queued: links_queued.clone(),
         space_needed,
@@ -191,6 +199,8 @@ pub fn spawn(
 
 struct Writer {
     conn: SqliteConnection,
+    wal_path: std::path::PathBuf,
+    last_wal_check: Instant,
     known_blobs: Arc<KnownBlobs>,
     links_queued: Arc<Notify>,
     space_needed: Arc<Notify>,
@@ -213,6 +223,7 @@ impl Writer {
                 }
             }
             self.commit_group(group).await;
+            self.bound_wal().await;
         }
         // Fold the write-ahead log into the database file, so a stopped
         // server leaves one file behind.
@@ -223,6 +234,46 @@ impl Writer {
             tracing::warn!(%error, "final checkpoint failed");
         }
         tracing::info!("writer drained its queue and stopped");
+    }
+
+    /// SQLite's automatic checkpoints are passive: while some reader is
+    /// always inside a read transaction (dashboards polling, long stats
+    /// queries), the log is never started over and grows without bound.
+    /// Past a size, the writer truncates it between two commits, waiting a
+    /// little for readers to move on; if they do not, it tries again later.
+    async fn bound_wal(&mut self) {
+        if self.last_wal_check.elapsed() < WAL_CHECK_EVERY {
+            return;
+        }
+        self.last_wal_check = Instant::now();
+        let size = std::fs::metadata(&self.wal_path).map_or(0, |m| m.len());
+        if size < MAX_WAL_BYTES {
+            return;
+        }
+        let result = async {
+            sqlx::query("PRAGMA busy_timeout = 1000")
+                .execute(&mut self.conn)
+                .await?;
+            let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut self.conn)
+                .await;
+            sqlx::query("PRAGMA busy_timeout = 10000")
+                .execute(&mut self.conn)
+                .await?;
+            row
+        }
+        .await;
+        match result {
+            Ok(row) => {
+                let busy: i64 = sqlx::Row::try_get(&row, 0).unwrap_or(1);
+                tracing::info!(
+                    wal_bytes = size,
+                    truncated = busy == 0,
+                    "checkpointed the write-ahead log"
+                );
+            }
+            Err(error) => tracing::warn!(%error, wal_bytes = size, "checkpoint failed"),
+        }
     }
 
     async fn commit_group(&mut self, group: Vec<Pending>) {
