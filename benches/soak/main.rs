@@ -239,34 +239,45 @@ async fn reader(shared: Arc<Shared>) {
     }
 }
 
-/// Every value of `field` among the stored calls of `service`, read page by page.
-async fn stored(base: &str, service: &str, field: &str) -> std::collections::HashSet<String> {
+/// Every page of a cursor-paginated listing: `url` must already hold a
+/// query string; `next_cursor` is followed until it is null.
+async fn every_page(url: &str) -> Vec<serde_json::Value> {
     let client = reqwest::Client::new();
-    let mut found = std::collections::HashSet::new();
+    let mut pages = Vec::new();
     let mut cursor = String::new();
     loop {
-        let mut url = format!("{base}/api/v1/calls?limit=1000&service={service}");
+        let mut page_url = url.to_owned();
         if !cursor.is_empty() {
-            url.push_str(&format!("&cursor={cursor}"));
+            page_url.push_str(&format!("&cursor={cursor}"));
         }
         let page: serde_json::Value = client
-            .get(url)
+            .get(page_url)
             .send()
             .await
-            .expect("list")
+            .expect("page")
             .json()
             .await
             .expect("JSON");
+        let next = page["next_cursor"].as_str().map(str::to_owned);
+        pages.push(page);
+        match next {
+            Some(next) => cursor = next,
+            None => return pages,
+        }
+    }
+}
+
+/// Every value of `field` among the stored calls of `service`.
+async fn stored(base: &str, service: &str, field: &str) -> std::collections::HashSet<String> {
+    let mut found = std::collections::HashSet::new();
+    for page in every_page(&format!("{base}/api/v1/calls?limit=1000&service={service}")).await {
         for call in page["calls"].as_array().into_iter().flatten() {
             if let Some(value) = call[field].as_str() {
                 found.insert(value.to_owned());
             }
         }
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = next.to_owned(),
-            None => return found,
-        }
     }
+    found
 }
 
 /// Starts a replay of the raw records acknowledged so far, 3 repetitions
@@ -306,20 +317,7 @@ async fn replay_outcome(base: &str, run_id: &str) -> serde_json::Value {
     };
     let mut results = std::collections::HashSet::new();
     let mut items_with_result = 0u64;
-    let mut cursor = String::new();
-    loop {
-        let mut url = format!("{base}/api/v1/replays/{run_id}/results?limit=200");
-        if !cursor.is_empty() {
-            url.push_str(&format!("&cursor={cursor}"));
-        }
-        let page: serde_json::Value = client
-            .get(url)
-            .send()
-            .await
-            .expect("results")
-            .json()
-            .await
-            .expect("JSON");
+    for page in every_page(&format!("{base}/api/v1/replays/{run_id}/results?limit=200")).await {
         for group in page["results"].as_array().into_iter().flatten() {
             for item in group["replays"].as_array().into_iter().flatten() {
                 if let Some(id) = item["call"]["id"].as_str() {
@@ -327,10 +325,6 @@ async fn replay_outcome(base: &str, run_id: &str) -> serde_json::Value {
                     results.insert(id.to_owned());
                 }
             }
-        }
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = next.to_owned(),
-            None => break,
         }
     }
     json!({

@@ -30,7 +30,6 @@ use crate::auth::Project;
 use crate::compare::report::{ComparisonReport, ReportError, load_report};
 use crate::compare::scoring::{self, ScoringError};
 use crate::compare::settings::{CompareFile, ScoringRequest, SettingsError};
-use crate::replay::run::Run;
 use crate::store::Store;
 
 /// What the comparison handlers share.
@@ -77,7 +76,7 @@ async fn get_comparison(
     Path(id): Path<String>,
     Query(params): Query<GetParams>,
 ) -> Result<Json<ComparisonReport>, ApiError> {
-    let run = find_run(&state, &project, &id).await?;
+    let run = super::replays::load_run(&state.store.reader, &project, &id).await?;
     let report = load_report(
         &state.store,
         &run,
@@ -119,7 +118,7 @@ async fn start_scoring(
         serde_path_to_error::deserialize(&mut deserializer)
             .map_err(|error| ApiError::BadRequest(format!("invalid scoring request: {error}")))?
     };
-    let run = find_run(&state, &project, &id).await?;
+    let run = super::replays::load_run(&state.store.reader, &project, &id).await?;
     let options = state
         .config
         .scoring_options(&ScoringRequest {
@@ -171,15 +170,6 @@ async fn start_scoring(
             "items_to_score": item_count,
         })),
     ))
-}
-
-async fn find_run(state: &ComparisonState, project: &Project, id: &str) -> Result<Run, ApiError> {
-    state
-        .store
-        .reader
-        .replay_run(project.id, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("replay run {id}")))
 }
 
 fn claim(state: &ComparisonState, run_id: &str) -> bool {

@@ -35,6 +35,7 @@ use crate::replay::run::{Budget, Item, Run, Selection};
 use crate::replay::summary::{self, RunSummary};
 use crate::replay::{ConfigFile, ReplayError, RunRequest, cancel_run, create_run};
 use crate::store::Store;
+use crate::store::read::Reader;
 
 /// What the replay handlers share.
 #[derive(Clone)]
@@ -189,10 +190,9 @@ async fn list_runs(
     Ok(Json(json!({"replays": listed, "next_cursor": next_cursor})))
 }
 
-async fn load_run(state: &ReplaysState, project: &Project, id: &str) -> Result<Run, ApiError> {
-    state
-        .store
-        .reader
+/// The project's run `id`, or 404 (also for another project's run).
+pub async fn load_run(reader: &Reader, project: &Project, id: &str) -> Result<Run, ApiError> {
+    reader
         .replay_run(project.id, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("replay run {id}")))
@@ -204,7 +204,7 @@ async fn get_run(
     project: Project,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let run = load_run(&state, &project, &id).await?;
+    let run = load_run(&state.store.reader, &project, &id).await?;
     let summary = summary::summarize(&state.store.reader, &run).await?;
     Ok(Json(run_json(&run, &summary)))
 }
@@ -215,11 +215,11 @@ async fn cancel(
     project: Project,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let run = load_run(&state, &project, &id).await?;
+    let run = load_run(&state.store.reader, &project, &id).await?;
     let cancelled = cancel_run(&state.store, project.id, &run.id)
         .await
         .map_err(replay_error)?;
-    let run = load_run(&state, &project, &id).await?;
+    let run = load_run(&state.store.reader, &project, &id).await?;
     if !cancelled {
         return Err(ApiError::Conflict(format!(
             "replay run {id} has already ended ({}); only a running run can be cancelled",
@@ -237,7 +237,7 @@ async fn get_results(
     Path(id): Path<String>,
     Query(params): Query<PageParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let run = load_run(&state, &project, &id).await?;
+    let run = load_run(&state.store.reader, &project, &id).await?;
     let limit = parse_limit(params.limit.as_deref(), 20, 200)?;
     let after = parse_row_cursor(params.cursor.as_deref())?;
     let page = state
