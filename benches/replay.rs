@@ -29,6 +29,10 @@ use reprise::replay::targets::TargetSpec;
 use reprise::replay::{Engine, RunRequest, create_run, summary};
 use reprise::store::{Store, StoreOptions};
 
+/// The allocator of the `reprise` binary, so the engine is measured as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const LATENCY_MS: u64 = 50;
 
 fn env_number(name: &str, default: usize) -> usize {

@@ -6,6 +6,12 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use reprise::config::{Cli, Command, DevCommand, FakeProviderArgs};
 
+/// Ingest and replay allocate many small, short-lived buffers (decoded
+/// attributes, JSON trees, SQL arguments); mimalloc serves them with far
+/// less CPU than glibc malloc, which profiles put at a quarter of the total.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {

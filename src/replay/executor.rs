@@ -8,10 +8,11 @@
 //! its own run in-process with [`Engine::execute`].
 //!
 //! Executing a run: a lease keeper renews the lease every second (and
-//! notices when the run was cancelled or taken over); one dispatcher per
-//! target reads that target's pending items, waits for a free slot of the
-//! target's concurrency limit, loads and translates the original call,
-//! checks the budget, claims the items and hands each to an item task.
+//! notices when the run was cancelled or taken over); per target, a
+//! claimer reads the pending items, loads and translates each original
+//! call, checks the budget and claims the items a batch at a time, a little
+//! ahead of need, and a sender hands each claimed item to an item task as
+//! soon as the target's concurrency limit has a free slot.
 //! An item task paces itself to the target's rate, sends, retries what is
 //! retryable with backoff (honouring `Retry-After`), frees its slot as soon
 //! as the answer is in, and hands the result to the sink, which commits it
@@ -31,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
-use tokio::sync::{Notify, OwnedSemaphorePermit, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::budget::{self, Estimate, Ledger};
@@ -60,6 +61,10 @@ const SCAN_EVERY: Duration = Duration::from_secs(1);
 const PAGE: usize = 256;
 /// Most items claimed in one write.
 const MAX_CLAIM: usize = 64;
+/// Most items claimed but not yet sent, per target: enough to cover a
+/// claim's commit at full speed, few enough that a crash leaves little
+/// claimed and unsent (whoever takes the run over puts it back to pending).
+const CLAIM_AHEAD: usize = MAX_CLAIM;
 /// Original calls kept in memory per run (repetitions and targets reuse them).
 const ORIGINALS_CACHED: usize = 4096;
 /// Connect timeout of the HTTP client.
@@ -441,21 +446,50 @@ struct Prepared {
     estimate: Estimate,
 }
 
-/// Works through one target's pending items.
+/// What the claimer hands the sender: an item to send, or one that cannot
+/// be sent, with the reason.
+enum Claimed {
+    Send(Prepared),
+    Unsendable(Item, String),
+}
+
+/// Works through one target's pending items in two stages: a claimer that
+/// prepares, admits and claims items ahead, and a sender that starts each
+/// claimed item as soon as the target has a free slot. Claiming is a
+/// commit; done only once a slot is free, its latency would be added to
+/// every request.
 async fn dispatch(context: Arc<RunContext>, target: Arc<TargetSpec>) {
-    let spec = &context.run.spec;
-    let params = target.params(spec.stream, &spec.overrides);
+    let params = target.params(context.run.spec.stream, &context.run.spec.overrides);
     let limiter = Arc::new(Limiter::new(
         target.max_concurrency,
         target.requests_per_second,
     ));
+    let (claimed_tx, claimed_rx) = mpsc::channel(CLAIM_AHEAD);
+    let claimer = AbortOnDrop(tokio::spawn(claim_ahead(
+        context.clone(),
+        target.clone(),
+        params,
+        claimed_tx,
+    )));
+    send_claimed(&context, &target, &limiter, claimed_rx).await;
+    drop(claimer);
+}
+
+/// Reads the target's pending items and claims them as the sender makes
+/// room; stops at the end of the items, on abort, or once the budget is
+/// spent (what it already admitted fits the budget and is still sent).
+async fn claim_ahead(
+    context: Arc<RunContext>,
+    target: Arc<TargetSpec>,
+    params: TargetParams,
+    out: mpsc::Sender<Claimed>,
+) {
     let mut abort = context.abort.subscribe();
     let mut buffer: VecDeque<Item> = VecDeque::new();
     let mut after = 0;
-    let mut tasks = JoinSet::new();
     loop {
         if context.should_stop_dispatching() {
-            break;
+            return;
         }
         if buffer.is_empty() {
             let reader = &context.engine.store().reader;
@@ -463,7 +497,7 @@ async fn dispatch(context: Arc<RunContext>, target: Arc<TargetSpec>) {
                 .replay_pending_items(context.run.row_id, &target.name, after, PAGE)
                 .await
             {
-                Ok(items) if items.is_empty() => break,
+                Ok(items) if items.is_empty() => return,
                 Ok(items) => {
                     after = items.last().map_or(after, |item| item.row_id);
                     buffer.extend(items);
@@ -475,43 +509,79 @@ async fn dispatch(context: Arc<RunContext>, target: Arc<TargetSpec>) {
                 }
             }
         }
-        let first = tokio::select! {
-            slot = limiter.slot() => slot,
-            _ = wait_true(&mut abort) => None,
+        // Wait for room for one, then claim as many as there is room for:
+        // this task is the channel's only sender, so the room stays.
+        let room = tokio::select! {
+            permit = out.reserve() => match permit {
+                Ok(permit) => {
+                    drop(permit);
+                    out.capacity()
+                }
+                Err(_) => return,
+            },
+            _ = wait_true(&mut abort) => return,
         };
-        let Some(first) = first else {
-            break;
-        };
-        let mut slots = vec![first];
-        let wanted = buffer.len().min(MAX_CLAIM);
-        while slots.len() < wanted {
-            match limiter.try_slot() {
-                Some(slot) => slots.push(slot),
-                None => break,
+        let take = room.min(MAX_CLAIM).min(buffer.len());
+        let batch: Vec<Item> = buffer.drain(..take).collect();
+        for claimed in claim_batch(&context, &target, &params, batch).await {
+            if out.send(claimed).await.is_err() {
+                return;
             }
         }
-        let batch: Vec<Item> = buffer.drain(..slots.len().min(buffer.len())).collect();
-        let started = start_batch(&context, &target, &params, &limiter, batch, slots).await;
-        for task in started {
-            tasks.spawn(task);
+    }
+}
+
+/// Starts every claimed item once the target has a free slot, until the
+/// claimer is done or the run is aborted; then waits for the items in flight.
+async fn send_claimed(
+    context: &Arc<RunContext>,
+    target: &Arc<TargetSpec>,
+    limiter: &Arc<Limiter>,
+    mut claimed: mpsc::Receiver<Claimed>,
+) {
+    let mut abort = context.abort.subscribe();
+    let mut tasks = JoinSet::new();
+    loop {
+        let next = tokio::select! {
+            next = claimed.recv() => next,
+            _ = wait_true(&mut abort) => None,
+        };
+        match next {
+            None => break,
+            Some(Claimed::Unsendable(item, message)) => {
+                tasks.spawn(record_unsendable(context.clone(), item, message));
+            }
+            Some(Claimed::Send(prepared)) => {
+                let slot = tokio::select! {
+                    slot = limiter.slot() => slot,
+                    _ = wait_true(&mut abort) => None,
+                };
+                let Some(slot) = slot else {
+                    context.ledger.release(prepared.item.row_id);
+                    break;
+                };
+                tasks.spawn(replay_item(
+                    context.clone(),
+                    target.clone(),
+                    limiter.clone(),
+                    slot,
+                    prepared,
+                ));
+            }
         }
         while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
 }
 
-type ItemTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-
-/// Prepares, admits and claims a batch of items; returns the tasks that
-/// send them (and record the items that cannot be sent).
-async fn start_batch(
+/// Prepares, admits and claims a batch of items: what comes back was
+/// claimed by this engine, ready to send or to record as unsendable.
+async fn claim_batch(
     context: &Arc<RunContext>,
-    target: &Arc<TargetSpec>,
+    target: &TargetSpec,
     params: &TargetParams,
-    limiter: &Arc<Limiter>,
     batch: Vec<Item>,
-    mut slots: Vec<OwnedSemaphorePermit>,
-) -> Vec<ItemTask> {
+) -> Vec<Claimed> {
     let mut ready: Vec<Prepared> = Vec::new();
     let mut unsendable: Vec<(Item, String)> = Vec::new();
     for item in batch {
@@ -543,30 +613,20 @@ async fn start_batch(
             HashSet::new()
         }
     };
-    let mut tasks: Vec<ItemTask> = Vec::new();
+    let mut out = Vec::with_capacity(claimed.len());
     for (item, message) in unsendable {
         if claimed.contains(&item.row_id) {
-            tasks.push(Box::pin(record_unsendable(context.clone(), item, message)));
+            out.push(Claimed::Unsendable(item, message));
         }
     }
     for prepared in ready {
-        if !claimed.contains(&prepared.item.row_id) {
+        if claimed.contains(&prepared.item.row_id) {
+            out.push(Claimed::Send(prepared));
+        } else {
             context.ledger.release(prepared.item.row_id);
-            continue;
         }
-        let Some(slot) = slots.pop() else {
-            context.ledger.release(prepared.item.row_id);
-            continue;
-        };
-        tasks.push(Box::pin(replay_item(
-            context.clone(),
-            target.clone(),
-            limiter.clone(),
-            slot,
-            prepared,
-        )));
     }
-    tasks
+    out
 }
 
 async fn claim_items(context: &RunContext, ids: Vec<i64>) -> Result<HashSet<i64>, WriteError> {

@@ -16,7 +16,8 @@ use serde_json::Value as Json;
 
 use super::codec::{DecodeError, Decoder, Encoder, StoredValue, collect_hashes};
 use crate::model::{
-    Call, CallError, CallId, CallStatus, KeyValue, Source, SpanId, TraceId, Usage, Value,
+    Call, CallError, CallId, CallStatus, KeyValue, RawExchange, Source, SpanId, TraceId, Usage,
+    Value,
 };
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -148,6 +149,19 @@ fn stored_json<T: serde::Serialize>(
     Some(encoder.value(&json_to_value(&json, 0)))
 }
 
+/// A recorded exchange as the stored value `serde_json::to_value` would
+/// give, without building that copy of its request and response first: they
+/// hold the whole conversation and every streamed event, and replays store
+/// one per result.
+fn raw_exchange_value(raw: &RawExchange) -> Value {
+    let response = raw.response.as_ref().unwrap_or(&Json::Null);
+    Value::KvList(vec![
+        KeyValue::new("format".to_owned(), Value::String(raw.format.clone())),
+        KeyValue::new("request".to_owned(), json_to_value(&raw.request, 1)),
+        KeyValue::new("response".to_owned(), json_to_value(response, 1)),
+    ])
+}
+
 /// JSON nested deeper than this is stored as text. prost parses at most 100
 /// levels of nested messages, and each JSON level costs up to three in a
 /// stored value (value, key-value list, key-value); the content record and
@@ -223,7 +237,10 @@ impl StoredCallContent {
             error_message: call.error.as_ref().and_then(|e| e.message.clone()),
             attributes: stored_json(&attributes, encoder),
             tags: call.tags.clone(),
-            raw: stored_json(&call.raw, encoder),
+            raw: call
+                .raw
+                .as_ref()
+                .map(|raw| encoder.value(&raw_exchange_value(raw))),
             request_params_extra: stored_json(&extra, encoder),
         }
     }
@@ -428,6 +445,21 @@ mod tests {
         assert_eq!(decoded, call);
         let raw = decoded.raw.expect("raw exchange");
         assert_eq!(raw.request.to_string(), request.to_string());
+    }
+
+    #[test]
+    fn a_raw_exchange_is_stored_as_its_serde_json_value() {
+        // Rows written before the direct conversion went through
+        // `serde_json::to_value`; both must store the same value.
+        for response in [None, Some(serde_json::json!([{"id": "c1"}, "[DONE]"]))] {
+            let raw = RawExchange {
+                format: "anthropic.messages".into(),
+                request: serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
+                response,
+            };
+            let via_serde = serde_json::to_value(&raw).expect("serializes");
+            assert_eq!(raw_exchange_value(&raw), json_to_value(&via_serde, 0));
+        }
     }
 
     #[test]
