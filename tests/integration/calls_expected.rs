@@ -271,6 +271,15 @@ async fn check_every_fixture(order: Order) {
         }
     }
     settle(&server).await;
+    // The linker replaced calls as their logs and twin spans came in: the
+    // rollups must have followed every delete and insert.
+    let queries = [
+        "group_by=model",
+        "group_by=provider",
+        "group_by=service",
+        "group_by=day",
+    ];
+    crate::query_api::assert_rollups_agree_with_a_scan(&server, &queries.map(String::from)).await;
     let mut problems = Vec::new();
     for fixture in &fixtures {
         let traces = file(fixture, "traces_pb").expect("traces");
@@ -327,6 +336,15 @@ async fn all_fixtures_of_a_flavour_in_one_batch() {
         }
     }
     settle(&server).await;
+    // The linker replaced calls as their logs and twin spans came in: the
+    // rollups must have followed every delete and insert.
+    let queries = [
+        "group_by=model",
+        "group_by=provider",
+        "group_by=service",
+        "group_by=day",
+    ];
+    crate::query_api::assert_rollups_agree_with_a_scan(&server, &queries.map(String::from)).await;
     let mut problems = Vec::new();
     for fixture in &fixtures {
         let traces = file(fixture, "traces_pb").expect("traces");

@@ -599,3 +599,141 @@ async fn costs_are_computed_at_ingest_and_recomputed_with_new_prices() {
         "{call}"
     );
 }
+
+/// Checks that stats answered from the daily rollups equal the same stats
+/// computed from the calls themselves: `min_tokens=0` matches every call
+/// and is not a rollup column, so with it the server scans the calls.
+pub async fn assert_rollups_agree_with_a_scan(server: &TestServer, queries: &[String]) {
+    for query in queries {
+        let (status, rolled) = get(server, &format!("/api/v1/stats?{query}")).await;
+        assert_eq!(status, 200, "{query}: {rolled}");
+        let (status, scanned) = get(server, &format!("/api/v1/stats?{query}&min_tokens=0")).await;
+        assert_eq!(status, 200, "{query}: {scanned}");
+        let (rolled, scanned) = (&rolled["groups"], &scanned["groups"]);
+        assert_eq!(
+            rolled.as_array().map(Vec::len),
+            scanned.as_array().map(Vec::len),
+            "{query}: {rolled} vs {scanned}"
+        );
+        for (a, b) in rolled
+            .as_array()
+            .expect("groups")
+            .iter()
+            .zip(scanned.as_array().expect("groups"))
+        {
+            // Sums of costs may round differently in another order.
+            let cost = |g: &Value| g["cost_usd"].as_f64().expect("cost");
+            assert!(
+                (cost(a) - cost(b)).abs() <= 1e-9 * cost(b).abs().max(1.0),
+                "{query}: {a} vs {b}"
+            );
+            let without_cost = |g: &Value| {
+                let mut g = g.clone();
+                g["cost_usd"] = Value::Null;
+                g
+            };
+            assert_eq!(without_cost(a), without_cost(b), "{query}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn stats_from_daily_rollups_equal_stats_from_the_calls() {
+    const DAY: u64 = 86_400_000_000_000;
+    const HOUR: u64 = 3_600_000_000_000;
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("rollups.db");
+    let prices = dir.path().join("prices.toml");
+    let write_prices = |input: f64| {
+        let text = format!(
+            "[[models]]\nname = \"gpt-4o\"\ninput = {input}\noutput = 10.0\n\
+             [[models]]\nname = \"gpt-4o-mini\"\ninput = 0.15\noutput = 0.6\n"
+        );
+        std::fs::write(&prices, text).expect("write prices");
+    };
+    write_prices(2.5);
+    let prices_arg = prices.to_str().expect("utf-8 path").to_owned();
+    let mut server = TestServer::start_on(&db, &["--prices", &prices_arg]).await;
+    // 120 calls, one every 53 minutes from the start of a day: four and a
+    // half days, with calls of unpriced models, errors and missing TTFTs.
+    let day0 = T0 / DAY * DAY;
+    let models = ["gpt-4o", "gpt-4o-mini", "local-llama"];
+    let records: Vec<Value> = (0..120u64)
+        .map(|i| {
+            let service = ["bot", "search", "batch"][(i % 3) as usize];
+            let model = models[(i * 7 % 3) as usize];
+            let mut r = record(
+                i,
+                service,
+                model,
+                80.0 + (i * 37 % 900) as f64,
+                10 + i as i64,
+                3 + i as i64 % 11,
+            );
+            r["start_time"] = json!(day0 + i * 53 * 60_000_000_000);
+            if i % 4 != 0 {
+                r["ttft_ms"] = json!(20.0 + (i * 13 % 200) as f64);
+            }
+            if i % 10 == 3 {
+                r["status"] = json!("error");
+                r["error"] = json!({"type": "timeout"});
+            }
+            if i % 17 == 5 {
+                r["provider"] = json!("vllm");
+            }
+            r
+        })
+        .collect();
+    let (status, reply) = post(&server, &json!(records)).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["accepted"], 120);
+
+    let mut queries = Vec::new();
+    let ranges = [
+        String::new(),
+        format!("&since={}", day0 + DAY + 5 * HOUR),
+        format!("&until={}", day0 + 3 * DAY + 7 * HOUR),
+        format!("&since={}&until={}", day0 + DAY, day0 + 3 * DAY),
+        format!("&since={}&until={}", day0 + 2 * HOUR, day0 + 4 * DAY + HOUR),
+        format!(
+            "&since={}&until={}",
+            day0 + DAY + HOUR,
+            day0 + DAY + 9 * HOUR
+        ),
+    ];
+    for group_by in ["model", "provider", "service", "day", "none"] {
+        for filter in [
+            "",
+            "&service=bot",
+            "&model=gpt-4o",
+            "&status=error",
+            "&source=raw",
+            "&provider=vllm",
+        ] {
+            for range in &ranges {
+                queries.push(format!("group_by={group_by}{filter}{range}"));
+            }
+        }
+    }
+    assert_rollups_agree_with_a_scan(&server, &queries).await;
+    let (_, all) = get(&server, "/api/v1/stats?group_by=none").await;
+    assert_eq!(all["groups"][0]["count"], 120);
+    let cost_before = all["groups"][0]["cost_usd"].as_f64().expect("cost");
+    server.stop().await;
+
+    // Repricing updates stored calls: the rollups follow.
+    write_prices(5.0);
+    let server = TestServer::start_on(&db, &["--prices", &prices_arg]).await;
+    let response = reqwest::Client::new()
+        .post(server.url("/api/v1/costs/recompute?model=gpt-4o"))
+        .send()
+        .await
+        .expect("recompute");
+    assert_eq!(response.status(), 200);
+    let (_, all) = get(&server, "/api/v1/stats?group_by=none").await;
+    assert!(
+        all["groups"][0]["cost_usd"].as_f64().expect("cost") > cost_before,
+        "{all}"
+    );
+    assert_rollups_agree_with_a_scan(&server, &queries).await;
+}

@@ -192,25 +192,7 @@ pub(super) fn push_filter(query: &mut QueryBuilder<Sqlite>, project_id: i64, fil
             .push(" AND trace_id = ")
             .push_bind(trace_id.as_bytes().to_vec());
     }
-    if let Some(service) = &filter.service {
-        query.push(" AND service = ").push_bind(service.clone());
-    }
-    if let Some(provider) = &filter.provider {
-        query.push(" AND provider = ").push_bind(provider.clone());
-    }
-    if let Some(model) = &filter.model {
-        query
-            .push(" AND (request_model = ")
-            .push_bind(model.clone())
-            .push(" OR response_model = ")
-            .push_bind(model.clone())
-            .push(")");
-    }
-    if let Some(status) = filter.status {
-        query
-            .push(" AND status = ")
-            .push_bind(if status == CallStatus::Error { 1i64 } else { 0 });
-    }
+    push_dimension_filter(query, filter);
     if let Some(session_id) = &filter.session_id {
         query
             .push(" AND session_id = ")
@@ -218,14 +200,6 @@ pub(super) fn push_filter(query: &mut QueryBuilder<Sqlite>, project_id: i64, fil
     }
     if let Some(user_id) = &filter.user_id {
         query.push(" AND user_id = ").push_bind(user_id.clone());
-    }
-    if let Some(source) = filter.source {
-        let code = match source {
-            Source::Otlp => 0i64,
-            Source::Raw => 1,
-            Source::Replay => 2,
-        };
-        query.push(" AND source = ").push_bind(code);
     }
     for tag in &filter.tags {
         query
@@ -259,6 +233,37 @@ pub(super) fn push_filter(query: &mut QueryBuilder<Sqlite>, project_id: i64, fil
             .push(" AND id IN (SELECT rowid FROM calls_fts WHERE calls_fts MATCH ")
             .push_bind(fts.clone())
             .push(")");
+    }
+}
+
+/// The filters on columns that calls and their rollups both have.
+pub(super) fn push_dimension_filter(query: &mut QueryBuilder<Sqlite>, filter: &CallFilter) {
+    if let Some(service) = &filter.service {
+        query.push(" AND service = ").push_bind(service.clone());
+    }
+    if let Some(provider) = &filter.provider {
+        query.push(" AND provider = ").push_bind(provider.clone());
+    }
+    if let Some(model) = &filter.model {
+        query
+            .push(" AND (request_model = ")
+            .push_bind(model.clone())
+            .push(" OR response_model = ")
+            .push_bind(model.clone())
+            .push(")");
+    }
+    if let Some(status) = filter.status {
+        query
+            .push(" AND status = ")
+            .push_bind(if status == CallStatus::Error { 1i64 } else { 0 });
+    }
+    if let Some(source) = filter.source {
+        let code = match source {
+            Source::Otlp => 0i64,
+            Source::Raw => 1,
+            Source::Replay => 2,
+        };
+        query.push(" AND source = ").push_bind(code);
     }
 }
 
