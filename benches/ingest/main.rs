@@ -294,7 +294,7 @@ fn bodies_to_send(raw: &[Bytes], gzip: bool) -> Result<Arc<Vec<Bytes>>, BenchErr
 /// What one server run measured.
 struct RunResult {
     outcome: transport::Outcome,
-    peak_rss_kib: u64,
+    memory: server::MemoryPeaks,
     disk: DiskUsage,
     tables: Option<Vec<TableSize>>,
     verified: Option<verify::Verified>,
@@ -317,7 +317,7 @@ async fn ingest_run(
     let load_average_before = server::load_average();
     let sent = transport::send_all(&server.http_url, bodies, args.clients, args.gzip).await;
     let load_average_after = server::load_average();
-    let peak_rss_kib = sampler.finish(server.pid);
+    let memory = sampler.finish(server.pid);
     // Stop the server even when sending failed, so no process outlives the run.
     let stopped = server.stop().await;
     let outcome = sent?;
@@ -338,7 +338,7 @@ async fn ingest_run(
     };
     Ok(RunResult {
         outcome,
-        peak_rss_kib,
+        memory,
         disk,
         tables,
         verified,
@@ -412,7 +412,8 @@ fn build_report(
         ),
         status_429: run.outcome.status_429,
         status_503: run.outcome.status_503,
-        peak_rss_bytes: run.peak_rss_kib * 1024,
+        peak_rss_bytes: run.memory.rss_kib * 1024,
+        peak_anon_bytes: run.memory.anon_kib * 1024,
         load_average_before: run.load_average_before,
         load_average_after: run.load_average_after,
     };

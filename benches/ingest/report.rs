@@ -69,6 +69,9 @@ pub struct IngestStats {
     pub status_429: u64,
     pub status_503: u64,
     pub peak_rss_bytes: u64,
+    /// Highest sampled `RssAnon`: resident memory without the pages of the
+    /// database file that the readers map (which `VmHWM` counts).
+    pub peak_anon_bytes: u64,
     /// 1-minute load average when the timed run started and ended: other
     /// work on the machine skews every figure here.
     pub load_average_before: Option<f64>,
@@ -263,6 +266,7 @@ pub fn table(report: &Report) -> String {
         format!("{} / {}", i.status_429, i.status_503),
     );
     row("server peak RSS", mb(i.peak_rss_bytes));
+    row("server peak anonymous", mb(i.peak_anon_bytes));
     row(
         "machine load (1 min)",
         format!(

@@ -177,13 +177,24 @@ fn parse_kib(value: &str) -> Option<u64> {
 /// known even if `/proc` cannot be read at the end.
 pub struct MemorySampler {
     peak_kib: Arc<AtomicU64>,
+    /// The highest `RssAnon` sampled: the heap without the mapped file.
+    peak_anon_kib: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Peaks of a run, in kibibytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemoryPeaks {
+    pub rss_kib: u64,
+    pub anon_kib: u64,
 }
 
 impl MemorySampler {
     pub fn start(pid: u32) -> MemorySampler {
         let peak_kib = Arc::new(AtomicU64::new(0));
+        let peak_anon_kib = Arc::new(AtomicU64::new(0));
         let shared = Arc::clone(&peak_kib);
+        let shared_anon = Arc::clone(&peak_anon_kib);
         let task = tokio::spawn(async move {
             let mut interval = tokio::time::interval(MEMORY_SAMPLE_INTERVAL);
             loop {
@@ -193,19 +204,29 @@ impl MemorySampler {
                 };
                 let peak = memory.peak_rss_kib.max(memory.rss_kib);
                 shared.fetch_max(peak, Ordering::Relaxed);
+                shared_anon.fetch_max(memory.anon_kib, Ordering::Relaxed);
             }
         });
-        MemorySampler { peak_kib, task }
+        MemorySampler {
+            peak_kib,
+            peak_anon_kib,
+            task,
+        }
     }
 
-    /// The highest peak seen, after one last reading.
-    pub fn finish(self, pid: u32) -> u64 {
+    /// The highest peaks seen, after one last reading.
+    pub fn finish(self, pid: u32) -> MemoryPeaks {
         if let Some(memory) = read_memory(pid) {
             self.peak_kib
                 .fetch_max(memory.peak_rss_kib, Ordering::Relaxed);
+            self.peak_anon_kib
+                .fetch_max(memory.anon_kib, Ordering::Relaxed);
         }
         self.task.abort();
-        self.peak_kib.load(Ordering::Relaxed)
+        MemoryPeaks {
+            rss_kib: self.peak_kib.load(Ordering::Relaxed),
+            anon_kib: self.peak_anon_kib.load(Ordering::Relaxed),
+        }
     }
 }
 
