@@ -218,7 +218,7 @@ impl Encoder {
             Value::Int(i) => Some(Kind::Int(*i)),
             Value::Double(d) => Some(Kind::Double(*d)),
             Value::Bytes(b) if b.len() >= self.min_blob_bytes => {
-                Some(Kind::BytesRef(self.blob(b.clone(), Escape::Raw)))
+                Some(Kind::BytesRef(self.blob(b, Escape::Raw)))
             }
             Value::Bytes(b) => Some(Kind::Bytes(b.clone())),
             Value::Array(values) => Some(Kind::Array(StoredArray {
@@ -252,9 +252,11 @@ impl Encoder {
         stored_value::Kind::Text(StoredText { segments })
     }
 
-    fn blob(&mut self, content: Vec<u8>, escape: Escape) -> BlobRef {
-        let hash = blob_hash(&content);
-        self.blobs.entry(hash).or_insert(content);
+    fn blob(&mut self, content: &[u8], escape: Escape) -> BlobRef {
+        let hash = blob_hash(content);
+        // A chat resends its history: most content of a batch is already
+        // here, and needs no copy.
+        self.blobs.entry(hash).or_insert_with(|| content.to_vec());
         BlobRef {
             hash: hash.to_vec(),
             escape: escape as u32,
@@ -263,29 +265,26 @@ impl Encoder {
 
     /// Splits a large string into literals and blob references.
     fn segments(&mut self, s: &str) -> Vec<Segment> {
-        let whole = || Segment {
-            kind: Some(segment::Kind::Blob(BlobRef {
-                hash: blob_hash(s.as_bytes()).to_vec(),
-                escape: Escape::Raw as u32,
-            })),
+        let whole = |reference: BlobRef| {
+            vec![Segment {
+                kind: Some(segment::Kind::Blob(reference)),
+            }]
         };
         if !looks_like_json(s) {
-            self.blob(s.as_bytes().to_vec(), Escape::Raw);
-            return vec![whole()];
+            return whole(self.blob(s.as_bytes(), Escape::Raw));
         }
         let pieces = split_json_literals(s);
         if !pieces.iter().any(|p| matches!(p, Piece::Text(..))) {
             // JSON without long strings (tool definitions, say): the whole
             // value is the unit that repeats.
-            self.blob(s.as_bytes().to_vec(), Escape::Raw);
-            return vec![whole()];
+            return whole(self.blob(s.as_bytes(), Escape::Raw));
         }
         let mut segments = Vec::with_capacity(pieces.len());
         for piece in pieces {
             let kind = match piece {
                 Piece::Literal(text) => segment::Kind::Literal(text.to_owned()),
                 Piece::Text(text, escape) => {
-                    segment::Kind::Blob(self.blob(text.into_bytes(), escape))
+                    segment::Kind::Blob(self.blob(text.as_bytes(), escape))
                 }
             };
             segments.push(Segment { kind: Some(kind) });
