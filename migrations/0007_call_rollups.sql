@@ -70,99 +70,67 @@ CREATE TRIGGER call_rollup_changes_apply INSTEAD OF INSERT ON call_rollup_change
       AND kind = NEW.kind AND bucket = NEW.bucket;
 END;
 
--- A call's contribution, with sign +1 (inserted) or -1 (deleted).
+-- What each call adds to the rollups: one row of totals, and one row for
+-- each of its duration and TTFT buckets it has.
+CREATE VIEW call_contributions AS
+SELECT id, project_id, start_time_unix_nano / 86400000000000 * 86400000000000 AS day, source,
+       status, service, provider, request_model, response_model, 0 AS kind, 0 AS bucket, 1 AS n,
+       status AS errors, COALESCE(input_tokens, 0) AS input_tokens,
+       COALESCE(output_tokens, 0) AS output_tokens, COALESCE(cost_usd, 0.0) AS cost_usd,
+       cost_usd IS NOT NULL AS priced
+FROM calls
+UNION ALL
+SELECT id, project_id, start_time_unix_nano / 86400000000000 * 86400000000000, source, status,
+       service, provider, request_model, response_model, 1, duration_bucket, 1, 0, 0, 0, 0.0, 0
+FROM calls WHERE duration_bucket IS NOT NULL
+UNION ALL
+SELECT id, project_id, start_time_unix_nano / 86400000000000 * 86400000000000, source, status,
+       service, provider, request_model, response_model, 2, ttft_bucket, 1, 0, 0, 0, 0.0, 0
+FROM calls WHERE ttft_bucket IS NOT NULL;
+
+-- A call's contribution is added once it is stored, and taken away (with
+-- negative counts) while it is still there to read: before a delete, and
+-- before an update (repricing sets cost_usd), after which the new row's is
+-- added.
 CREATE TRIGGER calls_rollup_insert AFTER INSERT ON calls BEGIN
     INSERT INTO call_rollup_changes
-    SELECT NEW.project_id, NEW.start_time_unix_nano / 86400000000000 * 86400000000000, NEW.source,
-           NEW.status, NEW.service, NEW.provider, NEW.request_model, NEW.response_model, 0, 0,
-           1, NEW.status, COALESCE(NEW.input_tokens, 0), COALESCE(NEW.output_tokens, 0),
-           COALESCE(NEW.cost_usd, 0.0), NEW.cost_usd IS NOT NULL;
-    INSERT INTO call_rollup_changes
-    SELECT NEW.project_id, NEW.start_time_unix_nano / 86400000000000 * 86400000000000, NEW.source,
-           NEW.status, NEW.service, NEW.provider, NEW.request_model, NEW.response_model, 1,
-           NEW.duration_bucket, 1, 0, 0, 0, 0.0, 0
-    WHERE NEW.duration_bucket IS NOT NULL;
-    INSERT INTO call_rollup_changes
-    SELECT NEW.project_id, NEW.start_time_unix_nano / 86400000000000 * 86400000000000, NEW.source,
-           NEW.status, NEW.service, NEW.provider, NEW.request_model, NEW.response_model, 2,
-           NEW.ttft_bucket, 1, 0, 0, 0, 0.0, 0
-    WHERE NEW.ttft_bucket IS NOT NULL;
+    SELECT project_id, day, source, status, service, provider, request_model, response_model,
+           kind, bucket, n, errors, input_tokens, output_tokens, cost_usd, priced
+    FROM call_contributions WHERE id = NEW.id;
 END;
 
-CREATE TRIGGER calls_rollup_delete AFTER DELETE ON calls BEGIN
+CREATE TRIGGER calls_rollup_delete BEFORE DELETE ON calls BEGIN
     INSERT INTO call_rollup_changes
-    SELECT OLD.project_id, OLD.start_time_unix_nano / 86400000000000 * 86400000000000, OLD.source,
-           OLD.status, OLD.service, OLD.provider, OLD.request_model, OLD.response_model, 0, 0,
-           -1, -OLD.status, -COALESCE(OLD.input_tokens, 0), -COALESCE(OLD.output_tokens, 0),
-           -COALESCE(OLD.cost_usd, 0.0), -(OLD.cost_usd IS NOT NULL);
-    INSERT INTO call_rollup_changes
-    SELECT OLD.project_id, OLD.start_time_unix_nano / 86400000000000 * 86400000000000, OLD.source,
-           OLD.status, OLD.service, OLD.provider, OLD.request_model, OLD.response_model, 1,
-           OLD.duration_bucket, -1, 0, 0, 0, 0.0, 0
-    WHERE OLD.duration_bucket IS NOT NULL;
-    INSERT INTO call_rollup_changes
-    SELECT OLD.project_id, OLD.start_time_unix_nano / 86400000000000 * 86400000000000, OLD.source,
-           OLD.status, OLD.service, OLD.provider, OLD.request_model, OLD.response_model, 2,
-           OLD.ttft_bucket, -1, 0, 0, 0, 0.0, 0
-    WHERE OLD.ttft_bucket IS NOT NULL;
+    SELECT project_id, day, source, status, service, provider, request_model, response_model,
+           kind, bucket, -n, -errors, -input_tokens, -output_tokens, -cost_usd, -priced
+    FROM call_contributions WHERE id = OLD.id;
 END;
 
--- An update (repricing sets cost_usd) takes the old row's contribution away
--- and adds the new one's.
-CREATE TRIGGER calls_rollup_update AFTER UPDATE OF
+CREATE TRIGGER calls_rollup_update_before BEFORE UPDATE OF
     project_id, start_time_unix_nano, source, status, service, provider, request_model,
     response_model, input_tokens, output_tokens, cost_usd, duration_bucket, ttft_bucket
 ON calls BEGIN
     INSERT INTO call_rollup_changes
-    SELECT OLD.project_id, OLD.start_time_unix_nano / 86400000000000 * 86400000000000, OLD.source,
-           OLD.status, OLD.service, OLD.provider, OLD.request_model, OLD.response_model, 0, 0,
-           -1, -OLD.status, -COALESCE(OLD.input_tokens, 0), -COALESCE(OLD.output_tokens, 0),
-           -COALESCE(OLD.cost_usd, 0.0), -(OLD.cost_usd IS NOT NULL);
+    SELECT project_id, day, source, status, service, provider, request_model, response_model,
+           kind, bucket, -n, -errors, -input_tokens, -output_tokens, -cost_usd, -priced
+    FROM call_contributions WHERE id = OLD.id;
+END;
+
+CREATE TRIGGER calls_rollup_update_after AFTER UPDATE OF
+    project_id, start_time_unix_nano, source, status, service, provider, request_model,
+    response_model, input_tokens, output_tokens, cost_usd, duration_bucket, ttft_bucket
+ON calls BEGIN
     INSERT INTO call_rollup_changes
-    SELECT OLD.project_id, OLD.start_time_unix_nano / 86400000000000 * 86400000000000, OLD.source,
-           OLD.status, OLD.service, OLD.provider, OLD.request_model, OLD.response_model, 1,
-           OLD.duration_bucket, -1, 0, 0, 0, 0.0, 0
-    WHERE OLD.duration_bucket IS NOT NULL;
-    INSERT INTO call_rollup_changes
-    SELECT OLD.project_id, OLD.start_time_unix_nano / 86400000000000 * 86400000000000, OLD.source,
-           OLD.status, OLD.service, OLD.provider, OLD.request_model, OLD.response_model, 2,
-           OLD.ttft_bucket, -1, 0, 0, 0, 0.0, 0
-    WHERE OLD.ttft_bucket IS NOT NULL;
-    INSERT INTO call_rollup_changes
-    SELECT NEW.project_id, NEW.start_time_unix_nano / 86400000000000 * 86400000000000, NEW.source,
-           NEW.status, NEW.service, NEW.provider, NEW.request_model, NEW.response_model, 0, 0,
-           1, NEW.status, COALESCE(NEW.input_tokens, 0), COALESCE(NEW.output_tokens, 0),
-           COALESCE(NEW.cost_usd, 0.0), NEW.cost_usd IS NOT NULL;
-    INSERT INTO call_rollup_changes
-    SELECT NEW.project_id, NEW.start_time_unix_nano / 86400000000000 * 86400000000000, NEW.source,
-           NEW.status, NEW.service, NEW.provider, NEW.request_model, NEW.response_model, 1,
-           NEW.duration_bucket, 1, 0, 0, 0, 0.0, 0
-    WHERE NEW.duration_bucket IS NOT NULL;
-    INSERT INTO call_rollup_changes
-    SELECT NEW.project_id, NEW.start_time_unix_nano / 86400000000000 * 86400000000000, NEW.source,
-           NEW.status, NEW.service, NEW.provider, NEW.request_model, NEW.response_model, 2,
-           NEW.ttft_bucket, 1, 0, 0, 0, 0.0, 0
-    WHERE NEW.ttft_bucket IS NOT NULL;
+    SELECT project_id, day, source, status, service, provider, request_model, response_model,
+           kind, bucket, n, errors, input_tokens, output_tokens, cost_usd, priced
+    FROM call_contributions WHERE id = NEW.id;
 END;
 
 -- The calls stored before this migration.
 INSERT INTO call_rollups
-SELECT project_id, start_time_unix_nano / 86400000000000 * 86400000000000 AS d, source, status,
-       service, provider, request_model, response_model, 0, 0, COUNT(*), SUM(status),
-       COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),
-       COALESCE(SUM(cost_usd), 0.0), COUNT(cost_usd)
-FROM calls
-GROUP BY project_id, d, source, status, service, provider, request_model, response_model;
-INSERT INTO call_rollups
-SELECT project_id, start_time_unix_nano / 86400000000000 * 86400000000000 AS d, source, status,
-       service, provider, request_model, response_model, 1, duration_bucket, COUNT(*), 0, 0, 0,
-       0.0, 0
-FROM calls WHERE duration_bucket IS NOT NULL
-GROUP BY project_id, d, source, status, service, provider, request_model, response_model,
-         duration_bucket;
-INSERT INTO call_rollups
-SELECT project_id, start_time_unix_nano / 86400000000000 * 86400000000000 AS d, source, status,
-       service, provider, request_model, response_model, 2, ttft_bucket, COUNT(*), 0, 0, 0, 0.0, 0
-FROM calls WHERE ttft_bucket IS NOT NULL
-GROUP BY project_id, d, source, status, service, provider, request_model, response_model,
-         ttft_bucket;
+SELECT project_id, day, source, status, service, provider, request_model, response_model, kind,
+       bucket, SUM(n), SUM(errors), SUM(input_tokens), SUM(output_tokens), SUM(cost_usd),
+       SUM(priced)
+FROM call_contributions
+GROUP BY project_id, day, source, status, service, provider, request_model, response_model,
+         kind, bucket;

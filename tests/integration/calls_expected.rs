@@ -254,6 +254,13 @@ enum Order {
     LogsFirst,
 }
 
+/// The linker replaced calls as their logs and twin spans came in: the
+/// stats rollups must have followed every delete and insert.
+async fn assert_rollups_followed_the_linker(server: &TestServer) {
+    let queries = ["model", "provider", "service", "day"].map(|g| format!("group_by={g}"));
+    crate::query_api::assert_rollups_agree_with_a_scan(server, &queries).await;
+}
+
 async fn check_every_fixture(order: Order) {
     let expected = expected();
     let fixtures = fixture_list(&expected);
@@ -271,15 +278,7 @@ async fn check_every_fixture(order: Order) {
         }
     }
     settle(&server).await;
-    // The linker replaced calls as their logs and twin spans came in: the
-    // rollups must have followed every delete and insert.
-    let queries = [
-        "group_by=model",
-        "group_by=provider",
-        "group_by=service",
-        "group_by=day",
-    ];
-    crate::query_api::assert_rollups_agree_with_a_scan(&server, &queries.map(String::from)).await;
+    assert_rollups_followed_the_linker(&server).await;
     let mut problems = Vec::new();
     for fixture in &fixtures {
         let traces = file(fixture, "traces_pb").expect("traces");
@@ -336,15 +335,7 @@ async fn all_fixtures_of_a_flavour_in_one_batch() {
         }
     }
     settle(&server).await;
-    // The linker replaced calls as their logs and twin spans came in: the
-    // rollups must have followed every delete and insert.
-    let queries = [
-        "group_by=model",
-        "group_by=provider",
-        "group_by=service",
-        "group_by=day",
-    ];
-    crate::query_api::assert_rollups_agree_with_a_scan(&server, &queries.map(String::from)).await;
+    assert_rollups_followed_the_linker(&server).await;
     let mut problems = Vec::new();
     for fixture in &fixtures {
         let traces = file(fixture, "traces_pb").expect("traces");
