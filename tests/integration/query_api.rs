@@ -737,3 +737,58 @@ async fn stats_from_daily_rollups_equal_stats_from_the_calls() {
     );
     assert_rollups_agree_with_a_scan(&server, &queries).await;
 }
+
+#[tokio::test]
+async fn a_store_written_before_the_rollups_gets_them_on_upgrade() {
+    const HOUR: u64 = 3_600_000_000_000;
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("old.db");
+    let mut server = TestServer::start_on(&db, &[]).await;
+    let models = ["gpt-4o", "gpt-4o-mini"];
+    let records: Vec<Value> = (0..60u64)
+        .map(|i| {
+            let model = models[(i % 2) as usize];
+            let mut r = record(
+                i,
+                "bot",
+                model,
+                50.0 + (i * 41 % 700) as f64,
+                10 + i as i64,
+                7,
+            );
+            r["start_time"] = json!(T0 + i * 5 * HOUR);
+            r["ttft_ms"] = json!(10.0 + i as f64);
+            r
+        })
+        .collect();
+    let (status, reply) = post(&server, &json!(records)).await;
+    assert_eq!(status, 200, "{reply}");
+    server.stop().await;
+
+    // Take the file back to the schema before migration 0007, calls and
+    // all, as an older reprise left it.
+    let url = format!("sqlite://{}", db.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("open db");
+    for statement in [
+        "DROP TRIGGER calls_rollup_insert",
+        "DROP TRIGGER calls_rollup_delete",
+        "DROP TRIGGER calls_rollup_update_before",
+        "DROP TRIGGER calls_rollup_update_after",
+        "DROP VIEW call_contributions",
+        "DROP VIEW call_rollup_changes",
+        "DROP TABLE call_rollups",
+        "DELETE FROM _sqlx_migrations WHERE version = 7",
+    ] {
+        sqlx::query(statement)
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+    pool.close().await;
+
+    let server = TestServer::start_on(&db, &[]).await;
+    let (_, all) = get(&server, "/api/v1/stats?group_by=none").await;
+    assert_eq!(all["groups"][0]["count"], 60, "{all}");
+    let queries = ["model", "day", "none"].map(|g| format!("group_by={g}"));
+    assert_rollups_agree_with_a_scan(&server, &queries).await;
+}
