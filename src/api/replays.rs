@@ -108,15 +108,6 @@ async fn start_run(
         budget: body.budget,
         stream: body.stream.unwrap_or(true),
     };
-    if project.id != state.project_id {
-        // The executor replays into one project; until it serves several, a
-        // run elsewhere would never execute (or would cross projects).
-        return Err(ApiError::BadRequest(format!(
-            "replays run in the server's default project only; project {:?} cannot start one yet \
-             (use a key of the default project)",
-            project.name
-        )));
-    }
     let run = create_run(
         &state.store,
         project.id,

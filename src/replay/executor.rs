@@ -43,6 +43,7 @@ use super::run::{Item, ItemState, Run, RunState};
 use super::sink::{ItemResult, Sink};
 use super::targets::TargetSpec;
 use super::{ReplayError, now_unix_nano, write_replay};
+use crate::auth::Project;
 use crate::ingest::Ingest;
 use crate::metrics::{self, ReplayOutcome};
 use crate::model::{Call, CallId};
@@ -206,9 +207,21 @@ impl Engine {
         let spent_usd: f64 = finished.iter().filter_map(|i| i.cost_usd).sum();
         let ledger = Ledger::new(run.spec.budget.clone(), finished.len() as u64, spent_usd);
         let (abort, _) = watch::channel(false);
+        let project = self
+            .store()
+            .reader
+            .project(run.project_id)
+            .await?
+            .ok_or_else(|| {
+                ReplayError::Invalid(format!(
+                    "replay run {} belongs to project {}, which does not exist",
+                    run.id, run.project_id
+                ))
+            })?;
         let context = Arc::new(RunContext {
             engine: self.clone(),
             run,
+            project,
             ledger,
             abort,
             budget_stop: Mutex::new(None),
@@ -337,6 +350,8 @@ async fn scan_loop(engine: Engine, wake: Arc<Notify>, mut stop: watch::Receiver<
 struct RunContext {
     engine: Engine,
     run: Run,
+    /// The run's project, where its results are stored.
+    project: Project,
     ledger: Ledger,
     /// True when the items in flight must be abandoned.
     abort: watch::Sender<bool>,
@@ -760,6 +775,7 @@ fn from_ms(ms: f64) -> Option<Duration> {
 async fn commit(context: &RunContext, call: Option<Call>, finish: ItemFinish) -> bool {
     let result = ItemResult {
         run_id: context.run.id.clone(),
+        project: context.project.clone(),
         call,
         finish,
     };

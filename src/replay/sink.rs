@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{WRITE_ATTEMPTS, wait_for_room};
+use crate::auth::Project;
 use crate::ingest::Ingest;
 use crate::model::Call;
 use crate::store::WriteError;
@@ -29,6 +30,9 @@ const GATHER: Duration = Duration::from_millis(5);
 /// One item's result, waiting for its commit.
 pub struct ItemResult {
     pub run_id: String,
+    /// The run's project: the result call is stored there, redacted by its
+    /// policy.
+    pub project: Project,
     /// The result call; `None` when nothing was sent (the item failed
     /// before a request was made).
     pub call: Option<Call>,
@@ -130,6 +134,11 @@ async fn write(ingest: &Ingest, group: &[Pending]) -> Result<(), WriteError> {
 }
 
 async fn write_once(ingest: &Ingest, group: &[Pending]) -> Result<(), WriteError> {
+    // A group holds the results of one run, so of one project.
+    let Some(first) = group.first() else {
+        return Ok(());
+    };
+    let ingest = ingest.for_project(&first.result.project);
     let mut calls = Vec::new();
     let mut writes = Vec::with_capacity(group.len());
     for pending in group {

@@ -10,6 +10,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::Trac
 use prost::Message as _;
 use serde_json::{Value, json};
 
+use reprise::fake_provider::{FakeConfig, FakeProvider};
+
 use crate::generate::{self, hex};
 use crate::server::TestServer;
 
@@ -516,14 +518,19 @@ async fn require_keys_refuses_everything_before_any_key_exists() {
 /// cannot list, read, cancel or see the results of a run, and cannot start
 /// one in a project the server's executor does not replay into.
 #[tokio::test]
-async fn replay_runs_are_seen_only_by_their_project() {
+async fn replay_runs_execute_in_their_project_and_are_seen_only_by_it() {
+    let fake = FakeProvider::start("127.0.0.1:0".parse().expect("addr"), FakeConfig::default())
+        .await
+        .expect("fake provider");
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("reprise.db");
     let config = dir.path().join("reprise.toml");
-    // Port 9 (discard) refuses connections: the run exists; its items fail.
     std::fs::write(
         &config,
-        "[targets.nowhere]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n",
+        format!(
+            "[targets.fake]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"m\"\n",
+            fake.base_url()
+        ),
     )
     .expect("config");
     let home = create_key(&db, "home", "default", &["ingest", "read", "admin"]);
@@ -531,11 +538,15 @@ async fn replay_runs_are_seen_only_by_their_project() {
     let config_arg = config.to_string_lossy().to_string();
     let server = TestServer::start_on(&db, &["--config", &config_arg]).await;
 
-    let (status, reply) = post_record(&server, KeyIn::Bearer(&home), "home").await;
-    assert_eq!(status, 200, "{reply}");
-    let call_id = reply["ids"][0].as_str().expect("id").to_owned();
-    let start = |key: String| {
-        let body = json!({"ids": [call_id.clone()], "targets": ["nowhere"]});
+    let mut originals = Vec::new();
+    for (key, marker) in [(&home, "home"), (&other, "other")] {
+        let (status, reply) = post_record(&server, KeyIn::Bearer(key), marker).await;
+        assert_eq!(status, 200, "{reply}");
+        originals.push(reply["ids"][0].as_str().expect("id").to_owned());
+    }
+    let (home_call, other_call) = (originals[0].clone(), originals[1].clone());
+    let start = |key: String, call_id: String| {
+        let body = json!({"ids": [call_id], "targets": ["fake"]});
         let url = server.url("/api/v1/replays");
         async move {
             let body = serde_json::to_vec(&body).expect("JSON");
@@ -550,25 +561,73 @@ async fn replay_runs_are_seen_only_by_their_project() {
             (status, response.json::<Value>().await.expect("JSON"))
         }
     };
-    let (status, run) = start(home.clone()).await;
+    // A project replays its own calls, never another's.
+    let (status, refusal) = start(other.clone(), home_call.clone()).await;
+    assert!((400..500).contains(&status), "{status}: {refusal}");
+    let (status, run) = start(home.clone(), home_call.clone()).await;
     assert_eq!(status, 201, "{run}");
     let run_id = run["id"].as_str().expect("run id").to_owned();
+    let (status, other_run) = start(other.clone(), other_call.clone()).await;
+    assert_eq!(status, 201, "{other_run}");
+    let other_run_id = other_run["id"].as_str().expect("run id").to_owned();
 
-    let (status, refusal) = start(other.clone()).await;
-    assert_eq!(status, 400, "{refusal}");
-    assert!(
-        refusal["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("default project")),
-        "{refusal}"
+    // The other project's run executes, and its result is stored there.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let finished = loop {
+        let run: Value = get(
+            &server,
+            &format!("/api/v1/replays/{other_run_id}"),
+            KeyIn::Bearer(&other),
+        )
+        .await
+        .json()
+        .await
+        .expect("JSON");
+        if run["state"] != "running" {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "the run never finished: {run}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(finished["state"], "done", "{finished}");
+    let results: Value = get(
+        &server,
+        &format!("/api/v1/replays/{other_run_id}/results"),
+        KeyIn::Bearer(&other),
+    )
+    .await
+    .json()
+    .await
+    .expect("JSON");
+    let item = &results["results"][0]["replays"][0];
+    assert_eq!(item["state"], "done", "{results}");
+    let result_call = item["result_call_id"].as_str().expect("result call");
+    let path = format!("/api/v1/calls/{result_call}");
+    let seen: Value = get(&server, &path, KeyIn::Bearer(&other))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(seen["source"], "replay", "{seen}");
+    assert_eq!(
+        seen["attributes"]["replay.original_call_id"],
+        other_call.as_str()
     );
+    let status = get(&server, &path, KeyIn::Bearer(&home)).await.status();
+    assert_eq!(status, 404, "the result call is not in the default project");
 
     let listed: Value = get(&server, "/api/v1/replays", KeyIn::Bearer(&other))
         .await
         .json()
         .await
         .expect("JSON");
-    assert_eq!(listed["replays"], json!([]), "{listed}");
+    let ids: Vec<&Value> = listed["replays"]
+        .as_array()
+        .expect("replays")
+        .iter()
+        .map(|r| &r["id"])
+        .collect();
+    assert_eq!(ids, [&json!(other_run_id)], "{listed}");
     let listed: Value = get(&server, "/api/v1/replays", KeyIn::Bearer(&home))
         .await
         .json()

@@ -19,6 +19,7 @@ use sqlx::{Row, SqlitePool};
 use super::codec::DecodeError;
 use super::pack::{self, PackError};
 use super::records::{StoredResource, StoredScope};
+use crate::auth::Project;
 use crate::model::{Resource, Scope, SpanId, TraceId};
 
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +173,15 @@ impl Reader {
             return Err(DecodeError::MissingBlob((*missing).clone()).into());
         }
         Ok(out)
+    }
+
+    /// The project with this id, with its name.
+    pub async fn project(&self, id: i64) -> Result<Option<Project>, ReadError> {
+        let name: Option<String> = sqlx::query_scalar("SELECT name FROM projects WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(name.map(|name| Project { id, name }))
     }
 
     pub async fn resource(&self, id: i64) -> Result<Resource, ReadError> {
