@@ -1,6 +1,7 @@
 //! `GET /healthz`: the process is up and the database answers. It is open
 //! to anyone (load balancers send no keys), so it only tells more (queue
-//! and linker backlog) to a caller allowed to read.
+//! and linker backlog, database and write-ahead log sizes) to a caller
+//! allowed to read.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -31,5 +32,6 @@ async fn health(
         "pending_links": pending_links,
         "db_used_bytes": usage.used_bytes,
         "db_file_bytes": usage.file_bytes,
+        "wal_bytes": state.store.wal_bytes(),
     })))
 }

@@ -100,7 +100,8 @@ impl ImportSummary {
 /// Where batches go.
 enum Sink {
     Store {
-        store: Store,
+        // Boxed: a store is far larger than the server variant.
+        store: Box<Store>,
         ingest: Ingest,
     },
     Server {
@@ -229,7 +230,10 @@ pub async fn run(args: &ImportArgs) -> Result<ImportSummary, ImportError> {
             let redactor = Arc::new(crate::redact::load(args.redaction.as_deref())?);
             let ingest =
                 Ingest::new(store.clone(), Limits::default(), prices).with_redactor(redactor);
-            Sink::Store { store, ingest }
+            Sink::Store {
+                store: Box::new(store),
+                ingest,
+            }
         }
     };
     let progress = progress_bar(total_bytes);

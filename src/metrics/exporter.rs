@@ -156,6 +156,10 @@ fn describe() {
         "The database file's size, free pages included."
     );
     describe_gauge!(
+        STORE_WAL_BYTES,
+        "The write-ahead log file's size; the writer truncates it past 64 MB when readers allow."
+    );
+    describe_gauge!(
         STORE_RETENTION_LIMIT_BYTES,
         "Size past which retention deletes the oldest data (--max-db-mb)."
     );
@@ -252,6 +256,7 @@ async fn scrape(State(state): State<ScrapeState>) -> Response {
         Ok(usage) => super::store::database_size(usage.used_bytes, usage.file_bytes),
         Err(error) => tracing::warn!(%error, "cannot read the database size for /metrics"),
     }
+    super::store::wal_size(state.store.wal_bytes());
     let text = state.handle.render();
     (StatusCode::OK, [(header::CONTENT_TYPE, TEXT_FORMAT)], text).into_response()
 }

@@ -67,6 +67,7 @@ pub const STORE_DATABASE_USED_BYTES: &str = "reprise_store_database_used_bytes";
 /// Gauge, sampled at scrape time: the database file's size, free pages
 /// included.
 pub const STORE_DATABASE_FILE_BYTES: &str = "reprise_store_database_file_bytes";
+pub const STORE_WAL_BYTES: &str = "reprise_store_wal_bytes";
 /// Gauge, set at start when configured: `--max-db-mb`, the size past
 /// which retention deletes the oldest data.
 pub const STORE_RETENTION_LIMIT_BYTES: &str = "reprise_store_retention_limit_bytes";

@@ -47,6 +47,12 @@ pub fn database_size(used_bytes: u64, file_bytes: u64) {
     gauge!(STORE_DATABASE_FILE_BYTES).set(file_bytes as f64);
 }
 
+/// Sets the write-ahead log's size: a log that keeps growing means readers
+/// never let the writer start it over.
+pub fn wal_size(bytes: u64) {
+    gauge!(STORE_WAL_BYTES).set(bytes as f64);
+}
+
 /// Sets the configured size limits, once at start; an unset limit has no
 /// series (a dashboard line at 0 would read as "full").
 pub fn database_limits(retention_bytes: Option<u64>, hard_bytes: Option<u64>) {

@@ -100,6 +100,7 @@ pub struct Store {
     pub links_queued: Arc<Notify>,
     /// Signalled when a write failed because the database is full.
     pub space_needed: Arc<Notify>,
+    wal_path: PathBuf,
     writer_task: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
@@ -145,7 +146,7 @@ impl Store {
         let wal_path = PathBuf::from(format!("{}-wal", options.path.display()));
         let (queue, writer_task) = writer::spawn(
             write_conn,
-            wal_path,
+            wal_path.clone(),
             options.max_queue_bytes,
             known_blobs.clone(),
             links_queued.clone(),
@@ -160,8 +161,15 @@ impl Store {
             known_blobs,
             links_queued,
             space_needed,
+            wal_path,
             writer_task: Arc::new(tokio::sync::Mutex::new(Some(writer_task))),
         })
+    }
+
+    /// The write-ahead log's size now: the writer keeps it near
+    /// `MAX_WAL_BYTES`, unless readers hold it back (see `writer::bound_wal`).
+    pub fn wal_bytes(&self) -> u64 {
+        std::fs::metadata(&self.wal_path).map_or(0, |m| m.len())
     }
 
     pub fn pool(&self) -> &SqlitePool {
