@@ -44,12 +44,7 @@ async fn post(server: &TestServer, path: &str, body: Vec<u8>) {
 pub async fn settle(server: &TestServer) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let health: Value = reqwest::get(server.url("/healthz"))
-            .await
-            .expect("healthz")
-            .json()
-            .await
-            .expect("JSON");
+        let health = server.health().await;
         if health["pending_links"] == 0 {
             return;
         }

@@ -5,7 +5,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::calls_expected::settle;
 use crate::fixtures;
@@ -308,12 +308,7 @@ async fn ingest_counters_move_by_what_was_sent() {
     // Commits went to the write-ahead log, which /healthz reports as well.
     let wal = value(&after, "reprise_store_wal_bytes", &[]);
     assert!(wal > 0.0, "the write-ahead log holds the commits: {wal}");
-    let health: Value = reqwest::get(server.url("/healthz"))
-        .await
-        .expect("healthz")
-        .json()
-        .await
-        .expect("JSON");
+    let health = server.health().await;
     assert!(
         health["wal_bytes"].as_u64().is_some_and(|b| b > 0),
         "{health}"

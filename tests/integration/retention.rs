@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use prost::Message as _;
-use serde_json::Value;
 
 use crate::generate::{self, hex};
 use crate::server::TestServer;
@@ -47,15 +46,6 @@ async fn trace_status(server: &TestServer, trace_id: &str) -> u16 {
         .expect("get")
         .status()
         .as_u16()
-}
-
-async fn health(server: &TestServer) -> Value {
-    reqwest::get(server.url("/healthz"))
-        .await
-        .expect("healthz")
-        .json()
-        .await
-        .expect("JSON")
 }
 
 async fn wait_until<F, Fut>(what: &str, mut condition: F)
@@ -130,7 +120,7 @@ async fn retention_by_size_keeps_the_newest_data_under_the_cap() {
         batches.push(ids);
     }
     wait_until("the database is under its cap", || async {
-        health(&server).await["db_used_bytes"]
+        server.health().await["db_used_bytes"]
             .as_u64()
             .unwrap_or(u64::MAX)
             <= 1_100_000

@@ -115,6 +115,16 @@ impl TestServer {
         format!("{}{}", self.http, path)
     }
 
+    /// `GET /healthz` as JSON (the full form when keys are off).
+    pub async fn health(&self) -> serde_json::Value {
+        reqwest::get(self.url("/healthz"))
+            .await
+            .expect("healthz")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
     /// Kills the process at once (SIGKILL), as a crash would.
     pub async fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
