@@ -1,5 +1,6 @@
--- Daily aggregates of calls, so statistics over many calls read a few
--- thousand rows instead of every call (see store/read/stats.rs).
+-- Daily aggregates of calls, so statistics over many calls read one row per
+-- day, combination and latency bucket instead of one per call (see
+-- store/read/stats.rs).
 --
 -- One row per day and combination of the columns stats filter and group
 -- on, of three kinds: the totals of those calls (kind 0, bucket 0), and how
