@@ -28,17 +28,6 @@ fn file(fixture: &Value, key: &str) -> Option<Vec<u8>> {
     Some(fixtures::read(&fixtures::root().join(relative)))
 }
 
-async fn post(server: &TestServer, path: &str, body: Vec<u8>) {
-    let response = reqwest::Client::new()
-        .post(server.url(path))
-        .header("content-type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), 200, "{path}");
-}
-
 /// Waits until the linker has dealt with everything sent (no fixed sleep:
 /// polls the server's own count).
 pub async fn settle(server: &TestServer) {
@@ -265,11 +254,11 @@ async fn check_every_fixture(order: Order) {
         let traces = file(fixture, "traces_pb").expect("traces");
         let logs = file(fixture, "logs_pb");
         if let (Order::LogsFirst, Some(logs)) = (order, &logs) {
-            post(&server, "/v1/logs", logs.clone()).await;
+            server.post_protobuf("/v1/logs", logs.clone()).await;
         }
-        post(&server, "/v1/traces", traces).await;
+        server.post_protobuf("/v1/traces", traces).await;
         if let (Order::TracesFirst, Some(logs)) = (order, logs) {
-            post(&server, "/v1/logs", logs).await;
+            server.post_protobuf("/v1/logs", logs).await;
         }
     }
     settle(&server).await;
@@ -324,9 +313,11 @@ async fn all_fixtures_of_a_flavour_in_one_batch() {
                 logs.resource_logs.extend(request.resource_logs);
             }
         }
-        post(&server, "/v1/traces", traces.encode_to_vec()).await;
+        server
+            .post_protobuf("/v1/traces", traces.encode_to_vec())
+            .await;
         if !logs.resource_logs.is_empty() {
-            post(&server, "/v1/logs", logs.encode_to_vec()).await;
+            server.post_protobuf("/v1/logs", logs.encode_to_vec()).await;
         }
     }
     settle(&server).await;

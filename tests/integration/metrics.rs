@@ -174,15 +174,8 @@ async fn ingest_counters_move_by_what_was_sent() {
     // Traces over HTTP.
     let traces = fixtures::read(&fixtures::root().join("otel-openai-v2-span/tool_call.pb"));
     let spans = span_count(&traces);
+    server.post_protobuf("/v1/traces", traces.clone()).await;
     let client = reqwest::Client::new();
-    let response = client
-        .post(server.url("/v1/traces"))
-        .header("content-type", "application/x-protobuf")
-        .body(traces.clone())
-        .send()
-        .await
-        .expect("send traces");
-    assert_eq!(response.status(), 200);
 
     // Logs over gRPC.
     let logs_path = fixtures::captures()

@@ -389,7 +389,6 @@ fn retag_logs(request: &mut ExportLogsServiceRequest, variant: u8) {
 
 /// Every fixture over HTTP (protobuf) and over gRPC.
 async fn send_fixtures(server: &TestServer, round: u8) {
-    let client = reqwest::Client::new();
     let mut traces_client = TraceServiceClient::connect(server.grpc.clone())
         .await
         .expect("connect");
@@ -407,7 +406,9 @@ async fn send_fixtures(server: &TestServer, round: u8) {
                 if grpc {
                     logs_client.export(request).await.expect("gRPC logs");
                 } else {
-                    post_protobuf(&client, server, "/v1/logs", request.encode_to_vec()).await;
+                    server
+                        .post_protobuf("/v1/logs", request.encode_to_vec())
+                        .await;
                 }
             } else {
                 let mut request =
@@ -416,22 +417,13 @@ async fn send_fixtures(server: &TestServer, round: u8) {
                 if grpc {
                     traces_client.export(request).await.expect("gRPC traces");
                 } else {
-                    post_protobuf(&client, server, "/v1/traces", request.encode_to_vec()).await;
+                    server
+                        .post_protobuf("/v1/traces", request.encode_to_vec())
+                        .await;
                 }
             }
         }
     }
-}
-
-async fn post_protobuf(client: &reqwest::Client, server: &TestServer, path: &str, body: Vec<u8>) {
-    let response = client
-        .post(server.url(path))
-        .header("content-type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), 200, "{path}");
 }
 
 /// Refused and partly refused requests over both transports.

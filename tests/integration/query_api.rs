@@ -530,14 +530,12 @@ async fn a_trace_is_a_span_tree_with_its_calls() {
     ];
     let trace_id = hex(&root.trace_id);
     let (root_id, child_id) = (hex(&root.span_id), hex(&child.span_id));
-    let response = reqwest::Client::new()
-        .post(server.url("/v1/traces"))
-        .header("content-type", "application/x-protobuf")
-        .body(generate::request(vec![child, root]).encode_to_vec())
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), 200);
+    server
+        .post_protobuf(
+            "/v1/traces",
+            generate::request(vec![child, root]).encode_to_vec(),
+        )
+        .await;
     let (status, trace) = get(&server, &format!("/api/v1/traces/{trace_id}")).await;
     assert_eq!(status, 200);
     assert_eq!(trace["roots"], json!([root_id]));

@@ -16,14 +16,7 @@ const QUESTION: &str = "What is the weather like in Tokyo right now?";
 
 async fn post_fixture(server: &TestServer, name: &str) {
     let body = fixtures::read(&fixtures::root().join(name));
-    let response = reqwest::Client::new()
-        .post(server.url("/v1/traces"))
-        .header("content-type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), 200);
+    server.post_protobuf("/v1/traces", body).await;
 }
 
 async fn call_by(server: &TestServer, query: &str) -> Value {

@@ -98,24 +98,17 @@ fn fixture_list() -> Vec<Value> {
     expected["fixtures"].as_array().expect("fixtures").clone()
 }
 
-async fn post_protobuf(server: &TestServer, path: &str, body: Vec<u8>) {
-    let response = reqwest::Client::new()
-        .post(server.url(path))
-        .header("content-type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), 200, "{path}");
-}
-
 /// Sends one fixture's traces and logs (by its id in expected.json).
 pub async fn ingest_fixture(server: &TestServer, fixture: &Value) {
     let root = fixtures::root();
     let traces = fixture["files"]["traces_pb"].as_str().expect("traces");
-    post_protobuf(server, "/v1/traces", fixtures::read(&root.join(traces))).await;
+    server
+        .post_protobuf("/v1/traces", fixtures::read(&root.join(traces)))
+        .await;
     if let Some(logs) = fixture["files"]["logs_pb"].as_str() {
-        post_protobuf(server, "/v1/logs", fixtures::read(&root.join(logs))).await;
+        server
+            .post_protobuf("/v1/logs", fixtures::read(&root.join(logs)))
+            .await;
     }
 }
 

@@ -115,6 +115,19 @@ impl TestServer {
         format!("{}{}", self.http, path)
     }
 
+    /// Posts an OTLP protobuf body (`/v1/traces` or `/v1/logs`) and checks
+    /// it was accepted.
+    pub async fn post_protobuf(&self, path: &str, body: Vec<u8>) {
+        let response = reqwest::Client::new()
+            .post(self.url(path))
+            .header("content-type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 200, "{path}");
+    }
+
     /// `GET /healthz` as JSON (the full form when keys are off).
     pub async fn health(&self) -> serde_json::Value {
         reqwest::get(self.url("/healthz"))
