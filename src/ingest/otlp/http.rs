@@ -23,7 +23,7 @@ use super::body::{ContentEncoding, decode_content, read_limited};
 use super::json;
 use crate::auth::Project;
 use crate::ingest::error::{IngestError, Retry};
-use crate::ingest::pipeline::Ingest;
+use crate::ingest::pipeline::{ExportOutcome, Ingest};
 use crate::metrics::{self, Received, Signal, Transport};
 
 const PROTOBUF: &str = "application/x-protobuf";
@@ -31,8 +31,8 @@ const JSON: &str = "application/json";
 
 pub fn router(ingest: Ingest) -> Router {
     Router::new()
-        .route("/v1/traces", post(export_traces))
-        .route("/v1/logs", post(export_logs))
+        .route("/v1/traces", post(export::<Traces>))
+        .route("/v1/logs", post(export::<Logs>))
         .with_state(ingest)
 }
 
@@ -77,68 +77,102 @@ impl Format {
     }
 }
 
-async fn export_traces(
-    State(ingest): State<Ingest>,
-    project: Project,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let ingest = ingest.for_project(&project);
-    let started = Instant::now();
-    let format = match Format::from_headers(&headers) {
-        Ok(format) => format,
-        Err(error) => {
-            metrics::request_refused(Transport::Http, Signal::Traces, &error, started.elapsed());
-            return error_response(&error, Format::Json);
-        }
-    };
-    let mut received = Received::default();
-    let result = async {
-        let _slot = ingest.decode_slot().await?;
-        let body = read_body(&ingest, &headers, body).await?;
-        received.payload_bytes = body.len();
-        let request = decode_blocking(
-            move || match format {
-                Format::Protobuf => {
-                    ExportTraceServiceRequest::decode(body).map_err(|e| e.to_string())
-                }
-                Format::Json => json::decode_traces(&body).map_err(|e| e.to_string()),
-            },
-            format,
-        )
-        .await?;
-        received.items = Some(metrics::span_count(&request));
-        ingest.export_traces(request).await
+/// What differs between the two signals on this path: the messages, how
+/// items are counted, and where a decoded request goes.
+trait HttpSignal {
+    const SIGNAL: Signal;
+    type Request: prost::Message + Default + Send + 'static;
+    type Response: prost::Message;
+
+    fn decode_json(body: &[u8]) -> Result<Self::Request, String>;
+    fn item_count(request: &Self::Request) -> usize;
+    fn export(
+        ingest: &Ingest,
+        request: Self::Request,
+    ) -> impl Future<Output = Result<ExportOutcome, IngestError>> + Send;
+    fn response(outcome: &ExportOutcome) -> Self::Response;
+    fn encode_json(response: &Self::Response) -> Vec<u8>;
+}
+
+/// `POST /v1/traces`.
+struct Traces;
+
+impl HttpSignal for Traces {
+    const SIGNAL: Signal = Signal::Traces;
+    type Request = ExportTraceServiceRequest;
+    type Response = ExportTraceServiceResponse;
+
+    fn decode_json(body: &[u8]) -> Result<Self::Request, String> {
+        json::decode_traces(body).map_err(|e| e.to_string())
     }
-    .await;
-    metrics::otlp_export(
-        Transport::Http,
-        Signal::Traces,
-        received,
-        &result,
-        started.elapsed(),
-    );
-    match result {
-        Ok(outcome) => {
-            let response = ExportTraceServiceResponse {
-                partial_success: outcome.partial_success(|rejected, error_message| {
-                    ExportTracePartialSuccess {
-                        rejected_spans: rejected,
-                        error_message,
-                    }
-                }),
-            };
-            let bytes = match format {
-                Format::Protobuf => response.encode_to_vec(),
-                Format::Json => json::encode_trace_response(&response),
-            };
-            ok_response(format, bytes)
+
+    fn item_count(request: &Self::Request) -> usize {
+        metrics::span_count(request)
+    }
+
+    fn export(
+        ingest: &Ingest,
+        request: Self::Request,
+    ) -> impl Future<Output = Result<ExportOutcome, IngestError>> + Send {
+        ingest.export_traces(request)
+    }
+
+    fn response(outcome: &ExportOutcome) -> Self::Response {
+        ExportTraceServiceResponse {
+            partial_success: outcome.partial_success(|rejected, error_message| {
+                ExportTracePartialSuccess {
+                    rejected_spans: rejected,
+                    error_message,
+                }
+            }),
         }
-        Err(error) => error_response(&error, format),
+    }
+
+    fn encode_json(response: &Self::Response) -> Vec<u8> {
+        json::encode_trace_response(response)
     }
 }
 
-async fn export_logs(
+/// `POST /v1/logs`.
+struct Logs;
+
+impl HttpSignal for Logs {
+    const SIGNAL: Signal = Signal::Logs;
+    type Request = ExportLogsServiceRequest;
+    type Response = ExportLogsServiceResponse;
+
+    fn decode_json(body: &[u8]) -> Result<Self::Request, String> {
+        json::decode_logs(body).map_err(|e| e.to_string())
+    }
+
+    fn item_count(request: &Self::Request) -> usize {
+        metrics::log_record_count(request)
+    }
+
+    fn export(
+        ingest: &Ingest,
+        request: Self::Request,
+    ) -> impl Future<Output = Result<ExportOutcome, IngestError>> + Send {
+        ingest.export_logs(request)
+    }
+
+    fn response(outcome: &ExportOutcome) -> Self::Response {
+        ExportLogsServiceResponse {
+            partial_success: outcome.partial_success(|rejected, error_message| {
+                ExportLogsPartialSuccess {
+                    rejected_log_records: rejected,
+                    error_message,
+                }
+            }),
+        }
+    }
+
+    fn encode_json(response: &Self::Response) -> Vec<u8> {
+        json::encode_logs_response(response)
+    }
+}
+
+async fn export<S: HttpSignal>(
     State(ingest): State<Ingest>,
     project: Project,
     headers: HeaderMap,
@@ -149,7 +183,7 @@ async fn export_logs(
     let format = match Format::from_headers(&headers) {
         Ok(format) => format,
         Err(error) => {
-            metrics::request_refused(Transport::Http, Signal::Logs, &error, started.elapsed());
+            metrics::request_refused(Transport::Http, S::SIGNAL, &error, started.elapsed());
             return error_response(&error, Format::Json);
         }
     };
@@ -160,38 +194,29 @@ async fn export_logs(
         received.payload_bytes = body.len();
         let request = decode_blocking(
             move || match format {
-                Format::Protobuf => {
-                    ExportLogsServiceRequest::decode(body).map_err(|e| e.to_string())
-                }
-                Format::Json => json::decode_logs(&body).map_err(|e| e.to_string()),
+                Format::Protobuf => S::Request::decode(body).map_err(|e| e.to_string()),
+                Format::Json => S::decode_json(&body),
             },
             format,
         )
         .await?;
-        received.items = Some(metrics::log_record_count(&request));
-        ingest.export_logs(request).await
+        received.items = Some(S::item_count(&request));
+        S::export(&ingest, request).await
     }
     .await;
     metrics::otlp_export(
         Transport::Http,
-        Signal::Logs,
+        S::SIGNAL,
         received,
         &result,
         started.elapsed(),
     );
     match result {
         Ok(outcome) => {
-            let response = ExportLogsServiceResponse {
-                partial_success: outcome.partial_success(|rejected, error_message| {
-                    ExportLogsPartialSuccess {
-                        rejected_log_records: rejected,
-                        error_message,
-                    }
-                }),
-            };
+            let response = S::response(&outcome);
             let bytes = match format {
                 Format::Protobuf => response.encode_to_vec(),
-                Format::Json => json::encode_logs_response(&response),
+                Format::Json => S::encode_json(&response),
             };
             ok_response(format, bytes)
         }
