@@ -7,24 +7,25 @@ use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
 };
 use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message as _;
 use tonic::codec::CompressionEncoding;
 use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
+use super::signal::{Logs, OtlpSignal, Traces};
 use crate::auth;
 use crate::auth::grpc::IngestInterceptor;
 use crate::ingest::error::{IngestError, Retry};
 use crate::ingest::pipeline::Ingest;
-use crate::metrics::{self, Received, Signal, Transport};
+use crate::metrics::{self, Received, Transport};
 
 /// The two OTLP services behind the key check, ready to add to a tonic server.
 pub type TraceGrpc = InterceptedService<TraceServiceServer<OtlpGrpc>, IngestInterceptor>;
@@ -59,36 +60,7 @@ impl TraceService for OtlpGrpc {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let ingest = self.ingest.for_project(&auth::grpc::project(&request)?);
-        let started = Instant::now();
-        let request = request.into_inner();
-        // tonic has decompressed and decoded the body; its encoded length
-        // is the payload size, as the HTTP receiver counts it.
-        let received = Received {
-            payload_bytes: request.encoded_len(),
-            items: Some(metrics::span_count(&request)),
-        };
-        let result = async {
-            let _slot = ingest.decode_slot().await?;
-            ingest.export_traces(request).await
-        }
-        .await;
-        metrics::otlp_export(
-            Transport::Grpc,
-            Signal::Traces,
-            received,
-            &result,
-            started.elapsed(),
-        );
-        let outcome = result.map_err(|e| status(&e))?;
-        let partial_success =
-            outcome.partial_success(|rejected, error_message| ExportTracePartialSuccess {
-                rejected_spans: rejected,
-                error_message,
-            });
-        Ok(Response::new(ExportTraceServiceResponse {
-            partial_success,
-        }))
+        self.export_signal::<Traces>(request).await
     }
 }
 
@@ -98,6 +70,15 @@ impl LogsService for OtlpGrpc {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        self.export_signal::<Logs>(request).await
+    }
+}
+
+impl OtlpGrpc {
+    async fn export_signal<S: OtlpSignal>(
+        &self,
+        request: Request<S::Request>,
+    ) -> Result<Response<S::Response>, Status> {
         let ingest = self.ingest.for_project(&auth::grpc::project(&request)?);
         let started = Instant::now();
         let request = request.into_inner();
@@ -105,27 +86,22 @@ impl LogsService for OtlpGrpc {
         // is the payload size, as the HTTP receiver counts it.
         let received = Received {
             payload_bytes: request.encoded_len(),
-            items: Some(metrics::log_record_count(&request)),
+            items: Some(S::item_count(&request)),
         };
         let result = async {
             let _slot = ingest.decode_slot().await?;
-            ingest.export_logs(request).await
+            S::export(&ingest, request).await
         }
         .await;
         metrics::otlp_export(
             Transport::Grpc,
-            Signal::Logs,
+            S::SIGNAL,
             received,
             &result,
             started.elapsed(),
         );
         let outcome = result.map_err(|e| status(&e))?;
-        let partial_success =
-            outcome.partial_success(|rejected, error_message| ExportLogsPartialSuccess {
-                rejected_log_records: rejected,
-                error_message,
-            });
-        Ok(Response::new(ExportLogsServiceResponse { partial_success }))
+        Ok(Response::new(S::response(&outcome)))
     }
 }
 

@@ -11,20 +11,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
 use prost::Message as _;
 
 use super::body::{ContentEncoding, decode_content, read_limited};
-use super::json;
+use super::signal::{Logs, OtlpSignal, Traces};
 use crate::auth::Project;
 use crate::ingest::error::{IngestError, Retry};
-use crate::ingest::pipeline::{ExportOutcome, Ingest};
-use crate::metrics::{self, Received, Signal, Transport};
+use crate::ingest::pipeline::Ingest;
+use crate::metrics::{self, Received, Transport};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -77,102 +71,7 @@ impl Format {
     }
 }
 
-/// What differs between the two signals on this path: the messages, how
-/// items are counted, and where a decoded request goes.
-trait HttpSignal {
-    const SIGNAL: Signal;
-    type Request: prost::Message + Default + Send + 'static;
-    type Response: prost::Message;
-
-    fn decode_json(body: &[u8]) -> Result<Self::Request, String>;
-    fn item_count(request: &Self::Request) -> usize;
-    fn export(
-        ingest: &Ingest,
-        request: Self::Request,
-    ) -> impl Future<Output = Result<ExportOutcome, IngestError>> + Send;
-    fn response(outcome: &ExportOutcome) -> Self::Response;
-    fn encode_json(response: &Self::Response) -> Vec<u8>;
-}
-
-/// `POST /v1/traces`.
-struct Traces;
-
-impl HttpSignal for Traces {
-    const SIGNAL: Signal = Signal::Traces;
-    type Request = ExportTraceServiceRequest;
-    type Response = ExportTraceServiceResponse;
-
-    fn decode_json(body: &[u8]) -> Result<Self::Request, String> {
-        json::decode_traces(body).map_err(|e| e.to_string())
-    }
-
-    fn item_count(request: &Self::Request) -> usize {
-        metrics::span_count(request)
-    }
-
-    fn export(
-        ingest: &Ingest,
-        request: Self::Request,
-    ) -> impl Future<Output = Result<ExportOutcome, IngestError>> + Send {
-        ingest.export_traces(request)
-    }
-
-    fn response(outcome: &ExportOutcome) -> Self::Response {
-        ExportTraceServiceResponse {
-            partial_success: outcome.partial_success(|rejected, error_message| {
-                ExportTracePartialSuccess {
-                    rejected_spans: rejected,
-                    error_message,
-                }
-            }),
-        }
-    }
-
-    fn encode_json(response: &Self::Response) -> Vec<u8> {
-        json::encode_trace_response(response)
-    }
-}
-
-/// `POST /v1/logs`.
-struct Logs;
-
-impl HttpSignal for Logs {
-    const SIGNAL: Signal = Signal::Logs;
-    type Request = ExportLogsServiceRequest;
-    type Response = ExportLogsServiceResponse;
-
-    fn decode_json(body: &[u8]) -> Result<Self::Request, String> {
-        json::decode_logs(body).map_err(|e| e.to_string())
-    }
-
-    fn item_count(request: &Self::Request) -> usize {
-        metrics::log_record_count(request)
-    }
-
-    fn export(
-        ingest: &Ingest,
-        request: Self::Request,
-    ) -> impl Future<Output = Result<ExportOutcome, IngestError>> + Send {
-        ingest.export_logs(request)
-    }
-
-    fn response(outcome: &ExportOutcome) -> Self::Response {
-        ExportLogsServiceResponse {
-            partial_success: outcome.partial_success(|rejected, error_message| {
-                ExportLogsPartialSuccess {
-                    rejected_log_records: rejected,
-                    error_message,
-                }
-            }),
-        }
-    }
-
-    fn encode_json(response: &Self::Response) -> Vec<u8> {
-        json::encode_logs_response(response)
-    }
-}
-
-async fn export<S: HttpSignal>(
+async fn export<S: OtlpSignal>(
     State(ingest): State<Ingest>,
     project: Project,
     headers: HeaderMap,

@@ -7,3 +7,4 @@ pub mod convert;
 pub mod grpc;
 pub mod http;
 pub mod json;
+pub mod signal;
