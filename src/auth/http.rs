@@ -13,7 +13,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use prost::Message as _;
 
 use super::{AuthError, Authorizer, Principal, Project, Scope};
 
@@ -112,15 +111,6 @@ pub async fn authenticate(
     }
 }
 
-/// `google.rpc.Status`, the error body OTLP/HTTP clients expect.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
 /// 401 with `WWW-Authenticate: Bearer`, or 403; in OTLP's error format on
 /// OTLP routes and in the API's everywhere else.
 fn refusal(error: &AuthError, path: &str, headers: &HeaderMap) -> Response {
@@ -142,20 +132,8 @@ fn refusal(error: &AuthError, path: &str, headers: &HeaderMap) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("protobuf"));
-    let mut response = if path.starts_with("/v1/") && protobuf {
-        let body = RpcStatus {
-            code: grpc_code as i32,
-            message,
-        };
-        (
-            status,
-            [(header::CONTENT_TYPE, "application/x-protobuf")],
-            body.encode_to_vec(),
-        )
-            .into_response()
-    } else if path.starts_with("/v1/") {
-        let body = serde_json::json!({"code": grpc_code as i32, "message": message});
-        (status, axum::Json(body)).into_response()
+    let mut response = if path.starts_with("/v1/") {
+        crate::ingest::otlp::http::status_response(status, grpc_code, message, protobuf)
     } else {
         let body = serde_json::json!({"error": {"code": code, "message": message}});
         (status, axum::Json(body)).into_response()

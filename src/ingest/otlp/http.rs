@@ -163,28 +163,44 @@ struct RpcStatus {
     message: String,
 }
 
+/// An OTLP/HTTP error: `google.rpc.Status` as protobuf, or as its JSON
+/// form, with the HTTP status. The key check answers refusals this way too.
+pub fn status_response(
+    status: StatusCode,
+    code: tonic::Code,
+    message: String,
+    protobuf: bool,
+) -> Response {
+    let status_body = RpcStatus {
+        code: code as i32,
+        message,
+    };
+    let (format, bytes) = if protobuf {
+        (Format::Protobuf, status_body.encode_to_vec())
+    } else {
+        let json = serde_json::json!({"code": status_body.code, "message": status_body.message});
+        (Format::Json, json.to_string().into_bytes())
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, format.content_type())],
+        bytes,
+    )
+        .into_response()
+}
+
 fn error_response(error: &IngestError, format: Format) -> Response {
     if let IngestError::Internal(detail) = error {
         tracing::error!(detail, "ingest failed");
     } else {
         tracing::debug!(%error, "ingest refused");
     }
-    let status = RpcStatus {
-        code: error.grpc_code() as i32,
-        message: error.public_message(),
-    };
-    let bytes = match format {
-        Format::Protobuf => status.encode_to_vec(),
-        Format::Json => serde_json::json!({"code": status.code, "message": status.message})
-            .to_string()
-            .into_bytes(),
-    };
-    let mut response = (
+    let mut response = status_response(
         error.http_status(),
-        [(header::CONTENT_TYPE, format.content_type())],
-        bytes,
-    )
-        .into_response();
+        error.grpc_code(),
+        error.public_message(),
+        format == Format::Protobuf,
+    );
     if let Retry::After(delay) = error.retry() {
         response.headers_mut().insert(
             header::RETRY_AFTER,
