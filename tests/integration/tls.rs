@@ -99,44 +99,33 @@ async fn both_ports_serve_tls_with_the_given_certificate() {
     assert!(untrusting.is_err());
 }
 
-#[tokio::test]
-async fn a_certificate_without_its_key_refuses_to_start() {
-    let tls = self_signed();
+/// Runs `reprise serve` with these TLS arguments, expecting it to refuse to
+/// start; returns what it printed on stderr.
+fn serve_refuses(tls_args: &[&std::ffi::OsStr]) -> String {
     let dir = tempfile::tempdir().expect("dir");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_reprise"))
         .args(["serve", "--db"])
         .arg(dir.path().join("r.db"))
-        .args([
-            "--http",
-            "127.0.0.1:0",
-            "--grpc",
-            "127.0.0.1:0",
-            "--tls-cert",
-        ])
-        .arg(&tls.cert_path)
+        .args(["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"])
+        .args(tls_args)
         .output()
         .expect("run");
     assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn a_certificate_without_its_key_refuses_to_start() {
+    let tls = self_signed();
+    let stderr = serve_refuses(&["--tls-cert".as_ref(), tls.cert_path.as_os_str()]);
     assert!(stderr.contains("--tls-key"), "{stderr}");
 
     // The key file given as the certificate: no certificate in it.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_reprise"))
-        .args(["serve", "--db"])
-        .arg(dir.path().join("r.db"))
-        .args([
-            "--http",
-            "127.0.0.1:0",
-            "--grpc",
-            "127.0.0.1:0",
-            "--tls-cert",
-        ])
-        .arg(&tls.key_path)
-        .arg("--tls-key")
-        .arg(&tls.key_path)
-        .output()
-        .expect("run");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = serve_refuses(&[
+        "--tls-cert".as_ref(),
+        tls.key_path.as_os_str(),
+        "--tls-key".as_ref(),
+        tls.key_path.as_os_str(),
+    ]);
     assert!(stderr.contains("holds no certificate"), "{stderr}");
 }
