@@ -27,10 +27,11 @@ use super::genai::{self, CallFacts, GenAiEvent};
 use crate::cost::PriceTable;
 use crate::model::{Call, CallId, Resource, Scope};
 use crate::store::batch::{LinkDone, LinkedCall, SpanKey, WriteBatch};
+use crate::store::blobs::Classified;
 use crate::store::call_index::CallIndex;
 use crate::store::call_record::{CallColumns, StoredCallContent};
 use crate::store::codec::Encoder;
-use crate::store::pack::PackBuilder;
+use crate::store::pack::{PackBuilder, Stream};
 use crate::store::{ReadError, Store, WriteError};
 
 /// Spans linked per round.
@@ -288,22 +289,22 @@ async fn write(
         contents.push(StoredCallContent::encode_from(&item.call, &mut encoder).encode_to_vec());
     }
     let now = now_unix_nano();
-    let classified = store
+    let Classified { new, stale, claim } = store
         .known_blobs
         .classify(store.pool(), encoder.blobs.keys().copied(), now)
         .await
         .map_err(ReadError::from)?;
     let mut builder = PackBuilder::new();
     let mut new_blobs = Vec::new();
-    for hash in &classified.new {
+    for hash in &new {
         if let Some(content) = encoder.blobs.get(hash) {
-            new_blobs.push((*hash, builder.add(content)));
+            new_blobs.push((*hash, builder.add(Stream::Text, content)));
         }
     }
     let mut linked_calls = Vec::with_capacity(derived.len());
     for (item, content) in derived.into_iter().zip(contents) {
         linked_calls.push(LinkedCall {
-            content: builder.add(&content),
+            content: builder.add(Stream::Records, &content),
             columns: CallColumns::of(&item.call),
             index: CallIndex::of(&item.call),
             replaces: item.replaces,
@@ -314,14 +315,16 @@ async fn write(
         project_id,
         packs: builder.finish()?,
         new_blobs,
-        touched_blobs: classified.stale,
+        touched_blobs: stale,
         linked_calls,
         links_done: done,
         ..WriteBatch::default()
     };
     // When the queue is full this fails and the round runs again later:
     // the linker never competes with ingest for the queue.
-    store.queue.write(batch).await?;
+    let written = store.queue.write(batch).await;
+    drop(claim);
+    written?;
     Ok(())
 }
 

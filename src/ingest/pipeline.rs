@@ -19,6 +19,7 @@ use crate::cost::PriceTable;
 use crate::model::Call;
 use crate::redact::{Policy, Redactor};
 use crate::store::batch::WriteBatch;
+use crate::store::blobs::{Claim, Classified};
 use crate::store::{Store, WriteError, WriteSummary};
 
 /// The outcome of an accepted export: how many items were stored and how
@@ -172,8 +173,12 @@ impl Ingest {
 
     /// Encodes and packs calls into a batch without queueing it, for a
     /// caller that adds its own rows to the same transaction (a replay
-    /// result commits with its item's state change).
-    pub async fn prepare_calls(&self, calls: Vec<Call>) -> Result<WriteBatch, IngestError> {
+    /// result commits with its item's state change). The caller holds the
+    /// claim until the batch's write is settled.
+    pub async fn prepare_calls(
+        &self,
+        calls: Vec<Call>,
+    ) -> Result<(WriteBatch, Claim), IngestError> {
         let encoded = encode_calls(calls, self.prices.clone(), self.redaction.clone()).await?;
         self.pack_encoded(encoded).await
     }
@@ -208,32 +213,37 @@ impl Ingest {
             }
             return Ok(WriteSummary::default());
         }
-        let batch = self.pack_encoded(encoded).await?;
-        self.store
-            .queue
-            .write(batch)
-            .await
-            .map_err(|error| match error {
-                WriteError::QueueFull => IngestError::Overloaded,
-                WriteError::Invalid(_) => IngestError::Internal(error.to_string()),
-                other => IngestError::Unavailable(other.to_string()),
-            })
+        let (batch, claim) = self.pack_encoded(encoded).await?;
+        let written = self.store.queue.write(batch).await;
+        // Settled: committed content is in the known blobs by now, and
+        // content of a failed batch is free for another to carry.
+        drop(claim);
+        written.map_err(|error| match error {
+            WriteError::QueueFull => IngestError::Overloaded,
+            WriteError::Invalid(_) => IngestError::Internal(error.to_string()),
+            other => IngestError::Unavailable(other.to_string()),
+        })
     }
 }
 
 impl Ingest {
     /// Leaves out content that is already stored and compresses the rest.
-    async fn pack_encoded(&self, encoded: prepare::Encoded) -> Result<WriteBatch, IngestError> {
-        let classified = self
+    /// The claim on the new content must be held until the write is settled.
+    async fn pack_encoded(
+        &self,
+        encoded: prepare::Encoded,
+    ) -> Result<(WriteBatch, Claim), IngestError> {
+        let Classified { new, stale, claim } = self
             .store
             .known_blobs
             .classify(self.store.pool(), encoded.blob_hashes(), now_unix_nano())
             .await
             .map_err(|e| IngestError::Unavailable(e.to_string()))?;
         let project_id = self.project_id;
-        blocking(move || prepare::pack(encoded, &classified, project_id))
+        let batch = blocking(move || prepare::pack(encoded, &new, stale, project_id))
             .await?
-            .map_err(|e| IngestError::Internal(e.to_string()))
+            .map_err(|e| IngestError::Internal(e.to_string()))?;
+        Ok((batch, claim))
     }
 }
 

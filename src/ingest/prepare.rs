@@ -9,11 +9,10 @@ use super::calls::Normalized;
 use super::otlp::convert::{LogGroup, SpanGroup};
 use crate::model::{Resource, Scope};
 use crate::store::batch::{CallRow, DedupRow, LogRow, SpanKey, SpanRow, WriteBatch};
-use crate::store::blobs::Classified;
 use crate::store::call_index::CallIndex;
 use crate::store::call_record::{CallColumns, StoredCallContent};
 use crate::store::codec::{BlobHash, Encoder, blob_hash};
-use crate::store::pack::PackBuilder;
+use crate::store::pack::{PackBuilder, Stream};
 use crate::store::records::{
     LogColumns, SpanColumns, StoredLogBody, StoredResource, StoredScope, StoredSpanBody,
 };
@@ -188,20 +187,21 @@ fn log_identity(resource_and_scope: &[BlobHash; 2], columns: &LogColumns, body: 
 /// Packs the encoded records with the content the store lacks (CPU work, no I/O).
 pub fn pack(
     encoded: Encoded,
-    classified: &Classified,
+    new: &[BlobHash],
+    stale: Vec<BlobHash>,
     project_id: i64,
 ) -> std::io::Result<WriteBatch> {
     let mut builder = PackBuilder::new();
-    let mut new_blobs = Vec::with_capacity(classified.new.len());
-    for hash in &classified.new {
+    let mut new_blobs = Vec::with_capacity(new.len());
+    for hash in new {
         if let Some(content) = encoded.blobs.get(hash) {
-            new_blobs.push((*hash, builder.add(content)));
+            new_blobs.push((*hash, builder.add(Stream::Text, content)));
         }
     }
     let mut spans = Vec::with_capacity(encoded.spans.len());
     for span in encoded.spans {
         spans.push(SpanRow {
-            body: builder.add(&span.body),
+            body: builder.add(Stream::Records, &span.body),
             columns: span.columns,
             resource: span.resource,
             scope: span.scope,
@@ -210,7 +210,7 @@ pub fn pack(
     let mut logs = Vec::with_capacity(encoded.logs.len());
     for log in encoded.logs {
         logs.push(LogRow {
-            body: builder.add(&log.body),
+            body: builder.add(Stream::Records, &log.body),
             columns: log.columns,
             hash: log.hash,
             event_name: log.event_name,
@@ -221,7 +221,7 @@ pub fn pack(
     let mut calls = Vec::with_capacity(encoded.calls.len());
     for call in encoded.calls {
         calls.push(CallRow {
-            content: builder.add(&call.content),
+            content: builder.add(Stream::Records, &call.content),
             columns: call.columns,
             index: call.index,
             aliases: call.aliases,
@@ -231,7 +231,7 @@ pub fn pack(
         project_id,
         packs: builder.finish()?,
         new_blobs,
-        touched_blobs: classified.stale.clone(),
+        touched_blobs: stale,
         resources: encoded.resources,
         scopes: encoded.scopes,
         spans,

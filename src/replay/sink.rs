@@ -147,13 +147,15 @@ async fn write_once(ingest: &Ingest, group: &[Pending]) -> Result<(), WriteError
             pending.result.finish.clone(),
         )));
     }
-    let mut batch = ingest
+    let (mut batch, claim) = ingest
         .prepare_calls(calls)
         .await
         .map_err(|error| WriteError::Database(error.to_string()))?;
     batch.replay = writes;
     wait_for_room(&ingest.store).await;
     let done = ingest.store.queue.submit(batch)?;
-    done.await.map_err(|_| WriteError::ShuttingDown)??;
+    let written = done.await.map_err(|_| WriteError::ShuttingDown);
+    drop(claim);
+    written??;
     Ok(())
 }

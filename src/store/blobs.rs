@@ -10,14 +10,26 @@
 //!   fails the batch (retryably) if it is gone;
 //! - the pruner only deletes blobs unseen for far longer than
 //!   `TOUCH_AFTER`, and removes what it deletes from the cache.
+//!
+//! Content that is new to the store is *claimed* by the batch that will
+//! carry it, until that batch's write is settled. A concurrent batch that
+//! needs the same new content waits for the claim instead of packing a
+//! second copy: when two turns of a chat are in flight at once, the later
+//! one resends the earlier one's answer, and without claims a fifth of the
+//! packed text was such dead copies. A batch never waits while it holds a
+//! claim, so waits cannot form a cycle; a claim whose batch failed wakes
+//! its waiters, and one of them claims the content in turn.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::SqlitePool;
+use tokio::sync::watch;
 
 use super::codec::BlobHash;
+#[cfg(test)]
+use super::codec::blob_hash;
 
 /// How long a reference counts as recent enough that the blob needs no
 /// touch, by default.
@@ -30,18 +42,64 @@ pub struct Classified {
     pub new: Vec<BlobHash>,
     /// Stored, but not seen recently: the batch asks the writer to touch it.
     pub stale: Vec<BlobHash>,
+    /// The batch's claim on `new`: hold it until the write is settled.
+    pub claim: Claim,
 }
 
+/// A batch's claim on the new content it carries (see the module docs).
+/// Dropping it releases the content to whoever waits for it.
+#[derive(Debug, Default)]
+#[must_use = "content is released for others as soon as the claim drops"]
+pub struct Claim {
+    held: Option<Held>,
+}
+
+#[derive(Debug)]
+struct Held {
+    known: Arc<KnownBlobs>,
+    hashes: Vec<BlobHash>,
+    /// Dropped with the claim, which wakes every waiter.
+    _settled: watch::Sender<()>,
+    id: watch::Receiver<()>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let Some(held) = &self.held else {
+            return;
+        };
+        let mut state = held.known.lock();
+        for hash in &held.hashes {
+            if state
+                .in_flight
+                .get(hash)
+                .is_some_and(|owner| owner.same_channel(&held.id))
+            {
+                state.in_flight.remove(hash);
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
 pub struct KnownBlobs {
-    last_seen: Mutex<HashMap<BlobHash, i64>>,
+    state: Mutex<State>,
     capacity: usize,
     touch_after: Duration,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Stored content and when it was last seen, as far as this process knows.
+    last_seen: HashMap<BlobHash, i64>,
+    /// New content claimed by a batch in flight, with that claim's signal.
+    in_flight: HashMap<BlobHash, watch::Receiver<()>>,
 }
 
 impl KnownBlobs {
     pub fn new(capacity: usize, touch_after: Duration) -> Self {
         Self {
-            last_seen: Mutex::new(HashMap::new()),
+            state: Mutex::new(State::default()),
             capacity,
             touch_after,
         }
@@ -53,69 +111,116 @@ impl KnownBlobs {
     }
 
     /// Sorts `hashes` into new and stale; the rest are stored and fresh.
+    /// Waits while another batch in flight carries some of the new content.
     pub async fn classify(
-        &self,
+        self: &Arc<Self>,
         pool: &SqlitePool,
         hashes: impl IntoIterator<Item = BlobHash>,
         now_unix_nano: i64,
     ) -> Result<Classified, sqlx::Error> {
+        let hashes: Vec<BlobHash> = hashes.into_iter().collect();
+        loop {
+            match self.try_classify(pool, &hashes, now_unix_nano).await? {
+                Attempt::Done(classified) => return Ok(classified),
+                Attempt::Wait(claims) => {
+                    for mut claim in claims {
+                        // Errs once the claim is dropped: that is the signal.
+                        let _ = claim.changed().await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn try_classify(
+        self: &Arc<Self>,
+        pool: &SqlitePool,
+        hashes: &[BlobHash],
+        now_unix_nano: i64,
+    ) -> Result<Attempt, sqlx::Error> {
         let fresh_after = now_unix_nano - self.touch_after.as_nanos() as i64;
         let mut out = Classified::default();
         let mut unknown = Vec::new();
         {
-            let cache = self.lock();
+            let state = self.lock();
             for hash in hashes {
-                match cache.get(&hash) {
+                match state.last_seen.get(hash) {
                     Some(seen) if *seen >= fresh_after => {}
-                    Some(_) => out.stale.push(hash),
-                    None => unknown.push(hash),
+                    Some(_) => out.stale.push(*hash),
+                    None => unknown.push(*hash),
                 }
             }
         }
         if unknown.is_empty() {
-            return Ok(out);
+            return Ok(Attempt::Done(out));
         }
         let stored = lookup(pool, &unknown).await?;
-        let mut cache = self.lock();
+        let mut state = self.lock();
+        let mut waits = Vec::new();
         for hash in unknown {
             match stored.get(&hash) {
+                Some(seen) if *seen < fresh_after => out.stale.push(hash),
                 Some(seen) => {
-                    if *seen < fresh_after {
-                        out.stale.push(hash);
-                    } else {
-                        cache.insert(hash, *seen);
-                    }
+                    state.last_seen.insert(hash, *seen);
                 }
-                None => out.new.push(hash),
+                None => match (state.last_seen.get(&hash), state.in_flight.get(&hash)) {
+                    // Committed while the lookup ran.
+                    (Some(seen), _) if *seen < fresh_after => out.stale.push(hash),
+                    (Some(_), _) => {}
+                    (None, Some(owner)) => waits.push(owner.clone()),
+                    (None, None) => out.new.push(hash),
+                },
             }
         }
-        Ok(out)
+        if !waits.is_empty() {
+            return Ok(Attempt::Wait(waits));
+        }
+        let (settled, id) = watch::channel(());
+        for hash in &out.new {
+            state.in_flight.insert(*hash, id.clone());
+        }
+        out.claim = Claim {
+            held: Some(Held {
+                known: self.clone(),
+                hashes: out.new.clone(),
+                _settled: settled,
+                id,
+            }),
+        };
+        Ok(Attempt::Done(out))
     }
 
     /// Records hashes that a committed transaction stored or touched.
     pub fn remember(&self, hashes: impl IntoIterator<Item = BlobHash>, seen_unix_nano: i64) {
-        let mut cache = self.lock();
-        if cache.len() >= self.capacity {
+        let mut state = self.lock();
+        if state.last_seen.len() >= self.capacity {
             // A cache, not a record: dropping it only costs lookups.
-            cache.clear();
+            state.last_seen.clear();
         }
         for hash in hashes {
-            cache.insert(hash, seen_unix_nano);
+            state.last_seen.insert(hash, seen_unix_nano);
         }
     }
 
     /// Forgets hashes whose blobs were deleted.
     pub fn forget(&self, hashes: &[BlobHash]) {
-        let mut cache = self.lock();
+        let mut state = self.lock();
         for hash in hashes {
-            cache.remove(hash);
+            state.last_seen.remove(hash);
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BlobHash, i64>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding this lock leaves a valid map behind.
-        self.last_seen.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+enum Attempt {
+    Done(Classified),
+    /// Some new content is claimed by batches in flight: wait for them, then
+    /// look again (holding no claim meanwhile).
+    Wait(Vec<watch::Receiver<()>>),
 }
 
 async fn lookup(
@@ -139,4 +244,130 @@ async fn lookup(
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_000 * 1_000_000_000;
+
+    async fn pool() -> SqlitePool {
+        // One connection: an in-memory database lives as long as it does.
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("in-memory database");
+        sqlx::query(
+            "CREATE TABLE blobs (hash BLOB PRIMARY KEY, last_seen_unix_nano INTEGER NOT NULL)",
+        )
+        .execute(&pool)
+        .await
+        .expect("blobs table");
+        pool
+    }
+
+    fn known() -> Arc<KnownBlobs> {
+        Arc::new(KnownBlobs::new(1_000, TOUCH_AFTER))
+    }
+
+    /// Stores what a batch carried, as the writer does on commit.
+    async fn store(pool: &SqlitePool, known: &KnownBlobs, hashes: &[BlobHash]) {
+        for hash in hashes {
+            sqlx::query("INSERT INTO blobs VALUES (?, ?)")
+                .bind(hash.as_slice())
+                .bind(NOW)
+                .execute(pool)
+                .await
+                .expect("insert");
+        }
+        known.remember(hashes.iter().copied(), NOW);
+    }
+
+    impl Claim {
+        /// Batches waiting for this claim.
+        fn waiters(&self) -> usize {
+            self.held.as_ref().map_or(0, |held| {
+                // The claim's own receiver and one per hash it holds.
+                held._settled.receiver_count() - 1 - held.hashes.len()
+            })
+        }
+    }
+
+    /// Returns once `batch` waits on `claim`, or has finished without.
+    async fn until_waited_on<T>(claim: &Claim, batch: &tokio::task::JoinHandle<T>) {
+        while claim.waiters() == 0 && !batch.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn content_in_flight_is_packed_by_one_batch_and_referenced_by_the_other() {
+        let (pool, known) = (pool().await, known());
+        let prompt = blob_hash(b"the answer of turn one");
+        let first = known.classify(&pool, [prompt], NOW).await.expect("first");
+        assert_eq!(first.new, vec![prompt]);
+
+        let second = tokio::spawn({
+            let (pool, known) = (pool.clone(), known.clone());
+            async move { known.classify(&pool, [prompt], NOW).await }
+        });
+        until_waited_on(&first.claim, &second).await;
+        store(&pool, &known, &first.new).await;
+        drop(first);
+
+        let second = second.await.expect("joins").expect("second");
+        assert!(second.new.is_empty(), "the second batch packs no copy");
+        assert!(second.stale.is_empty(), "and needs no touch");
+    }
+
+    #[tokio::test]
+    async fn content_of_a_failed_batch_is_carried_by_the_batch_that_waited() {
+        let (pool, known) = (pool().await, known());
+        let prompt = blob_hash(b"a prompt whose first batch fails");
+        let first = known.classify(&pool, [prompt], NOW).await.expect("first");
+        let second = tokio::spawn({
+            let (pool, known) = (pool.clone(), known.clone());
+            async move { known.classify(&pool, [prompt], NOW).await }
+        });
+        until_waited_on(&first.claim, &second).await;
+        drop(first);
+
+        let second = second.await.expect("joins").expect("second");
+        assert_eq!(second.new, vec![prompt]);
+        let third = tokio::spawn({
+            let (pool, known) = (pool.clone(), known.clone());
+            async move { known.classify(&pool, [prompt], NOW).await }
+        });
+        // The second batch now holds the claim, so a third waits on it.
+        until_waited_on(&second.claim, &third).await;
+        store(&pool, &known, &second.new).await;
+        drop(second);
+        assert!(third.await.expect("joins").expect("third").new.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_waiting_batch_holds_no_claim() {
+        let (pool, known) = (pool().await, known());
+        let (shared, own) = (blob_hash(b"shared"), blob_hash(b"own"));
+        let first = known.classify(&pool, [shared], NOW).await.expect("first");
+        let waiting = tokio::spawn({
+            let (pool, known) = (pool.clone(), known.clone());
+            async move { known.classify(&pool, [shared, own], NOW).await }
+        });
+        until_waited_on(&first.claim, &waiting).await;
+
+        // Were `own` claimed by the waiting batch, this would wait too, and
+        // two batches could wait on each other.
+        let third = known.classify(&pool, [own], NOW).await.expect("third");
+        assert_eq!(third.new, vec![own]);
+
+        store(&pool, &known, &first.new).await;
+        drop(first);
+        store(&pool, &known, &third.new).await;
+        drop(third);
+        let waited = waiting.await.expect("joins").expect("waiting");
+        assert!(waited.new.is_empty());
+    }
 }

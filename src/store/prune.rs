@@ -20,7 +20,7 @@ use sqlx::Row;
 
 use super::batch::WriteBatch;
 use super::codec::BlobHash;
-use super::pack::{PackBuilder, PackSlot};
+use super::pack::{PackBuilder, PackSlot, Stream};
 use super::read::{ReadError, Reader, Slot};
 
 /// What to keep.
@@ -173,7 +173,8 @@ impl Reader {
                     length: row.try_get("length")?,
                 })
                 .await?;
-            plan.relocated.push((hash, builder.add(&content)));
+            plan.relocated
+                .push((hash, builder.add(Stream::Text, &content)));
         }
         Ok(Some((plan, builder)))
     }
