@@ -13,6 +13,13 @@ use super::call_record::CallColumns;
 use super::writer::{WriteError, chunks};
 use crate::model::{SpanId, TraceId};
 
+/// Full-text entries of calls written in a commit group, as (call row,
+/// text). They are added to the index once, at the end of the group:
+/// FTS5 writes out a segment of its pending terms whenever a savepoint
+/// opens, so indexing inside each batch's savepoint wrote one small
+/// segment per batch, and merging those cost more than the indexing.
+pub type TextEntries<'a> = Vec<(i64, &'a str)>;
+
 /// What inserting a batch's calls found.
 pub struct InsertedCalls {
     pub inserted: u64,
@@ -71,10 +78,11 @@ fn push_call(
         .push_bind(length as i64);
 }
 
-pub async fn insert_calls(
+pub async fn insert_calls<'a>(
     conn: &mut SqliteConnection,
-    batch: &WriteBatch,
+    batch: &'a WriteBatch,
     pack_ids: &[i64],
+    text: &mut TextEntries<'a>,
 ) -> Result<InsertedCalls, WriteError> {
     let mut links = twins_of_stored_calls(conn, batch).await?;
     let mut inserted = 0;
@@ -110,7 +118,7 @@ pub async fn insert_calls(
             inserted_indices.push(position);
         }
     }
-    insert_index(conn, &indexed).await?;
+    insert_index(conn, &indexed, text).await?;
     for call in &batch.calls {
         let key = call.columns.trace_id.zip(call.columns.span_id);
         if let Some(key) = key
@@ -205,10 +213,11 @@ async fn insert_alias(
 
 /// Applies what the linker derived: replaces (or adds) each call and folds
 /// the calls it replaces into it.
-pub async fn write_linked_calls(
+pub async fn write_linked_calls<'a>(
     conn: &mut SqliteConnection,
-    batch: &WriteBatch,
+    batch: &'a WriteBatch,
     pack_ids: &[i64],
+    text: &mut TextEntries<'a>,
 ) -> Result<(), WriteError> {
     for linked in &batch.linked_calls {
         let new_id = linked.columns.call_id.to_bytes();
@@ -246,7 +255,7 @@ pub async fn write_linked_calls(
         query.push(" ON CONFLICT DO NOTHING RETURNING id");
         if let Some(row) = query.build().fetch_optional(&mut *conn).await? {
             let row_id: i64 = row.try_get("id")?;
-            insert_index(conn, &[(row_id, &linked.index)]).await?;
+            insert_index(conn, &[(row_id, &linked.index)], text).await?;
         }
         for alias in &linked.aliases {
             insert_alias(conn, batch.project_id, *alias, &linked.columns).await?;
@@ -255,10 +264,12 @@ pub async fn write_linked_calls(
     Ok(())
 }
 
-/// Adds calls' tags, filterable attributes and full-text entries.
-async fn insert_index(
+/// Adds calls' tags and filterable attributes, and collects their
+/// full-text entries for [`index_text`].
+async fn insert_index<'a>(
     conn: &mut SqliteConnection,
-    calls: &[(i64, &CallIndex)],
+    calls: &[(i64, &'a CallIndex)],
+    text: &mut TextEntries<'a>,
 ) -> Result<(), WriteError> {
     let tags: Vec<(i64, &str)> = calls
         .iter()
@@ -291,11 +302,46 @@ async fn insert_index(
         });
         query.build().execute(&mut *conn).await?;
     }
-    let texts: Vec<(i64, &str)> = calls
-        .iter()
-        .filter(|(_, index)| !index.text.is_empty())
-        .map(|(row, index)| (*row, index.text.as_str()))
+    text.extend(
+        calls
+            .iter()
+            .filter(|(_, index)| !index.text.is_empty())
+            .map(|(row, index)| (*row, index.text.as_str())),
+    );
+    Ok(())
+}
+
+/// Indexes the text of a commit group's calls, inside its transaction.
+/// A call the group deleted again (the linker replaced it) is left out, and
+/// of a row id written twice only the last text counts: SQLite reuses the
+/// highest row id once it is deleted.
+pub async fn index_text(
+    conn: &mut SqliteConnection,
+    entries: TextEntries<'_>,
+) -> Result<(), WriteError> {
+    let mut latest: HashMap<i64, &str> = HashMap::with_capacity(entries.len());
+    for (row, text) in entries {
+        latest.insert(row, text);
+    }
+    let rows: Vec<i64> = latest.keys().copied().collect();
+    let mut live = HashSet::with_capacity(rows.len());
+    for range in chunks(rows.len()) {
+        let mut query: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT id FROM calls WHERE id IN (");
+        let mut separated = query.separated(", ");
+        for row in &rows[range] {
+            separated.push_bind(*row);
+        }
+        query.push(")");
+        let found: Vec<(i64,)> = query.build_query_as().fetch_all(&mut *conn).await?;
+        live.extend(found.into_iter().map(|(id,)| id));
+    }
+    let mut texts: Vec<(i64, &str)> = latest
+        .into_iter()
+        .filter(|(row, _)| live.contains(row))
         .collect();
+    // In row order, as the index's segments are laid out.
+    texts.sort_unstable_by_key(|(row, _)| *row);
     for range in chunks(texts.len()) {
         let mut query: QueryBuilder<Sqlite> =
             QueryBuilder::new("INSERT INTO calls_fts (rowid, text) ");
@@ -371,4 +417,83 @@ pub async fn update_costs(
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection as _;
+
+    use super::*;
+
+    async fn insert_call(conn: &mut SqliteConnection, call_id: u8) -> i64 {
+        sqlx::query(
+            "INSERT INTO calls (call_id, project_id, source, start_time_unix_nano, status, \
+             pack_id, content_offset, content_length) VALUES (?, 1, 0, 0, 0, 1, 0, 0)",
+        )
+        .bind(vec![call_id; 16])
+        .execute(&mut *conn)
+        .await
+        .expect("insert call")
+        .last_insert_rowid()
+    }
+
+    async fn delete_call(conn: &mut SqliteConnection, id: i64) {
+        sqlx::query("DELETE FROM calls WHERE id = ?")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .expect("delete");
+    }
+
+    async fn found(conn: &mut SqliteConnection, word: &str) -> Vec<i64> {
+        sqlx::query_scalar("SELECT rowid FROM calls_fts WHERE calls_fts MATCH ? ORDER BY rowid")
+            .bind(word)
+            .fetch_all(&mut *conn)
+            .await
+            .expect("search")
+    }
+
+    #[tokio::test]
+    async fn text_of_calls_deleted_in_their_group_is_not_indexed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("t.db");
+        // Opening the store creates the schema; the test writes as its writer would.
+        let store = crate::store::Store::open(&crate::store::StoreOptions::new(&path))
+            .await
+            .expect("store");
+        let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("connection");
+        let mut tx = conn.begin().await.expect("begin");
+
+        let kept = insert_call(&mut tx, 1).await;
+        let folded = insert_call(&mut tx, 2).await;
+        let replaced = insert_call(&mut tx, 3).await;
+        // The linker replaces the newest call by what it derived again,
+        // which takes the freed row id, and folds another call away.
+        delete_call(&mut tx, replaced).await;
+        let derived = insert_call(&mut tx, 4).await;
+        assert_eq!(derived, replaced, "SQLite reuses the highest row id");
+        delete_call(&mut tx, folded).await;
+        let entries = vec![
+            (kept, "alpha"),
+            (folded, "beta"),
+            (replaced, "delta"),
+            (derived, "gamma"),
+        ];
+        index_text(&mut tx, entries).await.expect("index");
+        tx.commit().await.expect("commit");
+
+        assert_eq!(found(&mut conn, "alpha").await, vec![kept]);
+        assert!(
+            found(&mut conn, "beta").await.is_empty(),
+            "a folded call leaves no text"
+        );
+        assert!(
+            found(&mut conn, "delta").await.is_empty(),
+            "a replaced call leaves no text"
+        );
+        assert_eq!(found(&mut conn, "gamma").await, vec![derived]);
+        drop(store);
+    }
 }

@@ -23,6 +23,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::batch::{DedupRow, WriteBatch};
 use super::blobs::KnownBlobs;
+use super::call_writes::TextEntries;
 use super::codec::BlobHash;
 use crate::metrics;
 
@@ -359,18 +360,22 @@ impl Writer {
         let mut tx = Connection::begin(&mut self.conn).await?;
         let mut results = Vec::with_capacity(group.len());
         let mut rolled_back = false;
+        let mut text = TextEntries::new();
         for pending in group {
             let mut savepoint = Connection::begin(&mut *tx).await?;
+            let mut batch_text = TextEntries::new();
             let result = write_batch(
                 &mut savepoint,
                 &pending.batch,
                 &mut self.resource_ids,
                 &mut self.scope_ids,
+                &mut batch_text,
             )
             .await;
             match result {
                 Ok(summary) => {
                     savepoint.commit().await?;
+                    text.append(&mut batch_text);
                     results.push(Ok(summary));
                 }
                 Err(error) => {
@@ -380,6 +385,7 @@ impl Writer {
                 }
             }
         }
+        super::call_writes::index_text(&mut tx, text).await?;
         tx.commit().await?;
         if rolled_back {
             // Ids cached while writing a rolled-back batch may not exist.
@@ -423,11 +429,14 @@ fn now_unix_nano() -> i64 {
         .as_nanos() as i64
 }
 
-async fn write_batch(
+/// Writes one batch; the full-text entries of its calls go to `text`, for
+/// the end of the group.
+async fn write_batch<'a>(
     conn: &mut SqliteConnection,
-    batch: &WriteBatch,
+    batch: &'a WriteBatch,
     resource_ids: &mut HashMap<BlobHash, i64>,
     scope_ids: &mut HashMap<BlobHash, i64>,
+    text: &mut TextEntries<'a>,
 ) -> Result<Written, WriteError> {
     if !batch.references_are_valid() {
         return Err(WriteError::Invalid("a row points outside its batch"));
@@ -441,8 +450,8 @@ async fn write_batch(
     let scopes = resolve_dedup(conn, DedupTable::Scopes, &batch.scopes, scope_ids).await?;
     let spans_inserted = insert_spans(conn, batch, &pack_ids, &resources, &scopes).await?;
     let logs_inserted = insert_logs(conn, batch, &pack_ids, &resources, &scopes).await?;
-    let calls = super::call_writes::insert_calls(conn, batch, &pack_ids).await?;
-    super::call_writes::write_linked_calls(conn, batch, &pack_ids).await?;
+    let calls = super::call_writes::insert_calls(conn, batch, &pack_ids, text).await?;
+    super::call_writes::write_linked_calls(conn, batch, &pack_ids, text).await?;
     let mut links = calls.links;
     links.extend(batch.link_keys.iter().copied());
     let links_queued = super::call_writes::queue_links(conn, batch.project_id, &links).await?;

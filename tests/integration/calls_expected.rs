@@ -264,17 +264,86 @@ async fn check_every_fixture(order: Order) {
     settle(&server).await;
     assert_rollups_followed_the_linker(&server).await;
     let mut problems = Vec::new();
+    let mut all_calls = Vec::new();
     for fixture in &fixtures {
         let traces = file(fixture, "traces_pb").expect("traces");
         let calls = calls_of(&server, &traces).await;
         problems.extend(differences(fixture, &calls, &no_flag));
+        all_calls.extend(calls);
     }
+    problems.extend(search_problems(&server, &all_calls).await);
     assert!(
         problems.is_empty(),
         "{} differences:\n{}",
         problems.len(),
         problems.join("\n")
     );
+}
+
+/// The answer's text of a call, lower-cased.
+fn answer_text(call: &Value) -> String {
+    let messages = call["output_messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let texts: Vec<String> = messages
+        .iter()
+        .filter_map(|m| text_of_parts(&m["parts"]))
+        .collect();
+    texts.join("\n").to_lowercase()
+}
+
+/// Full-text search after the linker replaced calls (deleting them and
+/// inserting what it derived, often in the same commit): every call is
+/// found by the longest word of its answer, and every call a search finds
+/// holds the word in its text.
+async fn search_problems(server: &TestServer, calls: &[Value]) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let mut problems = Vec::new();
+    let mut searched = 0;
+    for call in calls {
+        let answer = answer_text(call);
+        let Some(word) = answer
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| w.len() >= 5)
+            .max_by_key(|w| w.len())
+        else {
+            continue;
+        };
+        searched += 1;
+        let page: Value = client
+            .get(server.url(&format!("/api/v1/calls?limit=200&q={word}")))
+            .send()
+            .await
+            .expect("search")
+            .json()
+            .await
+            .expect("JSON");
+        let found = page["calls"].as_array().expect("calls");
+        if !found.iter().any(|c| c["id"] == call["id"]) {
+            problems.push(format!("{}: not found by {word:?}", call["id"]));
+        }
+        for hit in found {
+            let id = hit["id"].as_str().expect("id");
+            let hit: Value = client
+                .get(server.url(&format!("/api/v1/calls/{id}")))
+                .send()
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("JSON");
+            let input = hit["input_messages"].to_string().to_lowercase();
+            if !answer_text(&hit).contains(word) && !input.contains(word) {
+                problems.push(format!("{id}: found by {word:?} without it"));
+            }
+        }
+    }
+    assert!(
+        searched > 10,
+        "the fixtures' answers give words to search for"
+    );
+    problems
 }
 
 #[tokio::test]
@@ -323,11 +392,14 @@ async fn all_fixtures_of_a_flavour_in_one_batch() {
     settle(&server).await;
     assert_rollups_followed_the_linker(&server).await;
     let mut problems = Vec::new();
+    let mut all_calls = Vec::new();
     for fixture in &fixtures {
         let traces = file(fixture, "traces_pb").expect("traces");
         let calls = calls_of(&server, &traces).await;
         problems.extend(differences(fixture, &calls, &no_flag));
+        all_calls.extend(calls);
     }
+    problems.extend(search_problems(&server, &all_calls).await);
     assert!(
         problems.is_empty(),
         "{} differences:\n{}",
