@@ -300,6 +300,8 @@ struct RunResult {
     verified: Option<verify::Verified>,
     load_average_before: Option<f64>,
     load_average_after: Option<f64>,
+    /// CPU seconds the server used while the bodies were sent.
+    server_cpu_seconds: Option<f64>,
 }
 
 /// Starts a server on `db`, sends `bodies`, stops it cleanly and measures
@@ -315,7 +317,9 @@ async fn ingest_run(
     let server = server::start(server_bin, db, &args.server_args, &log).await?;
     let sampler = server::MemorySampler::start(server.pid);
     let load_average_before = server::load_average();
+    let cpu_before = server::cpu_seconds(server.pid);
     let sent = transport::send_all(&server.http_url, bodies, args.clients, args.gzip).await;
+    let cpu_after = server::cpu_seconds(server.pid);
     let load_average_after = server::load_average();
     let memory = sampler.finish(server.pid);
     // Stop the server even when sending failed, so no process outlives the run.
@@ -344,6 +348,9 @@ async fn ingest_run(
         verified,
         load_average_before,
         load_average_after,
+        server_cpu_seconds: cpu_after
+            .zip(cpu_before)
+            .map(|(after, before)| after - before),
     })
 }
 
@@ -416,6 +423,10 @@ fn build_report(
         peak_anon_bytes: run.memory.anon_kib * 1024,
         load_average_before: run.load_average_before,
         load_average_after: run.load_average_after,
+        server_cpu_seconds: run.server_cpu_seconds,
+        server_cpu_us_per_span: run
+            .server_cpu_seconds
+            .map(|seconds| ratio(seconds * 1e6, workload.spans as f64)),
     };
     let storage = StorageStats {
         disk: run.disk,

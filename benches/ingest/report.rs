@@ -76,6 +76,11 @@ pub struct IngestStats {
     /// work on the machine skews every figure here.
     pub load_average_before: Option<f64>,
     pub load_average_after: Option<f64>,
+    /// CPU seconds (user and system) the server used during the run, and
+    /// per span: steadier than throughput on a shared machine, so the
+    /// figure to compare two builds by.
+    pub server_cpu_seconds: Option<f64>,
+    pub server_cpu_us_per_span: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -267,6 +272,13 @@ pub fn table(report: &Report) -> String {
     );
     row("server peak RSS", mb(i.peak_rss_bytes));
     row("server peak anonymous", mb(i.peak_anon_bytes));
+    row(
+        "server CPU",
+        match (i.server_cpu_seconds, i.server_cpu_us_per_span) {
+            (Some(seconds), Some(per_span)) => format!("{seconds:.2} s, {per_span:.0} µs per span"),
+            _ => "unknown".to_owned(),
+        },
+    );
     row(
         "machine load (1 min)",
         format!(

@@ -311,7 +311,9 @@ async fn insert_index<'a>(
     Ok(())
 }
 
-/// Indexes the text of a commit group's calls, inside its transaction.
+/// Indexes the text of a commit group's calls, inside its transaction, in
+/// one statement: FTS5 also writes out its pending terms whenever a
+/// statement opens a savepoint, so each statement would leave a segment.
 /// A call the group deleted again (the linker replaced it) is left out, and
 /// of a row id written twice only the last text counts: SQLite reuses the
 /// highest row id once it is deleted.
@@ -319,37 +321,27 @@ pub async fn index_text(
     conn: &mut SqliteConnection,
     entries: TextEntries<'_>,
 ) -> Result<(), WriteError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
     let mut latest: HashMap<i64, &str> = HashMap::with_capacity(entries.len());
     for (row, text) in entries {
         latest.insert(row, text);
     }
-    let rows: Vec<i64> = latest.keys().copied().collect();
-    let mut live = HashSet::with_capacity(rows.len());
-    for range in chunks(rows.len()) {
-        let mut query: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT id FROM calls WHERE id IN (");
-        let mut separated = query.separated(", ");
-        for row in &rows[range] {
-            separated.push_bind(*row);
-        }
-        query.push(")");
-        let found: Vec<(i64,)> = query.build_query_as().fetch_all(&mut *conn).await?;
-        live.extend(found.into_iter().map(|(id,)| id));
-    }
-    let mut texts: Vec<(i64, &str)> = latest
-        .into_iter()
-        .filter(|(row, _)| live.contains(row))
-        .collect();
-    // In row order, as the index's segments are laid out.
+    let mut texts: Vec<(i64, &str)> = latest.into_iter().collect();
+    // In row order, as the index lays its entries out.
     texts.sort_unstable_by_key(|(row, _)| *row);
-    for range in chunks(texts.len()) {
-        let mut query: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO calls_fts (rowid, text) ");
-        query.push_values(&texts[range], |mut row, (call_row, text)| {
-            row.push_bind(*call_row).push_bind(text.to_string());
-        });
-        query.build().execute(&mut *conn).await?;
-    }
+    let texts = serde_json::to_string(&texts).map_err(|error| {
+        WriteError::Database(format!("full-text entries do not serialize: {error}"))
+    })?;
+    sqlx::query(
+        "INSERT INTO calls_fts (rowid, text) \
+         SELECT entry.value ->> 0, entry.value ->> 1 FROM json_each(?) AS entry \
+         WHERE EXISTS (SELECT 1 FROM calls WHERE id = entry.value ->> 0)",
+    )
+    .bind(texts)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

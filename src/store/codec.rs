@@ -257,10 +257,16 @@ impl Encoder {
         // A chat resends its history: most content of a batch is already
         // here, and needs no copy.
         self.blobs.entry(hash).or_insert_with(|| content.to_vec());
-        BlobRef {
-            hash: hash.to_vec(),
-            escape: escape as u32,
-        }
+        blob_ref(hash, escape)
+    }
+
+    /// [`Encoder::blob`] for content the caller owns and gives up.
+    fn owned_blob(&mut self, content: String, escape: Escape) -> BlobRef {
+        let hash = blob_hash(content.as_bytes());
+        self.blobs
+            .entry(hash)
+            .or_insert_with(|| content.into_bytes());
+        blob_ref(hash, escape)
     }
 
     /// Splits a large string into literals and blob references.
@@ -283,13 +289,18 @@ impl Encoder {
         for piece in pieces {
             let kind = match piece {
                 Piece::Literal(text) => segment::Kind::Literal(text.to_owned()),
-                Piece::Text(text, escape) => {
-                    segment::Kind::Blob(self.blob(text.as_bytes(), escape))
-                }
+                Piece::Text(text, escape) => segment::Kind::Blob(self.owned_blob(text, escape)),
             };
             segments.push(Segment { kind: Some(kind) });
         }
         segments
+    }
+}
+
+fn blob_ref(hash: BlobHash, escape: Escape) -> BlobRef {
+    BlobRef {
+        hash: hash.to_vec(),
+        escape: escape as u32,
     }
 }
 
@@ -387,8 +398,20 @@ fn unescape(body: &str) -> Option<(String, Escape)> {
         html: true,
     };
     let mut out = String::with_capacity(body.len());
-    let mut chars = body.chars();
-    while let Some(c) = chars.next() {
+    let mut rest = body;
+    loop {
+        // Prose is mostly bytes that every style writes as they are: copy
+        // those in runs, and look at the others one character at a time.
+        let run = rest
+            .bytes()
+            .position(|b| !is_plain(b))
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..run]);
+        rest = &rest[run..];
+        let mut chars = rest.chars();
+        let Some(c) = chars.next() else {
+            break;
+        };
         if c != '\\' {
             match c {
                 '"' => return None,
@@ -402,6 +425,7 @@ fn unescape(body: &str) -> Option<(String, Escape)> {
                 _ => {}
             }
             out.push(c);
+            rest = chars.as_str();
             continue;
         }
         let decoded = match chars.next()? {
@@ -420,8 +444,14 @@ fn unescape(body: &str) -> Option<(String, Escape)> {
             _ => return None,
         };
         out.push(decoded);
+        rest = chars.as_str();
     }
     Some((out, styles.first()?))
+}
+
+/// An ASCII byte that every escaping style writes as itself.
+fn is_plain(byte: u8) -> bool {
+    (0x20..0x80).contains(&byte) && !matches!(byte, b'"' | b'\\' | b'<' | b'>' | b'&')
 }
 
 /// Reads the four lower-case hex digits of a `\u` escape, and a second
