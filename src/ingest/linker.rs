@@ -291,7 +291,7 @@ async fn write(
     let now = now_unix_nano();
     let Classified { new, stale, claim } = store
         .known_blobs
-        .classify(store.pool(), encoder.blobs.keys().copied(), now)
+        .classify(encoder.blobs.keys().copied(), now)
         .await
         .map_err(ReadError::from)?;
     let mut builder = PackBuilder::new();

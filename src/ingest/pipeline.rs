@@ -236,7 +236,7 @@ impl Ingest {
         let Classified { new, stale, claim } = self
             .store
             .known_blobs
-            .classify(self.store.pool(), encoded.blob_hashes(), now_unix_nano())
+            .classify(encoded.blob_hashes(), now_unix_nano())
             .await
             .map_err(|e| IngestError::Unavailable(e.to_string()))?;
         let project_id = self.project_id;

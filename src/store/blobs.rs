@@ -86,6 +86,8 @@ pub struct KnownBlobs {
     state: Mutex<State>,
     capacity: usize,
     touch_after: Duration,
+    /// Read-only connections for looking up hashes the cache lacks.
+    lookups: SqlitePool,
 }
 
 #[derive(Debug, Default)]
@@ -97,12 +99,18 @@ struct State {
 }
 
 impl KnownBlobs {
-    pub fn new(capacity: usize, touch_after: Duration) -> Self {
+    pub fn new(capacity: usize, touch_after: Duration, lookups: SqlitePool) -> Self {
         Self {
             state: Mutex::new(State::default()),
             capacity,
             touch_after,
+            lookups,
         }
+    }
+
+    /// Closes the lookup connections (at shutdown).
+    pub async fn close(&self) {
+        self.lookups.close().await;
     }
 
     /// How long a reference counts as recent (see [`TOUCH_AFTER`]).
@@ -114,13 +122,12 @@ impl KnownBlobs {
     /// Waits while another batch in flight carries some of the new content.
     pub async fn classify(
         self: &Arc<Self>,
-        pool: &SqlitePool,
         hashes: impl IntoIterator<Item = BlobHash>,
         now_unix_nano: i64,
     ) -> Result<Classified, sqlx::Error> {
         let hashes: Vec<BlobHash> = hashes.into_iter().collect();
         loop {
-            match self.try_classify(pool, &hashes, now_unix_nano).await? {
+            match self.try_classify(&hashes, now_unix_nano).await? {
                 Attempt::Done(classified) => return Ok(classified),
                 Attempt::Wait(claims) => {
                     for mut claim in claims {
@@ -134,7 +141,6 @@ impl KnownBlobs {
 
     async fn try_classify(
         self: &Arc<Self>,
-        pool: &SqlitePool,
         hashes: &[BlobHash],
         now_unix_nano: i64,
     ) -> Result<Attempt, sqlx::Error> {
@@ -154,7 +160,7 @@ impl KnownBlobs {
         if unknown.is_empty() {
             return Ok(Attempt::Done(out));
         }
-        let stored = lookup(pool, &unknown).await?;
+        let stored = lookup(&self.lookups, &unknown).await?;
         let mut state = self.lock();
         let mut waits = Vec::new();
         for hash in unknown {
@@ -268,8 +274,8 @@ mod tests {
         pool
     }
 
-    fn known() -> Arc<KnownBlobs> {
-        Arc::new(KnownBlobs::new(1_000, TOUCH_AFTER))
+    fn known(pool: &SqlitePool) -> Arc<KnownBlobs> {
+        Arc::new(KnownBlobs::new(1_000, TOUCH_AFTER, pool.clone()))
     }
 
     /// Stores what a batch carried, as the writer does on commit.
@@ -304,14 +310,15 @@ mod tests {
 
     #[tokio::test]
     async fn content_in_flight_is_packed_by_one_batch_and_referenced_by_the_other() {
-        let (pool, known) = (pool().await, known());
+        let pool = pool().await;
+        let known = known(&pool);
         let prompt = blob_hash(b"the answer of turn one");
-        let first = known.classify(&pool, [prompt], NOW).await.expect("first");
+        let first = known.classify([prompt], NOW).await.expect("first");
         assert_eq!(first.new, vec![prompt]);
 
         let second = tokio::spawn({
-            let (pool, known) = (pool.clone(), known.clone());
-            async move { known.classify(&pool, [prompt], NOW).await }
+            let known = known.clone();
+            async move { known.classify([prompt], NOW).await }
         });
         until_waited_on(&first.claim, &second).await;
         store(&pool, &known, &first.new).await;
@@ -324,12 +331,13 @@ mod tests {
 
     #[tokio::test]
     async fn content_of_a_failed_batch_is_carried_by_the_batch_that_waited() {
-        let (pool, known) = (pool().await, known());
+        let pool = pool().await;
+        let known = known(&pool);
         let prompt = blob_hash(b"a prompt whose first batch fails");
-        let first = known.classify(&pool, [prompt], NOW).await.expect("first");
+        let first = known.classify([prompt], NOW).await.expect("first");
         let second = tokio::spawn({
-            let (pool, known) = (pool.clone(), known.clone());
-            async move { known.classify(&pool, [prompt], NOW).await }
+            let known = known.clone();
+            async move { known.classify([prompt], NOW).await }
         });
         until_waited_on(&first.claim, &second).await;
         drop(first);
@@ -337,8 +345,8 @@ mod tests {
         let second = second.await.expect("joins").expect("second");
         assert_eq!(second.new, vec![prompt]);
         let third = tokio::spawn({
-            let (pool, known) = (pool.clone(), known.clone());
-            async move { known.classify(&pool, [prompt], NOW).await }
+            let known = known.clone();
+            async move { known.classify([prompt], NOW).await }
         });
         // The second batch now holds the claim, so a third waits on it.
         until_waited_on(&second.claim, &third).await;
@@ -349,18 +357,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_batch_holds_no_claim() {
-        let (pool, known) = (pool().await, known());
+        let pool = pool().await;
+        let known = known(&pool);
         let (shared, own) = (blob_hash(b"shared"), blob_hash(b"own"));
-        let first = known.classify(&pool, [shared], NOW).await.expect("first");
+        let first = known.classify([shared], NOW).await.expect("first");
         let waiting = tokio::spawn({
-            let (pool, known) = (pool.clone(), known.clone());
-            async move { known.classify(&pool, [shared, own], NOW).await }
+            let known = known.clone();
+            async move { known.classify([shared, own], NOW).await }
         });
         until_waited_on(&first.claim, &waiting).await;
 
         // Were `own` claimed by the waiting batch, this would wait too, and
         // two batches could wait on each other.
-        let third = known.classify(&pool, [own], NOW).await.expect("third");
+        let third = known.classify([own], NOW).await.expect("third");
         assert_eq!(third.new, vec![own]);
 
         store(&pool, &known, &first.new).await;
