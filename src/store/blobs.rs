@@ -301,6 +301,15 @@ mod tests {
         }
     }
 
+    /// A batch classifying its content concurrently with the test.
+    fn classify_in_background<const N: usize>(
+        known: &Arc<KnownBlobs>,
+        hashes: [BlobHash; N],
+    ) -> tokio::task::JoinHandle<Result<Classified, sqlx::Error>> {
+        let known = known.clone();
+        tokio::spawn(async move { known.classify(hashes, NOW).await })
+    }
+
     /// Returns once `batch` waits on `claim`, or has finished without.
     async fn until_waited_on<T>(claim: &Claim, batch: &tokio::task::JoinHandle<T>) {
         while claim.waiters() == 0 && !batch.is_finished() {
@@ -316,10 +325,7 @@ mod tests {
         let first = known.classify([prompt], NOW).await.expect("first");
         assert_eq!(first.new, vec![prompt]);
 
-        let second = tokio::spawn({
-            let known = known.clone();
-            async move { known.classify([prompt], NOW).await }
-        });
+        let second = classify_in_background(&known, [prompt]);
         until_waited_on(&first.claim, &second).await;
         store(&pool, &known, &first.new).await;
         drop(first);
@@ -335,19 +341,13 @@ mod tests {
         let known = known(&pool);
         let prompt = blob_hash(b"a prompt whose first batch fails");
         let first = known.classify([prompt], NOW).await.expect("first");
-        let second = tokio::spawn({
-            let known = known.clone();
-            async move { known.classify([prompt], NOW).await }
-        });
+        let second = classify_in_background(&known, [prompt]);
         until_waited_on(&first.claim, &second).await;
         drop(first);
 
         let second = second.await.expect("joins").expect("second");
         assert_eq!(second.new, vec![prompt]);
-        let third = tokio::spawn({
-            let known = known.clone();
-            async move { known.classify([prompt], NOW).await }
-        });
+        let third = classify_in_background(&known, [prompt]);
         // The second batch now holds the claim, so a third waits on it.
         until_waited_on(&second.claim, &third).await;
         store(&pool, &known, &second.new).await;
@@ -361,10 +361,7 @@ mod tests {
         let known = known(&pool);
         let (shared, own) = (blob_hash(b"shared"), blob_hash(b"own"));
         let first = known.classify([shared], NOW).await.expect("first");
-        let waiting = tokio::spawn({
-            let known = known.clone();
-            async move { known.classify([shared, own], NOW).await }
-        });
+        let waiting = classify_in_background(&known, [shared, own]);
         until_waited_on(&first.claim, &waiting).await;
 
         // Were `own` claimed by the waiting batch, this would wait too, and

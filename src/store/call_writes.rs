@@ -212,13 +212,15 @@ async fn insert_alias(
 }
 
 /// Applies what the linker derived: replaces (or adds) each call and folds
-/// the calls it replaces into it.
+/// the calls it replaces into it. Returns the spans whose derived call was
+/// refused, to be linked again.
 pub async fn write_linked_calls<'a>(
     conn: &mut SqliteConnection,
     batch: &'a WriteBatch,
     pack_ids: &[i64],
     text: &mut TextEntries<'a>,
-) -> Result<(), WriteError> {
+) -> Result<Vec<SpanKey>, WriteError> {
+    let mut refused = Vec::new();
     for linked in &batch.linked_calls {
         let new_id = linked.columns.call_id.to_bytes();
         // Deleting a call also deletes its aliases (a trigger); the linker
@@ -250,18 +252,22 @@ pub async fn write_linked_calls<'a>(
                 slot.length,
             );
         });
-        // A call that a newer batch stored for the same span in the
-        // meantime wins; that batch queued the span for the linker again.
+        // A call stored for the same span since the linker read it (the
+        // span arrived while its log events were being linked) stays, and
+        // the span is linked again: the next round sees both.
         query.push(" ON CONFLICT DO NOTHING RETURNING id");
-        if let Some(row) = query.build().fetch_optional(&mut *conn).await? {
-            let row_id: i64 = row.try_get("id")?;
-            insert_index(conn, &[(row_id, &linked.index)], text).await?;
+        match query.build().fetch_optional(&mut *conn).await? {
+            Some(row) => {
+                let row_id: i64 = row.try_get("id")?;
+                insert_index(conn, &[(row_id, &linked.index)], text).await?;
+            }
+            None => refused.extend(linked.columns.trace_id.zip(linked.columns.span_id)),
         }
         for alias in &linked.aliases {
             insert_alias(conn, batch.project_id, *alias, &linked.columns).await?;
         }
     }
-    Ok(())
+    Ok(refused)
 }
 
 /// Adds calls' tags and filterable attributes, and collects their
@@ -416,6 +422,10 @@ mod tests {
     use sqlx::Connection as _;
 
     use super::*;
+    use crate::model::{Call, CallId, Source};
+    use crate::store::batch::{CallRow, LinkedCall};
+    use crate::store::pack::{PackBuilder, Stream};
+    use crate::store::{Store, StoreOptions};
 
     async fn insert_call(conn: &mut SqliteConnection, call_id: u8) -> i64 {
         sqlx::query(
@@ -445,14 +455,96 @@ mod tests {
             .expect("search")
     }
 
+    /// A batch with one call of span `key`, its content an empty record.
+    fn call_of_span(key: SpanKey, id: CallId) -> (Call, PackBuilder) {
+        let mut call = Call::new(id, Source::Otlp, 1_000);
+        call.trace_id = Some(key.0);
+        call.span_id = Some(key.1);
+        (call, PackBuilder::new())
+    }
+
+    /// The race the linker loses: it read a span's log events before the
+    /// span was stored, and meanwhile ingest stored the span's own call.
+    /// The linker's call is refused; the span must stay queued, or its
+    /// events would never join its call.
+    #[tokio::test]
+    async fn a_linked_call_refused_for_a_newer_call_leaves_its_span_queued() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&StoreOptions::new(dir.path().join("t.db")))
+            .await
+            .expect("store");
+        let key = (TraceId([7; 16]), SpanId([9; 8]));
+        let write = |batch: WriteBatch| store.queue.write(batch);
+
+        // The log events arrive first and queue the span.
+        write(WriteBatch {
+            project_id: 1,
+            link_keys: vec![key],
+            ..WriteBatch::default()
+        })
+        .await
+        .expect("events");
+        let queued = store.reader.pending_links(10).await.expect("pending");
+        let version = queued[0].3;
+
+        // The span arrives with its own call, which nothing else holds yet.
+        let (span_call, mut packs) = call_of_span(key, CallId::derived(1_000, b"span"));
+        let content = packs.add(Stream::Records, b"");
+        write(WriteBatch {
+            project_id: 1,
+            packs: packs.finish().expect("packs"),
+            calls: vec![CallRow {
+                columns: CallColumns::of(&span_call),
+                index: CallIndex::of(&span_call),
+                content,
+                aliases: Vec::new(),
+            }],
+            ..WriteBatch::default()
+        })
+        .await
+        .expect("span");
+
+        // The linker, having seen only the events, writes their call.
+        let (event_call, mut packs) = call_of_span(key, CallId::derived(1_000, b"events"));
+        let content = packs.add(Stream::Records, b"");
+        write(WriteBatch {
+            project_id: 1,
+            packs: packs.finish().expect("packs"),
+            linked_calls: vec![LinkedCall {
+                columns: CallColumns::of(&event_call),
+                index: CallIndex::of(&event_call),
+                content,
+                replaces: Vec::new(),
+                aliases: Vec::new(),
+            }],
+            links_done: vec![LinkDone { key, version }],
+            ..WriteBatch::default()
+        })
+        .await
+        .expect("linked");
+
+        let queued = store.reader.pending_links(10).await.expect("pending");
+        assert_eq!(queued.len(), 1, "the span is still waiting for the linker");
+        assert_eq!((queued[0].1, queued[0].2), key);
+        assert!(queued[0].3 > version);
+        let stored = store
+            .reader
+            .call_for_span(1, key.0, key.1)
+            .await
+            .expect("read");
+        assert_eq!(
+            stored.map(|c| c.id),
+            Some(span_call.id),
+            "the span's call stays"
+        );
+    }
+
     #[tokio::test]
     async fn text_of_calls_deleted_in_their_group_is_not_indexed() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("t.db");
         // Opening the store creates the schema; the test writes as its writer would.
-        let store = crate::store::Store::open(&crate::store::StoreOptions::new(&path))
-            .await
-            .expect("store");
+        let store = Store::open(&StoreOptions::new(&path)).await.expect("store");
         let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
             .await
             .expect("connection");

@@ -222,27 +222,25 @@ fn connect_options(
         .log_statements(tracing::log::LevelFilter::Trace))
 }
 
-/// For the blob table's point lookups: no mapping, a small cache.
-fn lookup_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
+/// Readers never write, so they set no pragmas that would need to.
+fn read_only_options(path: &Path, cache_kib: u32) -> Result<SqliteConnectOptions, sqlx::Error> {
     let url = format!("sqlite://{}", path.display());
     Ok(SqliteConnectOptions::from_str(&url)?
         .read_only(true)
         .busy_timeout(Duration::from_secs(10))
-        .pragma("cache_size", "-2000")
+        .pragma("cache_size", format!("-{cache_kib}"))
         .log_statements(tracing::log::LevelFilter::Trace))
 }
 
-/// Readers never write, so they set no pragmas that would need to.
+/// For the blob table's point lookups: no mapping, a small cache.
+fn lookup_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
+    read_only_options(path, 2000)
+}
+
 fn read_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
-    let url = format!("sqlite://{}", path.display());
-    Ok(SqliteConnectOptions::from_str(&url)?
-        .read_only(true)
-        .busy_timeout(Duration::from_secs(10))
-        .pragma("cache_size", "-4000")
-        // Scans (stats over every call) read the file through the page
-        // cache's mapping instead of copying it page by page: a third of
-        // their time at a million calls. The pages are the OS's file cache,
-        // shared and reclaimable, though they show in the process's RSS.
-        .pragma("mmap_size", "1073741824")
-        .log_statements(tracing::log::LevelFilter::Trace))
+    // Scans (stats over every call) read the file through the page cache's
+    // mapping instead of copying it page by page: a third of their time at
+    // a million calls. The pages are the OS's file cache, shared and
+    // reclaimable, though they show in the process's RSS.
+    Ok(read_only_options(path, 4000)?.pragma("mmap_size", "1073741824"))
 }

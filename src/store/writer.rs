@@ -451,9 +451,11 @@ async fn write_batch<'a>(
     let spans_inserted = insert_spans(conn, batch, &pack_ids, &resources, &scopes).await?;
     let logs_inserted = insert_logs(conn, batch, &pack_ids, &resources, &scopes).await?;
     let calls = super::call_writes::insert_calls(conn, batch, &pack_ids, text).await?;
-    super::call_writes::write_linked_calls(conn, batch, &pack_ids, text).await?;
+    let refused = super::call_writes::write_linked_calls(conn, batch, &pack_ids, text).await?;
     let mut links = calls.links;
     links.extend(batch.link_keys.iter().copied());
+    // Queued again before the linker's versions are cleared, so they stay.
+    links.extend(refused);
     let links_queued = super::call_writes::queue_links(conn, batch.project_id, &links).await?;
     super::call_writes::clear_links(conn, batch.project_id, &batch.links_done).await?;
     let replay = super::replays::apply(conn, batch.project_id, &batch.replay, now).await?;

@@ -63,27 +63,14 @@ fn trace_ids(traces: &[u8]) -> Vec<String> {
 
 /// The calls of the fixture's traces, in full, in start-time order.
 async fn calls_of(server: &TestServer, traces: &[u8]) -> Vec<Value> {
-    let client = reqwest::Client::new();
     let mut calls = Vec::new();
     for trace_id in trace_ids(traces) {
-        let page: Value = client
-            .get(server.url(&format!("/api/v1/calls?trace_id={trace_id}")))
-            .send()
-            .await
-            .expect("list")
-            .json()
-            .await
-            .expect("JSON");
+        let page = server
+            .get_json(&format!("/api/v1/calls?trace_id={trace_id}"))
+            .await;
         for summary in page["calls"].as_array().expect("calls") {
             let id = summary["id"].as_str().expect("id");
-            let call: Value = client
-                .get(server.url(&format!("/api/v1/calls/{id}")))
-                .send()
-                .await
-                .expect("get")
-                .json()
-                .await
-                .expect("JSON");
+            let call = server.get_json(&format!("/api/v1/calls/{id}")).await;
             assert_eq!(call["trace_id"], summary["trace_id"]);
             calls.push(call);
         }
@@ -298,7 +285,6 @@ fn answer_text(call: &Value) -> String {
 /// found by the longest word of its answer, and every call a search finds
 /// holds the word in its text.
 async fn search_problems(server: &TestServer, calls: &[Value]) -> Vec<String> {
-    let client = reqwest::Client::new();
     let mut problems = Vec::new();
     let mut searched = 0;
     for call in calls {
@@ -311,28 +297,16 @@ async fn search_problems(server: &TestServer, calls: &[Value]) -> Vec<String> {
             continue;
         };
         searched += 1;
-        let page: Value = client
-            .get(server.url(&format!("/api/v1/calls?limit=200&q={word}")))
-            .send()
-            .await
-            .expect("search")
-            .json()
-            .await
-            .expect("JSON");
+        let page = server
+            .get_json(&format!("/api/v1/calls?limit=200&q={word}"))
+            .await;
         let found = page["calls"].as_array().expect("calls");
         if !found.iter().any(|c| c["id"] == call["id"]) {
             problems.push(format!("{}: not found by {word:?}", call["id"]));
         }
         for hit in found {
             let id = hit["id"].as_str().expect("id");
-            let hit: Value = client
-                .get(server.url(&format!("/api/v1/calls/{id}")))
-                .send()
-                .await
-                .expect("get")
-                .json()
-                .await
-                .expect("JSON");
+            let hit = server.get_json(&format!("/api/v1/calls/{id}")).await;
             let input = hit["input_messages"].to_string().to_lowercase();
             if !answer_text(&hit).contains(word) && !input.contains(word) {
                 problems.push(format!("{id}: found by {word:?} without it"));

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use sqlx::Row as _;
 
 use crate::calls_expected::settle;
-use crate::replay::{Harness, get_json, harness_with, list_calls, start_replay, wait_finished};
+use crate::replay::{Harness, harness_with, list_calls, start_replay, wait_finished};
 use crate::server::TestServer;
 
 const CANDIDATE: &str = "cand-mixed";
@@ -147,7 +147,7 @@ async fn ingest_originals(server: &TestServer, prompts: &[String]) -> Vec<(Strin
             continue;
         }
         let id = call["id"].as_str().expect("id").to_owned();
-        let full = get_json(server, &format!("/api/v1/calls/{id}")).await;
+        let full = server.get_json(&format!("/api/v1/calls/{id}")).await;
         let prompt = full["input_messages"][0]["parts"][0]["content"]
             .as_str()
             .expect("prompt")
@@ -198,7 +198,9 @@ async fn post_scoring(server: &TestServer, run_id: &str, body: Value) -> (u16, V
 async fn wait_scored(server: &TestServer, run_id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
-        let report = get_json(server, &format!("/api/v1/replays/{run_id}/comparison")).await;
+        let report = server
+            .get_json(&format!("/api/v1/replays/{run_id}/comparison"))
+            .await;
         if report["scoring"] == "done" {
             return report;
         }
@@ -321,15 +323,19 @@ async fn a_worse_candidate_is_found_worse_and_a_rescore_calls_only_the_new_judge
     );
 
     // The API shows the same newest scoring, byte for byte as JSON.
-    let api_json = get_json(&h.server, &format!("/api/v1/replays/{run_id}/comparison")).await;
+    let api_json = h
+        .server
+        .get_json(&format!("/api/v1/replays/{run_id}/comparison"))
+        .await;
     assert_eq!(api_json, cli_json);
     // The older scoring is still there by id.
     let older_id = report["shown"]["scoring_id"].as_str().expect("id");
-    let older = get_json(
-        &h.server,
-        &format!("/api/v1/replays/{run_id}/comparison?scoring={older_id}"),
-    )
-    .await;
+    let older = h
+        .server
+        .get_json(&format!(
+            "/api/v1/replays/{run_id}/comparison?scoring={older_id}"
+        ))
+        .await;
     assert_eq!(judge_counts(&older), (8, 0, 4, 0));
 
     // Running compare again with the same judge scores nothing new.
@@ -447,7 +453,10 @@ async fn the_comparison_of_an_unknown_run_is_404_and_bad_requests_say_why() {
 
     // Before any scoring the comparison says so; scores without a judge
     // still compare the answers.
-    let before = get_json(&h.server, &format!("/api/v1/replays/{run_id}/comparison")).await;
+    let before = h
+        .server
+        .get_json(&format!("/api/v1/replays/{run_id}/comparison"))
+        .await;
     assert_eq!(before["scoring"], "none");
     let report = score_via_api(&h.server, &run_id, json!({})).await;
     assert_eq!(report["comparisons"][0]["n_items"], 2);

@@ -574,7 +574,9 @@ max_retries = 0
 /// The ids of this round's valid raw records (the newest recorded calls of
 /// the test's service).
 async fn raw_record_ids(server: &TestServer) -> Vec<String> {
-    let page = replay::get_json(server, "/api/v1/calls?service=metrics-test&limit=100").await;
+    let page = server
+        .get_json("/api/v1/calls?service=metrics-test&limit=100")
+        .await;
     let mut ids = Vec::new();
     for call in page["calls"].as_array().expect("calls") {
         if call["source"] != "replay" && ids.len() < REPLAYED_PER_ROUND {

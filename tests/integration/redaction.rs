@@ -169,12 +169,6 @@ async fn post(server: &TestServer, path: &str, content_type: &str, body: Vec<u8>
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
-async fn get_json(server: &TestServer, path: &str) -> Value {
-    let response = reqwest::get(server.url(path)).await.expect("get");
-    assert_eq!(response.status(), 200, "{path}");
-    response.json().await.expect("JSON")
-}
-
 /// Every secret is gone from `text` and its replacement is there.
 fn assert_redacted(what: &str, text: &str) {
     for (name, secret) in SECRETS {
@@ -258,7 +252,7 @@ async fn every_detector_redacts_content_and_attributes_before_they_reach_the_dis
     let raw_id = reply["ids"][0].as_str().expect("raw id").to_owned();
 
     // Through the API: the span's attributes, event, link and resource.
-    let trace = get_json(&server, &format!("/api/v1/traces/{trace_id}")).await;
+    let trace = server.get_json(&format!("/api/v1/traces/{trace_id}")).await;
     let trace_text = trace.to_string();
     assert_redacted("the trace", &trace_text);
     assert!(trace_text.contains("deployment.token"));
@@ -269,7 +263,7 @@ async fn every_detector_redacts_content_and_attributes_before_they_reach_the_dis
         .as_str()
         .expect("span call")
         .to_owned();
-    let call = get_json(&server, &format!("/api/v1/calls/{call_id}")).await;
+    let call = server.get_json(&format!("/api/v1/calls/{call_id}")).await;
     let content = call["input_messages"][0]["parts"][0]["content"]
         .as_str()
         .expect("content");
@@ -280,7 +274,7 @@ async fn every_detector_redacts_content_and_attributes_before_they_reach_the_dis
     );
 
     // The raw record: content, the recorded exchange, user id and metadata.
-    let raw = get_json(&server, &format!("/api/v1/calls/{raw_id}")).await;
+    let raw = server.get_json(&format!("/api/v1/calls/{raw_id}")).await;
     let content = raw["input_messages"][0]["parts"][0]["content"]
         .as_str()
         .expect("content");
@@ -320,7 +314,7 @@ async fn by_default_keys_are_redacted_and_emails_kept() {
         generate::request(vec![span]).encode_to_vec(),
     )
     .await;
-    let trace = get_json(&server, &format!("/api/v1/traces/{trace_id}")).await;
+    let trace = server.get_json(&format!("/api/v1/traces/{trace_id}")).await;
     let stored = trace.to_string();
     assert!(stored.contains("[REDACTED:openai_key]"), "{stored}");
     assert!(!stored.contains(SECRETS[0].1));

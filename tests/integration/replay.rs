@@ -141,14 +141,6 @@ pub async fn ingest_fixtures_named(server: &TestServer, prefix: &str) -> Vec<Str
     ids
 }
 
-pub async fn get_json(server: &TestServer, path: &str) -> Value {
-    let response = reqwest::get(server.url(path)).await.expect("GET");
-    let status = response.status();
-    let body: Value = response.json().await.expect("JSON");
-    assert_eq!(status, 200, "GET {path}: {body}");
-    body
-}
-
 /// Every call the API lists (all pages), newest first.
 pub async fn list_calls(server: &TestServer) -> Vec<Value> {
     let mut calls = Vec::new();
@@ -158,7 +150,7 @@ pub async fn list_calls(server: &TestServer) -> Vec<Value> {
             Some(cursor) => format!("/api/v1/calls?limit=1000&cursor={cursor}"),
             None => "/api/v1/calls?limit=1000".to_owned(),
         };
-        let page = get_json(server, &path).await;
+        let page = server.get_json(&path).await;
         calls.extend(page["calls"].as_array().expect("calls").iter().cloned());
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
@@ -189,7 +181,7 @@ pub async fn wait_for_run(
 ) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
-        let run = get_json(server, &format!("/api/v1/replays/{id}")).await;
+        let run = server.get_json(&format!("/api/v1/replays/{id}")).await;
         if done(&run) {
             return run;
         }
@@ -214,7 +206,7 @@ pub async fn all_results(server: &TestServer, id: &str) -> Vec<Value> {
             Some(cursor) => format!("/api/v1/replays/{id}/results?limit=7&cursor={cursor}"),
             None => format!("/api/v1/replays/{id}/results?limit=7"),
         };
-        let page = get_json(server, &path).await;
+        let page = server.get_json(&path).await;
         groups.extend(page["results"].as_array().expect("results").iter().cloned());
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
@@ -224,7 +216,7 @@ pub async fn all_results(server: &TestServer, id: &str) -> Vec<Value> {
 }
 
 pub async fn get_call(server: &TestServer, id: &str) -> Value {
-    get_json(server, &format!("/api/v1/calls/{id}")).await
+    server.get_json(&format!("/api/v1/calls/{id}")).await
 }
 
 fn chat_requests(requests: &[RecordedRequest]) -> Vec<&RecordedRequest> {
@@ -965,7 +957,7 @@ async fn a_cancelled_run_stops_sending() {
         assert!(chat_requests(&h.fake.requests()).len() <= sent_at_cancel + 1);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let run = get_json(&h.server, &format!("/api/v1/replays/{id}")).await;
+    let run = h.server.get_json(&format!("/api/v1/replays/{id}")).await;
     assert_eq!(run["state"], "cancelled");
     let done = run["progress"]["done"].as_u64().expect("done");
     assert!(done <= 2, "{run}");
@@ -1064,7 +1056,7 @@ async fn a_server_told_to_stop_gives_its_run_back_for_the_next_start() {
     assert_eq!(running, 0, "items in flight went back to pending");
     assert_eq!(leased, 0, "no item keeps the stopped server's lease");
     h.restart().await;
-    let run = get_json(&h.server, &format!("/api/v1/replays/{id}")).await;
+    let run = h.server.get_json(&format!("/api/v1/replays/{id}")).await;
     assert_eq!(run["state"], "running");
     let done_at_restart = run["progress"]["done"].as_u64().expect("done");
     assert!(
@@ -1110,7 +1102,7 @@ async fn items_in_flight(db: &std::path::Path) -> (i64, i64) {
 /// Restarts the server; returns how many items were done when it came back.
 async fn get_run_after_restart(h: &mut Harness, id: &str) -> u64 {
     h.restart().await;
-    let run = get_json(&h.server, &format!("/api/v1/replays/{id}")).await;
+    let run = h.server.get_json(&format!("/api/v1/replays/{id}")).await;
     run["progress"]["done"].as_u64().expect("done")
 }
 
@@ -1122,14 +1114,13 @@ async fn runs_are_listed_newest_first_and_bad_requests_say_why() {
     let second = run_on_ids(&h, "claude", &ids, json!({"name": "second"})).await;
     wait_finished(&h.server, &first).await;
     wait_finished(&h.server, &second).await;
-    let page = get_json(&h.server, "/api/v1/replays?limit=1").await;
+    let page = h.server.get_json("/api/v1/replays?limit=1").await;
     assert_eq!(page["replays"][0]["id"], json!(second));
     let cursor = page["next_cursor"].as_str().expect("cursor");
-    let page = get_json(
-        &h.server,
-        &format!("/api/v1/replays?limit=1&cursor={cursor}"),
-    )
-    .await;
+    let page = h
+        .server
+        .get_json(&format!("/api/v1/replays?limit=1&cursor={cursor}"))
+        .await;
     assert_eq!(page["replays"][0]["id"], json!(first));
     assert_eq!(page["replays"][0]["progress"]["done"], 1);
 
@@ -1246,7 +1237,7 @@ async fn the_cli_replays_beside_a_running_server() {
     assert!(stdout.contains(" done"), "{stdout}");
 
     // The server sees the run the CLI made and finished.
-    let page = get_json(&h.server, "/api/v1/replays").await;
+    let page = h.server.get_json("/api/v1/replays").await;
     let run = &page["replays"][0];
     assert_eq!(run["name"], "from-cli");
     assert_eq!(run["state"], "done");

@@ -128,6 +128,15 @@ impl TestServer {
         assert_eq!(response.status(), 200, "{path}");
     }
 
+    /// `GET path` as JSON; the answer must be 200.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = reqwest::get(self.url(path)).await.expect("GET");
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.expect("JSON");
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
     /// `GET /healthz` as JSON (the full form when keys are off).
     pub async fn health(&self) -> serde_json::Value {
         reqwest::get(self.url("/healthz"))

@@ -22,12 +22,6 @@ use serde_json::{Value, json};
 use crate::server::TestServer;
 use browser::Browser;
 
-async fn api(server: &TestServer, path: &str) -> Value {
-    let response = reqwest::get(server.url(path)).await.expect("GET");
-    assert_eq!(response.status(), 200, "{path}");
-    response.json().await.expect("JSON")
-}
-
 fn ids(page: &Value) -> Vec<String> {
     page["calls"]
         .as_array()
@@ -69,7 +63,7 @@ async fn every_page_shows_what_the_api_returns() {
 }
 
 async fn calls_table_matches_the_api(browser: &Browser, server: &TestServer) {
-    let first = api(server, "/api/v1/calls?limit=50").await;
+    let first = server.get_json("/api/v1/calls?limit=50").await;
     browser.goto(&server.url("/calls")).await;
     browser.wait_ready("calls").await;
     browser
@@ -90,7 +84,9 @@ async fn calls_table_matches_the_api(browser: &Browser, server: &TestServer) {
 
     // "Load more" follows the API's cursor.
     let cursor = first["next_cursor"].as_str().expect("more than 50 calls");
-    let second = api(server, &format!("/api/v1/calls?limit=50&cursor={cursor}")).await;
+    let second = server
+        .get_json(&format!("/api/v1/calls?limit=50&cursor={cursor}"))
+        .await;
     let mut both = ids(&first);
     both.extend(ids(&second));
     browser.click(".pager button").await;
@@ -119,11 +115,12 @@ async fn search_and_filters_match_the_api(browser: &Browser, server: &TestServer
     browser
         .type_into("input[name=q]", traffic::SEARCH_WORD)
         .await;
-    let expected = api(
-        server,
-        &format!("/api/v1/calls?limit=50&q={}", traffic::SEARCH_WORD),
-    )
-    .await;
+    let expected = server
+        .get_json(&format!(
+            "/api/v1/calls?limit=50&q={}",
+            traffic::SEARCH_WORD
+        ))
+        .await;
     assert!(
         !ids(&expected).is_empty(),
         "the search word is in some calls"
@@ -143,16 +140,16 @@ async fn search_and_filters_match_the_api(browser: &Browser, server: &TestServer
         .goto(&server.url("/calls?service=docs-search"))
         .await;
     browser.wait_ready("calls").await;
-    let expected = api(server, "/api/v1/calls?limit=50&service=docs-search").await;
+    let expected = server
+        .get_json("/api/v1/calls?limit=50&service=docs-search")
+        .await;
     browser
         .wait_equal("rows of one service", ROW_IDS, &json!(ids(&expected)))
         .await;
     browser.type_into("input[name=model]", "gpt-4o-mini").await;
-    let expected = api(
-        server,
-        "/api/v1/calls?limit=50&service=docs-search&model=gpt-4o-mini",
-    )
-    .await;
+    let expected = server
+        .get_json("/api/v1/calls?limit=50&service=docs-search&model=gpt-4o-mini")
+        .await;
     browser
         .wait_equal(
             "rows of one service and model",
@@ -166,11 +163,9 @@ async fn search_and_filters_match_the_api(browser: &Browser, server: &TestServer
             vec![json!("error")],
         )
         .await;
-    let expected = api(
-        server,
-        "/api/v1/calls?limit=50&service=docs-search&model=gpt-4o-mini&status=error",
-    )
-    .await;
+    let expected = server
+        .get_json("/api/v1/calls?limit=50&service=docs-search&model=gpt-4o-mini&status=error")
+        .await;
     assert!(
         !ids(&expected).is_empty(),
         "failed docs-search calls on gpt-4o-mini"
@@ -192,7 +187,9 @@ async fn search_and_filters_match_the_api(browser: &Browser, server: &TestServer
     let query = "min_duration_ms=500&max_tokens=150";
     browser.goto(&server.url(&format!("/calls?{query}"))).await;
     browser.wait_ready("calls").await;
-    let expected = api(server, &format!("/api/v1/calls?limit=50&{query}")).await;
+    let expected = server
+        .get_json(&format!("/api/v1/calls?limit=50&{query}"))
+        .await;
     browser
         .wait_equal(
             "rows within latency and token bounds",
@@ -213,11 +210,9 @@ async fn sorting_matches_the_api(browser: &Browser, server: &TestServer) {
         ("cost", "desc"),
     ] {
         browser.click(&format!("button[data-sort={key}]")).await;
-        let expected = api(
-            server,
-            &format!("/api/v1/calls?limit=50&sort={key}&order={order}"),
-        )
-        .await;
+        let expected = server
+            .get_json(&format!("/api/v1/calls?limit=50&sort={key}&order={order}"))
+            .await;
         browser
             .wait_equal(
                 &format!("rows sorted by {key} {order}"),
@@ -270,7 +265,7 @@ async fn new_calls_appear_without_losing_the_selection(browser: &Browser, server
         json!([selected, true]),
         "selection and focus survive the refresh"
     );
-    let expected = api(server, "/api/v1/calls?limit=50").await;
+    let expected = server.get_json("/api/v1/calls?limit=50").await;
     let rows = browser.js(ROW_IDS).await;
     let rows: Vec<String> = serde_json::from_value(rows).expect("ids");
     assert_eq!(
@@ -285,13 +280,13 @@ async fn new_calls_appear_without_losing_the_selection(browser: &Browser, server
 async fn find_span_call_with_tool_calls(server: &TestServer) -> String {
     let mut cursor = String::new();
     loop {
-        let page = api(
-            server,
-            &format!("/api/v1/calls?limit=100&source=otlp&cursor={cursor}"),
-        )
-        .await;
+        let page = server
+            .get_json(&format!(
+                "/api/v1/calls?limit=100&source=otlp&cursor={cursor}"
+            ))
+            .await;
         for id in ids(&page) {
-            let call = api(server, &format!("/api/v1/calls/{id}")).await;
+            let call = server.get_json(&format!("/api/v1/calls/{id}")).await;
             let mut parts = Vec::new();
             for key in ["input_messages", "output_messages"] {
                 for message in call[key].as_array().into_iter().flatten() {
@@ -317,14 +312,12 @@ async fn find_span_call_with_tool_calls(server: &TestServer) -> String {
 
 /// The agent trace's second LLM call: the one answering from the tool result.
 async fn agent_answer_call(server: &TestServer) -> String {
-    let page = api(
-        server,
-        &format!(
+    let page = server
+        .get_json(&format!(
             "/api/v1/calls?trace_id={}&sort=time&order=asc",
             traffic::AGENT_TRACE_ID
-        ),
-    )
-    .await;
+        ))
+        .await;
     let calls = ids(&page);
     assert_eq!(calls.len(), 2, "the agent trace has two LLM calls: {page}");
     calls[1].clone()
@@ -382,7 +375,7 @@ async fn call_page_shows_the_conversation(
     id: &str,
     screenshot: Option<&str>,
 ) {
-    let call = api(server, &format!("/api/v1/calls/{id}")).await;
+    let call = server.get_json(&format!("/api/v1/calls/{id}")).await;
     let mut expected = Vec::new();
     // The system instructions are shown once, when they are not also the
     // first input message (normalization makes them that).
@@ -445,7 +438,7 @@ async fn call_page_shows_the_conversation(
         None => assert_eq!(facts["trace"], Value::Null),
     }
     if let (Some(trace_id), Some(span_id)) = (call["trace_id"].as_str(), call["span_id"].as_str()) {
-        let trace = api(server, &format!("/api/v1/traces/{trace_id}")).await;
+        let trace = server.get_json(&format!("/api/v1/traces/{trace_id}")).await;
         let span = trace["spans"]
             .as_array()
             .expect("spans")
@@ -490,9 +483,9 @@ async fn call_page_shows_the_conversation(
 }
 
 async fn trace_page_shows_every_span(browser: &Browser, server: &TestServer, call_id: &str) {
-    let call = api(server, &format!("/api/v1/calls/{call_id}")).await;
+    let call = server.get_json(&format!("/api/v1/calls/{call_id}")).await;
     let trace_id = call["trace_id"].as_str().expect("trace id");
-    let trace = api(server, &format!("/api/v1/traces/{trace_id}")).await;
+    let trace = server.get_json(&format!("/api/v1/traces/{trace_id}")).await;
     let spans = trace["spans"].as_array().expect("spans");
     let by_id = |id: &str| {
         spans
@@ -580,7 +573,9 @@ async fn trace_page_shows_every_span(browser: &Browser, server: &TestServer, cal
 }
 
 async fn session_page_lists_the_session(browser: &Browser, server: &TestServer) {
-    let session = api(server, "/api/v1/sessions/session-1?limit=100").await;
+    let session = server
+        .get_json("/api/v1/sessions/session-1?limit=100")
+        .await;
     browser.goto(&server.url("/sessions/session-1")).await;
     browser.wait_ready("session").await;
     browser
@@ -615,11 +610,9 @@ const READ_SERIES: &str = "return Object.fromEntries([...document.querySelectorA
 async fn models_page_draws_a_series_per_model(browser: &Browser, server: &TestServer) {
     let charts = ["calls", "latency", "ttft", "tokens", "cost", "errors"];
     for (url, stats_query) in [("/models", "since=7d"), ("/models?since=", "")] {
-        let stats = api(
-            server,
-            &format!("/api/v1/stats?group_by=model&{stats_query}"),
-        )
-        .await;
+        let stats = server
+            .get_json(&format!("/api/v1/stats?group_by=model&{stats_query}"))
+            .await;
         let series = expected_series(&stats);
         assert!(series.len() >= 4, "several models: {series:?}");
         browser.goto(&server.url(url)).await;
@@ -687,7 +680,7 @@ async fn replay_pages_show_runs_comparisons_and_word_diffs() {
     let ids = traffic::send_records(&server).await;
     let mut originals = Vec::new();
     for id in ids.iter().take(6) {
-        originals.push(api(&server, &format!("/api/v1/calls/{id}")).await);
+        originals.push(server.get_json(&format!("/api/v1/calls/{id}")).await);
     }
     let stub = Arc::new(replay_stub::build(&server.http, &originals));
     let base = replay_stub::serve(stub.clone()).await;
@@ -931,7 +924,7 @@ async fn replay_pages_follow_a_real_run() {
     let base_url = format!("{}/v1", harness.fake.base_url());
 
     // The targets the control offers come from the server's config, without headers.
-    let targets = api(server, "/api/v1/replays/targets").await;
+    let targets = server.get_json("/api/v1/replays/targets").await;
     assert_eq!(
         targets,
         json!({"targets": [
