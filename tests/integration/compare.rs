@@ -55,7 +55,34 @@ fn fake_config() -> FakeConfig {
             "judge-flaky",
             judge_behavior(JudgeDecision::UnparseableThenOk),
         )
+        .with_model("judge-rubric", rubric_judge())
 }
+
+/// A rubric judge grading by which answer it is shown: the candidate's
+/// thorough answer 9, an original 6, anything else ("No.") 2.
+fn rubric_judge() -> Behavior {
+    let grade =
+        |score: u8, rationale: &str| json!({"score": score, "rationale": rationale}).to_string();
+    let mut judge = Behavior::replying(ReplyStyle::Fixed);
+    judge.text = grade(RUBRIC_SHORT, "Too short to help.");
+    judge.script = vec![
+        ScriptRule {
+            contains: "Here is a thorough answer".to_owned(),
+            reply: ReplyStyle::Fixed,
+            text: Some(grade(RUBRIC_THOROUGH, "Thorough.")),
+        },
+        ScriptRule {
+            contains: "Original answer number".to_owned(),
+            reply: ReplyStyle::Fixed,
+            text: Some(grade(RUBRIC_ORIGINAL, "Plain but correct.")),
+        },
+    ];
+    judge
+}
+
+const RUBRIC_THOROUGH: u8 = 9;
+const RUBRIC_ORIGINAL: u8 = 6;
+const RUBRIC_SHORT: u8 = 2;
 
 fn targets(fake: &FakeProvider) -> String {
     let mut toml = String::new();
@@ -66,6 +93,7 @@ fn targets(fake: &FakeProvider) -> String {
         ("judge-tie", "judge-tie"),
         ("judge-unparseable", "judge-unparseable"),
         ("judge-flaky", "judge-flaky"),
+        ("judge-rubric", "judge-rubric"),
     ] {
         toml.push_str(&format!(
             "\n[targets.{name}]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"{model}\"\n",
@@ -383,6 +411,63 @@ async fn a_worse_candidate_is_found_worse_and_a_rescore_calls_only_the_new_judge
             "HTML must be self-contained: {external}"
         );
     }
+}
+
+/// Rubric mode through the API and the CLI: each answer is graded alone,
+/// once, and the report pairs the grades item by item.
+#[tokio::test]
+async fn a_rubric_judge_grades_each_answer_alone_and_the_report_pairs_the_grades() {
+    let h = harness_with(fake_config(), targets).await;
+    let worse = [2, 5, 8];
+    let (run_id, _) = replayed_run(&h, 9, &worse).await;
+
+    let report = score_via_api(
+        &h.server,
+        &run_id,
+        json!({"judge": "judge-rubric", "rubric": true}),
+    )
+    .await;
+    assert_eq!(
+        chat_requests_for(&h.fake, "judge-rubric"),
+        18,
+        "one grade per answer, original and candidate"
+    );
+    let rubric = &report["comparisons"][0]["rubric"];
+    assert_eq!(rubric["n"], 9, "{report}");
+    let mean = |side: &str| rubric[side]["mean"].as_f64().expect("mean");
+    let good = (9 - worse.len()) as f64;
+    let bad = worse.len() as f64;
+    let thorough = f64::from(RUBRIC_THOROUGH);
+    let (original, short) = (f64::from(RUBRIC_ORIGINAL), f64::from(RUBRIC_SHORT));
+    assert_eq!(mean("original"), original);
+    assert_eq!(mean("candidate"), (good * thorough + bad * short) / 9.0);
+    let expected_difference = (good * (thorough - original) + bad * (short - original)) / 9.0;
+    assert!(
+        (mean("difference") - expected_difference).abs() < 1e-9,
+        "{rubric}"
+    );
+    assert!(
+        report["comparisons"][0]["judge"].is_null(),
+        "rubric mode grades instead of comparing in pairs"
+    );
+
+    // The CLI reads the same scoring, and asks the judge nothing again.
+    let output = run_compare(
+        &h.db(),
+        &h.config,
+        &[
+            &run_id,
+            "--judge",
+            "judge-rubric",
+            "--rubric",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    let cli_json: Value = serde_json::from_str(&stdout_of(&output)).expect("CLI JSON");
+    assert_eq!(cli_json["comparisons"][0]["rubric"], *rubric);
+    assert_eq!(chat_requests_for(&h.fake, "judge-rubric"), 18);
 }
 
 #[tokio::test]
