@@ -6,6 +6,7 @@ mod backup;
 mod bad_input;
 pub mod calls_expected;
 mod compare;
+mod content_once;
 mod crash;
 mod exporter;
 mod fixtures;
