@@ -424,7 +424,7 @@ mod tests {
     use super::*;
     use crate::model::{Call, CallId, Source};
     use crate::store::batch::{CallRow, LinkedCall};
-    use crate::store::pack::{PackBuilder, Stream};
+    use crate::store::pack::{EncodedPack, PackBuilder, PackSlot, Stream};
     use crate::store::{Store, StoreOptions};
 
     async fn insert_call(conn: &mut SqliteConnection, call_id: u8) -> i64 {
@@ -455,12 +455,19 @@ mod tests {
             .expect("search")
     }
 
-    /// A batch with one call of span `key`, its content an empty record.
-    fn call_of_span(key: SpanKey, id: CallId) -> (Call, PackBuilder) {
-        let mut call = Call::new(id, Source::Otlp, 1_000);
+    /// A call of span `key`, its id derived from `seed`.
+    fn call_of_span(key: SpanKey, seed: &[u8]) -> Call {
+        let mut call = Call::new(CallId::derived(1_000, seed), Source::Otlp, 1_000);
         call.trace_id = Some(key.0);
         call.span_id = Some(key.1);
-        (call, PackBuilder::new())
+        call
+    }
+
+    /// Packs holding one empty content record, and where it is.
+    fn empty_content() -> (Vec<EncodedPack>, PackSlot) {
+        let mut packs = PackBuilder::new();
+        let slot = packs.add(Stream::Records, b"");
+        (packs.finish().expect("packs"), slot)
     }
 
     /// The race the linker loses: it read a span's log events before the
@@ -488,11 +495,11 @@ mod tests {
         let version = queued[0].3;
 
         // The span arrives with its own call, which nothing else holds yet.
-        let (span_call, mut packs) = call_of_span(key, CallId::derived(1_000, b"span"));
-        let content = packs.add(Stream::Records, b"");
+        let span_call = call_of_span(key, b"span");
+        let (packs, content) = empty_content();
         write(WriteBatch {
             project_id: 1,
-            packs: packs.finish().expect("packs"),
+            packs,
             calls: vec![CallRow {
                 columns: CallColumns::of(&span_call),
                 index: CallIndex::of(&span_call),
@@ -505,11 +512,11 @@ mod tests {
         .expect("span");
 
         // The linker, having seen only the events, writes their call.
-        let (event_call, mut packs) = call_of_span(key, CallId::derived(1_000, b"events"));
-        let content = packs.add(Stream::Records, b"");
+        let event_call = call_of_span(key, b"events");
+        let (packs, content) = empty_content();
         write(WriteBatch {
             project_id: 1,
-            packs: packs.finish().expect("packs"),
+            packs,
             linked_calls: vec![LinkedCall {
                 columns: CallColumns::of(&event_call),
                 index: CallIndex::of(&event_call),
