@@ -132,6 +132,7 @@ impl ServeArgs {
         options.max_queue_bytes = ((self.max_queue_mb * 1048576.0) as usize).max(1024);
         options.fsync_every_commit = self.fsync == Fsync::Commit;
         options.hard_limit_bytes = self.hard_limit_mb.map(|mb| (mb * 1048576.0) as u64);
+        options.soft_limit_bytes = self.max_db_mb.map(|mb| (mb * 1048576.0) as u64);
         options.touch_after = self.blob_touch_after;
         options
     }

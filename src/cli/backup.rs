@@ -6,7 +6,9 @@ use crate::store::maintenance::{self, MaintenanceError};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BackupArgs {
-    /// Where to write the backup (a new SQLite file).
+    /// Where to write the backup (a new SQLite file). It appears only once
+    /// complete and checked; until then it is written beside it as
+    /// `TARGET.partial-PID`.
     pub target: PathBuf,
     /// The database to back up; it may be in use by a running server.
     #[arg(long, env = "REPRISE_DB", default_value = "reprise.db")]
@@ -20,7 +22,8 @@ pub struct RestoreArgs {
     /// The database to replace. Stop the server first.
     #[arg(long, env = "REPRISE_DB", default_value = "reprise.db")]
     pub db: PathBuf,
-    /// Replace an existing database (it is kept as `<db>.before-restore`).
+    /// Replace an existing database (it is kept as `<db>.before-restore`,
+    /// or `<db>.before-restore.N` when that exists).
     #[arg(long)]
     pub force: bool,
 }
@@ -57,20 +60,31 @@ pub async fn restore(args: &RestoreArgs) -> Result<(), MaintenanceError> {
     Ok(())
 }
 
-/// Prints the integrity check and the size of every table; false when the
-/// database is not intact.
+/// Prints the integrity check, the schema check and the size of every
+/// table; false when the file is damaged or not a reprise database.
 pub async fn check(args: &CheckArgs) -> Result<bool, MaintenanceError> {
     if !args.find.is_empty() {
         return find(args).await;
     }
-    let problems = maintenance::integrity_problems(&args.db).await?;
-    if problems.is_empty() {
+    let integrity = maintenance::integrity_problems(&args.db).await?;
+    if integrity.is_empty() {
         println!("integrity: ok");
     } else {
-        println!("integrity: {} problems", problems.len());
-        for problem in &problems {
+        println!("integrity: {} problems", integrity.len());
+        for problem in &integrity {
             println!("  {problem}");
         }
+        return Ok(false);
+    }
+    let schema = maintenance::schema_problems(&args.db).await?;
+    if schema.is_empty() {
+        println!("schema: ok");
+    } else {
+        println!("schema: {} problems", schema.len());
+        for problem in &schema {
+            println!("  {problem}");
+        }
+        return Ok(false);
     }
     let sizes = maintenance::table_sizes(&args.db).await?;
     let total: u64 = sizes.iter().map(|s| s.bytes).sum();
@@ -91,7 +105,7 @@ pub async fn check(args: &CheckArgs) -> Result<bool, MaintenanceError> {
         );
     }
     println!("{:<32} {:>12}", "total", total);
-    Ok(problems.is_empty())
+    Ok(true)
 }
 
 /// `check --find`: true when none of the texts is stored anywhere.

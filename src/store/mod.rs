@@ -37,7 +37,7 @@ use std::time::Duration;
 use sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, SqlitePool};
+use sqlx::{ConnectOptions, Connection as _, SqlitePool};
 use tokio::sync::Notify;
 
 pub use blobs::KnownBlobs;
@@ -61,11 +61,25 @@ pub struct StoreOptions {
     /// Refuse writes that would grow the file past this many bytes
     /// (SQLite's `max_page_count`): ingest answers 503 instead.
     pub hard_limit_bytes: Option<u64>,
+    /// Retention's size cap (`--max-db-mb`): the writer wakes the pruner as
+    /// soon as the database passes it, and keeps the write-ahead log to a
+    /// fraction of it.
+    pub soft_limit_bytes: Option<u64>,
     /// See [`blobs::TOUCH_AFTER`].
     pub touch_after: Duration,
 }
 
 impl StoreOptions {
+    /// The write-ahead log's bound: 64 MB, or an eighth of retention's size
+    /// cap (at least 1 MB), so the cap holds with the log counted.
+    pub fn max_wal_bytes(&self) -> u64 {
+        const DEFAULT: u64 = 64 << 20;
+        match self.soft_limit_bytes {
+            Some(cap) => (cap / 8).clamp(1 << 20, DEFAULT),
+            None => DEFAULT,
+        }
+    }
+
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
@@ -74,6 +88,7 @@ impl StoreOptions {
             read_connections: 4,
             pack_cache_bytes: 32 << 20,
             hard_limit_bytes: None,
+            soft_limit_bytes: None,
             touch_after: blobs::TOUCH_AFTER,
         }
     }
@@ -112,9 +127,20 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let connect =
-            connect_options(&options.path, options.fsync_every_commit).map_err(open_error)?;
-        let mut write_conn = connect.clone().connect().await.map_err(open_error)?;
+        let writer_options = writer::WriterOptions {
+            connect: connect_options(&options.path, options.fsync_every_commit)
+                .map_err(open_error)?,
+            hard_limit_bytes: options.hard_limit_bytes,
+            soft_limit_bytes: options.soft_limit_bytes,
+            max_wal_bytes: options.max_wal_bytes(),
+            max_queue_bytes: options.max_queue_bytes,
+        };
+        let mut write_conn = writer_options
+            .connect
+            .clone()
+            .connect()
+            .await
+            .map_err(open_error)?;
         MIGRATOR
             .run(&mut write_conn)
             .await
@@ -122,24 +148,15 @@ impl Store {
                 path: path.clone(),
                 source,
             })?;
+        // Migrations run without the hard limit, which the writer's own
+        // connection carries.
+        write_conn.close().await.map_err(open_error)?;
+        let write_conn = writer_options.open().await.map_err(open_error)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(options.read_connections.max(1))
             .connect_with(read_options(&options.path).map_err(open_error)?)
             .await
             .map_err(open_error)?;
-        if let Some(limit) = options.hard_limit_bytes {
-            let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
-                .fetch_one(&mut write_conn)
-                .await
-                .map_err(open_error)?;
-            let pages = (limit as i64 / page_size.max(512)).max(1);
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "PRAGMA max_page_count = {pages}"
-            )))
-            .execute(&mut write_conn)
-            .await
-            .map_err(open_error)?;
-        }
         // Every ingest request probes the blob table for its new content.
         // Through the readers' mapping, the pages those probes touch would
         // count in the server's resident memory (20–35 MB under the ingest
@@ -155,8 +172,8 @@ impl Store {
         let wal_path = PathBuf::from(format!("{}-wal", options.path.display()));
         let (queue, writer_task) = writer::spawn(
             write_conn,
+            writer_options,
             wal_path.clone(),
-            options.max_queue_bytes,
             known_blobs.clone(),
             links_queued.clone(),
             space_needed.clone(),

@@ -82,8 +82,8 @@ impl Reader {
         })
     }
 
-    /// The time up to which packs must go, if any. For the size limit, the
-    /// oldest twentieth of the packs (at least one) per round.
+    /// The time up to which packs must go, if any. For the size limit, see
+    /// [`size_step`].
     async fn prune_cutoff(
         &self,
         policy: &RetentionPolicy,
@@ -100,13 +100,17 @@ impl Reader {
             .await?;
             cutoff = by_age;
         }
+        let used = match policy.max_bytes {
+            Some(_) => self.usage().await?.used_bytes,
+            None => 0,
+        };
         if let Some(max_bytes) = policy.max_bytes
-            && self.usage().await?.used_bytes > max_bytes
+            && used > max_bytes
         {
             let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM packs")
                 .fetch_one(&self.pool)
                 .await?;
-            let step = (count / 20).max(1);
+            let step = size_step(count, used, max_bytes);
             let by_size: Option<i64> = sqlx::query_scalar(
                 "SELECT created_at_unix_nano FROM packs ORDER BY created_at_unix_nano LIMIT 1 OFFSET ?",
             )
@@ -178,6 +182,18 @@ impl Reader {
         }
         Ok(Some((plan, builder)))
     }
+}
+
+/// How many of the oldest packs one round deletes when the database is
+/// over its size cap: the share of the data that is over, down to nine
+/// tenths of the cap so the next rounds do not start at once, and at least
+/// a twentieth of the packs (and one), so a round always makes headway.
+/// Rows and indexes shrink roughly with the packs they point into.
+fn size_step(packs: i64, used_bytes: u64, max_bytes: u64) -> i64 {
+    let target = max_bytes - max_bytes / 10;
+    let over = used_bytes.saturating_sub(target) as f64 / used_bytes.max(1) as f64;
+    let by_share = (packs as f64 * over).ceil() as i64;
+    by_share.max(packs / 20).clamp(1, packs.max(1))
 }
 
 /// The batch that carries out a plan.
@@ -325,4 +341,24 @@ pub enum PruneError {
     Write(#[from] super::WriteError),
     #[error("cannot pack relocated content: {0}")]
     Pack(std::io::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size_step;
+
+    #[test]
+    fn a_round_deletes_the_share_over_nine_tenths_of_the_cap() {
+        // 300 MB used against a 100 MB cap: 70% of the packs go.
+        assert_eq!(size_step(1000, 300 << 20, 100 << 20), 700);
+        // Just over the cap: down to 90%, not only one pack.
+        assert_eq!(size_step(1000, 101 << 20, 100 << 20), 109);
+    }
+
+    #[test]
+    fn a_round_always_makes_headway() {
+        assert_eq!(size_step(1000, 90 << 20, 100 << 20), 50);
+        assert_eq!(size_step(3, 101 << 20, 100 << 20), 1);
+        assert_eq!(size_step(0, 101 << 20, 100 << 20), 1);
+    }
 }

@@ -17,8 +17,8 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sqlx::sqlite::{Sqlite, SqliteConnection};
-use sqlx::{Connection, QueryBuilder};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions, Connection, QueryBuilder};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::batch::{DedupRow, WriteBatch};
@@ -162,22 +162,68 @@ impl WriteQueue {
     }
 }
 
-/// Past this size the writer checkpoints and truncates the write-ahead log.
+/// Past this size the writer checkpoints and truncates the write-ahead
+/// log, unless the store's size cap asks for less (see [`WriterOptions`]).
 const MAX_WAL_BYTES: u64 = 64 << 20;
-/// How often the writer looks at the log's size.
-const WAL_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often the writer looks at the log's size and the database's.
+const SIZE_CHECK_EVERY: Duration = Duration::from_millis(250);
 
-/// Starts the writer task on `conn`. It stops once every [`WriteQueue`]
-/// clone is dropped and the queue is drained.
+/// How the writer opens its connection, and the sizes it keeps to.
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    pub connect: SqliteConnectOptions,
+    /// `PRAGMA max_page_count` in bytes: past it a write fails with
+    /// SQLITE_FULL, as on a full disk.
+    pub hard_limit_bytes: Option<u64>,
+    /// Retention's size cap: past it the writer wakes the pruner at once
+    /// instead of waiting for its next round.
+    pub soft_limit_bytes: Option<u64>,
+    pub max_wal_bytes: u64,
+    pub max_queue_bytes: usize,
+}
+
+impl WriterOptions {
+    pub fn new(connect: SqliteConnectOptions) -> Self {
+        WriterOptions {
+            connect,
+            hard_limit_bytes: None,
+            soft_limit_bytes: None,
+            max_wal_bytes: MAX_WAL_BYTES,
+            max_queue_bytes: 64 << 20,
+        }
+    }
+
+    /// Opens a write connection with the hard limit in force. Used at
+    /// start and again whenever a failed write leaves the connection's
+    /// transaction state in doubt.
+    pub async fn open(&self) -> Result<SqliteConnection, sqlx::Error> {
+        let mut conn = self.connect.connect().await?;
+        if let Some(limit) = self.hard_limit_bytes {
+            let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+                .fetch_one(&mut conn)
+                .await?;
+            let pages = (limit as i64 / page_size.max(512)).max(1);
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "PRAGMA max_page_count = {pages}"
+            )))
+            .execute(&mut conn)
+            .await?;
+        }
+        Ok(conn)
+    }
+}
+
+/// Starts the writer task on `conn`, opened by `options.open()`. It stops
+/// once every [`WriteQueue`] clone is dropped and the queue is drained.
 pub fn spawn(
     conn: SqliteConnection,
+    options: WriterOptions,
     wal_path: std::path::PathBuf,
-    max_queue_bytes: usize,
     known_blobs: Arc<KnownBlobs>,
     links_queued: Arc<Notify>,
     space_needed: Arc<Notify>,
 ) -> (WriteQueue, tokio::task::JoinHandle<()>) {
-    let capacity_units = (max_queue_bytes / PERMIT_UNIT).max(1);
+    let capacity_units = (options.max_queue_bytes / PERMIT_UNIT).max(1);
     let (sender, receiver) = mpsc::unbounded_channel();
     let queue = WriteQueue {
         sender,
@@ -185,9 +231,10 @@ pub fn spawn(
         capacity_units,
     };
     let writer = Writer {
-        conn,
+        conn: Some(conn),
+        options,
         wal_path,
-        last_wal_check: Instant::now(),
+        last_size_check: Instant::now(),
         known_blobs,
         links_queued: links_queued.clone(),
         space_needed,
@@ -199,9 +246,11 @@ pub fn spawn(
 }
 
 struct Writer {
-    conn: SqliteConnection,
+    /// `None` after a failed reopen; the next group tries again.
+    conn: Option<SqliteConnection>,
+    options: WriterOptions,
     wal_path: std::path::PathBuf,
-    last_wal_check: Instant,
+    last_size_check: Instant,
     known_blobs: Arc<KnownBlobs>,
     links_queued: Arc<Notify>,
     space_needed: Arc<Notify>,
@@ -224,17 +273,88 @@ impl Writer {
                 }
             }
             self.commit_group(group).await;
-            self.bound_wal().await;
+            self.watch_sizes().await;
         }
         // Fold the write-ahead log into the database file, so a stopped
         // server leaves one file behind.
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&mut self.conn)
-            .await
+        if let Some(conn) = self.conn.as_mut()
+            && let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(conn)
+                .await
         {
             tracing::warn!(%error, "final checkpoint failed");
         }
         tracing::info!("writer drained its queue and stopped");
+    }
+
+    /// Opens the connection again if an earlier failure dropped it.
+    async fn ensure_connection(&mut self) -> Result<(), WriteError> {
+        if self.conn.is_none() {
+            let conn = self.options.open().await.map_err(|error| {
+                WriteError::Database(format!("cannot reopen the database: {error}"))
+            })?;
+            tracing::info!("the writer reopened its database connection");
+            self.conn = Some(conn);
+        }
+        Ok(())
+    }
+
+    /// The connection, reopened first if an earlier failure dropped it.
+    async fn connection(&mut self) -> Result<&mut SqliteConnection, WriteError> {
+        self.ensure_connection().await?;
+        self.conn
+            .as_mut()
+            .ok_or(WriteError::Invalid("no write connection"))
+    }
+
+    /// After a failed group the connection's transaction state cannot be
+    /// trusted: on SQLITE_FULL, IOERR or NOMEM SQLite may roll the whole
+    /// transaction back by itself, while sqlx still counts the savepoints
+    /// it opened, so its next BEGIN would be a SAVEPOINT inside nothing and
+    /// later "commits" would acknowledge data that never reaches the file.
+    /// A fresh connection starts with both sides agreeing.
+    async fn discard_connection(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Closing rolls back whatever SQLite still holds open.
+            if let Err(error) = conn.close().await {
+                tracing::debug!(%error, "closing the failed write connection");
+            }
+        }
+        // Ids cached from rolled-back rows may not exist.
+        self.resource_ids.clear();
+        self.scope_ids.clear();
+        if let Err(error) = self.ensure_connection().await {
+            tracing::warn!(%error, "the writer will reopen its connection at the next write");
+        }
+    }
+
+    /// Between two groups, now and then: truncates a write-ahead log that
+    /// grew past its bound, and wakes the pruner when the database passed
+    /// retention's size cap, so the cap holds under steady ingest rather
+    /// than only at the pruner's interval.
+    async fn watch_sizes(&mut self) {
+        if self.last_size_check.elapsed() < SIZE_CHECK_EVERY {
+            return;
+        }
+        self.last_size_check = Instant::now();
+        self.bound_wal().await;
+        if let Some(limit) = self.options.soft_limit_bytes
+            && let Ok(used) = self.used_bytes().await
+            && used > limit
+        {
+            self.space_needed.notify_one();
+        }
+    }
+
+    async fn used_bytes(&mut self) -> Result<u64, WriteError> {
+        let conn = self.connection().await?;
+        let (pages, free, page_size): (i64, i64, i64) = sqlx::query_as(
+            "SELECT page_count, freelist_count, page_size \
+             FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()",
+        )
+        .fetch_one(conn)
+        .await?;
+        Ok(((pages - free).max(0) * page_size) as u64)
     }
 
     /// SQLite's automatic checkpoints are passive: while some reader is
@@ -243,23 +363,22 @@ impl Writer {
     /// Past a size, the writer truncates it between two commits, waiting a
     /// little for readers to move on; if they do not, it tries again later.
     async fn bound_wal(&mut self) {
-        if self.last_wal_check.elapsed() < WAL_CHECK_EVERY {
-            return;
-        }
-        self.last_wal_check = Instant::now();
         let size = std::fs::metadata(&self.wal_path).map_or(0, |m| m.len());
-        if size < MAX_WAL_BYTES {
+        if size < self.options.max_wal_bytes {
             return;
         }
+        let Ok(conn) = self.connection().await else {
+            return;
+        };
         let result = async {
             sqlx::query("PRAGMA busy_timeout = 1000")
-                .execute(&mut self.conn)
+                .execute(&mut *conn)
                 .await?;
             let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_one(&mut self.conn)
+                .fetch_one(&mut *conn)
                 .await;
             sqlx::query("PRAGMA busy_timeout = 10000")
-                .execute(&mut self.conn)
+                .execute(&mut *conn)
                 .await?;
             row
         }
@@ -320,14 +439,12 @@ impl Writer {
                 if matches!(error, WriteError::Full) {
                     self.space_needed.notify_one();
                 }
-                // The transaction did not commit: caches may name rows that
-                // were rolled back.
-                self.resource_ids.clear();
-                self.scope_ids.clear();
-                tracing::error!(%error, batches = count, "commit failed");
+                tracing::error!(%error, batches = count, "commit failed; no batch of the group was stored");
+                // Nothing of the group is acknowledged: COMMIT did not return OK.
                 for pending in group {
                     let _ = pending.ack.send(Err(error.clone()));
                 }
+                self.discard_connection().await;
             }
         }
         tracing::debug!(
@@ -353,11 +470,25 @@ impl Writer {
         }
     }
 
+    /// Writes the group in one transaction, each batch in a savepoint so a
+    /// bad batch fails alone. An `Err` means the transaction is gone: a
+    /// savepoint that cannot be rolled back to no longer exists, because
+    /// SQLite already rolled the whole transaction back.
     async fn write_group(
         &mut self,
         group: &[Pending],
     ) -> Result<Vec<Result<Written, WriteError>>, WriteError> {
-        let mut tx = Connection::begin(&mut self.conn).await?;
+        self.ensure_connection().await?;
+        let Writer {
+            conn,
+            resource_ids,
+            scope_ids,
+            ..
+        } = self;
+        let conn = conn
+            .as_mut()
+            .ok_or(WriteError::Invalid("no write connection"))?;
+        let mut tx = Connection::begin(conn).await?;
         let mut results = Vec::with_capacity(group.len());
         let mut rolled_back = false;
         let mut text = TextEntries::new();
@@ -367,8 +498,8 @@ impl Writer {
             let result = write_batch(
                 &mut savepoint,
                 &pending.batch,
-                &mut self.resource_ids,
-                &mut self.scope_ids,
+                resource_ids,
+                scope_ids,
                 &mut batch_text,
             )
             .await;
@@ -379,7 +510,10 @@ impl Writer {
                     results.push(Ok(summary));
                 }
                 Err(error) => {
-                    savepoint.rollback().await?;
+                    savepoint.rollback().await.map_err(|rollback| {
+                        tracing::warn!(%error, %rollback, "a failed batch took its transaction with it");
+                        error.clone()
+                    })?;
                     rolled_back = true;
                     results.push(Err(error));
                 }
@@ -389,8 +523,8 @@ impl Writer {
         tx.commit().await?;
         if rolled_back {
             // Ids cached while writing a rolled-back batch may not exist.
-            self.resource_ids.clear();
-            self.scope_ids.clear();
+            resource_ids.clear();
+            scope_ids.clear();
         }
         Ok(results)
     }

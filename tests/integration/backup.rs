@@ -152,3 +152,187 @@ async fn check_reports_a_damaged_file() {
         "a damaged database fails the check"
     );
 }
+
+/// A stopped server's database with about `megabytes` of distinct content.
+async fn database_of(dir: &std::path::Path, megabytes: usize) -> std::path::PathBuf {
+    let db = dir.join("source.db");
+    let mut server = TestServer::start_on(&db, &[]).await;
+    let client = reqwest::Client::new();
+    for _ in 0..megabytes {
+        let records: Vec<_> = (0..8)
+            .map(|_| {
+                let text: String = (0..1000)
+                    .map(|_| hex(&generate::random_bytes::<64>()))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                serde_json::json!({
+                    "provider": "openai",
+                    "request_model": "backup-model",
+                    "input_messages": [{"role": "user", "parts": [{"type": "text", "content": text}]}],
+                })
+            })
+            .collect();
+        let response = client
+            .post(server.url("/api/v1/calls"))
+            .json(&records)
+            .send()
+            .await
+            .expect("post records");
+        assert_eq!(response.status(), 200);
+    }
+    server.stop().await;
+    db
+}
+
+/// Every file in `dir` whose name starts with `prefix`.
+fn files_starting(dir: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_killed_backup_leaves_the_target_absent_or_complete() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = database_of(dir.path(), 12).await;
+    let db_size = std::fs::metadata(&db).expect("db").len();
+    // Kill once the copy has started, and at a quarter, a half and three
+    // quarters of the database's size written.
+    for (round, fraction) in [0.0, 0.25, 0.5, 0.75].into_iter().enumerate() {
+        let name = format!("backup-{round}.db");
+        let target = dir.path().join(&name);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_reprise"))
+            .arg("backup")
+            .arg(&target)
+            .arg("--db")
+            .arg(&db)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn backup");
+        let threshold = (db_size as f64 * fraction) as u64;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let written = files_starting(dir.path(), &name)
+                .iter()
+                .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+                .max();
+            let finished = child.try_wait().expect("poll backup").is_some();
+            if finished || written.is_some_and(|w| w >= threshold) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the backup started");
+            std::thread::yield_now();
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+
+        if target.exists() {
+            let check = reprise(&["check".as_ref(), "--db".as_ref(), target.as_os_str()]);
+            assert!(
+                check.status.success(),
+                "round {round}: a backup under the target name is complete: {}",
+                String::from_utf8_lossy(&check.stdout)
+            );
+        }
+        // Whatever the killed backup left beside the target is no backup.
+        for leftover in files_starting(dir.path(), &name) {
+            if leftover == target {
+                continue;
+            }
+            let restored = dir.path().join(format!("restored-{round}.db"));
+            let output = reprise(&[
+                "restore".as_ref(),
+                leftover.as_os_str(),
+                "--db".as_ref(),
+                restored.as_os_str(),
+            ]);
+            assert!(
+                !output.status.success(),
+                "round {round}: restoring the leftover {} is refused",
+                leftover.display()
+            );
+            assert!(!restored.exists(), "a refused restore writes nothing");
+        }
+    }
+}
+
+#[tokio::test]
+async fn restore_refuses_empty_and_foreign_files_and_keeps_every_replaced_database() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = database_of(dir.path(), 1).await;
+
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").expect("empty file");
+    let foreign = dir.path().join("foreign.db");
+    {
+        use sqlx::ConnectOptions as _;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&foreign)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .expect("foreign database");
+        sqlx::query("CREATE TABLE notes (body TEXT)")
+            .execute(&mut conn)
+            .await
+            .expect("foreign table");
+    }
+    for (what, file) in [("an empty file", &empty), ("a foreign database", &foreign)] {
+        let check = reprise(&["check".as_ref(), "--db".as_ref(), file.as_os_str()]);
+        let report = String::from_utf8_lossy(&check.stdout);
+        assert!(!check.status.success(), "check refuses {what}: {report}");
+        assert!(report.contains("not a reprise database"), "{report}");
+        let output = reprise(&[
+            "restore".as_ref(),
+            file.as_os_str(),
+            "--db".as_ref(),
+            db.as_os_str(),
+            "--force".as_ref(),
+        ]);
+        assert!(!output.status.success(), "restore refuses {what}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("not a reprise database"),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    let original = std::fs::read(&db).expect("original");
+    let backup_path = dir.path().join("backup.db");
+    let output = reprise(&[
+        "backup".as_ref(),
+        backup_path.as_os_str(),
+        "--db".as_ref(),
+        db.as_os_str(),
+    ]);
+    assert!(output.status.success());
+    for _ in 0..2 {
+        let output = reprise(&[
+            "restore".as_ref(),
+            backup_path.as_os_str(),
+            "--db".as_ref(),
+            db.as_os_str(),
+            "--force".as_ref(),
+        ]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let first = dir.path().join("source.db.before-restore");
+    let second = dir.path().join("source.db.before-restore.2");
+    assert_eq!(
+        std::fs::read(&first).expect("the first replaced database is kept"),
+        original,
+        "a second restore leaves the first kept database alone"
+    );
+    assert!(second.exists(), "the second replaced database is kept too");
+}

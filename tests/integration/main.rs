@@ -10,6 +10,7 @@ mod content_once;
 mod crash;
 mod exporter;
 mod fixtures;
+mod full_disk;
 mod generate;
 mod ingest_roundtrip;
 mod metrics;

@@ -184,3 +184,127 @@ async fn a_full_database_answers_503_and_stays_intact() {
         );
     }
 }
+
+/// The database file and its write-ahead log, together.
+fn files_bytes(db: &std::path::Path) -> u64 {
+    let wal = std::path::PathBuf::from(format!("{}-wal", db.display()));
+    file_size(db) + file_size(&wal)
+}
+
+/// What steady ingest of three times the size cap left behind.
+struct Steady {
+    /// The largest size of database + log seen after any request.
+    peak_bytes: u64,
+    /// The largest sizes of each, for the failure message.
+    peak_db: u64,
+    peak_wal: u64,
+    first: String,
+    last: String,
+    refused: usize,
+}
+
+/// Exports heavy spans until three times `cap_bytes` were acknowledged,
+/// watching the files' size after every request. A 503 (only with a hard
+/// limit) must carry Retry-After and is retried.
+async fn ingest_three_times_the_cap(server: &TestServer, cap_bytes: u64) -> Steady {
+    let db = server.db_path();
+    let mut acknowledged = 0u64;
+    let mut steady = Steady {
+        peak_bytes: 0,
+        peak_db: 0,
+        peak_wal: 0,
+        first: String::new(),
+        last: String::new(),
+        refused: 0,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    while acknowledged < 3 * cap_bytes {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ingest kept going under the cap"
+        );
+        let (status, retry_after, ids) = send_heavy(server, 50).await;
+        match status {
+            200 => {
+                // Each span carries ~2 KB of hex, which packs to about half.
+                acknowledged += 50 * 1024;
+                if steady.first.is_empty() {
+                    steady.first = ids[0].clone();
+                }
+                steady.last = ids[ids.len() - 1].clone();
+            }
+            503 => {
+                assert!(retry_after.is_some(), "a 503 carries Retry-After");
+                steady.refused += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+        steady.peak_bytes = steady.peak_bytes.max(files_bytes(&db));
+        steady.peak_db = steady.peak_db.max(file_size(&db));
+        steady.peak_wal = steady.peak_wal.max(files_bytes(&db) - file_size(&db));
+    }
+    steady
+}
+
+/// The slack README promises over `--max-db-mb` for the database file and
+/// its write-ahead log together: a quarter of the cap, at least 4 MB.
+fn promised_slack(cap_bytes: u64) -> u64 {
+    (cap_bytes / 4).max(4 << 20)
+}
+
+#[tokio::test]
+async fn the_size_cap_holds_under_steady_ingest_with_the_log_counted() {
+    let cap: u64 = 8 << 20;
+    let server =
+        TestServer::start_with_args(&["--max-db-mb", "8", "--blob-touch-after", "0s"]).await;
+    let steady = ingest_three_times_the_cap(&server, cap).await;
+    assert_eq!(steady.refused, 0, "no hard limit, no refusal");
+    assert!(
+        steady.peak_bytes <= cap + promised_slack(cap),
+        "database and log peaked at {} bytes against a cap of {cap} (file {}, log {})",
+        steady.peak_bytes,
+        steady.peak_db,
+        steady.peak_wal
+    );
+    assert_eq!(
+        trace_status(&server, &steady.first).await,
+        404,
+        "the oldest data went"
+    );
+    assert_eq!(
+        trace_status(&server, &steady.last).await,
+        200,
+        "the newest data stayed"
+    );
+}
+
+#[tokio::test]
+async fn retention_keeps_working_when_the_hard_limit_is_hit() {
+    let cap: u64 = 8 << 20;
+    let server = TestServer::start_with_args(&[
+        "--max-db-mb",
+        "8",
+        "--hard-limit-mb",
+        "10",
+        "--blob-touch-after",
+        "0s",
+    ])
+    .await;
+    let steady = ingest_three_times_the_cap(&server, cap).await;
+    assert!(
+        steady.peak_bytes <= cap + promised_slack(cap),
+        "database and log peaked at {} bytes (file {}, log {})",
+        steady.peak_bytes,
+        steady.peak_db,
+        steady.peak_wal
+    );
+    assert_eq!(
+        trace_status(&server, &steady.last).await,
+        200,
+        "the newest data stayed"
+    );
+    assert!(
+        !server.log_text().contains("no such savepoint"),
+        "the writer's transactions stayed in step with SQLite"
+    );
+}
