@@ -76,6 +76,26 @@ pub struct ServeArgs {
     /// Largest request body after decompression, in megabytes.
     #[arg(long, env = "REPRISE_MAX_DECOMPRESSED_MB", default_value_t = 128)]
     pub max_decompressed_mb: usize,
+    /// Megabytes of request bodies that may be read, decompressed and
+    /// decoded at once, across all requests; past it, ingest answers "retry
+    /// later" (HTTP 429, gRPC RESOURCE_EXHAUSTED). Each decompressed byte
+    /// counts twice, for the bytes and for what decoding builds from them.
+    #[arg(long, env = "REPRISE_MAX_INFLIGHT_MB", default_value_t = 64)]
+    pub max_inflight_mb: usize,
+    /// Most connections open at once on both ports together; newer ones are
+    /// closed as soon as they arrive. Default: what the open-file limit
+    /// (raised to its hard limit at start) leaves after 256 for the
+    /// process itself, at most 16384.
+    #[arg(long, env = "REPRISE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// A connection that sends nothing for this long is closed: before its
+    /// first byte, partway through an HTTP request's headers, or idle
+    /// between HTTP/1 requests.
+    #[arg(long, env = "REPRISE_IDLE_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s")]
+    pub idle_timeout: Duration,
+    /// Longest a gRPC export may take, the wait for its commit included.
+    #[arg(long, env = "REPRISE_REQUEST_TIMEOUT", value_parser = humantime::parse_duration, default_value = "60s")]
+    pub request_timeout: Duration,
     /// A TOML price table that extends and overrides the built-in model
     /// prices used to compute each call's cost.
     #[arg(long, env = "REPRISE_PRICES")]
@@ -145,11 +165,21 @@ impl ServeArgs {
     }
 
     pub fn limits(&self) -> Limits {
+        // One body never takes more than the whole in-flight budget, so a
+        // body too large for it is refused as too large (413), not as
+        // "retry later" forever.
+        let inflight = self.inflight_bytes();
         Limits {
-            max_body_bytes: self.max_body_mb.max(1) << 20,
-            max_decompressed_bytes: self.max_decompressed_mb.max(1) << 20,
+            max_body_bytes: (self.max_body_mb.max(1) << 20).min(inflight),
+            max_decompressed_bytes: (self.max_decompressed_mb.max(1) << 20)
+                .min(inflight / crate::ingest::budget::DECODED_FACTOR),
             ..Limits::default()
         }
+    }
+
+    /// The budget of request bodies in flight, in bytes.
+    pub fn inflight_bytes(&self) -> usize {
+        self.max_inflight_mb.max(1) << 20
     }
 }
 

@@ -17,7 +17,6 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -109,8 +108,10 @@ async fn start_scoring(
     State(state): State<ComparisonState>,
     project: Project,
     Path(id): Path<String>,
-    body: Bytes,
+    headers: http::HeaderMap,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = super::body::read_control_body(&headers, body).await?;
     let body: StartBody = if body.iter().all(u8::is_ascii_whitespace) {
         StartBody::default()
     } else {

@@ -3,6 +3,11 @@
 //! are read as the client consumes them, so an export of millions of calls
 //! never sits in memory.
 //!
+//! The request is checked and the first page read before the status line
+//! goes out, so refused filters and searches answer 4xx as the listing
+//! does. Should a later page fail, the stream ends with one line
+//! `{"error": {"code": "internal", "message": …}}` instead of just stopping.
+//!
 //! `jsonl` writes canonical calls as `GET /api/v1/calls/{id}` returns them.
 //! `openai-chat` writes the OpenAI fine-tuning chat format: `{"messages":
 //! [...], "tools": [...]}` with the call's answer as the last message;
@@ -29,7 +34,8 @@ use crate::auth::Project;
 use crate::model::Call;
 use crate::providers::openai_chat::to_openai_chat;
 use crate::providers::translate::TargetParams;
-use crate::store::read::{CallFilter, CallSort};
+use crate::store::ReadError;
+use crate::store::read::{CallFilter, CallPage, CallSort};
 
 const PAGE: usize = 200;
 
@@ -65,8 +71,24 @@ async fn export(
     if param(&pairs, "order").is_none() {
         sort.ascending = true;
     }
+    // The whole request is checked, and its first page read, before the
+    // status line goes out: a search the listing refuses is a 400 here too,
+    // not a 200 with an empty body.
+    let first = state
+        .store
+        .reader
+        .list_calls(project.id, &filter, sort, PAGE, None)
+        .await
+        .map_err(super::calls::search_error)?;
     let (lines, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::spawn(produce(state, project.id, filter, sort, format, lines));
+    let export = Export {
+        state,
+        project_id: project.id,
+        filter,
+        sort,
+        format,
+    };
+    tokio::spawn(export.produce(first, lines));
     let filename = match format {
         Format::Jsonl => "calls.jsonl",
         Format::OpenAiChat => "calls-openai-chat.jsonl",
@@ -84,41 +106,54 @@ async fn export(
         .into_response())
 }
 
-/// Pages through the calls and sends their lines; stops when the client
-/// goes away. A failure mid-way ends the stream early (and is logged): the
-/// status line was already sent.
-async fn produce(
+/// One export in progress.
+struct Export {
     state: ApiState,
     project_id: i64,
     filter: CallFilter,
     sort: CallSort,
     format: Format,
-    lines: mpsc::Sender<Result<Bytes, std::io::Error>>,
-) {
-    let reader = &state.store.reader;
-    let mut cursor = None;
-    loop {
-        let page = match reader
-            .list_calls(project_id, &filter, sort, PAGE, cursor)
-            .await
-        {
-            Ok(page) => page,
-            Err(error) => {
-                tracing::error!(%error, "export stopped");
+}
+
+impl Export {
+    /// Sends the lines of `first` and of every later page; stops when the
+    /// client goes away. A failure after the status line was sent ends the
+    /// stream with one last line, `{"error": {"code", "message"}}`, so a
+    /// client never takes a cut export for a whole one.
+    async fn produce(self, first: CallPage, lines: mpsc::Sender<Result<Bytes, std::io::Error>>) {
+        let mut page = first;
+        loop {
+            let chunk = match self.page_lines(&page).await {
+                Ok(chunk) => chunk,
+                Err(error) => return fail(&lines, error).await,
+            };
+            if !chunk.is_empty() && lines.send(Ok(Bytes::from(chunk))).await.is_err() {
                 return;
             }
-        };
+            let Some(cursor) = page.next_cursor.take() else {
+                return;
+            };
+            page = match self
+                .state
+                .store
+                .reader
+                .list_calls(self.project_id, &self.filter, self.sort, PAGE, Some(cursor))
+                .await
+            {
+                Ok(page) => page,
+                Err(error) => return fail(&lines, error).await,
+            };
+        }
+    }
+
+    async fn page_lines(&self, page: &CallPage) -> Result<Vec<u8>, ReadError> {
+        let reader = &self.state.store.reader;
         let mut chunk = Vec::new();
         for columns in &page.calls {
-            let call = match reader.call(project_id, columns.call_id).await {
-                Ok(Some(call)) => call,
-                Ok(None) => continue,
-                Err(error) => {
-                    tracing::error!(%error, "export stopped");
-                    return;
-                }
+            let Some(call) = reader.call(self.project_id, columns.call_id).await? else {
+                continue;
             };
-            let line = match format {
+            let line = match self.format {
                 Format::Jsonl => serde_json::to_value(&call).ok(),
                 Format::OpenAiChat => fine_tuning_example(&call),
             };
@@ -127,14 +162,15 @@ async fn produce(
                 chunk.push(b'\n');
             }
         }
-        if !chunk.is_empty() && lines.send(Ok(Bytes::from(chunk))).await.is_err() {
-            return;
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return,
-        }
+        Ok(chunk)
     }
+}
+
+/// Ends a stream that failed after its status line with an error line.
+async fn fail(lines: &mpsc::Sender<Result<Bytes, std::io::Error>>, error: ReadError) {
+    tracing::error!(%error, "export stopped");
+    let line = json!({"error": {"code": "internal", "message": "the export stopped early: internal error"}});
+    let _ = lines.send(Ok(Bytes::from(format!("{line}\n")))).await;
 }
 
 /// One example of OpenAI's fine-tuning chat format: the prompt messages and

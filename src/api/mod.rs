@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1/` and `/healthz`. Each resource is one file
 //! with its router, handlers and response shapes; this module merges them.
 
+pub mod body;
 pub mod calls;
 pub mod comparison;
 pub mod costs;

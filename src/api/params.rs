@@ -148,6 +148,13 @@ impl CallFilterParams {
     pub fn from_pairs(pairs: &[(String, String)], allowed: &[&str]) -> Result<Self, ApiError> {
         let mut params = CallFilterParams::default();
         for (name, value) in pairs {
+            // SQLite's full-text engine and text comparisons stop at a NUL;
+            // no filter means one.
+            if value.contains('\0') {
+                return Err(ApiError::BadRequest(format!(
+                    "parameter {name:?} contains a NUL byte"
+                )));
+            }
             let value = value.clone();
             let number = |name: &'static str| -> Result<f64, ApiError> {
                 value

@@ -14,10 +14,10 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::ApiState;
+use super::body::read_body;
 use super::error::ApiError;
 use crate::auth::Project;
 use crate::ingest::IngestError;
-use crate::ingest::otlp::body::read_limited;
 use crate::ingest::raw::parse_record;
 use crate::metrics::{self, Received, RequestOutcome};
 
@@ -111,9 +111,9 @@ async fn store_records(
             "send records as application/json, not {content_type:?}"
         )));
     }
-    let bytes = read_limited(body, headers, &state.ingest.limits)
-        .await
-        .map_err(ingest_error)?;
+    // Held until the records are stored: the parsed records live until then.
+    let mut reservation = state.ingest.body_budget.start();
+    let bytes = read_body(headers, body, &state.ingest.limits, &mut reservation).await?;
     received.payload_bytes = bytes.len();
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;

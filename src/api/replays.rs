@@ -18,7 +18,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -86,8 +85,10 @@ struct StartBody {
 async fn start_run(
     State(state): State<ReplaysState>,
     project: Project,
-    body: Bytes,
+    headers: http::HeaderMap,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = super::body::read_control_body(&headers, body).await?;
     let mut deserializer = serde_json::Deserializer::from_slice(&body);
     let body: StartBody = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|error| ApiError::BadRequest(format!("invalid replay request: {error}")))?;

@@ -31,10 +31,12 @@ pub fn access_for(method: &Method, path: &str) -> Access {
     if path == "/healthz" || path == "/api/openapi.json" {
         return Access::Open;
     }
-    // Metrics name the models, services and spend: readers only. Prometheus
-    // sends the key with `authorization: {credentials: KEY}` in its scrape job.
+    // Metrics are server-wide: every project's models, tokens and spend. A
+    // project's read key must not see the others', so they need a scope of
+    // their own. Prometheus sends the key with `authorization: {credentials:
+    // KEY}` in its scrape job.
     if path == "/metrics" {
-        return Access::Needs(Scope::Read);
+        return Access::Needs(Scope::Metrics);
     }
     if path.starts_with("/v1/") {
         return Access::Needs(Scope::Ingest);
@@ -207,7 +209,7 @@ mod tests {
             (Method::GET, "/api/v1/keys", Access::Needs(Scope::Admin)),
             (Method::GET, "/", Access::Open),
             (Method::GET, "/assets/app.js", Access::Open),
-            (Method::GET, "/metrics", Access::Needs(Scope::Read)),
+            (Method::GET, "/metrics", Access::Needs(Scope::Metrics)),
             (Method::GET, "/api/openapi.json", Access::Open),
             (Method::POST, "/anything", Access::Needs(Scope::Admin)),
         ];

@@ -44,16 +44,20 @@ pub enum Scope {
     Read,
     /// Replays, cost recomputation, deletes and key management.
     Admin,
+    /// `GET /metrics`: server-wide counters of every project (model names,
+    /// tokens, costs), for a Prometheus scrape job.
+    Metrics,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::Ingest, Scope::Read, Scope::Admin];
+    pub const ALL: [Scope; 4] = [Scope::Ingest, Scope::Read, Scope::Admin, Scope::Metrics];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Ingest => "ingest",
             Scope::Read => "read",
             Scope::Admin => "admin",
+            Scope::Metrics => "metrics",
         }
     }
 }
@@ -65,7 +69,7 @@ impl fmt::Display for Scope {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scope {0:?}: use ingest, read or admin")]
+#[error("unknown scope {0:?}: use ingest, read, admin or metrics")]
 pub struct UnknownScope(pub String);
 
 impl std::str::FromStr for Scope {
@@ -76,6 +80,7 @@ impl std::str::FromStr for Scope {
             "ingest" => Ok(Scope::Ingest),
             "read" => Ok(Scope::Read),
             "admin" => Ok(Scope::Admin),
+            "metrics" => Ok(Scope::Metrics),
             _ => Err(UnknownScope(text.to_owned())),
         }
     }

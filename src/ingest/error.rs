@@ -26,6 +26,12 @@ pub enum IngestError {
     UnsupportedEncoding(String),
     #[error("the server is overloaded: retry after {} s", RETRY_AFTER.as_secs())]
     Overloaded,
+    #[error(
+        "the server is decoding as many request bodies as its memory budget of {} MB allows: retry after {} s",
+        .budget >> 20,
+        RETRY_AFTER.as_secs()
+    )]
+    BodiesInFlight { budget: usize },
     #[error("the store cannot take this request now: {0}; retry later")]
     Unavailable(String),
     #[error("internal error")]
@@ -50,7 +56,7 @@ impl IngestError {
             IngestError::UnsupportedContentType(_) | IngestError::UnsupportedEncoding(_) => {
                 S::UNSUPPORTED_MEDIA_TYPE
             }
-            IngestError::Overloaded => S::TOO_MANY_REQUESTS,
+            IngestError::Overloaded | IngestError::BodiesInFlight { .. } => S::TOO_MANY_REQUESTS,
             IngestError::Unavailable(_) => S::SERVICE_UNAVAILABLE,
             IngestError::Internal(_) => S::INTERNAL_SERVER_ERROR,
         }
@@ -66,7 +72,7 @@ impl IngestError {
             IngestError::BodyTooLarge { .. } | IngestError::DecompressedTooLarge { .. } => {
                 C::InvalidArgument
             }
-            IngestError::Overloaded => C::ResourceExhausted,
+            IngestError::Overloaded | IngestError::BodiesInFlight { .. } => C::ResourceExhausted,
             IngestError::Unavailable(_) => C::Unavailable,
             IngestError::Internal(_) => C::Internal,
         }
@@ -74,7 +80,9 @@ impl IngestError {
 
     pub fn retry(&self) -> Retry {
         match self {
-            IngestError::Overloaded | IngestError::Unavailable(_) => Retry::After(RETRY_AFTER),
+            IngestError::Overloaded
+            | IngestError::BodiesInFlight { .. }
+            | IngestError::Unavailable(_) => Retry::After(RETRY_AFTER),
             _ => Retry::Never,
         }
     }
@@ -94,6 +102,7 @@ impl IngestError {
         "content_type",
         "content_encoding",
         "overloaded",
+        "bodies_in_flight",
         "unavailable",
         "internal",
     ];
@@ -108,6 +117,7 @@ impl IngestError {
             IngestError::UnsupportedContentType(_) => "content_type",
             IngestError::UnsupportedEncoding(_) => "content_encoding",
             IngestError::Overloaded => "overloaded",
+            IngestError::BodiesInFlight { .. } => "bodies_in_flight",
             IngestError::Unavailable(_) => "unavailable",
             IngestError::Internal(_) => "internal",
         }
@@ -131,6 +141,7 @@ mod tests {
             IngestError::UnsupportedContentType(String::new()),
             IngestError::UnsupportedEncoding(String::new()),
             IngestError::Overloaded,
+            IngestError::BodiesInFlight { budget: 1 },
             IngestError::Unavailable(String::new()),
             IngestError::Internal(String::new()),
         ];

@@ -6,6 +6,7 @@
 //! receivers share, `prepare` the encoding that turns records into a write
 //! batch.
 
+pub mod budget;
 pub mod calls;
 pub mod error;
 pub mod genai;

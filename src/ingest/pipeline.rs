@@ -10,6 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
+use super::budget::{BodyBudget, DEFAULT_INFLIGHT_BYTES};
 use super::error::IngestError;
 use super::limits::Limits;
 use super::otlp::convert::{self, Converted, LogGroup, SpanGroup};
@@ -65,6 +66,8 @@ pub struct Ingest {
     /// Requests being decoded and prepared at once. More would not go
     /// faster (the work is CPU-bound) but would hold more bodies in memory.
     pub decode_slots: Arc<Semaphore>,
+    /// Memory of request bodies being read, decompressed and decoded.
+    pub body_budget: BodyBudget,
 }
 
 impl Ingest {
@@ -79,7 +82,14 @@ impl Ingest {
             redaction: redactor.policy_for(DEFAULT_PROJECT_NAME),
             redactor,
             decode_slots: Arc::new(Semaphore::new(cores.max(2))),
+            body_budget: BodyBudget::new(DEFAULT_INFLIGHT_BYTES),
         }
+    }
+
+    /// The same service with a budget of `bytes` for request bodies in flight.
+    pub fn with_inflight_budget(mut self, bytes: usize) -> Self {
+        self.body_budget = BodyBudget::new(bytes);
+        self
     }
 
     /// The same service with another set of redaction policies.

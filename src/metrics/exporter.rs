@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use ::metrics::{describe_counter, describe_gauge, describe_histogram, gauge};
+use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge};
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -199,10 +199,15 @@ fn describe() {
     describe_gauge!(REPLAY_RUNS_ACTIVE, "Replay runs not yet finished.");
     describe_gauge!(REPLAY_ITEMS_PENDING, "Replay items waiting or running.");
     describe_gauge!(BUILD_INFO, "The running build; always 1.");
+    describe_counter!(
+        CONNECTIONS_REFUSED,
+        "Connections closed at once because the server held --max-connections."
+    );
 }
 
 fn register_defaults() {
     gauge!(BUILD_INFO, LABEL_VERSION => env!("CARGO_PKG_VERSION")).set(1.0);
+    counter!(CONNECTIONS_REFUSED).absolute(0);
     super::ingest::register_defaults();
     super::store::register_defaults();
 }

@@ -53,3 +53,8 @@ pub use replay::{
     replay_item_finished,
 };
 pub use store::{Commit, commit, database_limits, rows_inserted, rows_pruned};
+
+/// Records a connection closed at once because the server was at its cap.
+pub fn connection_refused() {
+    ::metrics::counter!(names::CONNECTIONS_REFUSED).increment(1);
+}

@@ -123,6 +123,9 @@ pub const REPLAY_ITEMS_PENDING: &str = "reprise_replay_items_pending";
 
 /// Gauge `{version}`, always 1: which build is running.
 pub const BUILD_INFO: &str = "reprise_build_info";
+/// Counter: connections closed as soon as they were accepted, because the
+/// server held `--max-connections` already.
+pub const CONNECTIONS_REFUSED: &str = "reprise_connections_refused_total";
 
 // --- Label keys -------------------------------------------------------------
 

@@ -19,6 +19,7 @@ pub mod call_record;
 mod call_writes;
 pub mod codec;
 pub mod comparisons;
+pub mod health;
 pub mod keys;
 pub mod maintenance;
 pub mod pack;
@@ -115,6 +116,7 @@ pub struct Store {
     pub links_queued: Arc<Notify>,
     /// Signalled when a write failed because the database is full.
     pub space_needed: Arc<Notify>,
+    path: PathBuf,
     wal_path: PathBuf,
     writer_task: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
@@ -187,6 +189,7 @@ impl Store {
             known_blobs,
             links_queued,
             space_needed,
+            path: options.path.clone(),
             wal_path,
             writer_task: Arc::new(tokio::sync::Mutex::new(Some(writer_task))),
         })

@@ -116,6 +116,42 @@ pub struct WriteQueue {
     sender: mpsc::UnboundedSender<Pending>,
     budget: Arc<Semaphore>,
     capacity_units: usize,
+    activity: Arc<Activity>,
+}
+
+/// When the writer started the group it is committing, so health checks
+/// can tell a busy writer from a stuck one.
+#[derive(Debug)]
+struct Activity {
+    epoch: Instant,
+    /// Milliseconds from `epoch` at which the current group began, plus one;
+    /// zero while the writer waits for work.
+    busy_since_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Activity {
+    fn begin(&self) {
+        let now = self.epoch.elapsed().as_millis() as u64 + 1;
+        self.busy_since_ms
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn end(&self) {
+        self.busy_since_ms
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn busy_for(&self) -> Option<Duration> {
+        let since = self
+            .busy_since_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let since = since.checked_sub(1)?;
+        Some(
+            self.epoch
+                .elapsed()
+                .saturating_sub(Duration::from_millis(since)),
+        )
+    }
 }
 
 impl WriteQueue {
@@ -159,6 +195,18 @@ impl WriteQueue {
     /// Bytes waiting in the queue.
     pub fn queued_bytes(&self) -> usize {
         (self.capacity_units - self.budget.available_permits()) * PERMIT_UNIT
+    }
+
+    /// Whether the writer has stopped taking batches (it drained on shutdown,
+    /// or its task ended).
+    pub fn writer_stopped(&self) -> bool {
+        self.sender.is_closed()
+    }
+
+    /// How long the writer has been working on its current group; `None`
+    /// while it waits for work.
+    pub fn busy_for(&self) -> Option<Duration> {
+        self.activity.busy_for()
     }
 }
 
@@ -225,10 +273,15 @@ pub fn spawn(
 ) -> (WriteQueue, tokio::task::JoinHandle<()>) {
     let capacity_units = (options.max_queue_bytes / PERMIT_UNIT).max(1);
     let (sender, receiver) = mpsc::unbounded_channel();
+    let activity = Arc::new(Activity {
+        epoch: Instant::now(),
+        busy_since_ms: std::sync::atomic::AtomicU64::new(0),
+    });
     let queue = WriteQueue {
         sender,
         budget: Arc::new(Semaphore::new(capacity_units)),
         capacity_units,
+        activity: activity.clone(),
     };
     let writer = Writer {
         conn: Some(conn),
@@ -240,6 +293,7 @@ pub fn spawn(
         space_needed,
         resource_ids: HashMap::new(),
         scope_ids: HashMap::new(),
+        activity,
     };
     let handle = tokio::spawn(writer.run(receiver));
     (queue, handle)
@@ -256,6 +310,7 @@ struct Writer {
     space_needed: Arc<Notify>,
     resource_ids: HashMap<BlobHash, i64>,
     scope_ids: HashMap<BlobHash, i64>,
+    activity: Arc<Activity>,
 }
 
 impl Writer {
@@ -272,8 +327,10 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            self.activity.begin();
             self.commit_group(group).await;
             self.watch_sizes().await;
+            self.activity.end();
         }
         // Fold the write-ahead log into the database file, so a stopped
         // server leaves one file behind.

@@ -1,6 +1,8 @@
 //! reprise's integration tests: one binary, real servers on loopback ports,
 //! real OTLP bytes, a real SQLite file.
 
+mod api_input;
+mod availability;
 mod backpressure;
 mod backup;
 mod bad_input;
@@ -23,7 +25,7 @@ mod raw_equivalence;
 mod redaction;
 mod replay;
 mod retention;
-mod security;
+pub mod security;
 mod self_telemetry;
 mod server;
 mod tls;

@@ -653,3 +653,40 @@ async fn replay_runs_execute_in_their_project_and_are_seen_only_by_it() {
     .await;
     assert_eq!(cancel.status(), 404, "the other project cannot cancel it");
 }
+
+#[tokio::test]
+async fn metrics_need_a_metrics_key_not_a_projects_read_key() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("reprise.db");
+    let other_read = create_key(&db, "other-reader", "other", &["read"]);
+    let admin = create_key(&db, "admin", "default", &["admin"]);
+    let scraper = create_key(&db, "prometheus", "default", &["metrics"]);
+    let ingest = create_key(&db, "ingester", "default", &["ingest"]);
+    let server = TestServer::start_on(&db, &[]).await;
+
+    // A record of the default project, so its model shows in the metrics.
+    let (status, _) = post_record(&server, KeyIn::Bearer(&ingest), "metered").await;
+    assert_eq!(status, 200);
+
+    for (key, expected) in [
+        (KeyIn::None, 401),
+        (KeyIn::Bearer(&other_read), 403),
+        (KeyIn::Bearer(&admin), 403),
+    ] {
+        let response = get(&server, "/metrics", key).await;
+        assert_eq!(response.status(), expected);
+        let text = response.text().await.expect("body");
+        assert!(!text.contains("reprise_llm_calls_total"), "{text}");
+    }
+    let response = get(&server, "/metrics", KeyIn::Bearer(&scraper)).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.expect("body");
+    assert!(text.contains("reprise_llm_calls_total"), "{text}");
+    // The metrics key reads nothing else.
+    assert_eq!(
+        get(&server, "/api/v1/calls", KeyIn::Bearer(&scraper))
+            .await
+            .status(),
+        403
+    );
+}

@@ -54,13 +54,52 @@ impl TestServer {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> TestServer {
+        Self::launch(
+            Command::new(env!("CARGO_BIN_EXE_reprise")),
+            db,
+            (http_addr, grpc_addr),
+            args,
+            env,
+        )
+        .await
+    }
+
+    /// A server on `db` started with the open-file limit `soft` (and `hard`,
+    /// when given), as a service manager might start it.
+    pub async fn start_with_open_files(
+        db: &Path,
+        soft: u64,
+        hard: Option<u64>,
+        args: &[&str],
+    ) -> TestServer {
+        // The shell sets the limits and then becomes the server.
+        // The soft limit first: a hard limit below the current soft one is refused.
+        let mut limits = format!("ulimit -Sn {soft} && ");
+        if let Some(hard) = hard {
+            limits.push_str(&format!("ulimit -Hn {hard} && "));
+        }
+        limits.push_str("exec \"$0\" \"$@\"");
+        let mut command = Command::new("bash");
+        command
+            .args(["-c", &limits])
+            .arg(env!("CARGO_BIN_EXE_reprise"));
+        Self::launch(command, db, ("127.0.0.1:0", "127.0.0.1:0"), args, &[]).await
+    }
+
+    async fn launch(
+        mut command: Command,
+        db: &Path,
+        (http_addr, grpc_addr): (&str, &str),
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestServer {
         let log = db.with_extension(format!("{}.log", std::process::id()));
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_reprise"))
+        let mut child = command
             .arg("serve")
             .arg("--db")
             .arg(db)
@@ -169,6 +208,14 @@ impl TestServer {
             .await
             .expect("server stopped in time")
             .expect("wait")
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .and_then(Child::id)
+            .expect("the server is running")
     }
 
     pub fn log_text(&self) -> String {

@@ -1,6 +1,8 @@
-//! Reading a request body within limits: the size as sent, and the size
-//! after gzip decompression, so neither a huge body nor a gzip bomb can
-//! exhaust memory. The only decompression of request bodies happens here.
+//! Reading a request body within limits: the size as sent, the size after
+//! gzip decompression, and the memory budget all requests share
+//! ([`Reservation`]), so neither a huge body, a gzip bomb nor many bodies
+//! at once can exhaust memory. The only decompression of request bodies
+//! happens here.
 
 use std::io::Read as _;
 
@@ -9,6 +11,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use http_body_util::BodyExt as _;
 
+use crate::ingest::budget::{DECODED_FACTOR, Reservation};
 use crate::ingest::error::IngestError;
 use crate::ingest::limits::Limits;
 
@@ -37,11 +40,13 @@ impl ContentEncoding {
     }
 }
 
-/// Reads the whole body, refusing more than `limits.max_body_bytes`.
+/// Reads the whole body, refusing more than `limits.max_body_bytes`, with
+/// `reservation` grown to cover what is held.
 pub async fn read_limited(
     body: Body,
     headers: &HeaderMap,
     limits: &Limits,
+    reservation: &mut Reservation,
 ) -> Result<Bytes, IngestError> {
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
@@ -59,6 +64,9 @@ pub async fn read_limited(
     if declared.is_some_and(|length| length > drain_limit) {
         return Err(too_large(limits));
     }
+    if let Some(length) = declared.filter(|&length| length <= limits.max_body_bytes) {
+        reservation.cover(length)?;
+    }
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|error| IngestError::Malformed {
             format: "HTTP",
@@ -75,6 +83,7 @@ pub async fn read_limited(
             break;
         }
         if !over {
+            reservation.cover(seen)?;
             collected.extend_from_slice(&data);
         }
     }
@@ -91,33 +100,60 @@ fn too_large(limits: &Limits) -> IngestError {
 }
 
 /// Undoes the content encoding, never producing more than
-/// `limits.max_decompressed_bytes`.
+/// `limits.max_decompressed_bytes`, and grows `reservation` to cover the
+/// decoded bytes and what decoding will build from them before taking them.
 pub fn decode_content(
     body: Bytes,
     encoding: ContentEncoding,
     limits: &Limits,
+    reservation: &mut Reservation,
 ) -> Result<Bytes, IngestError> {
     match encoding {
-        ContentEncoding::Identity => Ok(body),
+        ContentEncoding::Identity => {
+            reservation.cover(body.len() * DECODED_FACTOR)?;
+            Ok(body)
+        }
         ContentEncoding::Gzip => {
-            gunzip_limited(&body, limits.max_decompressed_bytes).map(Bytes::from)
+            gunzip_limited(&body, limits.max_decompressed_bytes, |decompressed| {
+                reservation.cover(body.len() + decompressed * DECODED_FACTOR)
+            })
+            .map(Bytes::from)
         }
     }
 }
 
-pub fn gunzip_limited(compressed: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
-    let mut out = Vec::with_capacity((compressed.len() * 4).min(limit));
-    let decoder = flate2::read::MultiGzDecoder::new(compressed);
-    decoder
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|error| IngestError::Malformed {
-            format: "gzip",
-            message: error.to_string(),
-        })?;
-    if out.len() > limit {
-        return Err(IngestError::DecompressedTooLarge { limit });
+/// Output is taken in steps of this size, each covered by the budget first.
+const GUNZIP_STEP: usize = 256 << 10;
+
+/// Decompresses `compressed`, refusing more than `limit` bytes of output;
+/// `make_room(n)` is asked before the output grows to `n` bytes and may
+/// refuse.
+pub fn gunzip_limited(
+    compressed: &[u8],
+    limit: usize,
+    mut make_room: impl FnMut(usize) -> Result<(), IngestError>,
+) -> Result<Vec<u8>, IngestError> {
+    let mut out = Vec::new();
+    let mut decoder = flate2::read::MultiGzDecoder::new(compressed).take(limit as u64 + 1);
+    loop {
+        let len = out.len();
+        make_room((len + GUNZIP_STEP).min(limit + 1))?;
+        out.resize(len + GUNZIP_STEP, 0);
+        let read = decoder
+            .read(&mut out[len..])
+            .map_err(|error| IngestError::Malformed {
+                format: "gzip",
+                message: error.to_string(),
+            })?;
+        out.truncate(len + read);
+        if read == 0 {
+            break;
+        }
+        if out.len() > limit {
+            return Err(IngestError::DecompressedTooLarge { limit });
+        }
     }
+    out.shrink_to_fit();
     Ok(out)
 }
 
@@ -136,13 +172,14 @@ mod tests {
     fn gzip_bomb_stops_at_the_limit() {
         let bomb = gzip(&vec![0u8; 50 << 20]);
         assert!(bomb.len() < 100 << 10);
-        let error = gunzip_limited(&bomb, 1 << 20).expect_err("over the limit");
+        let error = gunzip_limited(&bomb, 1 << 20, |_| Ok(())).expect_err("over the limit");
         assert!(matches!(error, IngestError::DecompressedTooLarge { limit } if limit == 1 << 20));
     }
 
     #[test]
     fn corrupt_gzip_is_malformed() {
-        let error = gunzip_limited(b"\x1f\x8b\x08garbage", 1 << 20).expect_err("corrupt");
+        let error =
+            gunzip_limited(b"\x1f\x8b\x08garbage", 1 << 20, |_| Ok(())).expect_err("corrupt");
         assert!(matches!(
             error,
             IngestError::Malformed { format: "gzip", .. }
@@ -151,6 +188,28 @@ mod tests {
 
     #[test]
     fn gzip_round_trips() {
-        assert_eq!(gunzip_limited(&gzip(b"hello"), 10).expect("fits"), b"hello");
+        assert_eq!(
+            gunzip_limited(&gzip(b"hello"), 10, |_| Ok(())).expect("fits"),
+            b"hello"
+        );
+    }
+
+    #[test]
+    fn gunzip_asks_for_room_before_each_step_and_stops_when_refused() {
+        let data = vec![7u8; 3 * GUNZIP_STEP];
+        let mut asked = Vec::new();
+        let error = gunzip_limited(&gzip(&data), 1 << 30, |n| {
+            asked.push(n);
+            if n > 2 * GUNZIP_STEP {
+                Err(IngestError::BodiesInFlight {
+                    budget: 2 * GUNZIP_STEP,
+                })
+            } else {
+                Ok(())
+            }
+        })
+        .expect_err("the third step is refused");
+        assert!(matches!(error, IngestError::BodiesInFlight { .. }));
+        assert_eq!(asked, [GUNZIP_STEP, 2 * GUNZIP_STEP, 3 * GUNZIP_STEP]);
     }
 }

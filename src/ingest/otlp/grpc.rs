@@ -20,6 +20,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
+use super::grpc_body::Budgeted;
 use super::signal::{Logs, OtlpSignal, Traces};
 use crate::auth;
 use crate::auth::grpc::IngestInterceptor;
@@ -28,12 +29,16 @@ use crate::ingest::pipeline::Ingest;
 use crate::metrics::{self, Received, Transport};
 
 /// The two OTLP services behind the key check, ready to add to a tonic server.
-pub type TraceGrpc = InterceptedService<TraceServiceServer<OtlpGrpc>, IngestInterceptor>;
-pub type LogsGrpc = InterceptedService<LogsServiceServer<OtlpGrpc>, IngestInterceptor>;
+pub type TraceGrpc = InterceptedService<Budgeted<TraceServiceServer<OtlpGrpc>>, IngestInterceptor>;
+pub type LogsGrpc = InterceptedService<Budgeted<LogsServiceServer<OtlpGrpc>>, IngestInterceptor>;
 
+/// The key check runs first, so a request without a valid key is refused
+/// before its body takes any memory; then [`Budgeted`] reads and
+/// decompresses the body within the budget, and tonic decodes plain frames.
 pub fn services(ingest: Ingest, interceptor: IngestInterceptor) -> (TraceGrpc, LogsGrpc) {
-    // tonic applies this limit after decompression, so a gzip bomb stops here.
     let max = ingest.limits.max_decompressed_bytes;
+    let limits = ingest.limits.clone();
+    let budget = ingest.body_budget.clone();
     let receiver = OtlpGrpc { ingest };
     let traces = TraceServiceServer::new(receiver.clone())
         .accept_compressed(CompressionEncoding::Gzip)
@@ -44,8 +49,11 @@ pub fn services(ingest: Ingest, interceptor: IngestInterceptor) -> (TraceGrpc, L
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max);
     (
-        InterceptedService::new(traces, interceptor.clone()),
-        InterceptedService::new(logs, interceptor),
+        InterceptedService::new(
+            Budgeted::new(traces, limits.clone(), budget.clone()),
+            interceptor.clone(),
+        ),
+        InterceptedService::new(Budgeted::new(logs, limits, budget), interceptor),
     )
 }
 
@@ -143,7 +151,7 @@ struct RpcStatus {
     details: Vec<Any>,
 }
 
-fn status(error: &IngestError) -> Status {
+pub(super) fn status(error: &IngestError) -> Status {
     if let IngestError::Internal(detail) = error {
         tracing::error!(detail, "ingest failed");
     }

@@ -16,6 +16,7 @@ use prost::Message as _;
 use super::body::{ContentEncoding, decode_content, read_limited};
 use super::signal::{Logs, OtlpSignal, Traces};
 use crate::auth::Project;
+use crate::ingest::budget::Reservation;
 use crate::ingest::error::{IngestError, Retry};
 use crate::ingest::pipeline::Ingest;
 use crate::metrics::{self, Received, Transport};
@@ -89,7 +90,9 @@ async fn export<S: OtlpSignal>(
     let mut received = Received::default();
     let result = async {
         let _slot = ingest.decode_slot().await?;
-        let body = read_body(&ingest, &headers, body).await?;
+        // Held until the export is stored: the decoded request lives until then.
+        let mut reservation = ingest.body_budget.start();
+        let body = read_body(&ingest, &headers, body, &mut reservation).await?;
         received.payload_bytes = body.len();
         let request = decode_blocking(
             move || match format {
@@ -123,13 +126,24 @@ async fn export<S: OtlpSignal>(
     }
 }
 
-async fn read_body(ingest: &Ingest, headers: &HeaderMap, body: Body) -> Result<Bytes, IngestError> {
+async fn read_body(
+    ingest: &Ingest,
+    headers: &HeaderMap,
+    body: Body,
+    reservation: &mut Reservation,
+) -> Result<Bytes, IngestError> {
     let encoding = ContentEncoding::from_headers(headers)?;
-    let raw = read_limited(body, headers, &ingest.limits).await?;
+    let raw = read_limited(body, headers, &ingest.limits, reservation).await?;
     let limits = ingest.limits.clone();
-    tokio::task::spawn_blocking(move || decode_content(raw, encoding, &limits))
-        .await
-        .map_err(|e| IngestError::Internal(e.to_string()))?
+    let mut held = std::mem::replace(reservation, ingest.body_budget.start());
+    let (decoded, held) = tokio::task::spawn_blocking(move || {
+        let decoded = decode_content(raw, encoding, &limits, &mut held);
+        (decoded, held)
+    })
+    .await
+    .map_err(|e| IngestError::Internal(e.to_string()))?;
+    *reservation = held;
+    decoded
 }
 
 async fn decode_blocking<T: Send + 'static>(

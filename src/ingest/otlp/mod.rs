@@ -5,6 +5,7 @@
 pub mod body;
 pub mod convert;
 pub mod grpc;
+pub mod grpc_body;
 pub mod http;
 pub mod json;
 pub mod signal;

@@ -6,13 +6,17 @@
 //! Every HTTP route passes the authentication layer and every gRPC call
 //! the interceptor ([`crate::auth`]); a server that would listen beyond
 //! loopback with no key to check refuses to start unless told `--insecure`.
+//! Both ports admit connections through one [`connections::Gate`], which
+//! caps how many are open and closes clients that stay silent.
+
+pub mod connections;
+pub mod http;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::api::replays::ReplaysState;
 use crate::api::{self, ApiState};
@@ -21,7 +25,7 @@ use crate::auth::grpc::IngestInterceptor;
 use crate::auth::{self, Authorizer};
 use crate::config::ServeArgs;
 use crate::cost::{PriceError, PriceTable};
-use crate::ingest::otlp::{grpc, http};
+use crate::ingest::otlp::grpc;
 use crate::ingest::{Ingest, linker};
 use crate::metrics::{self, MetricsError};
 use crate::providers::ProviderError;
@@ -29,7 +33,8 @@ use crate::redact::{self, RedactionConfigError};
 use crate::replay::{ConfigFile, Engine, Executor, TargetError};
 use crate::store::keys::KeyStoreError;
 use crate::store::{OpenError, Store, prune};
-use crate::tls::{TlsError, TlsFiles, TlsListener};
+use crate::tls::{TlsError, TlsFiles};
+use connections::Gate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -54,8 +59,6 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("HTTP server failed: {0}")]
-    Http(std::io::Error),
     #[error("gRPC server failed: {0}")]
     Grpc(tonic::transport::Error),
     #[error(transparent)]
@@ -80,6 +83,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(Bound),
 ) -> Result<(), ServeError> {
+    let open_files = connections::raise_open_file_limit();
+    let max_connections = args
+        .max_connections
+        .unwrap_or_else(|| connections::default_max_connections(open_files));
+    tracing::info!(
+        max_connections,
+        open_file_limit = open_files,
+        idle_timeout = ?args.idle_timeout,
+        "connection limits"
+    );
     let metrics_handle = metrics::install()?;
     metrics::database_limits(
         args.retention().max_bytes,
@@ -115,10 +128,12 @@ pub async fn serve(
     };
     on_bound(bound);
 
-    let ingest = Ingest::new(store.clone(), args.limits(), prices.clone()).with_redactor(redactor);
+    let ingest = Ingest::new(store.clone(), args.limits(), prices.clone())
+        .with_redactor(redactor)
+        .with_inflight_budget(args.inflight_bytes());
     let (replay_engine, replay_sink) = Engine::new(ingest.clone())?;
     let replay_wake = Arc::new(tokio::sync::Notify::new());
-    let app = http::router(ingest.clone())
+    let app = crate::ingest::otlp::http::router(ingest.clone())
         .merge(metrics::router(metrics_handle.clone(), store.clone()))
         .merge(api::router(ApiState {
             store: store.clone(),
@@ -167,22 +182,21 @@ pub async fn serve(
     let http_stop = wait_for(stop_rx.clone());
     let grpc_stop = wait_for(stop_rx);
 
-    let http_server = async move {
-        match http_tls {
-            Some(config) => {
-                let listener = TlsListener::new(http_listener, config).map_err(ServeError::Http)?;
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(http_stop)
-                    .await
-                    .map_err(ServeError::Http)
-            }
-            None => axum::serve(http_listener, app)
-                .with_graceful_shutdown(http_stop)
-                .await
-                .map_err(ServeError::Http),
-        }
+    let gate = Gate::new(max_connections, args.idle_timeout);
+    let http_port = http::HttpPort {
+        listener: http_listener,
+        gate: gate.clone(),
+        tls: http_tls,
+        header_timeout: args.idle_timeout,
     };
-    let mut grpc_builder = tonic::transport::Server::builder();
+    let http_server = async move {
+        http::serve(http_port, app, http_stop).await;
+        Ok::<(), ServeError>(())
+    };
+    let mut grpc_builder = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+        .timeout(args.request_timeout);
     if let Some(files) = &tls {
         grpc_builder = grpc_builder
             .tls_config(files.grpc_config())
@@ -192,7 +206,7 @@ pub async fn serve(
         grpc_builder
             .add_service(trace_service)
             .add_service(logs_service)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), grpc_stop)
+            .serve_with_incoming_shutdown(gate.incoming(grpc_listener), grpc_stop)
             .await
             .map_err(ServeError::Grpc)
     };
