@@ -24,6 +24,10 @@ pub struct ServerProcess {
     pub pid: u32,
     /// `http://127.0.0.1:PORT`
     pub http_url: String,
+    /// `http://127.0.0.1:PORT` of the gRPC listener (the ingest bench
+    /// drives both transports through HTTP's port only).
+    #[allow(dead_code)]
+    pub grpc_url: String,
     pub log: PathBuf,
 }
 
@@ -87,26 +91,30 @@ pub async fn start(
         }
         Ok(Ok(Some(line))) => line,
     };
-    let http = parse_listening(&line)?;
+    let (http, grpc) = parse_listening(&line)?;
     Ok(ServerProcess {
         child,
         pid,
         http_url: format!("http://{http}"),
+        grpc_url: format!("http://{grpc}"),
         log: log.to_path_buf(),
     })
 }
 
-/// The HTTP address from `listening http=ADDR grpc=ADDR`.
-fn parse_listening(line: &str) -> Result<String, BenchError> {
+/// The HTTP and gRPC addresses from `listening http=ADDR grpc=ADDR`.
+fn parse_listening(line: &str) -> Result<(String, String), BenchError> {
     if !line.starts_with("listening ") {
         return Err(BenchError::BadListeningLine(line.to_owned()));
     }
-    for word in line.split_whitespace() {
-        if let Some(addr) = word.strip_prefix("http=") {
-            return Ok(addr.to_owned());
-        }
+    let address = |prefix: &str| {
+        line.split_whitespace()
+            .find_map(|word| word.strip_prefix(prefix))
+            .map(str::to_owned)
+    };
+    match (address("http="), address("grpc=")) {
+        (Some(http), Some(grpc)) => Ok((http, grpc)),
+        _ => Err(BenchError::BadListeningLine(line.to_owned())),
     }
-    Err(BenchError::BadListeningLine(line.to_owned()))
 }
 
 impl ServerProcess {
