@@ -10,6 +10,7 @@
 //! translated by the same [`request_body`] as a replayed call, so any
 //! configured target can judge.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -88,7 +89,7 @@ impl Caller {
         // A judge should give the same verdict for the same pair.
         call.request_params.temperature = Some(0.0);
         call.request_params.response_format = response_format;
-        let mut params = self.target.params(false, &Map::new());
+        let mut params = self.target.params(false, &Map::new(), &BTreeSet::new());
         if self.target.kind == ProviderKind::Anthropic {
             params.allow_drop.insert("response_format".to_owned());
         }

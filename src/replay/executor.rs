@@ -474,7 +474,8 @@ enum Claimed {
 /// commit; done only once a slot is free, its latency would be added to
 /// every request.
 async fn dispatch(context: Arc<RunContext>, target: Arc<TargetSpec>) {
-    let params = target.params(context.run.spec.stream, &context.run.spec.overrides);
+    let spec = &context.run.spec;
+    let params = target.params(spec.stream, &spec.overrides, &spec.allow_drop);
     let limiter = Arc::new(Limiter::new(
         target.max_concurrency,
         target.requests_per_second,

@@ -9,6 +9,8 @@
 //! `cancelled` (the run was cancelled, or a budget guard stopped it before
 //! the item was sent; `last_error` says which).
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
@@ -134,6 +136,10 @@ pub struct RunSpec {
     /// Ask for streamed answers (time to first token needs them).
     pub stream: bool,
     pub selection: Selection,
+    /// Parameters every target may lose, on top of each target's own
+    /// `allow_drop` (ad hoc targets have no config to say it in).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub allow_drop: BTreeSet<String>,
 }
 
 impl RunSpec {

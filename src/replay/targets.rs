@@ -286,19 +286,35 @@ impl TargetSpec {
     }
 
     /// How to shape requests for this target within a run: the target's
-    /// overrides, then the run's on top.
-    pub fn params(&self, stream: bool, run_overrides: &Map<String, Json>) -> TargetParams {
+    /// overrides, then the run's on top; the target's `allow_drop` plus the
+    /// run's. A key the run sets to `null` stays in the overrides as `null`:
+    /// it is removed from the body last, and the translators leave it alone
+    /// (the user said not to send it, so it cannot fail the item).
+    pub fn params(
+        &self,
+        stream: bool,
+        run_overrides: &Map<String, Json>,
+        run_allow_drop: &BTreeSet<String>,
+    ) -> TargetParams {
         let mut overrides = Json::Object(self.overrides.clone());
         merge_patch(&mut overrides, &Json::Object(run_overrides.clone()));
+        let mut overrides = match overrides {
+            Json::Object(map) => map,
+            _ => Map::new(),
+        };
+        for (key, value) in run_overrides {
+            if value.is_null() {
+                overrides.insert(key.clone(), Json::Null);
+            }
+        }
+        let mut allow_drop = self.allow_drop.clone();
+        allow_drop.extend(run_allow_drop.iter().cloned());
         TargetParams {
             model: self.model.clone(),
-            overrides: match overrides {
-                Json::Object(map) => map,
-                _ => Map::new(),
-            },
+            overrides,
             default_max_tokens: self.default_max_tokens,
             stream,
-            allow_drop: self.allow_drop.clone(),
+            allow_drop,
         }
     }
 }
@@ -397,10 +413,19 @@ mod tests {
             .as_object()
             .cloned()
             .unwrap_or_default();
-        let params = spec.params(false, &run);
+        let run_drop = BTreeSet::from(["maxRetries".to_owned()]);
+        spec.allow_drop.insert("seed".to_owned());
+        let params = spec.params(false, &run, &run_drop);
+        // The run's null stays, so the body loses the key and no
+        // translator refuses it.
         assert_eq!(
-            Json::Object(params.overrides),
-            json!({"temperature": 0, "top_p": 0.5})
+            Json::Object(params.overrides.clone()),
+            json!({"temperature": 0, "seed": null, "top_p": 0.5})
+        );
+        assert!(params.is_overridden("seed"));
+        assert_eq!(
+            params.allow_drop,
+            BTreeSet::from(["maxRetries".to_owned(), "seed".to_owned()])
         );
         assert!(!params.stream);
     }

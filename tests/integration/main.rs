@@ -22,6 +22,7 @@ mod query_api;
 mod raw_equivalence;
 mod redaction;
 mod replay;
+mod replay_ux;
 mod retention;
 mod security;
 mod self_telemetry;
