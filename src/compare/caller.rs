@@ -197,12 +197,11 @@ impl Caller {
         let (outcome, attempts) = self.send_with_retries(body).await;
         match outcome {
             Ok(response) => {
-                let cost = self.target.price.as_ref().and_then(|price| {
-                    let input = response.usage.input_tokens?;
-                    let output = response.usage.output_tokens.unwrap_or(0);
-                    let cached = response.usage.cached_input_tokens.unwrap_or(0);
-                    Some(price.cost_usd(input, cached, output))
-                });
+                let cost = self
+                    .target
+                    .price
+                    .as_ref()
+                    .and_then(|price| price.cost(&response.usage));
                 self.ledger.settle(key, cost);
                 Ok(response)
             }

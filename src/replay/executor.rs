@@ -732,7 +732,8 @@ async fn replay_item(
     };
     let call = match sent.outcome {
         Ok(response) => {
-            let call = outcome::answered(of, &prepared.body, response);
+            let prices = &context.engine.inner.ingest.prices;
+            let call = outcome::answered(of, &prepared.body, response, prices);
             finish.state = Some(ItemState::Done);
             finish.latency_ms = call.duration_ms;
             finish.ttft_ms = call.ttft_ms;

@@ -33,6 +33,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
+use crate::cost::Rates;
+use crate::model::Usage;
 use crate::providers::translate::merge_patch;
 use crate::providers::{ProviderKind, Target, TargetParams};
 
@@ -55,16 +57,17 @@ pub struct Price {
 }
 
 impl Price {
-    /// The cost of a usage: cached input at its own price, the rest of the
-    /// input and all output at theirs.
-    pub fn cost_usd(&self, input_tokens: i64, cached_input_tokens: i64, output_tokens: i64) -> f64 {
-        let cached = cached_input_tokens.clamp(0, input_tokens.max(0));
-        let uncached = input_tokens.max(0) - cached;
-        let cached_price = self.cached_input_per_1m.unwrap_or(self.input_per_1m);
-        (uncached as f64 * self.input_per_1m
-            + cached as f64 * cached_price
-            + output_tokens.max(0) as f64 * self.output_per_1m)
-            / 1_000_000.0
+    pub fn rates(&self) -> Rates {
+        Rates {
+            input_per_1m: self.input_per_1m,
+            output_per_1m: self.output_per_1m,
+            cached_input_per_1m: self.cached_input_per_1m,
+        }
+    }
+
+    /// The cost of a usage, as [`Rates::cost`] computes every cost.
+    pub fn cost(&self, usage: &Usage) -> Option<f64> {
+        self.rates().cost(usage)
     }
 }
 
@@ -437,7 +440,13 @@ mod tests {
             output_per_1m: 10.0,
             cached_input_per_1m: Some(0.5),
         };
-        let cost = price.cost_usd(1_000_000, 400_000, 100_000);
+        let usage = Usage {
+            input_tokens: Some(1_000_000),
+            cached_input_tokens: Some(400_000),
+            output_tokens: Some(100_000),
+            reasoning_tokens: None,
+        };
+        let cost = price.cost(&usage).expect("priced");
         assert!((cost - (1.2 + 0.2 + 1.0)).abs() < 1e-9, "{cost}");
     }
 

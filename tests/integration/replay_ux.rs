@@ -279,3 +279,190 @@ async fn the_ai_sdk_tool_choice_reaches_openai_and_anthropic_in_their_own_shapes
     expected.sort_by_key(|(model, choice)| format!("{model}{choice}"));
     assert_eq!(seen, expected);
 }
+
+/// Prices in dollars per million tokens, high enough that the CLI's four
+/// decimals show them.
+const TABLE_INPUT_PER_1M: f64 = 1000.0;
+const TABLE_OUTPUT_PER_1M: f64 = 2000.0;
+const TARGET_INPUT_PER_1M: f64 = 3000.0;
+const TARGET_OUTPUT_PER_1M: f64 = 5000.0;
+
+/// A server with the standard targets plus `priced` (the same model at a
+/// price of its own), and a price table that knows the targets' model.
+async fn priced_harness() -> (crate::replay::Harness, std::path::PathBuf) {
+    let prices_dir = tempfile::tempdir().expect("dir");
+    let prices = prices_dir.path().join("prices.toml");
+    std::fs::write(
+        &prices,
+        format!(
+            "[[models]]\nname = \"{}\"\ninput = {TABLE_INPUT_PER_1M:.1}\noutput = {TABLE_OUTPUT_PER_1M:.1}\n",
+            crate::replay::OPENAI_MODEL
+        ),
+    )
+    .expect("prices");
+    let mut h = crate::replay::harness_with(FakeConfig::default(), |fake| {
+        format!(
+            "\n[targets.priced]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"{}\"\nprice = {{ input_per_1m = {TARGET_INPUT_PER_1M:.1}, output_per_1m = {TARGET_OUTPUT_PER_1M:.1} }}\n",
+            fake.base_url(),
+            crate::replay::OPENAI_MODEL
+        )
+    })
+    .await;
+    let db = h.db();
+    h.server.stop().await;
+    h.server = TestServer::start_on(
+        &db,
+        &[
+            "--config",
+            h.config.to_str().expect("path"),
+            "--prices",
+            prices.to_str().expect("path"),
+        ],
+    )
+    .await;
+    // The price file must outlive the test's server and CLI runs.
+    let kept = prices_dir.keep().join("prices.toml");
+    (h, kept)
+}
+
+fn expected_cost(usage: &Value, input_per_1m: f64, output_per_1m: f64) -> f64 {
+    let input = usage["input_tokens"].as_f64().expect("input tokens");
+    let output = usage["output_tokens"].as_f64().expect("output tokens");
+    (input * input_per_1m + output * output_per_1m) / 1e6
+}
+
+fn assert_close(actual: &Value, expected: f64, what: &str) {
+    let actual = actual
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what}: no cost ({actual})"));
+    assert!(
+        (actual - expected).abs() <= 1e-9 * expected.max(1.0),
+        "{what}: {actual} != {expected}"
+    );
+}
+
+#[tokio::test]
+async fn a_replay_costs_the_same_in_items_summary_result_calls_table_and_comparison() {
+    let (h, prices) = priced_harness().await;
+    let id = ingest_span(
+        &h.server,
+        "opentelemetry.util.genai",
+        "chat gpt-4o-mini",
+        json!({
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.input.messages": r#"[{"role":"user","parts":[{"type":"text","content":"Name three colours of the rainbow"}]}]"#,
+            "gen_ai.output.messages": r#"[{"role":"assistant","parts":[{"type":"text","content":"Red, orange and yellow."}],"finish_reason":"stop"}]"#,
+            "gen_ai.usage.input_tokens": 12,
+            "gen_ai.usage.output_tokens": 6,
+        }),
+    )
+    .await;
+    let run = start_replay(
+        &h.server,
+        json!({"targets": ["oai", "priced"], "ids": [id]}),
+    )
+    .await;
+    let run_id = run["id"].as_str().expect("id").to_owned();
+    let run = wait_finished(&h.server, &run_id).await;
+    assert_eq!(run["progress"]["done"], 2, "{run}");
+
+    let groups = crate::replay::all_results(&h.server, &run_id).await;
+    let mut item_costs = Map::new();
+    for item in groups[0]["replays"].as_array().expect("replays") {
+        let target = item["target"].as_str().expect("target");
+        let result = h
+            .server
+            .get_json(&format!(
+                "/api/v1/calls/{}",
+                item["result_call_id"].as_str().expect("result")
+            ))
+            .await;
+        // The table's price for an unpriced target, the target's own else.
+        let expected = match target {
+            "oai" => expected_cost(&result["usage"], TABLE_INPUT_PER_1M, TABLE_OUTPUT_PER_1M),
+            _ => expected_cost(&result["usage"], TARGET_INPUT_PER_1M, TARGET_OUTPUT_PER_1M),
+        };
+        assert_close(&result["cost_usd"], expected, &format!("{target} call"));
+        assert_close(&item["cost_usd"], expected, &format!("{target} item"));
+        assert_close(
+            &item["call"]["cost_usd"],
+            expected,
+            &format!("{target} result"),
+        );
+        item_costs.insert(target.to_owned(), json!(expected));
+    }
+    for summary in run["summary"].as_array().expect("summary") {
+        let target = summary["target"].as_str().expect("target");
+        assert_close(
+            &summary["cost_usd"],
+            item_costs[target].as_f64().expect("cost"),
+            target,
+        );
+    }
+
+    // compare's cost per 1,000 calls is the same cost × 1,000.
+    let response = reqwest::Client::new()
+        .post(
+            h.server
+                .url(&format!("/api/v1/replays/{run_id}/comparison")),
+        )
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 202);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let report = loop {
+        let report = h
+            .server
+            .get_json(&format!("/api/v1/replays/{run_id}/comparison"))
+            .await;
+        if report["scoring"] == "done" {
+            break report;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{report}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    for comparison in report["comparisons"].as_array().expect("comparisons") {
+        let target = comparison["target"].as_str().expect("target");
+        let cost = item_costs[target].as_f64().expect("cost");
+        assert_close(
+            &comparison["cost_per_1000_calls_usd"]["candidate"]["mean"],
+            cost * 1000.0,
+            &format!("{target} comparison"),
+        );
+    }
+
+    // The CLI's table, for an ad hoc target priced by the table.
+    let url = format!("{}/v1", h.fake.base_url());
+    let (stdout, _) = replay_cli_async(
+        &h.db(),
+        &[
+            "--prices",
+            prices.to_str().expect("path"),
+            "--target-url",
+            &url,
+            "--target-model",
+            crate::replay::OPENAI_MODEL,
+            "--ids",
+            &id,
+        ],
+    )
+    .await;
+    let run = newest_run(&h.server).await;
+    let cost = run["summary"][0]["cost_usd"]
+        .as_f64()
+        .expect("summary cost");
+    assert_close(
+        &json!(cost),
+        item_costs["oai"].as_f64().expect("cost"),
+        "CLI run",
+    );
+    let row = stdout
+        .lines()
+        .find(|line| line.starts_with(crate::replay::OPENAI_MODEL))
+        .unwrap_or_else(|| panic!("no row: {stdout}"));
+    assert!(row.contains(&format!("{cost:.4}")), "{row}\n{stdout}");
+}
