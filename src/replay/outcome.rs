@@ -79,6 +79,11 @@ pub fn failed(of: ReplayOf<'_>, body: &Json, error: &ProviderError, elapsed_ms: 
     call
 }
 
+/// The error class of an item whose original call could not be read.
+pub const ORIGINAL_UNAVAILABLE: &str = "original_unavailable";
+/// The error class of an item whose call the target's format cannot express.
+pub const UNTRANSLATABLE: &str = "untranslatable";
+
 /// Whether a request was made at all: a missing key or a misconfigured
 /// target fails before anything is sent, and leaves no result call.
 pub fn was_sent(error: &ProviderError) -> bool {

@@ -27,6 +27,9 @@ pub enum RunState {
     Cancelled,
     /// A budget guard ended the run; `stop_reason` says which.
     Stopped,
+    /// Every item ended, and every one of them failed: nothing was
+    /// answered. The items' error classes say why.
+    Failed,
 }
 
 impl RunState {
@@ -36,6 +39,7 @@ impl RunState {
             RunState::Done => "done",
             RunState::Cancelled => "cancelled",
             RunState::Stopped => "stopped",
+            RunState::Failed => "failed",
         }
     }
 
@@ -45,6 +49,7 @@ impl RunState {
             "done" => Some(RunState::Done),
             "cancelled" => Some(RunState::Cancelled),
             "stopped" => Some(RunState::Stopped),
+            "failed" => Some(RunState::Failed),
             _ => None,
         }
     }
@@ -175,6 +180,10 @@ pub struct Item {
     pub state: ItemState,
     pub attempts: u32,
     pub error: Option<String>,
+    /// What kind of failure `error` is, for grouping: `untranslatable`,
+    /// `original_unavailable`, `connect`, `timeout`, the provider's error
+    /// type or HTTP status, …
+    pub error_class: Option<String>,
     pub result_call_id: Option<CallId>,
     pub latency_ms: Option<f64>,
     pub ttft_ms: Option<f64>,
@@ -203,6 +212,7 @@ mod tests {
             RunState::Done,
             RunState::Cancelled,
             RunState::Stopped,
+            RunState::Failed,
         ] {
             assert_eq!(RunState::parse(state.as_str()), Some(state));
         }

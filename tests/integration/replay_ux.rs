@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use reprise::fake_provider::{FakeConfig, RecordedRequest};
+use reprise::fake_provider::{Behavior, FailureKind, FailureRule, FakeConfig, RecordedRequest};
 use serde_json::{Map, Value, json};
 
 use crate::calls_expected::settle;
@@ -42,7 +42,12 @@ fn now_unix_nano() -> u64 {
 
 /// Sends one span with `attributes` under instrumentation scope `scope`,
 /// waits until it is stored, and returns the id of the call it became.
-async fn ingest_span(server: &TestServer, scope: &str, name: &str, attributes: Value) -> String {
+pub async fn ingest_span(
+    server: &TestServer,
+    scope: &str,
+    name: &str,
+    attributes: Value,
+) -> String {
     let before: Vec<Value> = list_calls(server).await;
     let start = now_unix_nano() - 2_000_000_000;
     let span = json!({
@@ -171,7 +176,7 @@ async fn newest_run(server: &TestServer) -> Value {
 /// An OTel GenAI chat span with a request attribute OpenAI has no
 /// parameter for: it is kept in `request_params`, and a translation to
 /// OpenAI refuses it unless the user lets it go.
-fn otel_attributes_with_unknown_param() -> Value {
+pub fn otel_attributes_with_unknown_param() -> Value {
     json!({
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": "openai",
@@ -207,10 +212,15 @@ async fn an_ad_hoc_target_can_drop_or_null_a_parameter_it_cannot_send() {
     ];
 
     // Refused, and the error says how to go on.
-    replay_cli_async(&h.db(), &adhoc).await;
+    let (stdout, _) = replay_cli_async(&h.db(), &adhoc).await;
     let refused = newest_run(&h.server).await;
     assert_eq!(refused["progress"]["failed"], 1, "{refused}");
     assert!(chat_bodies(&h.fake.requests()).is_empty());
+    assert!(
+        stdout.contains("untranslatable ×1: `custom_knob` cannot be sent")
+            && stdout.contains("--allow-drop custom_knob"),
+        "{stdout}"
+    );
 
     for way in [
         ["--allow-drop", "custom_knob"],
@@ -465,4 +475,114 @@ async fn a_replay_costs_the_same_in_items_summary_result_calls_table_and_compari
         .find(|line| line.starts_with(crate::replay::OPENAI_MODEL))
         .unwrap_or_else(|| panic!("no row: {stdout}"));
     assert!(row.contains(&format!("{cost:.4}")), "{row}\n{stdout}");
+}
+
+/// A run in which every item failed ends `failed`, and the API, the CLI's
+/// table and each item say why: the error classes with their counts and
+/// first messages.
+#[tokio::test]
+async fn a_run_whose_items_all_failed_is_failed_and_says_why() {
+    let garbled = Behavior {
+        failures: vec![FailureRule::always(FailureKind::Malformed)],
+        ..Behavior::default()
+    };
+    let h = harness(FakeConfig::default().with_model("garbled", garbled), "").await;
+    let untranslatable = ingest_span(
+        &h.server,
+        "opentelemetry.util.genai",
+        "chat gpt-4o-mini",
+        otel_attributes_with_unknown_param(),
+    )
+    .await;
+    let plain = ingest_span(
+        &h.server,
+        "ai",
+        "ai.generateText.doGenerate",
+        vercel_attributes(json!({})),
+    )
+    .await;
+
+    // From the CLI: one item cannot be translated, the other's answer is
+    // garbled.
+    let url = format!("{}/v1", h.fake.base_url());
+    let (stdout, _) = replay_cli_async(
+        &h.db(),
+        &[
+            "--target-url",
+            &url,
+            "--target-model",
+            "garbled",
+            "--ids",
+            &format!("{untranslatable},{plain}"),
+        ],
+    )
+    .await;
+    let run = newest_run(&h.server).await;
+    assert_eq!(run["state"], "failed", "{run}");
+    assert_eq!(run["progress"]["failed"], 2, "{run}");
+    let errors = &run["summary"][0]["errors"];
+    let classes: Vec<(&str, u64)> = errors
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            (
+                e["class"].as_str().expect("class"),
+                e["count"].as_u64().expect("count"),
+            )
+        })
+        .collect();
+    let mut sorted = classes.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [("malformed_response", 1), ("untranslatable", 1)],
+        "{errors}"
+    );
+    for error in errors.as_array().expect("errors") {
+        let message = error["first_message"].as_str().expect("message");
+        match error["class"].as_str() {
+            Some("untranslatable") => assert!(message.contains("custom_knob"), "{message}"),
+            _ => assert!(!message.is_empty()),
+        }
+        let line = format!(
+            "{} ×1: {}",
+            error["class"].as_str().expect("class"),
+            message.lines().next().expect("a line")
+        );
+        assert!(stdout.contains(&line), "{line}\n{stdout}");
+    }
+    assert!(stdout.contains("garbled failed items:"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.ends_with(" failed") && l.starts_with("run ")),
+        "{stdout}"
+    );
+    let run_id = run["id"].as_str().expect("id");
+    let items: Vec<Value> = crate::replay::all_results(&h.server, run_id)
+        .await
+        .iter()
+        .flat_map(|g| g["replays"].as_array().expect("replays").clone())
+        .collect();
+    let mut item_classes: Vec<&str> = items
+        .iter()
+        .map(|i| i["error_class"].as_str().expect("class"))
+        .collect();
+    item_classes.sort();
+    assert_eq!(item_classes, ["malformed_response", "untranslatable"]);
+
+    // A run with an answer among its failures is done, with its failures.
+    let run = start_replay(
+        &h.server,
+        json!({"targets": ["oai"], "ids": [untranslatable, plain]}),
+    )
+    .await;
+    let run = wait_finished(&h.server, run["id"].as_str().expect("id")).await;
+    assert_eq!(run["state"], "done", "{run}");
+    assert_eq!(
+        run["summary"][0]["errors"][0]["class"], "untranslatable",
+        "{run}"
+    );
+    assert_eq!(run["summary"][0]["errors"][0]["count"], 1, "{run}");
 }
