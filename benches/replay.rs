@@ -180,6 +180,7 @@ fn main() -> anyhow::Result<()> {
             overrides: Default::default(),
             budget: Budget::default(),
             stream: true,
+            allow_drop: Default::default(),
         };
         let run = create_run(&store, ingest.project_id, request, Some(engine.owner())).await?;
         let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -251,6 +251,11 @@ pub struct ReplayArgs {
     /// (VALUE is JSON, or else a string; `null` removes the key).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
+    /// Recorded parameters every target may leave out when it cannot send
+    /// them (as `allow_drop` of a configured target; the ad hoc target has
+    /// no other way to say it); comma-separated or repeated.
+    #[arg(long, value_name = "PARAM,...", value_delimiter = ',')]
+    pub allow_drop: Vec<String>,
     /// Resume an existing run instead of starting one.
     #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["targets", "target_url", "ids", "sample"])]
     pub resume: Option<String>,

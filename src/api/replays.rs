@@ -2,8 +2,9 @@
 //!
 //! - `POST /api/v1/replays` starts a run: `{"name", "filters": {…} | "ids":
 //!   […], "sample", "targets": ["NAME", …], "repeat", "overrides": {…},
-//!   "budget": {"max_calls", "max_cost_usd"}, "stream"}`; targets are names
-//!   from the server's config file. Answers 201 with the run.
+//!   "allow_drop": ["PARAM", …], "budget": {"max_calls", "max_cost_usd"},
+//!   "stream"}`; targets are names from the server's config file. Answers
+//!   201 with the run.
 //! - `GET /api/v1/replays`: runs, newest first, cursor-paginated.
 //! - `GET /api/v1/replays/{id}`: one run with its state, progress counts
 //!   and per-target summary.
@@ -16,6 +17,7 @@
 //! The server's replay executor does the work in the background; creating
 //! a run wakes it.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -79,6 +81,8 @@ struct StartBody {
     budget: Budget,
     #[serde(default)]
     stream: Option<bool>,
+    #[serde(default)]
+    allow_drop: BTreeSet<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -108,6 +112,7 @@ async fn start_run(
         overrides: body.overrides,
         budget: body.budget,
         stream: body.stream.unwrap_or(true),
+        allow_drop: body.allow_drop,
     };
     let run = create_run(
         &state.store,
@@ -338,6 +343,7 @@ pub fn run_json(run: &Run, summary: &RunSummary) -> Value {
         "stream": run.spec.stream,
         "selection": run.spec.selection,
         "overrides": run.spec.overrides,
+        "allow_drop": run.spec.allow_drop,
         "budget": run.spec.budget,
         "progress": summary.progress,
         "summary": summary.targets,

@@ -10,6 +10,7 @@
 //! translated by the same [`request_body`] as a replayed call, so any
 //! configured target can judge.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -88,7 +89,7 @@ impl Caller {
         // A judge should give the same verdict for the same pair.
         call.request_params.temperature = Some(0.0);
         call.request_params.response_format = response_format;
-        let mut params = self.target.params(false, &Map::new());
+        let mut params = self.target.params(false, &Map::new(), &BTreeSet::new());
         if self.target.kind == ProviderKind::Anthropic {
             params.allow_drop.insert("response_format".to_owned());
         }
@@ -196,12 +197,11 @@ impl Caller {
         let (outcome, attempts) = self.send_with_retries(body).await;
         match outcome {
             Ok(response) => {
-                let cost = self.target.price.as_ref().and_then(|price| {
-                    let input = response.usage.input_tokens?;
-                    let output = response.usage.output_tokens.unwrap_or(0);
-                    let cached = response.usage.cached_input_tokens.unwrap_or(0);
-                    Some(price.cost_usd(input, cached, output))
-                });
+                let cost = self
+                    .target
+                    .price
+                    .as_ref()
+                    .and_then(|price| price.cost(&response.usage));
                 self.ledger.settle(key, cost);
                 Ok(response)
             }

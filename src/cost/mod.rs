@@ -1,7 +1,10 @@
 //! What a call cost: a price table per model (US dollars per million
 //! tokens, with the dates prices took effect), shipped as an editable TOML
 //! file ([`BUILT_IN`]) that users can override, and the arithmetic that
-//! prices a call's token usage.
+//! prices a call's token usage ([`Rates::cost`], the only place it is
+//! done). A replayed answer is priced once, by [`PriceTable::cost_with`],
+//! when its result call is made: the item, the run summary, the stored
+//! call and `compare` all show that one figure.
 
 use std::path::Path;
 
@@ -103,6 +106,16 @@ impl PriceTable {
         best.map(|(price, _)| price)
     }
 
+    /// The cost of a call whose prices may be set apart from the table (a
+    /// replay target's configured `price`): those when given, else the
+    /// table's for the call's model.
+    pub fn cost_with(&self, call: &Call, own: Option<Rates>) -> Option<f64> {
+        match own {
+            Some(rates) => rates.cost(&call.usage),
+            None => self.cost(call),
+        }
+    }
+
     /// The cost of a call in dollars, when its model has a price and its
     /// usage is known; `None` otherwise (never a guess).
     pub fn cost(&self, call: &Call) -> Option<f64> {
@@ -118,22 +131,49 @@ impl PriceTable {
     }
 }
 
-/// Dollars for `usage` at `price`. Cached tokens are part of input tokens
-/// and are charged at the cached price instead of the input price.
+/// Dollars for `usage` at `price`.
 pub fn price_usage(price: &ModelPrice, usage: &Usage) -> Option<f64> {
-    let input = usage.input_tokens?;
-    let output = usage.output_tokens.unwrap_or(0);
-    let cached = usage
-        .cached_input_tokens
-        .unwrap_or(0)
-        .clamp(0, input.max(0));
-    let uncached = (input - cached).max(0);
-    let cached_price = price.cached_input.unwrap_or(price.input);
-    let dollars = (uncached as f64 * price.input
-        + cached as f64 * cached_price
-        + output.max(0) as f64 * price.output)
-        / 1_000_000.0;
-    Some(dollars)
+    price.rates().cost(usage)
+}
+
+impl ModelPrice {
+    pub fn rates(&self) -> Rates {
+        Rates {
+            input_per_1m: self.input,
+            output_per_1m: self.output,
+            cached_input_per_1m: self.cached_input,
+        }
+    }
+}
+
+/// Prices in US dollars per million tokens, wherever they were set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rates {
+    pub input_per_1m: f64,
+    pub output_per_1m: f64,
+    /// Input tokens read from the provider's cache; priced as input when absent.
+    pub cached_input_per_1m: Option<f64>,
+}
+
+impl Rates {
+    /// Dollars for `usage`; `None` when its input tokens are unknown (never
+    /// a guess). Cached tokens are part of input tokens and are charged at
+    /// the cached price instead of the input price.
+    pub fn cost(&self, usage: &Usage) -> Option<f64> {
+        let input = usage.input_tokens?;
+        let output = usage.output_tokens.unwrap_or(0);
+        let cached = usage
+            .cached_input_tokens
+            .unwrap_or(0)
+            .clamp(0, input.max(0));
+        let uncached = (input - cached).max(0);
+        let cached_price = self.cached_input_per_1m.unwrap_or(self.input_per_1m);
+        let dollars = (uncached as f64 * self.input_per_1m
+            + cached as f64 * cached_price
+            + output.max(0) as f64 * self.output_per_1m)
+            / 1_000_000.0;
+        Some(dollars)
+    }
 }
 
 fn parse(text: &str, path: &str) -> Result<Vec<(ModelPrice, u64)>, PriceError> {

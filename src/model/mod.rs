@@ -7,6 +7,7 @@
 pub mod call;
 pub mod ids;
 pub mod telemetry;
+pub mod tool_choice;
 pub mod value;
 
 pub use call::{
@@ -14,4 +15,5 @@ pub use call::{
 };
 pub use ids::{CallId, IdError, SpanId, TraceId};
 pub use telemetry::{Event, Link, LogRecord, Resource, Scope, Span, SpanStatus};
+pub use tool_choice::{ToolChoice, canonical_tool_choice};
 pub use value::{Attributes, KeyValue, Value};

@@ -34,7 +34,9 @@ use super::common::{
 };
 use super::translate::{self, TargetParams, TranslateError};
 use super::{ParsedRequest, ParsedResponse, WireError};
-use crate::model::{Call, CallError, Message, Part, RequestParams, Usage};
+use crate::model::{
+    Call, CallError, Message, Part, RequestParams, ToolChoice, Usage, canonical_tool_choice,
+};
 
 const REQUEST: &str = "an Anthropic messages request";
 const MESSAGE: &str = "an Anthropic message";
@@ -280,7 +282,7 @@ fn parse_params(object: &Map<String, Json>) -> RequestParams {
         }
     }
     if let Some(choice) = object.get("tool_choice").and_then(Json::as_object) {
-        params.tool_choice = canonical_tool_choice(choice);
+        params.tool_choice = Some(canonical_tool_choice(&Json::Object(choice.clone())));
         if choice
             .get("disable_parallel_tool_use")
             .and_then(Json::as_bool)
@@ -307,20 +309,6 @@ fn parse_metadata(metadata: &Json, params: &mut RequestParams) {
     if !rest.is_empty() {
         params.extra.insert("metadata".into(), Json::Object(rest));
     }
-}
-
-/// `{"type":"auto"|"any"|"none"|"tool"}` in the flat canonical shape.
-fn canonical_tool_choice(choice: &Map<String, Json>) -> Option<Json> {
-    let canonical = match choice.get("type").and_then(Json::as_str)? {
-        "auto" => json!("auto"),
-        "any" => json!("required"),
-        "none" => json!("none"),
-        "tool" => {
-            json!({"type": "function", "name": choice.get("name").cloned().unwrap_or(Json::Null)})
-        }
-        _ => Json::Object(choice.clone()),
-    };
-    Some(canonical)
 }
 
 // ---------------------------------------------------------------------------
@@ -1004,19 +992,13 @@ fn write_params(
     Ok(())
 }
 
-/// The flat canonical tool choice in Anthropic's words; `None` when it has
-/// none and the user allowed dropping it.
+/// A recorded tool choice, in whichever source's shape, in Anthropic's
+/// words; `None` when it has none (OpenAI's `allowed_tools`, hosted tools)
+/// and the user allowed dropping it.
 fn write_tool_choice(choice: &Json, params: &TargetParams) -> Result<Option<Json>, TranslateError> {
-    match choice {
-        Json::String(word) if word == "auto" => return Ok(Some(json!({"type": "auto"}))),
-        Json::String(word) if word == "required" => return Ok(Some(json!({"type": "any"}))),
-        Json::String(word) if word == "none" => return Ok(Some(json!({"type": "none"}))),
-        _ => {}
-    }
-    let is_function = choice.get("type").and_then(Json::as_str) == Some("function");
-    match choice.get("name") {
-        Some(name) if is_function => Ok(Some(json!({"type": "tool", "name": name}))),
-        _ => {
+    match ToolChoice::from_json(choice) {
+        Some(choice) => Ok(Some(choice.to_anthropic())),
+        None => {
             params.cannot_express(
                 "tool_choice",
                 TARGET,

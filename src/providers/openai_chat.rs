@@ -24,7 +24,9 @@ use super::common::{
 };
 use super::translate::{self, TargetParams, TranslateError};
 use super::{ParsedRequest, ParsedResponse, WireError};
-use crate::model::{Call, CallError, Message, Part, RequestParams, Usage};
+use crate::model::{
+    Call, CallError, Message, Part, RequestParams, ToolChoice, Usage, canonical_tool_choice,
+};
 
 const REQUEST: &str = "an OpenAI chat request";
 const MESSAGE: &str = "an OpenAI chat message";
@@ -338,7 +340,7 @@ fn parse_params(object: &Map<String, Json>) -> RequestParams {
     }
     params.tool_choice = match (object.get("tool_choice"), object.get("function_call")) {
         (Some(choice), _) if !choice.is_null() => Some(canonical_tool_choice(choice)),
-        (_, Some(choice)) if !choice.is_null() => Some(canonical_function_choice(choice)),
+        (_, Some(choice)) if !choice.is_null() => Some(canonical_tool_choice(choice)),
         _ => None,
     };
     params
@@ -356,27 +358,6 @@ fn stop_sequences(value: &Json) -> Option<Vec<String>> {
                 .collect(),
         ),
         _ => None,
-    }
-}
-
-/// `{"type":"function","function":{"name":N}}` becomes
-/// `{"type":"function","name":N}`; the strings stay as they are.
-fn canonical_tool_choice(choice: &Json) -> Json {
-    let name = choice
-        .get("function")
-        .and_then(|function| function.get("name"))
-        .and_then(Json::as_str);
-    match name {
-        Some(name) => json!({"type": "function", "name": name}),
-        None => choice.clone(),
-    }
-}
-
-/// The legacy `function_call` parameter: `"auto"`, `"none"` or `{"name"}`.
-fn canonical_function_choice(choice: &Json) -> Json {
-    match choice.get("name").and_then(Json::as_str) {
-        Some(name) => json!({"type": "function", "name": name}),
-        None => choice.clone(),
     }
 }
 
@@ -1057,11 +1038,12 @@ fn write_params(
     Ok(())
 }
 
-/// The flat canonical tool choice in Chat Completions' nested shape.
+/// A recorded tool choice, in whichever source's shape, in Chat
+/// Completions' shape; one that is no [`ToolChoice`] (`allowed_tools`) is
+/// OpenAI's own and sent as recorded.
 fn write_tool_choice(choice: &Json) -> Json {
-    let is_function = choice.get("type").and_then(Json::as_str) == Some("function");
-    match choice.get("name") {
-        Some(name) if is_function => json!({"type": "function", "function": {"name": name}}),
-        _ => choice.clone(),
+    match ToolChoice::from_json(choice) {
+        Some(choice) => choice.to_openai_chat(),
+        None => choice.clone(),
     }
 }

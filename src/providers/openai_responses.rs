@@ -24,7 +24,7 @@ use super::common::{
     type_name,
 };
 use super::{ParsedRequest, ParsedResponse, WireError};
-use crate::model::{CallError, Message, Part, RequestParams, Usage};
+use crate::model::{CallError, Message, Part, RequestParams, Usage, canonical_tool_choice};
 
 const REQUEST: &str = "an OpenAI responses request";
 const RESPONSE: &str = "an OpenAI response";
@@ -261,7 +261,7 @@ fn parse_params(object: &Map<String, Json>) -> RequestParams {
     params.tool_choice = object
         .get("tool_choice")
         .filter(|choice| !choice.is_null())
-        .cloned();
+        .map(canonical_tool_choice);
     params
 }
 

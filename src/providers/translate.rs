@@ -98,7 +98,7 @@ pub enum TranslateError {
     )]
     MissingMaxTokens { target: &'static str },
     #[error(
-        "`{param}` cannot be sent to {target}: {reason}; add \"{param}\" to the target's allow_drop to replay without it, or give the target's own setting in overrides"
+        "`{param}` cannot be sent to {target}: {reason}; to replay without it, add \"{param}\" to the target's allow_drop or the run's (--allow-drop {param}), or set it to null (--set {param}=null); or give the target's own setting in overrides"
     )]
     Unsupported {
         param: String,

@@ -20,7 +20,7 @@ use serde_json::Value as Json;
 
 use super::run::Budget;
 use super::targets::Price;
-use crate::model::Call;
+use crate::model::{Call, Usage};
 
 /// Output tokens assumed when neither the request nor the original call
 /// says how long the answer may be.
@@ -52,7 +52,13 @@ pub fn estimate(original: &Call, body: &Json, price: Option<&Price>) -> Estimate
     Estimate {
         input_tokens,
         output_tokens,
-        cost_usd: price.map(|price| price.cost_usd(input_tokens, 0, output_tokens)),
+        cost_usd: price.and_then(|price| {
+            price.cost(&Usage {
+                input_tokens: Some(input_tokens),
+                output_tokens: Some(output_tokens),
+                ..Usage::default()
+            })
+        }),
     }
 }
 

@@ -172,6 +172,12 @@ pub fn run_request(args: &ReplayArgs) -> anyhow::Result<RunRequest> {
             max_cost_usd: args.max_cost,
         },
         stream: !args.no_stream,
+        allow_drop: args
+            .allow_drop
+            .iter()
+            .map(|param| param.trim().to_owned())
+            .filter(|param| !param.is_empty())
+            .collect(),
     })
 }
 
@@ -247,6 +253,8 @@ mod tests {
             "--max-calls",
             "10",
             "--no-stream",
+            "--allow-drop",
+            "maxRetries,seed",
         ]))
         .expect("request");
         assert_eq!(request.targets.len(), 1);
@@ -261,6 +269,10 @@ mod tests {
         assert_eq!(request.overrides["stop"], "END");
         assert_eq!(request.budget.max_calls, Some(10));
         assert!(!request.stream);
+        assert_eq!(
+            request.allow_drop.iter().collect::<Vec<_>>(),
+            ["maxRetries", "seed"]
+        );
     }
 
     #[test]

@@ -42,14 +42,14 @@ use super::request::request_body;
 use super::run::{Item, ItemState, Run, RunState};
 use super::sink::{ItemResult, Sink};
 use super::targets::TargetSpec;
-use super::{ReplayError, now_unix_nano, write_replay};
+use super::{ReplayError, now_unix_nano, summary, write_replay};
 use crate::auth::Project;
 use crate::ingest::Ingest;
 use crate::metrics::{self, ReplayOutcome};
 use crate::model::{Call, CallId};
 use crate::providers::{ProviderError, ProviderResponse, TargetParams, client};
 use crate::store::replays::{ItemFinish, ReplayWrite};
-use crate::store::{Store, WriteError};
+use crate::store::{ReadError, Store, WriteError};
 
 /// How long a lease lasts without renewal: how long a run left behind by a
 /// crashed process waits before another takes it over.
@@ -268,7 +268,7 @@ impl Engine {
         }
         let (state, reason) = match context.budget_reason() {
             Some(reason) => (RunState::Stopped, Some(reason)),
-            None => (RunState::Done, None),
+            None => (self.end_state(run).await?, None),
         };
         let finish = ReplayWrite::FinishRun {
             run_id: run.id.clone(),
@@ -283,6 +283,20 @@ impl Engine {
             Ok(RunEnd::Finished(state))
         } else {
             Ok(RunEnd::Lost)
+        }
+    }
+}
+
+impl Engine {
+    /// How a run that went through all its items ends: `failed` when every
+    /// one of them failed (nothing was answered, and a green "done" would
+    /// hide it), else `done`.
+    async fn end_state(&self, run: &Run) -> Result<RunState, ReadError> {
+        let progress = summary::progress(&self.store().reader, run).await?;
+        if progress.total > 0 && progress.failed == progress.total {
+            Ok(RunState::Failed)
+        } else {
+            Ok(RunState::Done)
         }
     }
 }
@@ -461,11 +475,17 @@ struct Prepared {
     estimate: Estimate,
 }
 
+/// Why an item cannot be sent: its error class and message.
+struct Unsendable {
+    class: &'static str,
+    message: String,
+}
+
 /// What the claimer hands the sender: an item to send, or one that cannot
 /// be sent, with the reason.
 enum Claimed {
     Send(Prepared),
-    Unsendable(Item, String),
+    Unsendable(Item, Unsendable),
 }
 
 /// Works through one target's pending items in two stages: a claimer that
@@ -474,7 +494,8 @@ enum Claimed {
 /// commit; done only once a slot is free, its latency would be added to
 /// every request.
 async fn dispatch(context: Arc<RunContext>, target: Arc<TargetSpec>) {
-    let params = target.params(context.run.spec.stream, &context.run.spec.overrides);
+    let spec = &context.run.spec;
+    let params = target.params(spec.stream, &spec.overrides, &spec.allow_drop);
     let limiter = Arc::new(Limiter::new(
         target.max_concurrency,
         target.requests_per_second,
@@ -563,8 +584,8 @@ async fn send_claimed(
         };
         match next {
             None => break,
-            Some(Claimed::Unsendable(item, message)) => {
-                tasks.spawn(record_unsendable(context.clone(), item, message));
+            Some(Claimed::Unsendable(item, why)) => {
+                tasks.spawn(record_unsendable(context.clone(), item, why));
             }
             Some(Claimed::Send(prepared)) => {
                 let slot = tokio::select! {
@@ -598,7 +619,7 @@ async fn claim_batch(
     batch: Vec<Item>,
 ) -> Vec<Claimed> {
     let mut ready: Vec<Prepared> = Vec::new();
-    let mut unsendable: Vec<(Item, String)> = Vec::new();
+    let mut unsendable: Vec<(Item, Unsendable)> = Vec::new();
     for item in batch {
         match prepare(context, target, params, item).await {
             Ok(prepared) => {
@@ -613,7 +634,7 @@ async fn claim_batch(
                     }
                 }
             }
-            Err((item, message)) => unsendable.push((item, message)),
+            Err((item, why)) => unsendable.push((item, why)),
         }
     }
     let mut ids: Vec<i64> = ready.iter().map(|p| p.item.row_id).collect();
@@ -629,9 +650,9 @@ async fn claim_batch(
         }
     };
     let mut out = Vec::with_capacity(claimed.len());
-    for (item, message) in unsendable {
+    for (item, why) in unsendable {
         if claimed.contains(&item.row_id) {
-            out.push(Claimed::Unsendable(item, message));
+            out.push(Claimed::Unsendable(item, why));
         }
     }
     for prepared in ready {
@@ -665,14 +686,26 @@ async fn prepare(
     target: &TargetSpec,
     params: &TargetParams,
     item: Item,
-) -> Result<Prepared, (Item, String)> {
+) -> Result<Prepared, (Item, Unsendable)> {
     let original = match context.original(item.original_call_id).await {
         Ok(original) => original,
-        Err(message) => return Err((item, message)),
+        Err(message) => {
+            let why = Unsendable {
+                class: outcome::ORIGINAL_UNAVAILABLE,
+                message,
+            };
+            return Err((item, why));
+        }
     };
     let body = match request_body(&original, target.kind, params) {
         Ok((body, _)) => body,
-        Err(error) => return Err((item, error.to_string())),
+        Err(error) => {
+            let why = Unsendable {
+                class: outcome::UNTRANSLATABLE,
+                message: error.to_string(),
+            };
+            return Err((item, why));
+        }
     };
     let estimate = budget::estimate(&original, &body, target.price.as_ref());
     Ok(Prepared {
@@ -683,12 +716,13 @@ async fn prepare(
     })
 }
 
-async fn record_unsendable(context: Arc<RunContext>, item: Item, message: String) {
+async fn record_unsendable(context: Arc<RunContext>, item: Item, why: Unsendable) {
     let finish = ItemFinish {
         item_id: item.row_id,
         owner: context.engine.owner().to_owned(),
         state: Some(ItemState::Failed),
-        error: Some(message),
+        error: Some(why.message),
+        error_class: Some(why.class.to_owned()),
         ..ItemFinish::default()
     };
     if commit(&context, None, finish).await {
@@ -731,7 +765,8 @@ async fn replay_item(
     };
     let call = match sent.outcome {
         Ok(response) => {
-            let call = outcome::answered(of, &prepared.body, response);
+            let prices = &context.engine.inner.ingest.prices;
+            let call = outcome::answered(of, &prepared.body, response, prices);
             finish.state = Some(ItemState::Done);
             finish.latency_ms = call.duration_ms;
             finish.ttft_ms = call.ttft_ms;
@@ -743,6 +778,7 @@ async fn replay_item(
         Err(error) => {
             finish.state = Some(ItemState::Failed);
             finish.error = Some(error.to_string());
+            finish.error_class = Some(outcome::error_type(&error));
             outcome::was_sent(&error)
                 .then(|| outcome::failed(of, &prepared.body, &error, sent.elapsed_ms))
         }

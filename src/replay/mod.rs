@@ -78,6 +78,8 @@ pub struct RunRequest {
     pub overrides: Map<String, Json>,
     pub budget: Budget,
     pub stream: bool,
+    /// Parameters every target may lose (see [`RunSpec::allow_drop`]).
+    pub allow_drop: BTreeSet<String>,
 }
 
 /// Checks a request, selects its calls and stores the run with its items.
@@ -125,6 +127,7 @@ pub async fn create_run(
             budget: request.budget,
             stream: request.stream,
             selection: request.selection,
+            allow_drop: request.allow_drop,
         },
         lease_owner: lease_owner.map(str::to_owned),
         lease_expires_unix_nano: now + executor::LEASE.as_nanos() as u64,

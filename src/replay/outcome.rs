@@ -12,7 +12,8 @@
 use serde_json::{Map, Value as Json};
 
 use super::request::wire_format;
-use super::targets::TargetSpec;
+use super::targets::{Price, TargetSpec};
+use crate::cost::PriceTable;
 use crate::model::{Call, CallError, CallId, CallStatus, RawExchange, Source};
 use crate::providers::{ProviderError, ProviderResponse, RecordedResponse};
 
@@ -34,8 +35,15 @@ pub struct ReplayOf<'a> {
     pub started_unix_nano: u64,
 }
 
-/// The result call of a successful answer.
-pub fn answered(of: ReplayOf<'_>, body: &Json, response: ProviderResponse) -> Call {
+/// The result call of a successful answer, priced: at the target's own
+/// price when it has one, else at the price table's for the model that
+/// answered (what ingest would have charged for the same call).
+pub fn answered(
+    of: ReplayOf<'_>,
+    body: &Json,
+    response: ProviderResponse,
+    prices: &PriceTable,
+) -> Call {
     let mut call = base_call(of, body);
     call.raw = Some(RawExchange {
         format: wire_format(of.target.kind).as_str().to_owned(),
@@ -49,8 +57,8 @@ pub fn answered(of: ReplayOf<'_>, body: &Json, response: ProviderResponse) -> Ca
     call.finish_reasons = Some(response.finish_reasons);
     call.response_id = response.response_id;
     call.response_model = response.response_model;
-    call.cost_usd = cost_of(of.target, &response.usage);
     call.usage = response.usage;
+    call.cost_usd = prices.cost_with(&call, of.target.price.as_ref().map(Price::rates));
     call
 }
 
@@ -70,6 +78,11 @@ pub fn failed(of: ReplayOf<'_>, body: &Json, error: &ProviderError, elapsed_ms: 
     });
     call
 }
+
+/// The error class of an item whose original call could not be read.
+pub const ORIGINAL_UNAVAILABLE: &str = "original_unavailable";
+/// The error class of an item whose call the target's format cannot express.
+pub const UNTRANSLATABLE: &str = "untranslatable";
 
 /// Whether a request was made at all: a missing key or a misconfigured
 /// target fails before anything is sent, and leaves no result call.
@@ -96,14 +109,6 @@ pub fn error_type(error: &ProviderError) -> String {
             .unwrap_or_else(|| "provider_error".to_owned()),
         ProviderError::Malformed { .. } => "malformed_response".to_owned(),
     }
-}
-
-fn cost_of(target: &TargetSpec, usage: &crate::model::Usage) -> Option<f64> {
-    let price = target.price.as_ref()?;
-    let input = usage.input_tokens?;
-    let output = usage.output_tokens.unwrap_or(0);
-    let cached = usage.cached_input_tokens.unwrap_or(0);
-    Some(price.cost_usd(input, cached, output))
 }
 
 fn recorded_json(recorded: &RecordedResponse) -> Json {
@@ -172,6 +177,41 @@ mod tests {
     }
 
     #[test]
+    fn an_unpriced_target_is_charged_what_the_price_table_charges_its_model() {
+        let original = original();
+        let mut target = target();
+        target.price = None;
+        let of = ReplayOf {
+            run_id: "RUN",
+            original: &original,
+            target: &target,
+            repetition: 0,
+            attempts: 1,
+            started_unix_nano: 1_735_689_600_000_000_000,
+        };
+        let usage = Usage {
+            input_tokens: Some(1000),
+            output_tokens: Some(500),
+            ..Usage::default()
+        };
+        let response = ProviderResponse {
+            output_messages: vec![Message::text("assistant", "hello")],
+            finish_reasons: vec!["stop".into()],
+            usage,
+            response_id: None,
+            response_model: Some("gpt-4o-mini-2024-07-18".into()),
+            latency_ms: 10.0,
+            ttft_ms: None,
+            streamed: false,
+            raw: RecordedResponse::Body(json!({})),
+        };
+        let table = PriceTable::built_in();
+        let call = answered(of, &json!({}), response, &table);
+        assert!(call.cost_usd.is_some());
+        assert_eq!(call.cost_usd, table.cost(&call));
+    }
+
+    #[test]
     fn an_answer_becomes_a_linked_replay_call_with_its_cost() {
         let original = original();
         let target = target();
@@ -199,7 +239,7 @@ mod tests {
             raw: RecordedResponse::Stream(vec![json!({"id": "chatcmpl-1"}), json!("[DONE]")]),
         };
         let body = json!({"model": "mini", "stream": true});
-        let call = answered(of, &body, response);
+        let call = answered(of, &body, response, &PriceTable::default());
         assert_eq!(call.source, Source::Replay);
         assert_eq!(call.start_time_unix_nano, 5_000_000_000);
         assert_eq!(call.service.as_deref(), Some("support-bot"));

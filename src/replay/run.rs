@@ -9,6 +9,8 @@
 //! `cancelled` (the run was cancelled, or a budget guard stopped it before
 //! the item was sent; `last_error` says which).
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
@@ -25,6 +27,9 @@ pub enum RunState {
     Cancelled,
     /// A budget guard ended the run; `stop_reason` says which.
     Stopped,
+    /// Every item ended, and every one of them failed: nothing was
+    /// answered. The items' error classes say why.
+    Failed,
 }
 
 impl RunState {
@@ -34,6 +39,7 @@ impl RunState {
             RunState::Done => "done",
             RunState::Cancelled => "cancelled",
             RunState::Stopped => "stopped",
+            RunState::Failed => "failed",
         }
     }
 
@@ -43,6 +49,7 @@ impl RunState {
             "done" => Some(RunState::Done),
             "cancelled" => Some(RunState::Cancelled),
             "stopped" => Some(RunState::Stopped),
+            "failed" => Some(RunState::Failed),
             _ => None,
         }
     }
@@ -134,6 +141,10 @@ pub struct RunSpec {
     /// Ask for streamed answers (time to first token needs them).
     pub stream: bool,
     pub selection: Selection,
+    /// Parameters every target may lose, on top of each target's own
+    /// `allow_drop` (ad hoc targets have no config to say it in).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub allow_drop: BTreeSet<String>,
 }
 
 impl RunSpec {
@@ -169,6 +180,10 @@ pub struct Item {
     pub state: ItemState,
     pub attempts: u32,
     pub error: Option<String>,
+    /// What kind of failure `error` is, for grouping: `untranslatable`,
+    /// `original_unavailable`, `connect`, `timeout`, the provider's error
+    /// type or HTTP status, …
+    pub error_class: Option<String>,
     pub result_call_id: Option<CallId>,
     pub latency_ms: Option<f64>,
     pub ttft_ms: Option<f64>,
@@ -197,6 +212,7 @@ mod tests {
             RunState::Done,
             RunState::Cancelled,
             RunState::Stopped,
+            RunState::Failed,
         ] {
             assert_eq!(RunState::parse(state.as_str()), Some(state));
         }

@@ -1,13 +1,14 @@
 //! A run's progress and per-target figures, read back from its items:
 //! how many are in each state, latency p50/p95 and time to first token p50
 //! (type-7 percentiles, as [`crate::compare::stats`] computes them) over
-//! the items that got an answer, tokens, and cost.
+//! the items that got an answer, tokens, cost, and why items failed: their
+//! error classes, each with its count and first message.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::run::{ItemState, Run};
+use super::run::{Item, ItemState, Run};
 use crate::compare::stats::percentile;
 use crate::store::{ReadError, Reader};
 
@@ -54,6 +55,42 @@ pub struct TargetSummary {
     /// Output tokens per second of answering time, over the answered items.
     pub output_tokens_per_s: Option<f64>,
     pub cost_usd: Option<f64>,
+    /// Why items failed, most frequent class first.
+    pub errors: Vec<ErrorClass>,
+}
+
+/// Failed items of one error class.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ErrorClass {
+    /// `untranslatable`, `original_unavailable`, `connect`, `timeout`, the
+    /// provider's error type or HTTP status; `error` for items failed
+    /// before classes were recorded.
+    pub class: String,
+    pub count: u64,
+    /// The message of the first item that failed so.
+    pub first_message: Option<String>,
+}
+
+/// Items failed before error classes were recorded.
+const UNCLASSIFIED: &str = "error";
+
+/// The failed items among `items` (in row order), grouped by class.
+fn error_classes(items: &[&Item]) -> Vec<ErrorClass> {
+    let mut classes: Vec<ErrorClass> = Vec::new();
+    for item in items.iter().filter(|item| item.state == ItemState::Failed) {
+        let class = item.error_class.as_deref().unwrap_or(UNCLASSIFIED);
+        match classes.iter_mut().find(|c| c.class == class) {
+            Some(entry) => entry.count += 1,
+            None => classes.push(ErrorClass {
+                class: class.to_owned(),
+                count: 1,
+                first_message: item.error.clone(),
+            }),
+        }
+    }
+    // Stable: classes of equal count keep the order they first failed in.
+    classes.sort_by_key(|class| std::cmp::Reverse(class.count));
+    classes
 }
 
 /// A run's progress and its targets' figures.
@@ -108,6 +145,7 @@ pub async fn summarize(reader: &Reader, run: &Run) -> Result<RunSummary, ReadErr
         entry.latency_p50_ms = percentile(&latencies, 0.5);
         entry.latency_p95_ms = percentile(&latencies, 0.95);
         entry.ttft_p50_ms = percentile(&ttfts, 0.5);
+        entry.errors = error_classes(&items);
         let mut answering_ms = 0.0;
         let mut answered_tokens = 0;
         for item in &items {
@@ -190,6 +228,24 @@ pub fn table(summary: &RunSummary) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
+    out.push_str(&failures(summary));
+    out
+}
+
+/// Why items failed, under the table: per target, each error class with
+/// its count and first message.
+fn failures(summary: &RunSummary) -> String {
+    let mut out = String::new();
+    for target in &summary.targets {
+        if target.errors.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("\n{} failed items:\n", target.target));
+        for class in &target.errors {
+            let message = class.first_message.as_deref().unwrap_or("(no message)");
+            out.push_str(&format!("  {} ×{}: {message}\n", class.class, class.count));
+        }
+    }
     out
 }
 
@@ -224,6 +280,7 @@ mod tests {
                 output_tokens: 20,
                 output_tokens_per_s: None,
                 cost_usd: Some(0.00123),
+                errors: Vec::new(),
             }],
         };
         let text = table(&summary);
@@ -236,5 +293,63 @@ mod tests {
             "{text}"
         );
         assert!(lines[1].contains(" - "), "missing TTFT shows as -: {text}");
+    }
+
+    fn failed(class: Option<&str>, message: &str) -> Item {
+        Item {
+            row_id: 0,
+            original_call_id: crate::model::CallId(1),
+            target: "local".into(),
+            repetition: 0,
+            state: ItemState::Failed,
+            attempts: 1,
+            error: Some(message.into()),
+            error_class: class.map(str::to_owned),
+            result_call_id: None,
+            latency_ms: None,
+            ttft_ms: None,
+            input_tokens: None,
+            output_tokens: None,
+            cost_usd: None,
+            estimated_cost_usd: None,
+        }
+    }
+
+    #[test]
+    fn failures_group_by_class_with_their_first_message_most_frequent_first() {
+        let items = [
+            failed(Some("timeout"), "timed out after 1s"),
+            failed(Some("untranslatable"), "`seed` cannot be sent"),
+            failed(Some("untranslatable"), "`top_k` cannot be sent"),
+            failed(None, "old failure"),
+        ];
+        let refs: Vec<&Item> = items.iter().collect();
+        let classes = error_classes(&refs);
+        let seen: Vec<(&str, u64, Option<&str>)> = classes
+            .iter()
+            .map(|c| (c.class.as_str(), c.count, c.first_message.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("untranslatable", 2, Some("`seed` cannot be sent")),
+                ("timeout", 1, Some("timed out after 1s")),
+                ("error", 1, Some("old failure")),
+            ]
+        );
+        let summary = RunSummary {
+            progress: Progress::default(),
+            targets: vec![TargetSummary {
+                target: "local".into(),
+                model: "tiny".into(),
+                errors: classes,
+                ..TargetSummary::default()
+            }],
+        };
+        let text = table(&summary);
+        assert!(
+            text.contains("local failed items:\n  untranslatable ×2: `seed` cannot be sent\n"),
+            "{text}"
+        );
     }
 }

@@ -33,6 +33,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
+use crate::cost::Rates;
+use crate::model::Usage;
 use crate::providers::translate::merge_patch;
 use crate::providers::{ProviderKind, Target, TargetParams};
 
@@ -55,16 +57,17 @@ pub struct Price {
 }
 
 impl Price {
-    /// The cost of a usage: cached input at its own price, the rest of the
-    /// input and all output at theirs.
-    pub fn cost_usd(&self, input_tokens: i64, cached_input_tokens: i64, output_tokens: i64) -> f64 {
-        let cached = cached_input_tokens.clamp(0, input_tokens.max(0));
-        let uncached = input_tokens.max(0) - cached;
-        let cached_price = self.cached_input_per_1m.unwrap_or(self.input_per_1m);
-        (uncached as f64 * self.input_per_1m
-            + cached as f64 * cached_price
-            + output_tokens.max(0) as f64 * self.output_per_1m)
-            / 1_000_000.0
+    pub fn rates(&self) -> Rates {
+        Rates {
+            input_per_1m: self.input_per_1m,
+            output_per_1m: self.output_per_1m,
+            cached_input_per_1m: self.cached_input_per_1m,
+        }
+    }
+
+    /// The cost of a usage, as [`Rates::cost`] computes every cost.
+    pub fn cost(&self, usage: &Usage) -> Option<f64> {
+        self.rates().cost(usage)
     }
 }
 
@@ -286,19 +289,35 @@ impl TargetSpec {
     }
 
     /// How to shape requests for this target within a run: the target's
-    /// overrides, then the run's on top.
-    pub fn params(&self, stream: bool, run_overrides: &Map<String, Json>) -> TargetParams {
+    /// overrides, then the run's on top; the target's `allow_drop` plus the
+    /// run's. A key the run sets to `null` stays in the overrides as `null`:
+    /// it is removed from the body last, and the translators leave it alone
+    /// (the user said not to send it, so it cannot fail the item).
+    pub fn params(
+        &self,
+        stream: bool,
+        run_overrides: &Map<String, Json>,
+        run_allow_drop: &BTreeSet<String>,
+    ) -> TargetParams {
         let mut overrides = Json::Object(self.overrides.clone());
         merge_patch(&mut overrides, &Json::Object(run_overrides.clone()));
+        let mut overrides = match overrides {
+            Json::Object(map) => map,
+            _ => Map::new(),
+        };
+        for (key, value) in run_overrides {
+            if value.is_null() {
+                overrides.insert(key.clone(), Json::Null);
+            }
+        }
+        let mut allow_drop = self.allow_drop.clone();
+        allow_drop.extend(run_allow_drop.iter().cloned());
         TargetParams {
             model: self.model.clone(),
-            overrides: match overrides {
-                Json::Object(map) => map,
-                _ => Map::new(),
-            },
+            overrides,
             default_max_tokens: self.default_max_tokens,
             stream,
-            allow_drop: self.allow_drop.clone(),
+            allow_drop,
         }
     }
 }
@@ -397,10 +416,19 @@ mod tests {
             .as_object()
             .cloned()
             .unwrap_or_default();
-        let params = spec.params(false, &run);
+        let run_drop = BTreeSet::from(["maxRetries".to_owned()]);
+        spec.allow_drop.insert("seed".to_owned());
+        let params = spec.params(false, &run, &run_drop);
+        // The run's null stays, so the body loses the key and no
+        // translator refuses it.
         assert_eq!(
-            Json::Object(params.overrides),
-            json!({"temperature": 0, "top_p": 0.5})
+            Json::Object(params.overrides.clone()),
+            json!({"temperature": 0, "seed": null, "top_p": 0.5})
+        );
+        assert!(params.is_overridden("seed"));
+        assert_eq!(
+            params.allow_drop,
+            BTreeSet::from(["maxRetries".to_owned(), "seed".to_owned()])
         );
         assert!(!params.stream);
     }
@@ -412,7 +440,13 @@ mod tests {
             output_per_1m: 10.0,
             cached_input_per_1m: Some(0.5),
         };
-        let cost = price.cost_usd(1_000_000, 400_000, 100_000);
+        let usage = Usage {
+            input_tokens: Some(1_000_000),
+            cached_input_tokens: Some(400_000),
+            output_tokens: Some(100_000),
+            reasoning_tokens: None,
+        };
+        let cost = price.cost(&usage).expect("priced");
         assert!((cost - (1.2 + 0.2 + 1.0)).abs() < 1e-9, "{cost}");
     }
 

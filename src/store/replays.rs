@@ -46,6 +46,8 @@ pub struct ItemFinish {
     /// Provider requests made for it, retries included.
     pub attempts: u32,
     pub error: Option<String>,
+    /// What kind of failure `error` is (see `replay_items.error_class`).
+    pub error_class: Option<String>,
     pub result_call_id: Option<CallId>,
     pub latency_ms: Option<f64>,
     pub ttft_ms: Option<f64>,
@@ -358,13 +360,14 @@ async fn finish_item(
     };
     let rows = sqlx::query(
         "UPDATE replay_items SET state = ?, attempts = attempts + ?, last_error = ?, \
-         result_call_id = ?, latency_ms = ?, ttft_ms = ?, input_tokens = ?, output_tokens = ?, \
+         error_class = ?, result_call_id = ?, latency_ms = ?, ttft_ms = ?, input_tokens = ?, output_tokens = ?, \
          cost_usd = ?, estimated_cost_usd = ?, lease_owner = NULL, updated_at_unix_nano = ? \
          WHERE id = ? AND state = 'running' AND lease_owner = ?",
     )
     .bind(state.as_str())
     .bind(finish.attempts as i64)
     .bind(finish.error.as_deref())
+    .bind(finish.error_class.as_deref())
     .bind(finish.result_call_id.map(|id| id.to_bytes().to_vec()))
     .bind(finish.latency_ms)
     .bind(finish.ttft_ms)
@@ -411,7 +414,7 @@ async fn finish_run(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    if rows == 1 && state != RunState::Done {
+    if rows == 1 && state == RunState::Stopped {
         sqlx::query(
             "UPDATE replay_items SET state = 'cancelled', last_error = ?, updated_at_unix_nano = ? \
              WHERE run = (SELECT id FROM replay_runs WHERE run_id = ?) AND state = 'pending'",
@@ -470,8 +473,8 @@ const RUN_SELECT: &str = "SELECT id, run_id, project_id, name, created_at_unix_n
     finished_at_unix_nano, state, stop_reason, spec FROM replay_runs";
 
 const ITEM_SELECT: &str = "SELECT id, original_call_id, target, repetition, state, attempts, \
-    last_error, result_call_id, latency_ms, ttft_ms, input_tokens, output_tokens, cost_usd, \
-    estimated_cost_usd FROM replay_items";
+    last_error, error_class, result_call_id, latency_ms, ttft_ms, input_tokens, output_tokens, \
+    cost_usd, estimated_cost_usd FROM replay_items";
 
 fn run_from_row(row: &SqliteRow) -> Result<Run, ReadError> {
     let state: String = row.try_get("state")?;
@@ -515,6 +518,7 @@ fn item_from_row(row: &SqliteRow) -> Result<Item, ReadError> {
             .ok_or_else(|| ReadError::Corrupt(format!("replay item state {state:?}")))?,
         attempts: row.try_get::<i64, _>("attempts")? as u32,
         error: row.try_get("last_error")?,
+        error_class: row.try_get("error_class")?,
         result_call_id: call_id_column(row.try_get("result_call_id")?)?,
         latency_ms: row.try_get("latency_ms")?,
         ttft_ms: row.try_get("ttft_ms")?,

@@ -24,6 +24,7 @@ mod query_api;
 mod raw_equivalence;
 mod redaction;
 mod replay;
+mod replay_ux;
 mod retention;
 pub mod security;
 mod self_telemetry;

@@ -1145,3 +1145,45 @@ async fn with_api_keys_the_ui_asks_for_one_and_uses_it() {
     browser.assert_no_errors("calls with a key").await;
     browser.close().await;
 }
+
+/// A run whose every item failed: the run page's badge says `failed`, not
+/// a green `done`, and the page says why (each error class with its count
+/// and first message), as the API does.
+#[tokio::test]
+async fn a_failed_run_page_says_failed_and_why() {
+    let _turn = browser::ONE_AT_A_TIME.lock().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let h = crate::replay::harness(FakeConfig::default(), "").await;
+    let id = crate::replay_ux::ingest_span(
+        &h.server,
+        "opentelemetry.util.genai",
+        "chat gpt-4o-mini",
+        crate::replay_ux::otel_attributes_with_unknown_param(),
+    )
+    .await;
+    let run =
+        crate::replay::start_replay(&h.server, json!({"targets": ["oai"], "ids": [id]})).await;
+    let run_id = run["id"].as_str().expect("id").to_owned();
+    let run = crate::replay::wait_finished(&h.server, &run_id).await;
+    assert_eq!(run["state"], "failed", "{run}");
+    let error = &run["summary"][0]["errors"][0];
+
+    browser
+        .goto(&h.server.url(&format!("/replays/{run_id}")))
+        .await;
+    browser.wait_ready("replay").await;
+    let seen = browser
+        .js("const b = document.querySelector('h1 [data-state]'); \
+             const e = document.querySelector('[data-failures] [data-target=\"oai\"] [data-error-class]'); \
+             return [b && b.dataset.state, e && e.dataset.errorClass, e && e.innerText];")
+        .await;
+    assert_eq!(seen[0], "failed", "{seen}");
+    assert_eq!(seen[1], error["class"], "{seen}");
+    let text = seen[2].as_str().expect("failure text");
+    let message = error["first_message"].as_str().expect("message");
+    assert!(text.contains("×1") && text.contains(message), "{text}");
+    browser.assert_no_errors("a failed run").await;
+    browser.close().await;
+}

@@ -650,3 +650,87 @@ fn raw_requests_change_only_model_streaming_and_overrides() {
         Err(TranslateError::RawRequestNotObject { found: "a string" })
     );
 }
+
+/// A recorded tool choice in each source's documented shape (OpenAI Chat,
+/// OpenAI Responses, Anthropic, the Vercel AI SDK), as a stored call may
+/// hold it, and what each target must get for it.
+#[test]
+fn tool_choice_in_any_source_shape_reaches_each_target_in_its_own() {
+    let cases = [
+        (json!("auto"), json!("auto"), json!({"type": "auto"})),
+        (
+            json!({"type": "auto"}),
+            json!("auto"),
+            json!({"type": "auto"}),
+        ),
+        (json!("none"), json!("none"), json!({"type": "none"})),
+        (
+            json!({"type": "none"}),
+            json!("none"),
+            json!({"type": "none"}),
+        ),
+        (json!("required"), json!("required"), json!({"type": "any"})),
+        (
+            json!({"type": "required"}),
+            json!("required"),
+            json!({"type": "any"}),
+        ),
+        (
+            json!({"type": "any"}),
+            json!("required"),
+            json!({"type": "any"}),
+        ),
+        (
+            json!({"type": "function", "function": {"name": "get_weather"}}),
+            json!({"type": "function", "function": {"name": "get_weather"}}),
+            json!({"type": "tool", "name": "get_weather"}),
+        ),
+        (
+            json!({"type": "function", "name": "get_weather"}),
+            json!({"type": "function", "function": {"name": "get_weather"}}),
+            json!({"type": "tool", "name": "get_weather"}),
+        ),
+        (
+            json!({"type": "tool", "name": "get_weather"}),
+            json!({"type": "function", "function": {"name": "get_weather"}}),
+            json!({"type": "tool", "name": "get_weather"}),
+        ),
+        (
+            json!({"type": "tool", "toolName": "get_weather"}),
+            json!({"type": "function", "function": {"name": "get_weather"}}),
+            json!({"type": "tool", "name": "get_weather"}),
+        ),
+    ];
+    for (recorded, openai, anthropic) in cases {
+        let mut call = call_with(vec![Message::text("user", USER)]);
+        call.tool_definitions = Some(vec![json!({
+            "type": "function", "name": "get_weather", "parameters": schema()
+        })]);
+        call.request_params.tool_choice = Some(recorded.clone());
+        let mut claude = params("claude");
+        claude.default_max_tokens = Some(64);
+        let chat = to_openai_chat(&call, &params("gpt-4o")).expect("OpenAI body");
+        assert_eq!(chat["tool_choice"], openai, "{recorded} to OpenAI");
+        let messages = to_anthropic(&call, &claude).expect("Anthropic body");
+        assert_eq!(
+            messages["tool_choice"], anthropic,
+            "{recorded} to Anthropic"
+        );
+    }
+}
+
+#[test]
+fn a_tool_choice_anthropic_cannot_say_is_refused_and_openai_keeps_its_own() {
+    let mut call = call_with(vec![Message::text("user", USER)]);
+    let allowed = json!({"type": "allowed_tools", "mode": "auto",
+                         "tools": [{"type": "function", "name": "get_weather"}]});
+    call.request_params.tool_choice = Some(allowed.clone());
+    let chat = to_openai_chat(&call, &params("gpt-4o")).expect("OpenAI body");
+    assert_eq!(chat["tool_choice"], allowed);
+    let mut claude = params("claude");
+    claude.default_max_tokens = Some(64);
+    let refused = to_anthropic(&call, &claude).expect_err("no Anthropic equivalent");
+    assert!(
+        matches!(refused, TranslateError::Unsupported { ref param, .. } if param == "tool_choice")
+    );
+}

@@ -562,3 +562,66 @@ fn request_formats_are_detected_from_fields_only_one_api_has() {
         json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]});
     assert_eq!(WireFormat::detect(&ambiguous), None);
 }
+
+/// Each API's documented tool-choice shapes land on the one canonical
+/// shape, so calls recorded from different APIs compare and replay alike.
+#[test]
+fn tool_choice_of_every_format_is_read_into_the_canonical_shape() {
+    let named = json!({"type": "function", "name": "get_weather"});
+    let cases = [
+        (WireFormat::OpenAiChat, json!("auto"), json!("auto")),
+        (WireFormat::OpenAiChat, json!("none"), json!("none")),
+        (WireFormat::OpenAiChat, json!("required"), json!("required")),
+        (
+            WireFormat::OpenAiChat,
+            json!({"type": "function", "function": {"name": "get_weather"}}),
+            named.clone(),
+        ),
+        (WireFormat::OpenAiResponses, json!("auto"), json!("auto")),
+        (WireFormat::OpenAiResponses, json!("none"), json!("none")),
+        (
+            WireFormat::OpenAiResponses,
+            json!("required"),
+            json!("required"),
+        ),
+        (WireFormat::OpenAiResponses, named.clone(), named.clone()),
+        (
+            WireFormat::Anthropic,
+            json!({"type": "auto"}),
+            json!("auto"),
+        ),
+        (
+            WireFormat::Anthropic,
+            json!({"type": "any"}),
+            json!("required"),
+        ),
+        (
+            WireFormat::Anthropic,
+            json!({"type": "none"}),
+            json!("none"),
+        ),
+        (
+            WireFormat::Anthropic,
+            json!({"type": "tool", "name": "get_weather"}),
+            named.clone(),
+        ),
+    ];
+    for (format, choice, canonical) in cases {
+        let mut request = match format {
+            WireFormat::OpenAiResponses => json!({"model": "m", "input": "Weather?"}),
+            WireFormat::Anthropic => json!({"model": "m", "max_tokens": 10,
+                "messages": [{"role": "user", "content": "Weather?"}]}),
+            WireFormat::OpenAiChat => {
+                json!({"model": "m", "messages": [{"role": "user", "content": "Weather?"}]})
+            }
+        };
+        request["tool_choice"] = choice.clone();
+        let parsed = parse_request(format, &request).expect("parses");
+        assert_eq!(
+            parsed.params.tool_choice,
+            Some(canonical),
+            "{} {choice}",
+            format.as_str()
+        );
+    }
+}

@@ -85,18 +85,6 @@ impl<'a> AttrReader<'a> {
         self.take_with(key, value_to_json)
     }
 
-    /// Entries under `prefix` as `(rest of key, value)`, all marked used.
-    pub(crate) fn take_prefix(&mut self, prefix: &str) -> Vec<(&'a str, &'a Value)> {
-        let mut out = Vec::new();
-        for kv in self.attributes.iter() {
-            if let Some(rest) = kv.key.strip_prefix(prefix) {
-                self.taken.insert(kv.key.as_str());
-                out.push((rest, &kv.value));
-            }
-        }
-        out
-    }
-
     /// Flattened list entries under `prefix` (`prefix` + `N.` + field), all
     /// marked used; keys under `prefix` that do not continue with an index
     /// are left alone.
@@ -306,7 +294,7 @@ mod tests {
             ("p.x.role", Value::String("ignored".into())),
         ]);
         let mut reader = AttrReader::new(&attributes);
-        let groups = group_by_index(reader.take_prefix("p."));
+        let groups = group_by_index(reader.take_indexed("p."));
         assert_eq!(groups.len(), 2);
         assert_eq!(field_str(&groups[&0], "role").as_deref(), Some("system"));
         assert_eq!(sub_entries(&groups[&0], "tool_calls.").len(), 1);

@@ -6,7 +6,9 @@ use serde_json::Value as Json;
 
 use super::attrs::{AttrReader, json_f64, json_i64, non_empty};
 use super::messages;
-use crate::model::{Call, CallError, CallId, CallStatus, Resource, Source, Span, SpanStatus};
+use crate::model::{
+    Call, CallError, CallId, CallStatus, Resource, Source, Span, SpanStatus, canonical_tool_choice,
+};
 
 /// Attribute and event names that are not specific to GenAI.
 pub(crate) mod keys {
@@ -335,13 +337,25 @@ pub(crate) fn split_span_name(name: &str) -> Option<(&str, Option<&str>)> {
 /// that are not parameters (`model`, `stream`, `messages`, `tools`,
 /// `system`) are skipped because other fields hold them, and anything else
 /// goes to the extras. A `null` parameter was not set, as the provider
-/// parsers read it too.
-pub(crate) fn params_from_object(call: &mut Call, object: &serde_json::Map<String, Json>) {
+/// parsers read it too. Settings of the SDK client rather than the model
+/// ([`CLIENT_SETTINGS`]) go to the call's attributes under
+/// `attributes_prefix`, so a replay does not send them to a provider that
+/// would refuse them.
+pub(crate) fn params_from_object(
+    call: &mut Call,
+    object: &serde_json::Map<String, Json>,
+    attributes_prefix: &str,
+) {
     for (key, value) in object {
         if value.is_null() {
             continue;
         }
         let name = snake_case(key);
+        if CLIENT_SETTINGS.contains(&name.as_str()) {
+            call.attributes
+                .insert(format!("{attributes_prefix}{key}"), value.clone());
+            continue;
+        }
         let params = &mut call.request_params;
         match name.as_str() {
             "model" | "stream" | "messages" | "tools" | "system" | "prompt" => {}
@@ -359,11 +373,31 @@ pub(crate) fn params_from_object(call: &mut Call, object: &serde_json::Map<Strin
             "presence_penalty" => set_if_none(&mut params.presence_penalty, json_f64(value)),
             "n" => set_if_none(&mut params.choice_count, json_i64(value)),
             "response_format" => set_if_none(&mut params.response_format, Some(value.clone())),
-            "tool_choice" => set_if_none(&mut params.tool_choice, Some(value.clone())),
+            "tool_choice" => {
+                set_if_none(&mut params.tool_choice, Some(canonical_tool_choice(value)))
+            }
             _ => insert_extra(call, key, value.clone()),
         }
     }
 }
+
+/// Settings SDKs record beside the model's parameters that configure the
+/// client (retries, timeouts, headers, cancellation, telemetry), in
+/// snake_case. No provider API takes them.
+pub(crate) const CLIENT_SETTINGS: [&str; 12] = [
+    "max_retries",
+    "timeout",
+    "request_timeout",
+    "headers",
+    "extra_headers",
+    "default_headers",
+    "abort_signal",
+    "telemetry",
+    "experimental_telemetry",
+    "api_key",
+    "base_url",
+    "api_base",
+];
 
 fn string_list(value: &Json) -> Option<Vec<String>> {
     match value {
@@ -447,7 +481,7 @@ mod tests {
             "logit_bias": null,
             "temperature": 0.5,
         });
-        params_from_object(&mut call, invocation.as_object().expect("object"));
+        params_from_object(&mut call, invocation.as_object().expect("object"), "");
         assert_eq!(call.request_params.response_format, None);
         assert_eq!(call.request_params.tool_choice, None);
         assert!(call.request_params.extra.is_empty());
@@ -461,5 +495,30 @@ mod tests {
             "openai.InternalServerError"
         );
         assert_eq!(clean_error_type("api_error"), "api_error");
+    }
+
+    #[test]
+    fn client_settings_go_to_the_attributes_not_the_parameters() {
+        let mut call = Call::new(CallId(1), Source::Otlp, 0);
+        let invocation = serde_json::json!({
+            "temperature": 0.5,
+            "max_retries": 2,
+            "timeout": 30,
+            "logit_bias": {"1": 2},
+        });
+        params_from_object(
+            &mut call,
+            invocation.as_object().expect("object"),
+            "llm.invocation_parameters.",
+        );
+        let params = &call.request_params;
+        assert_eq!(params.temperature, Some(0.5));
+        assert_eq!(params.extra.get("max_retries"), None);
+        assert_eq!(params.extra.get("timeout"), None);
+        assert!(params.extra.contains_key("logit_bias"));
+        assert_eq!(
+            call.attributes.get("llm.invocation_parameters.max_retries"),
+            Some(&serde_json::json!(2))
+        );
     }
 }

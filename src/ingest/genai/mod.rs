@@ -170,7 +170,11 @@ pub fn call_from_span(resource: &Resource, scope: &Scope, span: &Span) -> Option
     events::apply(&mut call, &span_events);
     common::apply_span_error(&mut call, &mut reader, span);
     common::finish(&mut call);
-    call.attributes = reader.leftover();
+    // A convention may have moved a setting into the attributes already
+    // (client settings found among the request parameters).
+    for (key, value) in reader.leftover() {
+        call.attributes.entry(key).or_insert(value);
+    }
     Some(call)
 }
 

@@ -81,13 +81,17 @@ pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader, span: &Span) {
         call.finish_reasons = Some(vec![reason]);
     }
     if let Some(invocation) = invocation.as_ref() {
-        common::params_from_object(call, invocation);
+        common::params_from_object(call, invocation, INVOCATION_SETTINGS_PREFIX);
     }
     fill_streaming(call, span, &invocation, &request_body);
     call.session_id = reader.take_str(common::keys::SESSION_ID);
     call.user_id = reader.take_str(common::keys::USER_ID);
     call.tags = reader.take_str_list(keys::TAGS).unwrap_or_default();
 }
+
+/// Where the client settings found among the invocation parameters go in
+/// the call's attributes (`llm.invocation_parameters.max_retries`).
+const INVOCATION_SETTINGS_PREFIX: &str = "llm.invocation_parameters.";
 
 fn object(json: Option<Json>) -> Option<Map<String, Json>> {
     match json? {

@@ -11,7 +11,7 @@ use super::attrs::{AttrReader, json_str, parse_json};
 use super::common::{self, set_if_none};
 use super::messages;
 use super::otel;
-use crate::model::{Call, Message, Part, Span, Value};
+use crate::model::{Call, Message, Part, Span, Value, canonical_tool_choice};
 
 /// The AI SDK's attribute keys (ai/core telemetry; genai-conventions.md §4.4).
 pub(crate) mod keys {
@@ -113,7 +113,8 @@ fn fill_content(call: &mut Call, reader: &mut AttrReader) {
         .and_then(|json| messages::tool_definitions(&json));
     call.request_params.tool_choice = reader.peek(keys::PROMPT_TOOL_CHOICE).and_then(|value| {
         let text = value.as_str()?;
-        Some(parse_json(text).unwrap_or_else(|| Json::String(text.to_owned())))
+        let recorded = parse_json(text).unwrap_or_else(|| Json::String(text.to_owned()));
+        Some(canonical_tool_choice(&recorded))
     });
     if call.request_params.tool_choice.is_some() {
         reader.mark(keys::PROMPT_TOOL_CHOICE);
@@ -188,12 +189,33 @@ fn fill_usage(call: &mut Call, reader: &mut AttrReader) {
     usage.reasoning_tokens = reader.take_i64(keys::USAGE_REASONING_TOKENS);
 }
 
+/// The settings of an AI SDK call that the model receives. The SDK writes
+/// its own client settings under the same prefix (`maxRetries`,
+/// `abortSignal`, `headers`, `timeout`, and `output`/`mode` for object
+/// generation); no provider takes those, so they stay in the call's
+/// attributes and a replay never sends them.
+const MODEL_SETTINGS: [&str; 9] = [
+    "maxOutputTokens",
+    "maxTokens",
+    "temperature",
+    "topP",
+    "topK",
+    "presencePenalty",
+    "frequencyPenalty",
+    "stopSequences",
+    "seed",
+];
+
 fn fill_settings(call: &mut Call, reader: &mut AttrReader) {
     let mut settings = Map::new();
-    for (name, value) in reader.take_prefix(keys::SETTINGS_PREFIX) {
-        settings.insert(name.to_owned(), value.to_plain_json());
+    for name in MODEL_SETTINGS {
+        let key = format!("{}{name}", keys::SETTINGS_PREFIX);
+        if let Some(value) = reader.peek(&key) {
+            settings.insert(name.to_owned(), value.to_plain_json());
+            reader.mark(&key);
+        }
     }
-    common::params_from_object(call, &settings);
+    common::params_from_object(call, &settings, keys::SETTINGS_PREFIX);
 }
 
 fn fill_metadata(call: &mut Call, reader: &mut AttrReader) {
@@ -327,10 +349,16 @@ mod tests {
             })])
         );
         let params = &call.request_params;
-        assert_eq!(params.tool_choice, Some(json!({"type": "auto"})));
+        // The SDK's `{"type":"auto"}` in the canonical flat shape.
+        assert_eq!(params.tool_choice, Some(json!("auto")));
         assert_eq!(params.max_tokens, Some(100));
         assert_eq!(params.temperature, Some(0.3));
-        assert_eq!(params.extra.get("maxRetries"), Some(&json!(2)));
+        // An SDK client setting, not a model parameter: kept, but not sent.
+        assert_eq!(params.extra.get("maxRetries"), None);
+        assert_eq!(
+            call.attributes.get("ai.settings.maxRetries"),
+            Some(&json!(2))
+        );
     }
 
     #[test]

@@ -125,8 +125,24 @@ function runHeader(run, cancel) {
 function targetSummary(run) {
   const rows = run.summary || [];
   if (rows.length === 0) return null;
-  return panel("Targets",
-    h("div", { class: "table-wrap" }, h("table", { class: "compact", dataset: { targetSummary: "" } },
+  return panel("Targets", summaryTable(rows), failures(rows));
+}
+
+/** Why items failed: per target, each error class with its count and the first message. */
+function failures(rows) {
+  const failing = rows.filter((t) => (t.errors || []).length > 0);
+  if (failing.length === 0) return null;
+  return h("div", { dataset: { failures: "" } },
+    h("h3", null, "Why items failed"),
+    failing.map((t) => h("div", { dataset: { target: t.target } },
+      h("p", { class: "small" }, h("strong", null, t.target)),
+      h("ul", null, t.errors.map((e) => h("li", { dataset: { errorClass: e.class } },
+        h("span", { class: "badge badge-error" }, e.class), ` ×${e.count} `,
+        h("span", { class: "mono small" }, e.first_message || "(no message)")))))));
+}
+
+function summaryTable(rows) {
+  return h("div", { class: "table-wrap" }, h("table", { class: "compact", dataset: { targetSummary: "" } },
       h("thead", null, h("tr", null, ["Target", "Model", "Progress", "Latency p50", "p95", "TTFT p50", "Tokens in → out", "Output tok/s", "Cost"]
         .map((t, i) => h("th", { scope: "col", class: i > 2 ? "num" : null }, t)))),
       h("tbody", null, rows.map((t) => h("tr", { dataset: { target: t.target } },
@@ -138,7 +154,7 @@ function targetSummary(run) {
         h("td", { class: "num" }, fmt.ms(t.ttft_p50_ms)),
         h("td", { class: "num" }, `${fmt.count(t.input_tokens)} → ${fmt.count(t.output_tokens)}`),
         h("td", { class: "num" }, t.output_tokens_per_s ? t.output_tokens_per_s.toFixed(1) : fmt.MISSING),
-        h("td", { class: "num" }, fmt.usd(t.cost_usd))))))));
+        h("td", { class: "num" }, fmt.usd(t.cost_usd)))))));
 }
 
 /** The comparisons in an answer of /comparison, whatever it wraps them in. */
