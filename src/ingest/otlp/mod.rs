@@ -7,4 +7,5 @@ pub mod convert;
 pub mod grpc;
 pub mod http;
 pub mod json;
+pub mod protobuf;
 pub mod signal;
