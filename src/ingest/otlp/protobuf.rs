@@ -672,6 +672,53 @@ mod tests {
         assert!(decode_traces(body.into(), 32).is_err());
     }
 
+    /// `cargo test --release --lib protobuf::tests::cost -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn cost_against_plain_prost() {
+        // One large batch of every trace fixture, the shape of a busy
+        // exporter's request.
+        let mut merged = ExportTraceServiceRequest::default();
+        for path in fixtures("pb") {
+            if path.to_string_lossy().ends_with(".logs.pb") {
+                continue;
+            }
+            let body = std::fs::read(&path).expect("fixture");
+            let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("prost");
+            merged.resource_spans.extend(request.resource_spans);
+        }
+        let mut large = ExportTraceServiceRequest::default();
+        while large.encoded_len() < 4 << 20 {
+            large
+                .resource_spans
+                .extend(merged.resource_spans.iter().cloned());
+        }
+        let body = Bytes::from(large.encode_to_vec());
+        let rounds = 20;
+        let speed = |work: &dyn Fn()| {
+            let started = std::time::Instant::now();
+            for _ in 0..rounds {
+                work();
+            }
+            (body.len() * rounds) as f64 / (1024.0 * 1024.0) / started.elapsed().as_secs_f64()
+        };
+        // Warm up the allocator and caches once each.
+        let _ = ExportTraceServiceRequest::decode(body.clone());
+        let _ = decode_traces(body.clone(), 32);
+        let prost = speed(&|| {
+            std::hint::black_box(ExportTraceServiceRequest::decode(body.clone()).expect("prost"));
+        });
+        let bounded = speed(&|| {
+            std::hint::black_box(decode_traces(body.clone(), 32).expect("decodes"));
+        });
+        println!(
+            "one {} byte batch: prost {prost:.1} MiB/s, bounded {bounded:.1} MiB/s \
+             ({:+.0}% time)",
+            body.len(),
+            (prost / bounded - 1.0) * 100.0
+        );
+    }
+
     /// A trace request whose one span has one attribute holding `value`
     /// (an encoded AnyValue).
     fn wrap_in_request(value: &[u8]) -> Vec<u8> {
