@@ -3,11 +3,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message as _;
+use prost::bytes::Bytes;
 use reprise::ingest::IngestError;
+use reprise::ingest::limits::Limits;
 use reprise::ingest::otlp::body::gunzip_limited;
+use reprise::ingest::otlp::protobuf::{decode_logs, decode_traces};
 
 /// Small, so that bombs hit the limit quickly and the limit's edge is
 /// reachable by the fuzzer.
@@ -23,10 +23,12 @@ fuzz_target!(|compressed: &[u8]| {
         Err(_) => return,
     };
     assert!(body.len() <= LIMIT_BYTES, "gunzip went past its limit");
-    if let Ok(request) = ExportTraceServiceRequest::decode(body.as_slice()) {
+    let body = Bytes::from(body);
+    let max_depth = Limits::default().max_depth;
+    if let Ok(request) = decode_traces(body.clone(), max_depth) {
         reprise_fuzz::export_traces(request);
     }
-    if let Ok(request) = ExportLogsServiceRequest::decode(body.as_slice()) {
+    if let Ok(request) = decode_logs(body, max_depth) {
         reprise_fuzz::export_logs(request);
     }
 });

@@ -4,13 +4,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use reprise::ingest::limits::Limits;
 use reprise::ingest::otlp::json::{decode_logs, decode_traces};
 
 fuzz_target!(|body: &[u8]| {
-    if let Ok(request) = decode_traces(body) {
+    let max_depth = Limits::default().max_depth;
+    if let Ok(request) = decode_traces(body, max_depth) {
         reprise_fuzz::export_traces(request);
     }
-    if let Ok(request) = decode_logs(body) {
+    if let Ok(request) = decode_logs(body, max_depth) {
         reprise_fuzz::export_logs(request);
     }
 });

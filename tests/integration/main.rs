@@ -16,6 +16,7 @@ mod full_disk;
 mod generate;
 mod ingest_roundtrip;
 mod metrics;
+mod nesting;
 mod openapi;
 mod otlp_compare;
 mod otlp_json;

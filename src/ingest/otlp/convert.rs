@@ -34,10 +34,16 @@ pub enum ItemError {
         bytes: usize,
         limit: usize,
     },
-    #[error("attribute {key:?} nests {depth} levels deep; the limit is {limit}")]
-    TooDeep {
+    /// The decoders stop reading a value one level past the limit, so how
+    /// far past it the value went is not known.
+    #[error("attribute {key:?} nests more than {limit} levels deep; the limit is {limit}")]
+    TooDeep { key: String, limit: usize },
+    /// Every item under that resource or scope is rejected: it is part of
+    /// each of them.
+    #[error("{what} attribute {key:?} nests more than {limit} levels deep; the limit is {limit}")]
+    ContextTooDeep {
+        what: &'static str,
         key: String,
-        depth: usize,
         limit: usize,
     },
 }
@@ -79,7 +85,14 @@ impl<G> Default for Converted<G> {
 
 impl<G> Converted<G> {
     fn reject(&mut self, error: ItemError) {
-        self.rejected += 1;
+        self.reject_many(1, error);
+    }
+
+    fn reject_many(&mut self, count: usize, error: ItemError) {
+        if count == 0 {
+            return;
+        }
+        self.rejected += count;
         let reason = error.to_string();
         if self.reasons.len() < 5 && !self.reasons.contains(&reason) {
             self.reasons.push(reason);
@@ -110,12 +123,16 @@ impl Converted<LogGroup> {
 pub fn convert_traces(request: ExportTraceServiceRequest, limits: &Limits) -> Converted<SpanGroup> {
     let mut out = Converted::default();
     for resource_spans in request.resource_spans {
-        let resource = Arc::new(convert_resource(
-            resource_spans.resource,
-            resource_spans.schema_url,
-        ));
+        let resource = convert_resource(resource_spans.resource, resource_spans.schema_url, limits);
         for scope_spans in resource_spans.scope_spans {
-            let scope = Arc::new(convert_scope(scope_spans.scope, scope_spans.schema_url));
+            let scope = convert_scope(scope_spans.scope, scope_spans.schema_url, limits);
+            let (resource, scope) = match context(&resource, scope) {
+                Ok(context) => context,
+                Err(error) => {
+                    out.reject_many(scope_spans.spans.len(), error);
+                    continue;
+                }
+            };
             let mut spans = Vec::with_capacity(scope_spans.spans.len());
             for span in scope_spans.spans {
                 match convert_span(span, limits) {
@@ -125,7 +142,7 @@ pub fn convert_traces(request: ExportTraceServiceRequest, limits: &Limits) -> Co
             }
             if !spans.is_empty() {
                 out.groups.push(SpanGroup {
-                    resource: resource.clone(),
+                    resource,
                     scope,
                     spans,
                 });
@@ -138,12 +155,16 @@ pub fn convert_traces(request: ExportTraceServiceRequest, limits: &Limits) -> Co
 pub fn convert_logs(request: ExportLogsServiceRequest, limits: &Limits) -> Converted<LogGroup> {
     let mut out = Converted::default();
     for resource_logs in request.resource_logs {
-        let resource = Arc::new(convert_resource(
-            resource_logs.resource,
-            resource_logs.schema_url,
-        ));
+        let resource = convert_resource(resource_logs.resource, resource_logs.schema_url, limits);
         for scope_logs in resource_logs.scope_logs {
-            let scope = Arc::new(convert_scope(scope_logs.scope, scope_logs.schema_url));
+            let scope = convert_scope(scope_logs.scope, scope_logs.schema_url, limits);
+            let (resource, scope) = match context(&resource, scope) {
+                Ok(context) => context,
+                Err(error) => {
+                    out.reject_many(scope_logs.log_records.len(), error);
+                    continue;
+                }
+            };
             let mut records = Vec::with_capacity(scope_logs.log_records.len());
             for record in scope_logs.log_records {
                 match convert_log_record(record, limits) {
@@ -153,7 +174,7 @@ pub fn convert_logs(request: ExportLogsServiceRequest, limits: &Limits) -> Conve
             }
             if !records.is_empty() {
                 out.groups.push(LogGroup {
-                    resource: resource.clone(),
+                    resource,
                     scope,
                     records,
                 });
@@ -163,24 +184,66 @@ pub fn convert_logs(request: ExportLogsServiceRequest, limits: &Limits) -> Conve
     out
 }
 
-fn convert_resource(resource: Option<pb_resource::Resource>, schema_url: String) -> Resource {
-    let resource = resource.unwrap_or_default();
-    Resource {
-        attributes: convert_attributes(resource.attributes),
-        dropped_attributes_count: resource.dropped_attributes_count,
-        schema_url,
-    }
+/// The resource and scope a group of items shares, or why none of them
+/// can be stored.
+fn context(
+    resource: &Result<Arc<Resource>, ItemError>,
+    scope: Result<Scope, ItemError>,
+) -> Result<(Arc<Resource>, Arc<Scope>), ItemError> {
+    let resource = resource.clone()?;
+    Ok((resource, Arc::new(scope?)))
 }
 
-fn convert_scope(scope: Option<pb_common::InstrumentationScope>, schema_url: String) -> Scope {
+fn convert_resource(
+    resource: Option<pb_resource::Resource>,
+    schema_url: String,
+    limits: &Limits,
+) -> Result<Arc<Resource>, ItemError> {
+    let resource = resource.unwrap_or_default();
+    let attributes = convert_attributes(resource.attributes);
+    check_context_depth("resource", &attributes, limits)?;
+    Ok(Arc::new(Resource {
+        attributes,
+        dropped_attributes_count: resource.dropped_attributes_count,
+        schema_url,
+    }))
+}
+
+fn convert_scope(
+    scope: Option<pb_common::InstrumentationScope>,
+    schema_url: String,
+    limits: &Limits,
+) -> Result<Scope, ItemError> {
     let scope = scope.unwrap_or_default();
-    Scope {
+    let attributes = convert_attributes(scope.attributes);
+    check_context_depth("scope", &attributes, limits)?;
+    Ok(Scope {
         name: scope.name,
         version: scope.version,
-        attributes: convert_attributes(scope.attributes),
+        attributes,
         dropped_attributes_count: scope.dropped_attributes_count,
         schema_url,
+    })
+}
+
+/// Resources and scopes are stored as sent, without the per-item limits,
+/// except nesting: past it the decoders have cut the value short, and a
+/// cut value must not be stored as if it were the one sent.
+fn check_context_depth(
+    what: &'static str,
+    attributes: &Attributes,
+    limits: &Limits,
+) -> Result<(), ItemError> {
+    for kv in attributes.iter() {
+        if kv.value.depth() > limits.max_depth {
+            return Err(ItemError::ContextTooDeep {
+                what,
+                key: kv.key.clone(),
+                limit: limits.max_depth,
+            });
+        }
     }
+    Ok(())
 }
 
 fn convert_span(span: pb_trace::Span, limits: &Limits) -> Result<Span, ItemError> {
@@ -290,11 +353,9 @@ fn checked_attributes(
 }
 
 fn check_value(key: &str, value: &Value, limits: &Limits) -> Result<(), ItemError> {
-    let depth = value.depth();
-    if depth > limits.max_depth {
+    if value.depth() > limits.max_depth {
         return Err(ItemError::TooDeep {
             key: key.to_owned(),
-            depth,
             limit: limits.max_depth,
         });
     }

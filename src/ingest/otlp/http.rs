@@ -94,10 +94,11 @@ async fn export<S: OtlpSignal>(
         let mut reservation = ingest.body_budget.start();
         let body = read_body(&ingest, &headers, body, &mut reservation).await?;
         received.payload_bytes = body.len();
+        let max_depth = ingest.limits.max_depth;
         let request = decode_blocking(
             move || match format {
-                Format::Protobuf => S::Request::decode(body).map_err(|e| e.to_string()),
-                Format::Json => S::decode_json(&body),
+                Format::Protobuf => S::decode_protobuf(body, max_depth),
+                Format::Json => S::decode_json(&body, max_depth),
             },
             format,
         )

@@ -18,8 +18,17 @@
 //! - `null` anywhere stands for the field's default. An AnyValue holds at most
 //!   one value field; `{}` is an empty value, and `{"arrayValue":{}}` an empty
 //!   array.
-//! - Messages must be JSON objects. Nesting stops at serde_json's limit of
-//!   128 levels, which keeps a hostile body from exhausting the stack.
+//! - Messages must be JSON objects.
+//! - Values nest as deep as the sender likes without failing the request: as
+//!   the protobuf decoder does ([`super::protobuf`]), an array or kvlist more
+//!   than `max_depth` levels down is skipped unread and stands as an empty
+//!   array, one level over the limit, so `convert` rejects that span or log
+//!   record alone. serde_json's own limit (128 levels of arrays and objects,
+//!   about 30 levels of values) is off, since it would fail the whole
+//!   request first; the depth budget bounds the recursion instead. Only
+//!   `AnyValue` nests without end, every other message has a fixed depth,
+//!   and what is skipped (unknown fields, values past the budget) serde_json
+//!   skips with a loop, not recursion.
 //!
 //! The wire shape of each prost message is declared once, as a serde "remote"
 //! definition (`SpanDef` for `Span`, ...), which serves both directions: the
@@ -33,6 +42,7 @@
 //! tracking costs an allocation per JSON key and is not worth paying for
 //! bodies that decode.
 
+use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -74,12 +84,6 @@ pub enum JsonDecodeError {
          send the complete document"
     )]
     Truncated { line: usize, column: usize },
-    /// Arrays and objects nest deeper than the parser's limit (128 levels).
-    #[error(
-        "the JSON nests too deep at line {line} column {column}; \
-         values may nest at most 128 levels of arrays and objects"
-    )]
-    TooDeep { line: usize, column: usize },
     /// Not JSON; `message` is the parser's, with line and column.
     #[error("the body is not valid JSON: {message}")]
     Syntax { message: String },
@@ -90,14 +94,21 @@ pub enum JsonDecodeError {
     Invalid { path: String, message: String },
 }
 
-/// Decodes an OTLP/JSON `ExportTraceServiceRequest`.
-pub fn decode_traces(body: &[u8]) -> Result<ExportTraceServiceRequest, JsonDecodeError> {
-    decode(body)
+/// Decodes an OTLP/JSON `ExportTraceServiceRequest`, cutting values off
+/// below `max_depth` levels of nesting (see the module docs).
+pub fn decode_traces(
+    body: &[u8],
+    max_depth: usize,
+) -> Result<ExportTraceServiceRequest, JsonDecodeError> {
+    decode(body, max_depth)
 }
 
-/// Decodes an OTLP/JSON `ExportLogsServiceRequest`.
-pub fn decode_logs(body: &[u8]) -> Result<ExportLogsServiceRequest, JsonDecodeError> {
-    decode(body)
+/// Decodes an OTLP/JSON `ExportLogsServiceRequest`, as [`decode_traces`] does.
+pub fn decode_logs(
+    body: &[u8],
+    max_depth: usize,
+) -> Result<ExportLogsServiceRequest, JsonDecodeError> {
+    decode(body, max_depth)
 }
 
 /// Encodes a trace request as OTLP/JSON, leaving out fields at their default.
@@ -121,7 +132,7 @@ pub fn encode_logs_response(response: &ExportLogsServiceResponse) -> Vec<u8> {
     encode(response)
 }
 
-fn decode<T: Json>(body: &[u8]) -> Result<T, JsonDecodeError> {
+fn decode<T: Json>(body: &[u8], max_depth: usize) -> Result<T, JsonDecodeError> {
     // Checking UTF-8 up front (fast, and needed anyway) lets serde_json skip
     // its own checks and guarantees bad bytes anywhere, even in ignored
     // fields, are reported.
@@ -130,11 +141,23 @@ fn decode<T: Json>(body: &[u8]) -> Result<T, JsonDecodeError> {
     })?;
     // RFC 8259 lets parsers ignore a byte order mark; some Windows tools write one.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    match serde_json::from_str::<Option<Message<T>>>(text) {
+    let _budget = ValueNesting::budget(max_depth);
+    let mut deserializer = unlimited_deserializer(text);
+    let decoded = Option::<Message<T>>::deserialize(&mut deserializer)
+        .and_then(|message| deserializer.end().map(|()| message));
+    match decoded {
         Ok(Some(message)) => Ok(message.0),
         Ok(None) => Ok(T::default()),
         Err(error) => Err(explain::<T>(text, error)),
     }
+}
+
+/// A deserializer without serde_json's recursion limit: [`ValueNesting`]
+/// bounds the depth instead (module docs).
+fn unlimited_deserializer(text: &str) -> serde_json::Deserializer<serde_json::de::StrRead<'_>> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    deserializer.disable_recursion_limit();
+    deserializer
 }
 
 /// Turns serde_json's error into ours; for a body that is valid JSON but not
@@ -146,19 +169,11 @@ fn explain<T: Json>(text: &str, error: serde_json::Error) -> JsonDecodeError {
             line: error.line(),
             column: error.column(),
         },
-        // serde_json does not expose its error codes; its message is the
-        // only way to tell this case from broken JSON.
-        Category::Syntax if error.to_string().starts_with("recursion limit exceeded") => {
-            JsonDecodeError::TooDeep {
-                line: error.line(),
-                column: error.column(),
-            }
-        }
         Category::Syntax | Category::Io => JsonDecodeError::Syntax {
             message: error.to_string(),
         },
         Category::Data => {
-            let mut deserializer = serde_json::Deserializer::from_str(text);
+            let mut deserializer = unlimited_deserializer(text);
             let tracked: Result<Option<Message<T>>, _> =
                 serde_path_to_error::deserialize(&mut deserializer);
             let path = match tracked {
@@ -642,7 +657,8 @@ enum AnyValueField {
 
 impl Json for AnyValue {
     fn decode_json<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(AnyValueVisitor)
+        let level = ValueNesting::enter();
+        deserializer.deserialize_map(AnyValueVisitor { level })
     }
 
     fn encode_json<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -678,7 +694,90 @@ fn any_value_field_name(value: &AnyValueKind) -> &'static str {
     }
 }
 
-struct AnyValueVisitor;
+/// The depth budget of the values being decoded on this thread.
+///
+/// `AnyValue` nests through `ArrayValue`, `KeyValueList` and `KeyValue`,
+/// whose decoders serde derives from the remote definitions above and which
+/// take no state, so the level travels beside them rather than through
+/// them: [`decode`] sets the budget, each `AnyValue` counts itself in on
+/// entry and out on exit. Decoding is synchronous on one thread, so the
+/// count is exact.
+#[derive(Clone, Copy)]
+struct ValueNesting {
+    /// How many `AnyValue`s enclose the one being decoded, itself included.
+    level: usize,
+    max_depth: usize,
+}
+
+thread_local! {
+    static VALUE_NESTING: Cell<ValueNesting> = const {
+        Cell::new(ValueNesting { level: 0, max_depth: crate::ingest::limits::DEFAULT_MAX_DEPTH })
+    };
+}
+
+impl ValueNesting {
+    /// Sets the budget for one body, restoring the previous one when the
+    /// guard drops (a body decoded inside another never happens, but a
+    /// panic must not leave a stale level behind).
+    fn budget(max_depth: usize) -> NestingGuard {
+        let previous = VALUE_NESTING.replace(ValueNesting {
+            level: 0,
+            max_depth,
+        });
+        NestingGuard { restore: previous }
+    }
+
+    /// Counts one more enclosing value; the level goes back down when the
+    /// returned guard drops.
+    fn enter() -> ValueLevel {
+        let mut nesting = VALUE_NESTING.get();
+        nesting.level += 1;
+        VALUE_NESTING.set(nesting);
+        ValueLevel {
+            over_budget: nesting.level > nesting.max_depth,
+        }
+    }
+}
+
+struct NestingGuard {
+    restore: ValueNesting,
+}
+
+impl Drop for NestingGuard {
+    fn drop(&mut self) {
+        VALUE_NESTING.set(self.restore);
+    }
+}
+
+/// Where one `AnyValue` sits: past the budget, an array or kvlist in it
+/// would make the outermost value deeper than `max_depth`.
+struct ValueLevel {
+    over_budget: bool,
+}
+
+impl Drop for ValueLevel {
+    fn drop(&mut self) {
+        let mut nesting = VALUE_NESTING.get();
+        nesting.level = nesting.level.saturating_sub(1);
+        VALUE_NESTING.set(nesting);
+    }
+}
+
+struct AnyValueVisitor {
+    level: ValueLevel,
+}
+
+impl AnyValueVisitor {
+    /// Skips a container past the budget without reading into it, and
+    /// stands the marker in for it (module docs); `null` is still absent.
+    fn skip_too_deep<'de, A: MapAccess<'de>>(
+        map: &mut A,
+    ) -> Result<Option<AnyValueKind>, A::Error> {
+        Ok(map
+            .next_value::<Option<IgnoredAny>>()?
+            .map(|_| super::protobuf::too_deep_marker()))
+    }
+}
 
 impl<'de> Visitor<'de> for AnyValueVisitor {
     type Value = AnyValue;
@@ -704,6 +803,11 @@ impl<'de> Visitor<'de> for AnyValueVisitor {
                 AnyValueField::DoubleValue => map
                     .next_value::<Option<Double>>()?
                     .map(|v| AnyValueKind::DoubleValue(v.0)),
+                AnyValueField::ArrayValue | AnyValueField::KvlistValue
+                    if self.level.over_budget =>
+                {
+                    Self::skip_too_deep(&mut map)?
+                }
                 AnyValueField::ArrayValue => map
                     .next_value::<Option<Message<ArrayValue>>>()?
                     .map(|v| AnyValueKind::ArrayValue(v.0)),
@@ -1303,6 +1407,16 @@ mod tests {
     use crate::ingest::limits::Limits;
     use crate::ingest::otlp::convert;
 
+    /// The decoder with the default depth budget, as the server runs it.
+    fn decode_traces(body: &[u8]) -> Result<ExportTraceServiceRequest, JsonDecodeError> {
+        super::decode_traces(body, Limits::default().max_depth)
+    }
+
+    /// The decoder with the default depth budget, as the server runs it.
+    fn decode_logs(body: &[u8]) -> Result<ExportLogsServiceRequest, JsonDecodeError> {
+        super::decode_logs(body, Limits::default().max_depth)
+    }
+
     fn fixture_root() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/otlp")
     }
@@ -1816,27 +1930,87 @@ mod tests {
         assert!(error.to_string().contains("base64"), "{error}");
     }
 
+    /// A value `depth` levels deep: arrays and kvlists by turns, each with
+    /// a scalar beside the deeper value, around `leaf`.
+    fn nested_json(depth: usize, leaf: &str) -> String {
+        let mut value = leaf.to_owned();
+        for level in 0..depth {
+            value = if level % 2 == 0 {
+                format!(r#"{{"kvlistValue":{{"values":[{{"key":"k{level}","value":{value}}}]}}}}"#)
+            } else {
+                format!(r#"{{"arrayValue":{{"values":[{{"intValue":"1"}},{value}]}}}}"#)
+            };
+        }
+        value
+    }
+
+    fn depth_of_first_value(request: ExportTraceServiceRequest) -> usize {
+        let value = first_span(&request).attributes[0]
+            .value
+            .clone()
+            .expect("value");
+        convert::convert_any_value(value).depth()
+    }
+
     #[test]
-    fn nesting_past_the_recursion_limit_is_an_error_not_a_stack_overflow() {
-        let depth = 10_000;
+    fn a_value_at_the_limit_decodes_whole_past_serde_jsons_own_limit() {
+        // 32 levels of values are about 140 levels of JSON.
+        let request = decode_value(&nested_json(32, r#"{"stringValue":"leaf"}"#)).expect("decodes");
+        let value = first_span(&request).attributes[0]
+            .value
+            .clone()
+            .expect("value");
+        let json = String::from_utf8(encode(&value)).expect("UTF-8");
+        assert_eq!(json, nested_json(32, r#"{"stringValue":"leaf"}"#));
+        assert_eq!(depth_of_first_value(request), 32);
+    }
+
+    #[test]
+    fn a_value_past_the_limit_is_cut_one_level_over_it() {
+        for depth in [33, 40, 64, 200] {
+            let request =
+                decode_value(&nested_json(depth, r#"{"stringValue":"leaf"}"#)).expect("decodes");
+            assert_eq!(depth_of_first_value(request), 33, "{depth} levels");
+        }
+    }
+
+    #[test]
+    fn a_hundred_thousand_levels_decode_without_overflowing_the_stack() {
+        let depth = 100_000;
         let value = format!(
             "{}{{}}{}",
             r#"{"arrayValue":{"values":["#.repeat(depth),
             "]}}".repeat(depth)
         );
-        let error = decode_value(&value).expect_err("too deep");
-        assert!(
-            matches!(error, JsonDecodeError::TooDeep { line: 1, .. }),
-            "{error:?}"
-        );
-        assert!(error.to_string().contains("nests too deep"), "{error}");
+        let request = decode_value(&value).expect("decodes");
+        assert_eq!(depth_of_first_value(request), 33);
+        // Deep JSON where no value is expected is skipped, or refused, as
+        // calmly: an unknown field, and a string field given arrays.
+        let deep_arrays = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let unknown = format!(r#"{{"unknownField":{deep_arrays},{IDS}}}"#);
+        decode_traces(traces_with_span(&unknown).as_bytes()).expect("unknown field skipped");
+        let misplaced = format!(r#"{{"name":{deep_arrays}}}"#);
+        decode_traces(traces_with_span(&misplaced).as_bytes()).expect_err("not a string");
+    }
+
+    #[test]
+    fn what_lies_past_the_limit_is_not_read() {
+        // A bad int 40 levels down belongs to a value rejected anyway: the
+        // span is rejected for its depth, not the request for the int.
+        let value = nested_json(40, r#"{"intValue":"x"}"#);
+        let request = decode_value(&value).expect("decodes");
+        assert_eq!(depth_of_first_value(request), 33);
+        // Broken JSON is broken at any depth.
+        let broken = nested_json(40, r#"{"intValue":1,,}"#);
+        assert!(matches!(
+            decode_value(&broken),
+            Err(JsonDecodeError::Syntax { .. })
+        ));
     }
 
     #[test]
     fn a_bad_value_just_inside_the_nesting_limit_is_reported_with_its_path() {
-        // 38 arrayValues put the bad intValue about 125 JSON levels down, so
-        // the second, path-tracking parse runs as deep as any body can reach.
-        let depth = 38;
+        let depth = 32;
         let value = format!(
             "{}{{\"intValue\":\"x\"}}{}",
             r#"{"arrayValue":{"values":["#.repeat(depth),

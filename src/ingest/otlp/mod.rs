@@ -8,4 +8,5 @@ pub mod grpc;
 pub mod grpc_body;
 pub mod http;
 pub mod json;
+pub mod protobuf;
 pub mod signal;

@@ -8,7 +8,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 
-use super::json;
+use bytes::Bytes;
+
+use super::{json, protobuf};
 use crate::ingest::error::IngestError;
 use crate::ingest::pipeline::{ExportOutcome, Ingest};
 use crate::metrics::{self, Signal};
@@ -18,10 +20,17 @@ use crate::metrics::{self, Signal};
 pub trait OtlpSignal {
     const SIGNAL: Signal;
     type Request: prost::Message + Default + Send + 'static;
-    type Response: prost::Message;
+    type Response: prost::Message + 'static;
 
-    /// The request from OTLP JSON (OTLP/HTTP only).
-    fn decode_json(body: &[u8]) -> Result<Self::Request, String>;
+    /// The gRPC service that receives this signal.
+    const GRPC_SERVICE: &'static str;
+
+    /// The request from OTLP protobuf (OTLP/HTTP and gRPC), values cut off
+    /// past `max_depth` levels of nesting (see [`protobuf`]).
+    fn decode_protobuf(body: Bytes, max_depth: usize) -> Result<Self::Request, String>;
+    /// The request from OTLP JSON (OTLP/HTTP only), values cut off as
+    /// [`OtlpSignal::decode_protobuf`] cuts them.
+    fn decode_json(body: &[u8], max_depth: usize) -> Result<Self::Request, String>;
     fn item_count(request: &Self::Request) -> usize;
     fn export(
         ingest: &Ingest,
@@ -37,11 +46,16 @@ pub struct Traces;
 
 impl OtlpSignal for Traces {
     const SIGNAL: Signal = Signal::Traces;
+    const GRPC_SERVICE: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
     type Request = ExportTraceServiceRequest;
     type Response = ExportTraceServiceResponse;
 
-    fn decode_json(body: &[u8]) -> Result<Self::Request, String> {
-        json::decode_traces(body).map_err(|e| e.to_string())
+    fn decode_protobuf(body: Bytes, max_depth: usize) -> Result<Self::Request, String> {
+        protobuf::decode_traces(body, max_depth).map_err(|e| e.to_string())
+    }
+
+    fn decode_json(body: &[u8], max_depth: usize) -> Result<Self::Request, String> {
+        json::decode_traces(body, max_depth).map_err(|e| e.to_string())
     }
 
     fn item_count(request: &Self::Request) -> usize {
@@ -76,11 +90,16 @@ pub struct Logs;
 
 impl OtlpSignal for Logs {
     const SIGNAL: Signal = Signal::Logs;
+    const GRPC_SERVICE: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
     type Request = ExportLogsServiceRequest;
     type Response = ExportLogsServiceResponse;
 
-    fn decode_json(body: &[u8]) -> Result<Self::Request, String> {
-        json::decode_logs(body).map_err(|e| e.to_string())
+    fn decode_protobuf(body: Bytes, max_depth: usize) -> Result<Self::Request, String> {
+        protobuf::decode_logs(body, max_depth).map_err(|e| e.to_string())
+    }
+
+    fn decode_json(body: &[u8], max_depth: usize) -> Result<Self::Request, String> {
+        json::decode_logs(body, max_depth).map_err(|e| e.to_string())
     }
 
     fn item_count(request: &Self::Request) -> usize {
