@@ -20,6 +20,7 @@ mod otlp_json;
 mod prometheus;
 mod query_api;
 mod raw_equivalence;
+mod records_once;
 mod redaction;
 mod replay;
 mod retention;
