@@ -62,12 +62,17 @@ async fn get_call(
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-/// A full-text query SQLite refuses (it cannot, after quoting) is the
-/// client's error; anything else is ours.
+/// A full-text query SQLite still refuses is the client's error; anything
+/// else is ours. Words are split as the index's tokenizer splits them, so
+/// this is left for characters newer than SQLite's Unicode tables.
 pub fn search_error(error: crate::store::ReadError) -> ApiError {
     let text = error.to_string();
     if text.contains("fts5") {
-        return ApiError::invalid("q", "is not a valid search");
+        return ApiError::invalid(
+            "q",
+            "has characters the search index splits differently than expected; \
+             search for the words around them",
+        );
     }
     error.into()
 }

@@ -24,6 +24,7 @@ mod records_once;
 mod redaction;
 mod replay;
 mod retention;
+mod search_words;
 mod security;
 mod self_telemetry;
 mod server;

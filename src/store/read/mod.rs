@@ -1,12 +1,15 @@
 //! Reading stored data back: rows, the packs that hold their bodies, and
 //! the blobs their bodies reference. [`telemetry`] reads spans and log
-//! records, [`calls`] reads calls.
+//! records, [`calls`] reads calls, [`search`] turns typed words into a
+//! query of the calls' full-text index.
 
 mod calls;
+mod search;
 mod stats;
 mod telemetry;
 
 pub use calls::{CallFilter, CallPage, CallSort, Cursor, SortKey, SortValue};
+pub use search::{SearchError, fts_match};
 pub use stats::{GroupBy, GroupKey, GroupStats, Percentiles};
 pub use telemetry::{StoredLog, StoredSpan};
 
