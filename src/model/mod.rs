@@ -5,6 +5,7 @@
 //! looks at it, so the rest of the pipeline never touches wire formats.
 
 pub mod call;
+pub mod finish;
 pub mod ids;
 pub mod telemetry;
 pub mod value;

@@ -9,6 +9,7 @@ mod compare;
 mod content_once;
 mod crash;
 mod exporter;
+mod finish_reasons;
 mod fixtures;
 mod full_disk;
 mod generate;
