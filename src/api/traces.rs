@@ -107,13 +107,13 @@ fn link_tree(spans: &mut [Json_], calls: &[CallColumns]) -> Vec<String> {
 
 /// Resources and scopes already read for this response.
 #[derive(Default)]
-struct Context {
+pub(super) struct Context {
     resources: HashMap<i64, Json_>,
     scopes: HashMap<i64, Json_>,
 }
 
 impl Context {
-    async fn attach(
+    pub(super) async fn attach(
         &mut self,
         state: &ApiState,
         item: &mut Json_,

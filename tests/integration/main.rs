@@ -14,6 +14,7 @@ mod fixtures;
 mod full_disk;
 mod generate;
 mod ingest_roundtrip;
+mod logs_api;
 mod metrics;
 mod openapi;
 mod otlp_compare;
