@@ -119,7 +119,7 @@ async fn produce(
                 }
             };
             let line = match format {
-                Format::Jsonl => serde_json::to_value(&call).ok(),
+                Format::Jsonl => super::calls::full_json(&call).ok(),
                 Format::OpenAiChat => fine_tuning_example(&call),
             };
             if let Some(line) = line {

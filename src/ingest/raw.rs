@@ -22,7 +22,7 @@
 
 use serde_json::{Map, Value as Json};
 
-use crate::model::{Call, CallError, CallId, CallStatus, RawExchange, Source};
+use crate::model::{Call, CallError, CallId, CallStatus, RawExchange, Source, nanos};
 use crate::providers::{RecordedResponse, WireFormat, fill_call};
 
 /// Why a record was refused.
@@ -262,17 +262,19 @@ fn parse_canonical(record: &Json, received_unix_nano: u64) -> Result<Call, Recor
         return Err(RecordError::NotAnObject);
     };
     let given_start = match object.get("start_time_unix_nano") {
-        Some(Json::Number(n)) => Some(
-            n.as_u64()
-                .ok_or_else(|| field("start_time_unix_nano", "must be a positive integer"))?,
-        ),
         None | Some(Json::Null) => optional_time(object, "start_time")?,
-        Some(_) => return Err(field("start_time_unix_nano", "must be an integer")),
+        // As the API writes it (a decimal string), or as a number.
+        Some(value) => Some(nanos::from_json(value).ok_or_else(|| {
+            field(
+                "start_time_unix_nano",
+                "must be Unix nanoseconds, as a decimal string or an integer",
+            )
+        })?),
     };
     let id = record_id(object, given_start)?;
     let start = given_start.unwrap_or(received_unix_nano);
     object.insert("id".into(), Json::String(id.to_string()));
-    object.insert("start_time_unix_nano".into(), Json::from(start));
+    object.insert("start_time_unix_nano".into(), nanos::to_json(start));
     object
         .entry("source")
         .or_insert_with(|| Json::String("raw".into()));
@@ -327,7 +329,8 @@ fn optional_number(
     }
 }
 
-/// A time as RFC 3339 text or Unix nanoseconds.
+/// A time as RFC 3339 text or Unix nanoseconds (an integer, or a string of
+/// digits as the API writes times).
 fn optional_time(
     object: &Map<String, Json>,
     name: &'static str,
@@ -338,7 +341,10 @@ fn optional_time(
             .as_u64()
             .map(Some)
             .ok_or_else(|| field(name, "must be Unix nanoseconds or an RFC 3339 time")),
-        Some(Json::String(text)) => {
+        Some(value @ Json::String(text)) => {
+            if let Some(unix_nano) = nanos::from_json(value) {
+                return Ok(Some(unix_nano));
+            }
             let time = humantime::parse_rfc3339_weak(text)
                 .map_err(|_| field(name, format!("{text:?} is not an RFC 3339 time")))?;
             let since = time

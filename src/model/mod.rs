@@ -7,6 +7,7 @@
 pub mod call;
 pub mod finish;
 pub mod ids;
+pub mod nanos;
 pub mod telemetry;
 pub mod value;
 

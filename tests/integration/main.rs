@@ -16,6 +16,7 @@ mod generate;
 mod ingest_roundtrip;
 mod logs_api;
 mod metrics;
+mod nano_strings;
 mod openapi;
 mod otlp_compare;
 mod otlp_json;
