@@ -196,7 +196,12 @@ fn normalize(decoded: &Decoded, delivery: Delivery) -> Vec<Normalized> {
             });
         }
     }
-    fold_same_calls(out)
+    let mut folded = fold_same_calls(out);
+    for normalized in &mut folded {
+        // As the writer does for every call it stores.
+        normalized.call.normalize_finish_reasons();
+    }
+    folded
 }
 
 /// Folds records of the same API call into one, the way the writer does.

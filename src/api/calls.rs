@@ -10,7 +10,7 @@ use super::ApiState;
 use super::error::ApiError;
 use super::params::{CallFilterParams, param, parse_cursor, parse_limit, parse_sort, query_pairs};
 use crate::auth::Project;
-use crate::model::CallId;
+use crate::model::{Call, CallId, nanos};
 use crate::store::call_record::CallColumns;
 
 pub fn router() -> Router<ApiState> {
@@ -57,17 +57,33 @@ async fn get_call(
         .call(project.id, call_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("call {call_id}")))?;
-    serde_json::to_value(&call)
-        .map(Json)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+    full_json(&call).map(Json)
 }
 
-/// A full-text query SQLite refuses (it cannot, after quoting) is the
-/// client's error; anything else is ours.
+/// A call as `GET /api/v1/calls/{id}` and the export show it: the canonical
+/// call, with its start in milliseconds beside the nanosecond string.
+pub fn full_json(call: &Call) -> Result<Value, ApiError> {
+    let mut json = serde_json::to_value(call).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some(object) = json.as_object_mut() {
+        object.insert(
+            "start_time_ms".into(),
+            json!(nanos::millis(call.start_time_unix_nano)),
+        );
+    }
+    Ok(json)
+}
+
+/// A full-text query SQLite still refuses is the client's error; anything
+/// else is ours. Words are split as the index's tokenizer splits them, so
+/// this is left for characters newer than SQLite's Unicode tables.
 pub fn search_error(error: crate::store::ReadError) -> ApiError {
     let text = error.to_string();
     if text.contains("fts5") {
-        return ApiError::invalid("q", "is not a valid search");
+        return ApiError::invalid(
+            "q",
+            "has characters the search index splits differently than expected; \
+             search for the words around them",
+        );
     }
     error.into()
 }
@@ -87,7 +103,8 @@ pub fn summary_json(c: &CallColumns) -> Value {
         "request_model": c.request_model,
         "response_model": c.response_model,
         "response_id": c.response_id,
-        "start_time_unix_nano": c.start_time_unix_nano,
+        "start_time_unix_nano": nanos::to_json(c.start_time_unix_nano),
+        "start_time_ms": nanos::millis(c.start_time_unix_nano),
         "duration_ms": c.duration_ms,
         "ttft_ms": c.ttft_ms,
         "streaming": c.streaming,

@@ -154,7 +154,7 @@ impl Export {
                 continue;
             };
             let line = match self.format {
-                Format::Jsonl => serde_json::to_value(&call).ok(),
+                Format::Jsonl => super::calls::full_json(&call).ok(),
                 Format::OpenAiChat => fine_tuning_example(&call),
             };
             if let Some(line) = line {

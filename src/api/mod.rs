@@ -8,6 +8,7 @@ pub mod costs;
 pub mod error;
 pub mod export;
 pub mod health;
+pub mod logs;
 pub mod openapi;
 pub mod params;
 pub mod records;
@@ -39,6 +40,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(sessions::router())
         .merge(export::router())
         .merge(traces::router())
+        .merge(logs::router())
         .merge(openapi::router())
         .with_state(state)
 }

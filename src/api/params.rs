@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::error::ApiError;
 use crate::model::{CallStatus, Source, TraceId};
-use crate::store::read::{CallFilter, CallSort, Cursor, SortKey};
+use crate::store::read::{CallFilter, CallSort, Cursor, SortKey, fts_match};
 
 /// A point in time: RFC 3339 (`2026-11-28T10:00:00Z`), integer Unix
 /// nanoseconds, or a duration back from now (`15m`, `24h`, `7d`).
@@ -207,10 +207,9 @@ impl CallFilterParams {
         let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
         let q = match non_empty(&self.q) {
             None => None,
-            Some(text) => Some(
-                fts_query(&text)
-                    .ok_or_else(|| ApiError::invalid("q", "has no words to search for"))?,
-            ),
+            Some(text) => {
+                Some(fts_match(&text).map_err(|error| ApiError::invalid("q", error.to_string()))?)
+            }
         };
         Ok(CallFilter {
             since_unix_nano: self
@@ -250,25 +249,6 @@ impl CallFilterParams {
     }
 }
 
-/// An FTS5 query from what a person typed: every word must appear (words
-/// are quoted, so punctuation is never syntax); a trailing `*` searches by
-/// prefix.
-pub fn fts_query(text: &str) -> Option<String> {
-    let mut terms = Vec::new();
-    for word in text.split_whitespace() {
-        let (word, prefix) = match word.strip_suffix('*') {
-            Some(stem) => (stem, true),
-            None => (word, false),
-        };
-        if word.is_empty() {
-            continue;
-        }
-        let quoted = format!("\"{}\"", word.replace('"', "\"\""));
-        terms.push(if prefix { format!("{quoted}*") } else { quoted });
-    }
-    (!terms.is_empty()).then(|| terms.join(" "))
-}
-
 fn parse_source(text: &str) -> Result<Source, ApiError> {
     Source::parse(text)
         .ok_or_else(|| ApiError::invalid("source", format!("{text:?} is not otlp, raw or replay")))
@@ -306,19 +286,6 @@ mod tests {
             parse_time("until", "yesterday"),
             Err(ApiError::InvalidParameter { name: "until", .. })
         ));
-    }
-
-    #[test]
-    fn typed_words_become_a_safe_fts_query() {
-        assert_eq!(
-            fts_query("don't panic").as_deref(),
-            Some("\"don't\" \"panic\"")
-        );
-        assert_eq!(
-            fts_query("omelet* \"x").as_deref(),
-            Some("\"omelet\"* \"\"\"x\"")
-        );
-        assert_eq!(fts_query("  * "), None);
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub fn router() -> Router<ApiState> {
 /// What a request stored, and the records it refused.
 struct Stored {
     accepted: usize,
+    /// Accepted records that were not stored before (the rest were re-sent).
+    inserted: usize,
     ids: Vec<Value>,
     rejected: Vec<Value>,
 }
@@ -58,6 +60,7 @@ async fn post_calls(
 fn stored_response(stored: Stored) -> Response {
     let Stored {
         accepted,
+        inserted,
         ids,
         rejected,
     } = stored;
@@ -70,7 +73,13 @@ fn stored_response(stored: Stored) -> Response {
         body["ids"] = json!(ids);
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
-    let body = json!({"accepted": accepted, "ids": ids, "rejected": rejected});
+    let body = json!({
+        "accepted": accepted,
+        "stored": inserted,
+        "already_stored": accepted - inserted,
+        "ids": ids,
+        "rejected": rejected,
+    });
     (StatusCode::OK, Json(body)).into_response()
 }
 
@@ -139,16 +148,19 @@ async fn store_records(
         }
     }
     let accepted = calls.len();
+    let mut inserted = 0;
     if accepted > 0 {
-        state
+        inserted = state
             .ingest
             .for_project(project)
             .store_calls(calls)
             .await
-            .map_err(ingest_error)?;
+            .map_err(ingest_error)?
+            .inserted;
     }
     Ok(Stored {
         accepted,
+        inserted,
         ids,
         rejected,
     })

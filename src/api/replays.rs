@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 use super::error::ApiError;
 use super::params::parse_limit;
 use crate::auth::Project;
-use crate::model::{Call, CallId};
+use crate::model::{Call, CallId, nanos};
 use crate::replay::run::{Budget, Item, Run, Selection};
 use crate::replay::summary::{self, RunSummary};
 use crate::replay::{ConfigFile, ReplayError, RunRequest, cancel_run, create_run};
@@ -336,8 +336,10 @@ pub fn run_json(run: &Run, summary: &RunSummary) -> Value {
         "name": run.name,
         "state": run.state.as_str(),
         "stop_reason": run.stop_reason,
-        "created_at_unix_nano": run.created_at_unix_nano,
-        "finished_at_unix_nano": run.finished_at_unix_nano,
+        "created_at_unix_nano": nanos::to_json(run.created_at_unix_nano),
+        "finished_at_unix_nano": run.finished_at_unix_nano.map(nanos::to_json),
+        "created_at_ms": nanos::millis(run.created_at_unix_nano),
+        "finished_at_ms": run.finished_at_unix_nano.map(nanos::millis),
         "targets": targets,
         "repeat": run.spec.repeat,
         "stream": run.spec.stream,

@@ -107,13 +107,13 @@ fn link_tree(spans: &mut [Json_], calls: &[CallColumns]) -> Vec<String> {
 
 /// Resources and scopes already read for this response.
 #[derive(Default)]
-struct Context {
+pub(super) struct Context {
     resources: HashMap<i64, Json_>,
     scopes: HashMap<i64, Json_>,
 }
 
 impl Context {
-    async fn attach(
+    pub(super) async fn attach(
         &mut self,
         state: &ApiState,
         item: &mut Json_,
@@ -134,9 +134,13 @@ impl Context {
     }
 }
 
-/// Nanosecond times are JSON numbers, as in canonical calls.
+/// Nanosecond times are decimal strings, as OTLP/JSON writes them.
 fn nanos(value: u64) -> Json_ {
-    Json_::from(value)
+    crate::model::nanos::to_json(value)
+}
+
+fn millis(value: u64) -> Json_ {
+    json!(crate::model::nanos::millis(value))
 }
 
 pub fn span_json(span: &Span) -> Json_ {
@@ -148,6 +152,8 @@ pub fn span_json(span: &Span) -> Json_ {
         "kind": span.kind,
         "start_time_unix_nano": nanos(span.start_time_unix_nano),
         "end_time_unix_nano": nanos(span.end_time_unix_nano),
+        "start_time_ms": millis(span.start_time_unix_nano),
+        "end_time_ms": millis(span.end_time_unix_nano),
         "status": {"code": span.status.code, "message": span.status.message},
         "trace_state": span.trace_state,
         "flags": span.flags,
@@ -184,6 +190,7 @@ pub fn log_json(record: &LogRecord) -> Json_ {
     json!({
         "time_unix_nano": nanos(record.time_unix_nano),
         "observed_time_unix_nano": nanos(record.observed_time_unix_nano),
+        "time_ms": millis(record.time_unix_nano),
         "trace_id": record.trace_id.map(|id| id.to_hex()),
         "span_id": record.span_id.map(|id| id.to_hex()),
         "event_name": record.event_name,

@@ -189,6 +189,7 @@ mod tests {
             (Method::GET, "/api/v1/calls", Access::Needs(Scope::Read)),
             (Method::GET, "/api/v1/calls/abc", Access::Needs(Scope::Read)),
             (Method::GET, "/api/v1/export", Access::Needs(Scope::Read)),
+            (Method::GET, "/api/v1/logs", Access::Needs(Scope::Read)),
             (Method::GET, "/api/v1/replays", Access::Needs(Scope::Read)),
             (Method::POST, "/api/v1/replays", Access::Needs(Scope::Admin)),
             (

@@ -212,8 +212,10 @@ async fn post_batch(
             refused.push((line, item["error"].as_str().unwrap_or("refused").to_owned()));
         }
         let accepted = records.len() - refused.len();
-        // The API does not tell new from already stored records.
-        return Ok((accepted, 0, refused));
+        let stored = reply["stored"]
+            .as_u64()
+            .map_or(accepted, |n| (n as usize).min(accepted));
+        return Ok((stored, accepted - stored, refused));
     }
 }
 

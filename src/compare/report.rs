@@ -29,7 +29,9 @@ use crate::store::{ReadError, Store};
 pub struct ScoringInfo {
     pub scoring_id: String,
     pub state: ScoringState,
+    #[serde(with = "crate::model::nanos::string")]
     pub created_at_unix_nano: u64,
+    #[serde(with = "crate::model::nanos::optional_string")]
     pub finished_at_unix_nano: Option<u64>,
     pub error: Option<String>,
     pub spec: Option<ScoringSpec>,

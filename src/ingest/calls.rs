@@ -25,8 +25,16 @@ pub struct Normalized {
     pub link_keys: Vec<SpanKey>,
 }
 
+/// What every call gets before it is stored, whichever path made it (OTLP,
+/// the linker, raw records, replays): finish reasons in OpenTelemetry's
+/// words, and a price.
+pub fn complete(call: &mut Call, prices: &PriceTable) {
+    call.normalize_finish_reasons();
+    price(call, prices);
+}
+
 /// Prices a call from the table, unless its source already said what it cost.
-pub fn price(call: &mut Call, prices: &PriceTable) {
+fn price(call: &mut Call, prices: &PriceTable) {
     if call.cost_usd.is_none() {
         call.cost_usd = prices.cost(call);
     }
@@ -69,7 +77,7 @@ pub fn normalize(
     }
     let mut calls = fold_same_calls(found);
     for new_call in &mut calls {
-        price(&mut new_call.call, prices);
+        complete(&mut new_call.call, prices);
     }
     Normalized { calls, link_keys }
 }

@@ -111,7 +111,7 @@ async fn link_project(
     for (key, version) in keys {
         let mut derived = derive(store, &mut context, project_id, key).await?;
         if let Some(derived) = &mut derived {
-            super::calls::price(&mut derived.call, prices);
+            super::calls::complete(&mut derived.call, prices);
         }
         if let Some(derived) = &derived {
             // Two spans of one round may fold the same calls; the second

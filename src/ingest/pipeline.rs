@@ -271,7 +271,7 @@ async fn encode_calls(
                 .into_iter()
                 .map(|mut call| {
                     redaction.redact_call(&mut call);
-                    calls::price(&mut call, &prices);
+                    calls::complete(&mut call, &prices);
                     calls::NewCall {
                         call,
                         aliases: Vec::new(),

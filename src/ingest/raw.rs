@@ -15,12 +15,14 @@
 //! returns, e.g. from an export).
 //!
 //! A record's id is its `id`, or is derived from its `idempotency_key` (or,
-//! without one, from its whole content) and start time, so sending the same
-//! record twice stores it once.
+//! without one, from its whole content) and the start time the record
+//! itself gives, so sending the same record twice stores it once. It never
+//! depends on when the record arrived: a record without a start time is
+//! stored at its arrival time, but its id is the same on every re-send.
 
 use serde_json::{Map, Value as Json};
 
-use crate::model::{Call, CallError, CallId, CallStatus, RawExchange, Source};
+use crate::model::{Call, CallError, CallId, CallStatus, RawExchange, Source, nanos};
 use crate::providers::{RecordedResponse, WireFormat, fill_call};
 
 /// Why a record was refused.
@@ -83,9 +85,10 @@ fn parse_exchange(
             ));
         }
     };
-    let times = Times::read(object, received_unix_nano)?;
+    let times = Times::read(object)?;
     let id = record_id(object, times.start_unix_nano)?;
-    let mut call = Call::new(id, Source::Raw, times.start_unix_nano);
+    let start_unix_nano = times.start_unix_nano.unwrap_or(received_unix_nano);
+    let mut call = Call::new(id, Source::Raw, start_unix_nano);
     fill_call(&mut call, format, request, response.as_ref()).map_err(|error| {
         RecordError::Request {
             format: format.as_str(),
@@ -125,12 +128,14 @@ fn wire_format(provider: Option<&str>, request: &Json) -> Result<WireFormat, Rec
 
 /// Start, end and duration, in whichever combination the record gives.
 struct Times {
-    start_unix_nano: u64,
+    /// The start the record gives, directly or through its end time; none
+    /// when it gives neither.
+    start_unix_nano: Option<u64>,
     duration_ms: Option<f64>,
 }
 
 impl Times {
-    fn read(object: &Map<String, Json>, received_unix_nano: u64) -> Result<Times, RecordError> {
+    fn read(object: &Map<String, Json>) -> Result<Times, RecordError> {
         let start = optional_time(object, "start_time")?;
         let end = optional_time(object, "end_time")?;
         let duration_ms = optional_number(object, "duration_ms")?;
@@ -144,12 +149,12 @@ impl Times {
                 if end < start {
                     return Err(field("end_time", "is before start_time"));
                 }
-                (start, Some((end - start) as f64 / 1e6))
+                (Some(start), Some((end - start) as f64 / 1e6))
             }
-            (Some(start), _, duration) => (start, duration),
-            (None, Some(end), Some(ms)) => (end.saturating_sub((ms * 1e6) as u64), Some(ms)),
-            (None, Some(end), None) => (end, None),
-            (None, None, duration) => (received_unix_nano, duration),
+            (Some(start), _, duration) => (Some(start), duration),
+            (None, Some(end), Some(ms)) => (Some(end.saturating_sub((ms * 1e6) as u64)), Some(ms)),
+            (None, Some(end), None) => (Some(end), None),
+            (None, None, duration) => (None, duration),
         };
         Ok(Times {
             start_unix_nano: start,
@@ -159,8 +164,15 @@ impl Times {
 }
 
 /// The record's id: given, or derived from its idempotency key, or from its
-/// content, so re-sending a record never stores it twice.
-fn record_id(object: &Map<String, Json>, start_unix_nano: u64) -> Result<CallId, RecordError> {
+/// content, so re-sending a record never stores it twice. The time part of
+/// the id is the record's own start time (ids of records that give one are
+/// unchanged from earlier versions, so re-importing an old file stays
+/// harmless), or zero without one: the arrival time would make every
+/// re-send a new call.
+fn record_id(
+    object: &Map<String, Json>,
+    start_unix_nano: Option<u64>,
+) -> Result<CallId, RecordError> {
     if let Some(id) = optional_string(object, "id")? {
         return id
             .parse()
@@ -170,7 +182,10 @@ fn record_id(object: &Map<String, Json>, start_unix_nano: u64) -> Result<CallId,
         Some(key) => format!("key:{key}"),
         None => format!("content:{}", Json::Object(object.clone())),
     };
-    Ok(CallId::derived(start_unix_nano, seed.as_bytes()))
+    Ok(CallId::derived(
+        start_unix_nano.unwrap_or(0),
+        seed.as_bytes(),
+    ))
 }
 
 /// Status, error, service, session, user, tags and metadata, which override
@@ -246,18 +261,20 @@ fn parse_canonical(record: &Json, received_unix_nano: u64) -> Result<Call, Recor
     let Some(object) = record.as_object_mut() else {
         return Err(RecordError::NotAnObject);
     };
-    let start = match object.get("start_time_unix_nano") {
-        Some(Json::Number(n)) => n
-            .as_u64()
-            .ok_or_else(|| field("start_time_unix_nano", "must be a positive integer"))?,
-        None | Some(Json::Null) => {
-            optional_time(object, "start_time")?.unwrap_or(received_unix_nano)
-        }
-        Some(_) => return Err(field("start_time_unix_nano", "must be an integer")),
+    let given_start = match object.get("start_time_unix_nano") {
+        None | Some(Json::Null) => optional_time(object, "start_time")?,
+        // As the API writes it (a decimal string), or as a number.
+        Some(value) => Some(nanos::from_json(value).ok_or_else(|| {
+            field(
+                "start_time_unix_nano",
+                "must be Unix nanoseconds, as a decimal string or an integer",
+            )
+        })?),
     };
-    let id = record_id(object, start)?;
+    let id = record_id(object, given_start)?;
+    let start = given_start.unwrap_or(received_unix_nano);
     object.insert("id".into(), Json::String(id.to_string()));
-    object.insert("start_time_unix_nano".into(), Json::from(start));
+    object.insert("start_time_unix_nano".into(), nanos::to_json(start));
     object
         .entry("source")
         .or_insert_with(|| Json::String("raw".into()));
@@ -312,7 +329,8 @@ fn optional_number(
     }
 }
 
-/// A time as RFC 3339 text or Unix nanoseconds.
+/// A time as RFC 3339 text or Unix nanoseconds (an integer, or a string of
+/// digits as the API writes times).
 fn optional_time(
     object: &Map<String, Json>,
     name: &'static str,
@@ -323,7 +341,10 @@ fn optional_time(
             .as_u64()
             .map(Some)
             .ok_or_else(|| field(name, "must be Unix nanoseconds or an RFC 3339 time")),
-        Some(Json::String(text)) => {
+        Some(value @ Json::String(text)) => {
+            if let Some(unix_nano) = nanos::from_json(value) {
+                return Ok(Some(unix_nano));
+            }
             let time = humantime::parse_rfc3339_weak(text)
                 .map_err(|_| field(name, format!("{text:?} is not an RFC 3339 time")))?;
             let since = time
@@ -371,6 +392,23 @@ mod tests {
             call.id,
             "same record, same id"
         );
+    }
+
+    #[test]
+    fn a_record_without_a_time_has_the_same_id_whenever_it_arrives() {
+        let keyed = json!({"request": {"model": "m", "messages": []}, "idempotency_key": "k"});
+        let first = parse_record(&keyed, 1_000_000_000).expect("valid");
+        let again = parse_record(&keyed, 9_000_000_000).expect("valid");
+        assert_eq!(first.id, again.id);
+        assert_eq!(
+            first.start_time_unix_nano, 1_000_000_000,
+            "stored at arrival"
+        );
+        let unkeyed = json!({"request": {"model": "m", "messages": []}});
+        let first = parse_record(&unkeyed, 1_000_000_000).expect("valid");
+        assert_eq!(first.id, parse_record(&unkeyed, 2).expect("valid").id);
+        let other = json!({"request": {"model": "n", "messages": []}});
+        assert_ne!(first.id, parse_record(&other, 2).expect("valid").id);
     }
 
     #[test]

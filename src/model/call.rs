@@ -317,6 +317,7 @@ pub struct Call {
     pub request_model: Option<String>,
     pub response_model: Option<String>,
     pub response_id: Option<String>,
+    #[serde(with = "super::nanos::string")]
     pub start_time_unix_nano: u64,
     pub duration_ms: Option<f64>,
     pub ttft_ms: Option<f64>,

@@ -5,7 +5,9 @@
 //! looks at it, so the rest of the pipeline never touches wire formats.
 
 pub mod call;
+pub mod finish;
 pub mod ids;
+pub mod nanos;
 pub mod telemetry;
 pub mod tool_choice;
 pub mod value;

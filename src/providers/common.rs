@@ -88,17 +88,10 @@ pub(crate) fn arguments_to_string(arguments: &Json) -> String {
 }
 
 /// The OTel finish-reason word for a provider's own word; unknown words are
-/// kept as they are.
+/// kept as they are. One mapping for the whole product: ingest normalizes
+/// every stored call with the same one.
 pub(crate) fn otel_finish_reason(provider_word: &str) -> String {
-    let word = match provider_word {
-        "stop" | "end_turn" | "stop_sequence" | "completed" => "stop",
-        "length" | "max_tokens" | "max_output_tokens" | "model_context_window_exceeded" => "length",
-        "tool_calls" | "function_call" | "tool_use" => "tool_call",
-        "content_filter" | "refusal" => "content_filter",
-        "error" | "failed" => "error",
-        other => other,
-    };
-    word.to_owned()
+    crate::model::finish::normalized_finish_reason(provider_word)
 }
 
 /// Splits `data:<mime>;base64,<data>` into its MIME type and data.

@@ -294,3 +294,55 @@ async fn grpc_all_bad_is_invalid_argument() {
         .expect("an empty export is fine");
     assert!(empty.into_inner().partial_success.is_none());
 }
+
+/// Issue 20: SDKs with metrics on got a bare 404 every interval. They now
+/// get a status they do not retry, in their own encoding, saying what to
+/// set; and the traces sent beside them are unaffected.
+#[tokio::test]
+async fn metrics_are_refused_with_what_to_set_in_the_request_encoding() {
+    let server = TestServer::start().await;
+    let before = good(&server).await;
+    // A minimal ExportMetricsServiceRequest: one empty ResourceMetrics.
+    let metrics = vec![0x0a, 0x00];
+    for (content_type, protobuf) in [
+        ("application/x-protobuf", true),
+        ("application/json", false),
+    ] {
+        let response = reqwest::Client::new()
+            .post(server.url("/v1/metrics"))
+            .header("content-type", content_type)
+            .body(if protobuf {
+                metrics.clone()
+            } else {
+                br#"{"resourceMetrics":[]}"#.to_vec()
+            })
+            .send()
+            .await
+            .expect("send");
+        let status = response.status().as_u16();
+        let header = response.headers()["content-type"].to_str().expect("type");
+        assert_eq!(header, content_type);
+        let body = response.bytes().await.expect("body");
+        assert_eq!(status, 501, "not one of OTLP's retryable 429/502/503/504");
+        let (code, message) = if protobuf {
+            let rpc = RpcStatus::decode(body.as_ref()).expect("google.rpc.Status");
+            (rpc.code, rpc.message)
+        } else {
+            let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON status");
+            (
+                json["code"].as_i64().expect("code") as i32,
+                json["message"].as_str().expect("message").to_owned(),
+            )
+        };
+        assert_eq!(code, 12, "UNIMPLEMENTED");
+        assert!(
+            message.contains("does not store metrics")
+                && message.contains("OTEL_METRICS_EXPORTER=none")
+                && message.contains("Collector"),
+            "{message}"
+        );
+    }
+    assert_stored(&server, &before).await;
+    let after = good(&server).await;
+    assert_stored(&server, &after).await;
+}

@@ -75,7 +75,12 @@ async fn calls_of(server: &TestServer, traces: &[u8]) -> Vec<Value> {
             calls.push(call);
         }
     }
-    calls.sort_by_key(|c| c["start_time_unix_nano"].as_u64().unwrap_or(0));
+    calls.sort_by_key(|c| {
+        c["start_time_unix_nano"]
+            .as_str()
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(0)
+    });
     calls
 }
 

@@ -167,8 +167,8 @@ fn same_log(api: &Value, fixture: &Value) -> bool {
         .as_str()
         .unwrap_or_default()
         .to_lowercase();
-    api["time_unix_nano"].as_u64() == Some(time)
-        && api["observed_time_unix_nano"].as_u64() == Some(observed)
+    api["time_unix_nano"].as_str() == Some(time.to_string().as_str())
+        && api["observed_time_unix_nano"].as_str() == Some(observed.to_string().as_str())
         && api["span_id"].as_str().unwrap_or_default() == span_id
 }
 

@@ -109,6 +109,10 @@ async fn every_documented_operation_answers_as_documented() {
         &trace,
     );
 
+    let (status, logs) = get(&server, "/api/v1/logs?limit=1000").await;
+    assert!(!logs["logs"].as_array().expect("logs").is_empty(), "{logs}");
+    assert_valid(&document, "/api/v1/logs", "get", status, &logs);
+
     let (status, session) = get(&server, "/api/v1/sessions/openapi-session").await;
     assert_valid(&document, "/api/v1/sessions/{id}", "get", status, &session);
 
@@ -143,6 +147,7 @@ async fn documented_errors_have_the_documented_shape() {
             404,
         ),
         ("/api/v1/traces/0123", "/api/v1/traces/{trace_id}", 400),
+        ("/api/v1/logs?severity=loud", "/api/v1/logs", 400),
         ("/api/v1/sessions/nobody", "/api/v1/sessions/{id}", 404),
         ("/api/v1/stats?group_by=week", "/api/v1/stats", 400),
     ];

@@ -31,6 +31,14 @@ fn record(i: u64, service: &str, model: &str, duration_ms: f64, input: i64, outp
     })
 }
 
+/// A call's start, which the API writes as a decimal string.
+fn start_of(call: &Value) -> u64 {
+    call["start_time_unix_nano"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("start_time_unix_nano is a decimal string: {call}"))
+}
+
 async fn post(server: &TestServer, body: &Value) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(server.url("/api/v1/calls"))
@@ -380,10 +388,7 @@ async fn export_streams_every_call_and_parses_back() {
         lines[0], one,
         "an exported line is the call as the API returns it"
     );
-    let starts: Vec<u64> = lines
-        .iter()
-        .map(|l| l["start_time_unix_nano"].as_u64().expect("start"))
-        .collect();
+    let starts: Vec<u64> = lines.iter().map(start_of).collect();
     assert!(starts.windows(2).all(|w| w[0] <= w[1]), "oldest first");
 
     let text = reqwest::get(
@@ -501,10 +506,7 @@ async fn a_session_lists_its_calls_in_order_with_totals() {
     let calls = session["calls"].as_array().expect("calls");
     assert_eq!(calls.len(), 4);
     assert!(session["next_cursor"].is_string());
-    let starts: Vec<u64> = calls
-        .iter()
-        .map(|c| c["start_time_unix_nano"].as_u64().expect("start"))
-        .collect();
+    let starts: Vec<u64> = calls.iter().map(start_of).collect();
     assert!(starts.windows(2).all(|w| w[0] < w[1]), "oldest first");
     let (status, _) = get(&loaded.server, "/api/v1/sessions/nobody").await;
     assert_eq!(status, 404);

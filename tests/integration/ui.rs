@@ -533,22 +533,28 @@ async fn trace_page_shows_every_span(browser: &Browser, server: &TestServer, cal
         "every span of trace {trace_id}, nested"
     );
 
-    // Bars sit where the span's times put them.
+    // Bars sit where the span's times put them. Times are exact decimal
+    // strings (issue 20: a JSON number loses the last digits).
+    let nanos = |s: &Value, key: &str| -> f64 {
+        s[key]
+            .as_str()
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{key} is a decimal string: {s}")) as f64
+    };
     let start = spans
         .iter()
-        .map(|s| s["start_time_unix_nano"].as_f64().expect("start"))
+        .map(|s| nanos(s, "start_time_unix_nano"))
         .fold(f64::MAX, f64::min);
     let end = spans
         .iter()
-        .map(|s| s["end_time_unix_nano"].as_f64().expect("end"))
+        .map(|s| nanos(s, "end_time_unix_nano"))
         .fold(f64::MIN, f64::max);
     let lefts = browser
         .js("return Object.fromEntries([...document.querySelectorAll('.waterfall-rows [data-span-id]')].map(r => [r.dataset.spanId, parseFloat(r.querySelector('.span-bar').style.left)]));")
         .await;
     for span in spans {
-        let expected = (span["start_time_unix_nano"].as_f64().expect("start") - start)
-            / (end - start).max(1.0)
-            * 100.0;
+        let expected =
+            (nanos(span, "start_time_unix_nano") - start) / (end - start).max(1.0) * 100.0;
         let shown = lefts[span["span_id"].as_str().expect("id")]
             .as_f64()
             .expect("left");

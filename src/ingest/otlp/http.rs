@@ -1,6 +1,8 @@
 //! OTLP/HTTP: `POST /v1/traces` and `POST /v1/logs`, protobuf or JSON,
 //! optionally gzip-compressed. The response (success, partial success or
 //! error status) is written in the request's encoding, as the spec asks.
+//! `POST /v1/metrics` is answered with a permanent error that says how to
+//! stop sending metrics: reprise does not store them.
 
 use std::time::Instant;
 
@@ -28,6 +30,7 @@ pub fn router(ingest: Ingest) -> Router {
     Router::new()
         .route("/v1/traces", post(export::<Traces>))
         .route("/v1/logs", post(export::<Logs>))
+        .route("/v1/metrics", post(refuse_metrics))
         .with_state(ingest)
 }
 
@@ -125,6 +128,24 @@ async fn export<S: OtlpSignal>(
         }
         Err(error) => error_response(&error, format),
     }
+}
+
+/// What an SDK exporting metrics to reprise is told, once per interval.
+pub const METRICS_NOT_STORED: &str = "reprise does not store metrics, only traces and logs: \
+    set OTEL_METRICS_EXPORTER=none in the application, or send metrics elsewhere \
+    (drop them from the Collector pipeline that exports to reprise)";
+
+/// Metrics are refused with a status OTLP exporters do not retry (501;
+/// only 429, 502, 503 and 504 are retried), in the request's encoding, so
+/// an SDK logs why instead of a bare 404 and does not resend the data.
+async fn refuse_metrics(headers: HeaderMap) -> Response {
+    let protobuf = matches!(Format::from_headers(&headers), Ok(Format::Protobuf));
+    status_response(
+        StatusCode::NOT_IMPLEMENTED,
+        tonic::Code::Unimplemented,
+        METRICS_NOT_STORED.to_owned(),
+        protobuf,
+    )
 }
 
 async fn read_body(

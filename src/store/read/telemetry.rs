@@ -25,7 +25,7 @@ pub struct StoredLog {
 const SPAN_COLUMNS: &str = "span_id, parent_span_id, name, kind, start_time_unix_nano, \
     end_time_unix_nano, status_code, resource_id, scope_id, pack_id, body_offset, body_length";
 
-const LOG_COLUMNS: &str = "time_unix_nano, span_id, severity_number, resource_id, scope_id, \
+pub(super) const LOG_COLUMNS: &str = "time_unix_nano, span_id, severity_number, resource_id, scope_id, \
     pack_id, body_offset, body_length";
 
 fn slot(row: &SqliteRow, offset: &str, length: &str) -> Result<Slot, ReadError> {
@@ -152,24 +152,34 @@ impl Reader {
     ) -> Result<Vec<StoredLog>, ReadError> {
         let mut records = Vec::with_capacity(rows.len());
         for row in rows {
-            let columns = LogColumns {
-                time_unix_nano: row.try_get::<i64, _>("time_unix_nano")? as u64,
-                trace_id: Some(trace_id),
-                span_id: span_id_column(row.try_get("span_id")?)?,
-                severity_number: row.try_get("severity_number")?,
-            };
-            let body = StoredLogBody::decode(
-                self.record(slot(&row, "body_offset", "body_length")?)
-                    .await?
-                    .as_slice(),
-            )?;
-            let blobs = self.blobs(&body.hashes()).await?;
-            records.push(StoredLog {
-                record: columns.into_record(&body, &blobs)?,
-                resource_id: row.try_get("resource_id")?,
-                scope_id: row.try_get("scope_id")?,
-            });
+            records.push(self.log_from_row(&row, Some(trace_id)).await?);
         }
         Ok(records)
+    }
+
+    /// A log record from a row with [`LOG_COLUMNS`]; its trace id is given
+    /// by the caller, who knows it or read it from the row.
+    pub(super) async fn log_from_row(
+        &self,
+        row: &SqliteRow,
+        trace_id: Option<TraceId>,
+    ) -> Result<StoredLog, ReadError> {
+        let columns = LogColumns {
+            time_unix_nano: row.try_get::<i64, _>("time_unix_nano")? as u64,
+            trace_id,
+            span_id: span_id_column(row.try_get("span_id")?)?,
+            severity_number: row.try_get("severity_number")?,
+        };
+        let body = StoredLogBody::decode(
+            self.record(slot(row, "body_offset", "body_length")?)
+                .await?
+                .as_slice(),
+        )?;
+        let blobs = self.blobs(&body.hashes()).await?;
+        Ok(StoredLog {
+            record: columns.into_record(&body, &blobs)?,
+            resource_id: row.try_get("resource_id")?,
+            scope_id: row.try_get("scope_id")?,
+        })
     }
 }

@@ -64,6 +64,15 @@ export function dateOf(nanos) {
   return new Date(millis);
 }
 
+/**
+ * Milliseconds between two Unix nanosecond times, exact to the nanosecond:
+ * the API writes them as strings, which Numbers could not hold exactly.
+ */
+export function msBetween(startNanos, endNanos) {
+  if (startNanos == null || endNanos == null) return null;
+  return Number(BigInt(endNanos) - BigInt(startNanos)) / 1e6;
+}
+
 const pad = (n, width = 2) => String(n).padStart(width, "0");
 
 /** Local time "2026-11-28 10:04:05.123". */

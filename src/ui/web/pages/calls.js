@@ -14,7 +14,7 @@ const PAGE_SIZE = 50;
 const POLL_MS = 4000;
 
 const SORTS = {
-  time: (c) => c.start_time_unix_nano ?? -1,
+  time: (c) => c.start_time_ms ?? -1,
   latency: (c) => c.duration_ms ?? -1,
   tokens: (c) => fmt.totalTokens(c.usage) ?? 0,
   cost: (c) => c.cost_usd ?? -1,

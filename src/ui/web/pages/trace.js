@@ -28,10 +28,11 @@ export async function render(main, { params, signal }) {
   let start = Infinity;
   let end = -Infinity;
   for (const span of trace.spans) {
-    start = Math.min(start, span.start_time_unix_nano);
-    end = Math.max(end, span.end_time_unix_nano, span.start_time_unix_nano);
+    start = Math.min(start, span.start_time_ms);
+    end = Math.max(end, span.end_time_ms, span.start_time_ms);
   }
-  const total = Math.max(end - start, 1);
+  // In milliseconds; a trace of instantaneous spans still has a width.
+  const total = Math.max(end - start, 1e-6);
   const services = new Set(trace.spans.map(serviceOf).filter(Boolean));
 
   const detail = h("div", { class: "span-detail" }, h("p", { class: "muted" }, "Select a span to see its attributes."));
@@ -49,9 +50,9 @@ export async function render(main, { params, signal }) {
   for (const span of trace.spans) walk(span.span_id, 0);
 
   function spanRow(span, depth) {
-    const offset = ((span.start_time_unix_nano - start) / total) * 100;
-    const width = Math.max(((span.end_time_unix_nano - span.start_time_unix_nano) / total) * 100, 0.3);
-    const duration = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6;
+    const offset = ((span.start_time_ms - start) / total) * 100;
+    const duration = fmt.msBetween(span.start_time_unix_nano, span.end_time_unix_nano);
+    const width = Math.max((duration / total) * 100, 0.3);
     const call = span.call_id ? calls.get(span.call_id) : null;
     const failed = span.status && span.status.code === 2;
     const row = h("div", {
@@ -87,7 +88,7 @@ export async function render(main, { params, signal }) {
         ["Parent", span.parent_span_id ? h("span", { class: "mono" }, span.parent_span_id) : null],
         ["Kind", kindName(span.kind)],
         ["Start", fmt.timestamp(span.start_time_unix_nano)],
-        ["Duration", fmt.ms((span.end_time_unix_nano - span.start_time_unix_nano) / 1e6)],
+        ["Duration", fmt.ms(fmt.msBetween(span.start_time_unix_nano, span.end_time_unix_nano))],
         ["Status", span.status ? `${["unset", "ok", "error"][span.status.code] || span.status.code}${span.status.message ? `: ${span.status.message}` : ""}` : null],
         ["Scope", span.scope && span.scope.name],
         ["LLM call", span.call_id ? link(`/calls/${encodeURIComponent(span.call_id)}`, h("span", { class: "mono" }, span.call_id)) : null],

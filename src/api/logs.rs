@@ -1,0 +1,129 @@
+//! `GET /api/v1/logs`: log records by filter, newest first, a page at a
+//! time. Each record is shown as in a trace (`GET /api/v1/traces/{id}`),
+//! with its resource and scope. Records without a trace id are readable
+//! only here.
+
+use axum::extract::{RawQuery, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::ApiState;
+use super::error::ApiError;
+use super::params::{param, parse_limit, parse_time, query_pairs};
+use super::traces::{Context, log_json};
+use crate::auth::Project;
+use crate::model::TraceId;
+use crate::store::read::{LogCursor, LogFilter};
+
+pub fn router() -> Router<ApiState> {
+    Router::new().route("/api/v1/logs", get(list_logs))
+}
+
+#[tracing::instrument(skip_all)]
+async fn list_logs(
+    State(state): State<ApiState>,
+    project: Project,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let pairs = query_pairs(query.as_deref());
+    let filter = parse_filter(&pairs)?;
+    let limit = parse_limit(param(&pairs, "limit"), 50, 1000)?;
+    let ascending = match param(&pairs, "order") {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "order",
+                format!("{other:?} is not asc or desc"),
+            ));
+        }
+    };
+    let cursor = match param(&pairs, "cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(text) => {
+            let cursor = LogCursor::decode(text)
+                .ok_or_else(|| ApiError::invalid("cursor", "not a cursor this API returned"))?;
+            if cursor.ascending != ascending {
+                return Err(ApiError::invalid(
+                    "cursor",
+                    "was returned for another order",
+                ));
+            }
+            Some(cursor)
+        }
+    };
+    let page = state
+        .store
+        .reader
+        .list_logs(project.id, &filter, ascending, limit, cursor)
+        .await?;
+    let mut context = Context::default();
+    let mut logs = Vec::with_capacity(page.logs.len());
+    for item in page.logs {
+        let mut log = log_json(&item.record);
+        context
+            .attach(&state, &mut log, item.resource_id, item.scope_id)
+            .await?;
+        logs.push(log);
+    }
+    Ok(Json(json!({
+        "logs": logs,
+        "next_cursor": page.next_cursor.map(|c| c.encode()),
+    })))
+}
+
+/// The filter parameters; anything else but paging is refused by name, so
+/// a typo never silently widens a query.
+fn parse_filter(pairs: &[(String, String)]) -> Result<LogFilter, ApiError> {
+    let mut filter = LogFilter::default();
+    let non_empty = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+    for (name, value) in pairs {
+        match name.as_str() {
+            "since" => filter.since_unix_nano = Some(parse_time("since", value)?),
+            "until" => filter.until_unix_nano = Some(parse_time("until", value)?),
+            "service" => filter.service = non_empty(value),
+            "severity" => filter.min_severity_number = Some(parse_severity(value)?),
+            "event_name" => filter.event_name = non_empty(value),
+            "trace_id" => {
+                let trace_id =
+                    TraceId::from_hex(value).map_err(|e| ApiError::invalid("trace_id", e))?;
+                filter.trace_id = Some(trace_id);
+            }
+            "q" => filter.text = non_empty(value.trim()),
+            "limit" | "cursor" | "order" => {}
+            other => return Err(ApiError::invalid_name(other)),
+        }
+    }
+    Ok(filter)
+}
+
+/// The lowest severity to list: an OTLP severity number (1–24) or a name,
+/// which stands for the lowest number of its range (`warn` is 13, so
+/// `WARN2`–`WARN4` records are included).
+fn parse_severity(text: &str) -> Result<i32, ApiError> {
+    let trimmed = text.trim();
+    if let Ok(number) = trimmed.parse::<i32>() {
+        if (1..=24).contains(&number) {
+            return Ok(number);
+        }
+        return Err(ApiError::invalid("severity", "must be between 1 and 24"));
+    }
+    let number = match trimmed.to_ascii_lowercase().as_str() {
+        "trace" => 1,
+        "debug" => 5,
+        "info" => 9,
+        "warn" | "warning" => 13,
+        "error" => 17,
+        "fatal" => 21,
+        _ => {
+            return Err(ApiError::invalid(
+                "severity",
+                format!(
+                    "{text:?} is not trace, debug, info, warn, error, fatal or a number from 1 to 24"
+                ),
+            ));
+        }
+    };
+    Ok(number)
+}
