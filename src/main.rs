@@ -21,17 +21,37 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The server's log is its output; the other commands print for people
+    // and log only what goes wrong.
+    let default_level = match cli.command {
+        Command::Serve(_) | Command::Dev(_) => "info",
+        _ => "warn",
+    };
     let result = runtime.block_on(async {
-        let _telemetry = reprise::telemetry::init();
+        let _telemetry = reprise::telemetry::init(default_level);
         run(cli).await
     });
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_chain(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once: many messages already end with
+/// their cause's text, which anyhow's `{:#}` would repeat.
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

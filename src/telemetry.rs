@@ -1,8 +1,9 @@
 //! reprise's own telemetry.
 //!
 //! Logs: structured, through `tracing`, to stderr. The level comes from
-//! `RUST_LOG` (default `info`); `REPRISE_LOG_FORMAT=json` gives one JSON
-//! object per line.
+//! `RUST_LOG`, by default `info` for the server and `warn` for the other
+//! commands, whose output is for people; colours only on a terminal;
+//! `REPRISE_LOG_FORMAT=json` gives one JSON object per line.
 //!
 //! Traces: exported through `tracing-opentelemetry` when the standard
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`)
@@ -40,12 +41,16 @@ impl Drop for Telemetry {
     }
 }
 
-/// Sets up logging, and trace export if the environment asks for it. Call
-/// from inside the Tokio runtime.
-pub fn init() -> Telemetry {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Sets up logging at `default_level` unless `RUST_LOG` says otherwise, and
+/// trace export if the environment asks for it. Call from inside the Tokio
+/// runtime.
+pub fn init(default_level: &str) -> Telemetry {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let json = std::env::var("REPRISE_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let fmt = if json {
         fmt.json().boxed()
     } else {

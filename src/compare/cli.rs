@@ -26,7 +26,7 @@ pub async fn run(args: &CompareArgs) -> anyhow::Result<()> {
             rescore: args.rescore,
         })?)
     };
-    let store = Store::open(&StoreOptions::new(args.db.clone())).await?;
+    let store = Store::open(&StoreOptions::existing(args.db.clone())).await?;
     // The CLI works in the default project, as `reprise replay` does.
     let project_id = crate::auth::DEFAULT_PROJECT_ID;
     let result = compare(&store, project_id, args, &file, options).await;

@@ -37,7 +37,7 @@ pub async fn run(args: &ReplayArgs, interrupt: impl Future<Output = ()>) -> anyh
     } else {
         None
     };
-    let store = Store::open(&StoreOptions::new(args.db.clone())).await?;
+    let store = Store::open(&StoreOptions::existing(args.db.clone())).await?;
     let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
     let ingest = Ingest::new(store.clone(), Limits::default(), prices);
     let project_id = ingest.project_id;

@@ -68,6 +68,9 @@ pub struct StoreOptions {
     pub soft_limit_bytes: Option<u64>,
     /// See [`blobs::TOUCH_AFTER`].
     pub touch_after: Duration,
+    /// Refuse a missing file instead of creating an empty one: for commands
+    /// that only work on data already stored (replay, compare).
+    pub must_exist: bool,
 }
 
 impl StoreOptions {
@@ -91,12 +94,26 @@ impl StoreOptions {
             hard_limit_bytes: None,
             soft_limit_bytes: None,
             touch_after: blobs::TOUCH_AFTER,
+            must_exist: false,
+        }
+    }
+
+    /// Options for a command that reads what is stored: a missing file is
+    /// an error, not a new empty database.
+    pub fn existing(path: impl Into<PathBuf>) -> Self {
+        Self {
+            must_exist: true,
+            ..Self::new(path)
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    #[error(
+        "no database at {path}: give --db the file `reprise serve` stores into (its default is ./reprise.db)"
+    )]
+    Missing { path: PathBuf },
     #[error("cannot open database {path}: {source}")]
     Open { path: PathBuf, source: sqlx::Error },
     #[error("cannot migrate database {path} to the current schema: {source}")]
@@ -125,6 +142,9 @@ impl Store {
     /// Opens (creating if needed) and migrates the database, and starts the writer.
     pub async fn open(options: &StoreOptions) -> Result<Store, OpenError> {
         let path = options.path.clone();
+        if options.must_exist && !path.exists() {
+            return Err(OpenError::Missing { path });
+        }
         let open_error = |source| OpenError::Open {
             path: path.clone(),
             source,

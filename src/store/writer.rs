@@ -213,7 +213,8 @@ impl WriteQueue {
 /// Past this size the writer checkpoints and truncates the write-ahead
 /// log, unless the store's size cap asks for less (see [`WriterOptions`]).
 const MAX_WAL_BYTES: u64 = 64 << 20;
-/// How often the writer looks at the log's size and the database's.
+/// How often the writer asks how much of the database is in use (the
+/// log's size it reads after every group).
 const SIZE_CHECK_EVERY: Duration = Duration::from_millis(250);
 
 /// How the writer opens its connection, and the sizes it keeps to.
@@ -288,6 +289,7 @@ pub fn spawn(
         options,
         wal_path,
         last_size_check: Instant::now(),
+        checkpoint_blocked_at: None,
         known_blobs,
         links_queued: links_queued.clone(),
         space_needed,
@@ -305,6 +307,10 @@ struct Writer {
     options: WriterOptions,
     wal_path: std::path::PathBuf,
     last_size_check: Instant,
+    /// When a checkpoint last could not start the log over (readers held
+    /// it): the next try waits [`SIZE_CHECK_EVERY`], so the writer does not
+    /// spend every group waiting on busy readers.
+    checkpoint_blocked_at: Option<Instant>,
     known_blobs: Arc<KnownBlobs>,
     links_queued: Arc<Notify>,
     space_needed: Arc<Notify>,
@@ -390,11 +396,13 @@ impl Writer {
     /// retention's size cap, so the cap holds under steady ingest rather
     /// than only at the pruner's interval.
     async fn watch_sizes(&mut self) {
+        // After every group: one `stat`, and fast ingest can add megabytes
+        // to the log between two timed checks.
+        self.bound_wal().await;
         if self.last_size_check.elapsed() < SIZE_CHECK_EVERY {
             return;
         }
         self.last_size_check = Instant::now();
-        self.bound_wal().await;
         if let Some(limit) = self.options.soft_limit_bytes
             && let Ok(used) = self.used_bytes().await
             && used > limit
@@ -424,6 +432,12 @@ impl Writer {
         if size < self.options.max_wal_bytes {
             return;
         }
+        if self
+            .checkpoint_blocked_at
+            .is_some_and(|at| at.elapsed() < SIZE_CHECK_EVERY)
+        {
+            return;
+        }
         let Ok(conn) = self.connection().await else {
             return;
         };
@@ -443,13 +457,20 @@ impl Writer {
         match result {
             Ok(row) => {
                 let busy: i64 = sqlx::Row::try_get(&row, 0).unwrap_or(1);
-                tracing::info!(
-                    wal_bytes = size,
-                    truncated = busy == 0,
-                    "checkpointed the write-ahead log"
-                );
+                self.checkpoint_blocked_at = (busy != 0).then(Instant::now);
+                if busy == 0 {
+                    tracing::debug!(wal_bytes = size, "started the write-ahead log over");
+                } else {
+                    tracing::info!(
+                        wal_bytes = size,
+                        "readers kept the write-ahead log from starting over; trying again shortly"
+                    );
+                }
             }
-            Err(error) => tracing::warn!(%error, wal_bytes = size, "checkpoint failed"),
+            Err(error) => {
+                self.checkpoint_blocked_at = Some(Instant::now());
+                tracing::warn!(%error, wal_bytes = size, "checkpoint failed");
+            }
         }
     }
 

@@ -7,6 +7,7 @@ mod backpressure;
 mod backup;
 mod bad_input;
 pub mod calls_expected;
+mod cli_edges;
 mod compare;
 mod content_once;
 mod crash;

@@ -246,6 +246,16 @@ async fn ingest_three_times_the_cap(server: &TestServer, cap_bytes: u64) -> Stea
     steady
 }
 
+/// The server's log lines about the write-ahead log, for a failure message.
+fn checkpoint_lines(server: &TestServer) -> String {
+    server
+        .log_text()
+        .lines()
+        .filter(|line| line.contains("write-ahead log") || line.contains("checkpoint"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The slack README promises over `--max-db-mb` for the database file and
 /// its write-ahead log together: a quarter of the cap, at least 4 MB.
 fn promised_slack(cap_bytes: u64) -> u64 {
@@ -261,10 +271,11 @@ async fn the_size_cap_holds_under_steady_ingest_with_the_log_counted() {
     assert_eq!(steady.refused, 0, "no hard limit, no refusal");
     assert!(
         steady.peak_bytes <= cap + promised_slack(cap),
-        "database and log peaked at {} bytes against a cap of {cap} (file {}, log {})",
+        "database and log peaked at {} bytes against a cap of {cap} (file {}, log {}); checkpoints:\n{}",
         steady.peak_bytes,
         steady.peak_db,
-        steady.peak_wal
+        steady.peak_wal,
+        checkpoint_lines(&server)
     );
     assert_eq!(
         trace_status(&server, &steady.first).await,
@@ -293,10 +304,11 @@ async fn retention_keeps_working_when_the_hard_limit_is_hit() {
     let steady = ingest_three_times_the_cap(&server, cap).await;
     assert!(
         steady.peak_bytes <= cap + promised_slack(cap),
-        "database and log peaked at {} bytes (file {}, log {})",
+        "database and log peaked at {} bytes (file {}, log {}); checkpoints:\n{}",
         steady.peak_bytes,
         steady.peak_db,
-        steady.peak_wal
+        steady.peak_wal,
+        checkpoint_lines(&server)
     );
     assert_eq!(
         trace_status(&server, &steady.last).await,
