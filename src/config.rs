@@ -275,10 +275,13 @@ pub struct FilterArgs {
     /// Calls that started before this time.
     #[arg(long)]
     pub until: Option<String>,
+    /// Calls of this trace (32 hex digits).
     #[arg(long)]
     pub trace_id: Option<String>,
+    /// Calls of this service (`service.name`).
     #[arg(long)]
     pub service: Option<String>,
+    /// Calls to this provider (openai, anthropic, …).
     #[arg(long)]
     pub provider: Option<String>,
     /// Request or response model.
@@ -287,8 +290,10 @@ pub struct FilterArgs {
     /// ok or error.
     #[arg(long)]
     pub status: Option<String>,
+    /// Calls of this conversation session.
     #[arg(long)]
     pub session_id: Option<String>,
+    /// Calls made for this end user.
     #[arg(long)]
     pub user_id: Option<String>,
     /// Any filter of GET /api/v1/calls by its parameter name.
@@ -354,6 +359,8 @@ pub struct CompareArgs {
     /// is read when it exists and this is not given.
     #[arg(long, env = "REPRISE_CONFIG")]
     pub config: Option<PathBuf>,
+    /// How to print the comparison: a table for the terminal, Markdown,
+    /// an HTML page, or the API's JSON.
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
     pub format: CompareFormat,
     /// A target from the config file that judges the answers (`[compare] judge` otherwise).
@@ -393,4 +400,33 @@ pub struct FakeProviderArgs {
     /// Behavior file (TOML, or JSON when it ends in .json): replies, latency, failures.
     #[arg(long)]
     pub config: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// Every flag a person can see says what it does, in every subcommand.
+    #[test]
+    fn every_visible_flag_has_help_text() {
+        let mut missing = Vec::new();
+        let mut commands = vec![(String::from("reprise"), Cli::command())];
+        while let Some((path, command)) = commands.pop() {
+            for arg in command.get_arguments() {
+                let generated = matches!(arg.get_id().as_str(), "help" | "version");
+                if arg.is_hide_set() || generated {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} --{}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                commands.push((format!("{path} {}", sub.get_name()), sub.clone()));
+            }
+        }
+        assert!(missing.is_empty(), "flags without help: {missing:?}");
+    }
 }

@@ -30,6 +30,7 @@ pub struct RestoreArgs {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CheckArgs {
+    /// SQLite database file to check; may be the one a running server uses.
     #[arg(long, env = "REPRISE_DB", default_value = "reprise.db")]
     pub db: PathBuf,
     /// Instead of the integrity and size report, tell where this text is

@@ -42,8 +42,8 @@ pub struct ImportArgs {
     /// to the key's project.
     #[arg(long, env = "REPRISE_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
-    /// Without --server: the redaction file (as for `serve`); records are
-    /// imported into the default project, redacted with its policy.
+    /// Without --server: the redaction file to apply, as `serve` takes it.
+    /// Records go into the default project, redacted with its policy.
     #[arg(long, env = "REPRISE_REDACTION")]
     pub redaction: Option<PathBuf>,
 }
