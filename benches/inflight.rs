@@ -53,26 +53,30 @@ struct Outcome {
     settled_rss_mib: u64,
 }
 
+/// One span per megabyte, each with a 1 MB attribute (inside the per-value
+/// limit), so every export is valid and stored when it is let in.
 fn export(expanded_mb: usize) -> ExportTraceServiceRequest {
-    let span = Span {
-        trace_id: vec![1; 16],
-        span_id: vec![2; 8],
-        name: "large".into(),
-        start_time_unix_nano: 1_765_000_000_000_000_000,
-        end_time_unix_nano: 1_765_000_000_100_000_000,
-        attributes: vec![KeyValue {
-            key: "payload".into(),
-            value: Some(AnyValue {
-                value: Some(any_value::Value::StringValue("a".repeat(expanded_mb << 20))),
-            }),
+    let spans = (0..expanded_mb)
+        .map(|i| Span {
+            trace_id: vec![1; 16],
+            span_id: (i as u64 + 1).to_be_bytes().to_vec(),
+            name: "large".into(),
+            start_time_unix_nano: 1_765_000_000_000_000_000,
+            end_time_unix_nano: 1_765_000_000_100_000_000,
+            attributes: vec![KeyValue {
+                key: "payload".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue("a".repeat(1 << 20))),
+                }),
+                ..Default::default()
+            }],
             ..Default::default()
-        }],
-        ..Default::default()
-    };
+        })
+        .collect();
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             scope_spans: vec![ScopeSpans {
-                spans: vec![span],
+                spans,
                 ..Default::default()
             }],
             ..Default::default()
