@@ -40,15 +40,23 @@ pub struct ComparisonState {
     pub config: Arc<CompareFile>,
     /// Runs this server is scoring now: one scoring per run at a time.
     pub scoring: Arc<Mutex<HashSet<String>>>,
+    /// Every project's redaction policy, applied to judge replies.
+    pub redactor: Arc<crate::redact::Redactor>,
 }
 
 impl ComparisonState {
-    pub fn new(store: Store, project_id: i64, config: Arc<CompareFile>) -> Self {
+    pub fn new(
+        store: Store,
+        project_id: i64,
+        config: Arc<CompareFile>,
+        redactor: Arc<crate::redact::Redactor>,
+    ) -> Self {
         ComparisonState {
             store,
             project_id,
             config,
             scoring: Arc::new(Mutex::new(HashSet::new())),
+            redactor,
         }
     }
 }
@@ -120,7 +128,7 @@ async fn start_scoring(
             .map_err(|error| ApiError::BadRequest(format!("invalid scoring request: {error}")))?
     };
     let run = super::replays::load_run(&state.store.reader, &project, &id).await?;
-    let options = state
+    let mut options = state
         .config
         .scoring_options(&ScoringRequest {
             judge: body.judge,
@@ -135,6 +143,7 @@ async fn start_scoring(
             }
             other => ApiError::Internal(other.to_string()),
         })?;
+    options.redaction = state.redactor.policy_for(&project.name);
     if !claim(&state, &run.id) {
         return Err(ApiError::Conflict(format!(
             "run {} is being scored; wait until GET …/comparison shows scoring: done",

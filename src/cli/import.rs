@@ -42,7 +42,8 @@ pub struct ImportArgs {
     /// to the key's project.
     #[arg(long, env = "REPRISE_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
-    /// Without --server: the redaction file to apply, as `serve` takes it.
+    /// Without --server: the redaction file to apply, as `serve` takes it;
+    /// by default, the policy the server last ran with on this database.
     /// Records go into the default project, redacted with its policy.
     #[arg(long, env = "REPRISE_REDACTION")]
     pub redaction: Option<PathBuf>,
@@ -60,7 +61,7 @@ pub enum ImportError {
     #[error(transparent)]
     Open(#[from] crate::store::OpenError),
     #[error(transparent)]
-    Redaction(#[from] crate::redact::RedactionConfigError),
+    Redaction(#[from] crate::redact::stored::StoredPolicyError),
     #[error("the API key cannot be sent in a header: it has characters a key never has")]
     BadApiKey,
     #[error("storing records failed: {0}")]
@@ -229,7 +230,9 @@ pub async fn run(args: &ImportArgs) -> Result<ImportSummary, ImportError> {
         None => {
             let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
             let store = Store::open(&StoreOptions::new(args.db.clone())).await?;
-            let redactor = Arc::new(crate::redact::load(args.redaction.as_deref())?);
+            let redactor = Arc::new(
+                crate::redact::stored::for_store(store.pool(), args.redaction.as_deref()).await?,
+            );
             let ingest =
                 Ingest::new(store.clone(), Limits::default(), prices).with_redactor(redactor);
             Sink::Store {

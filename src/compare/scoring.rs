@@ -29,6 +29,7 @@ use super::judge::{JudgeTemplate, JudgedPrompt, TemplateKind};
 use super::judging::{Judge, PairwiseRecord, RubricRecord};
 use super::scores::{PairInput, Scorer, Scores};
 use crate::model::{Call, CallId, Message};
+use crate::redact::Policy;
 use crate::replay::limits::Backoff;
 use crate::replay::run::{Budget, Item, ItemState, Run};
 use crate::replay::targets::TargetSpec;
@@ -97,6 +98,9 @@ pub struct ScoringOptions {
     pub unparseable_retries: u32,
     pub budget: Budget,
     pub backoff: Backoff,
+    /// Applied to each scored item (judge replies and rationales quote the
+    /// answers) before it is stored.
+    pub redaction: Arc<Policy>,
 }
 
 impl ScoringOptions {
@@ -349,6 +353,7 @@ async fn score_items(
         ),
         None => None,
     };
+    let redaction = options.redaction.clone();
     let shared = Arc::new(Shared {
         store: store.clone(),
         project_id: run.project_id,
@@ -374,8 +379,9 @@ async fn score_items(
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(Ok((row_id, scored))) => {
-                let record = serde_json::to_string(&scored).unwrap_or_else(|_| "{}".to_owned());
-                ready.push((row_id, record));
+                let mut record = serde_json::to_value(&scored).unwrap_or_default();
+                redaction.redact_json(&mut record);
+                ready.push((row_id, record.to_string()));
             }
             Ok(Err(error)) => {
                 first_error.get_or_insert(error);
@@ -645,6 +651,7 @@ mod tests {
             unparseable_retries: 2,
             budget: Budget::default(),
             backoff: Backoff::default(),
+            redaction: Arc::new(Policy::none()),
         };
         let first = options(Some(target("j1"))).spec();
         assert_eq!(first, options(Some(target("j1"))).spec());

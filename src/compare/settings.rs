@@ -177,6 +177,9 @@ impl CompareFile {
                 .unwrap_or(DEFAULT_UNPARSEABLE_RETRIES),
             budget: section.budget.clone(),
             backoff: Backoff::default(),
+            // The caller sets the policy of the store and project it scores in.
+            redaction: crate::redact::Redactor::built_in()
+                .policy_for(crate::auth::DEFAULT_PROJECT_NAME),
         })
     }
 }

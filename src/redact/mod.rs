@@ -18,6 +18,7 @@ pub mod apply;
 pub mod config;
 pub mod detectors;
 pub mod rule;
+pub mod stored;
 
 use std::collections::HashMap;
 use std::sync::Arc;

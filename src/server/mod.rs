@@ -45,6 +45,8 @@ pub enum ServeError {
     #[error(transparent)]
     Redaction(#[from] RedactionConfigError),
     #[error(transparent)]
+    StoredPolicy(#[from] redact::stored::StoredPolicyError),
+    #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("cannot read the API keys: {0}")]
     Keys(#[from] KeyStoreError),
@@ -113,6 +115,8 @@ pub async fn serve(
         args.config.as_deref(),
     )?);
     let store = Store::open(&args.store_options()).await?;
+    // The CLI's commands that write into this file apply the same policy.
+    redact::stored::record(&args.db, args.redaction.as_deref()).await?;
     let authorizer = Authorizer::load(store.pool(), args.require_keys).await?;
     refuse_if_exposed(args, &authorizer)?;
     if authorizer.enabled() {
@@ -148,7 +152,12 @@ pub async fn serve(
         }))
         .merge(crate::ui::router())
         .merge(api::comparison::router(
-            api::comparison::ComparisonState::new(store.clone(), ingest.project_id, compare_config),
+            api::comparison::ComparisonState::new(
+                store.clone(),
+                ingest.project_id,
+                compare_config,
+                ingest.redactor.clone(),
+            ),
         ))
         .layer(axum::middleware::from_fn_with_state(
             authorizer.clone(),

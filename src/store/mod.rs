@@ -28,6 +28,7 @@ pub mod read;
 pub mod records;
 pub mod replay_backlog;
 pub mod replays;
+pub mod settings;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

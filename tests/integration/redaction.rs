@@ -365,3 +365,108 @@ async fn each_project_gets_its_own_policy() {
         assert_eq!(trace.to_string().contains(email), expect_email, "{trace}");
     }
 }
+
+fn reprise_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_reprise"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run reprise")
+}
+
+/// `reprise replay` and `reprise import` write into the file without the
+/// server: they apply the policy the server recorded when it last started,
+/// not only the built-in secrets policy.
+#[tokio::test]
+async fn the_cli_writes_with_the_policy_the_server_ran_with() {
+    const REPLAYED: &str = "ada.lovelace@analytical.example";
+    const IMPORTED: &str = "grace.hopper@cobol.example";
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("reprise.db");
+    let policy = dir.path().join("redaction.toml");
+    std::fs::write(&policy, "[default]\ndetectors = [\"secrets\", \"email\"]\n").expect("policy");
+    let mut server =
+        TestServer::start_on(&db, &["--redaction", policy.to_str().expect("path")]).await;
+    let stored = post(
+        &server,
+        "/api/v1/calls",
+        "application/json",
+        serde_json::to_vec(&json!({
+            "provider": "openai",
+            "request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Who wrote the first program?"}]},
+            "response": {"id": "chatcmpl-policy", "model": "gpt-4o-mini",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "Ada."}, "finish_reason": "stop"}]},
+            "start_time": 1_765_000_000_000_000_000u64,
+            "duration_ms": 5.0,
+        }))
+        .expect("JSON"),
+    )
+    .await;
+    assert_eq!(stored["accepted"], 1, "{stored}");
+    server.stop().await;
+
+    // A model that answers with an email address.
+    let fake = reprise::fake_provider::FakeProvider::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        reprise::fake_provider::FakeConfig::with_default(reprise::fake_provider::Behavior {
+            reply: reprise::fake_provider::ReplyStyle::Fixed,
+            text: format!("Write to {REPLAYED} for the notes."),
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("fake provider");
+    let db_arg = db.to_str().expect("path").to_owned();
+    let target_url = format!("{}/v1", fake.base_url());
+    let replay = tokio::task::spawn_blocking({
+        let db_arg = db_arg.clone();
+        move || {
+            reprise_cli(&[
+                "replay",
+                "--db",
+                &db_arg,
+                "--quiet",
+                "--target-url",
+                &target_url,
+                "--target-model",
+                "notes-model",
+            ])
+        }
+    })
+    .await
+    .expect("join");
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+
+    let records = dir.path().join("records.jsonl");
+    let record = json!({
+        "provider": "openai",
+        "request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Who wrote COBOL?"}]},
+        "response": {"id": "chatcmpl-import", "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": format!("Ask {IMPORTED}.")}, "finish_reason": "stop"}]},
+        "start_time": 1_765_000_001_000_000_000u64,
+        "duration_ms": 5.0,
+    });
+    std::fs::write(&records, format!("{record}\n")).expect("records");
+    let import = reprise_cli(&["import", "--db", &db_arg, records.to_str().expect("path")]);
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+
+    for secret in [REPLAYED, IMPORTED] {
+        let (clean, found) = check_find(&db, secret);
+        assert!(clean, "{secret} is stored: {found}");
+        assert!(
+            !raw_bytes_contain(&db, secret),
+            "{secret} in the file's bytes"
+        );
+    }
+    // The answers were stored, redacted.
+    let (clean, _) = check_find(&db, "[REDACTED:email]");
+    assert!(!clean, "the redacted answers are stored");
+}
