@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 use sqlx::Row as _;
 
 use crate::calls_expected::settle;
-use crate::replay::{Harness, harness_with, list_calls, start_replay, wait_finished};
+use crate::replay::{
+    Harness, harness_with, harness_with_args, list_calls, start_replay, wait_finished,
+};
 use crate::server::TestServer;
 
 const CANDIDATE: &str = "cand-mixed";
@@ -573,4 +575,57 @@ async fn stored_records(db: &Path, scoring_id: &str) -> Vec<Value> {
     }
     pool.close().await;
     records
+}
+
+/// A judge's reply and rationale quote what they judge; they are content,
+/// redacted with the project's policy before the scored item is stored.
+#[tokio::test]
+async fn judge_replies_are_redacted_with_the_stores_policy() {
+    const QUOTED: &str = "margaret.hamilton@apollo.example";
+    let mut judge = Behavior::replying(ReplyStyle::Fixed);
+    judge.text =
+        json!({"score": 7, "rationale": format!("Cites {QUOTED} as its source.")}).to_string();
+    let fake = fake_config().with_model("judge-quoting", judge);
+    let extra = |fake: &FakeProvider| {
+        format!(
+            "{}\n[targets.judge-quoting]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"judge-quoting\"\n",
+            targets(fake),
+            fake.base_url()
+        )
+    };
+    let h = harness_with_args(fake, extra, |dir| {
+        let policy = dir.join("redaction.toml");
+        std::fs::write(&policy, "[default]\ndetectors = [\"secrets\", \"email\"]\n")
+            .expect("policy");
+        vec![
+            "--redaction".to_owned(),
+            policy.to_str().expect("path").to_owned(),
+        ]
+    })
+    .await;
+    let (run_id, _) = replayed_run(&h, 3, &[]).await;
+    let report = score_via_api(
+        &h.server,
+        &run_id,
+        json!({"judge": "judge-quoting", "rubric": true}),
+    )
+    .await;
+    assert!(chat_requests_for(&h.fake, "judge-quoting") > 0, "{report}");
+    let text = report.to_string();
+    assert!(!text.contains(QUOTED), "{text}");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_reprise"))
+        .args([
+            "check",
+            "--db",
+            h.db().to_str().expect("path"),
+            "--find",
+            QUOTED,
+        ])
+        .output()
+        .expect("reprise check");
+    assert!(
+        output.status.success(),
+        "the judge's quote is stored: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
 }

@@ -63,6 +63,16 @@ pub async fn harness_with(
     fake_config: FakeConfig,
     extra_targets: impl FnOnce(&FakeProvider) -> String,
 ) -> Harness {
+    harness_with_args(fake_config, extra_targets, |_| Vec::new()).await
+}
+
+/// [`harness_with`], the server also given the flags `server_args` makes
+/// from the harness's directory.
+pub async fn harness_with_args(
+    fake_config: FakeConfig,
+    extra_targets: impl FnOnce(&FakeProvider) -> String,
+    server_args: impl FnOnce(&Path) -> Vec<String>,
+) -> Harness {
     let fake = FakeProvider::start("127.0.0.1:0".parse().expect("addr"), fake_config)
         .await
         .expect("fake provider");
@@ -71,7 +81,13 @@ pub async fn harness_with(
     let extra = extra_targets(&fake);
     std::fs::write(&config, targets_toml(&fake, &extra)).expect("config");
     let db = dir.path().join("reprise.db");
-    let server = TestServer::start_on(&db, &["--config", config.to_str().expect("path")]).await;
+    let mut args = vec![
+        "--config".to_owned(),
+        config.to_str().expect("path").to_owned(),
+    ];
+    args.extend(server_args(dir.path()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = TestServer::start_on(&db, &args).await;
     Harness {
         fake,
         server,
