@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::error::ApiError;
 use crate::model::{CallStatus, Source, TraceId};
-use crate::store::read::{CallFilter, CallSort, Cursor, SortKey, fts_match};
+use crate::store::read::{CallFilter, CallSort, Cursor, SortKey, SourceFilter, fts_match};
 
 /// A point in time: RFC 3339 (`2026-11-28T10:00:00Z`), integer Unix
 /// nanoseconds, or a duration back from now (`15m`, `24h`, `7d`).
@@ -249,9 +249,16 @@ impl CallFilterParams {
     }
 }
 
-fn parse_source(text: &str) -> Result<Source, ApiError> {
-    Source::parse(text)
-        .ok_or_else(|| ApiError::invalid("source", format!("{text:?} is not otlp, raw or replay")))
+fn parse_source(text: &str) -> Result<SourceFilter, ApiError> {
+    if text == "production" {
+        return Ok(SourceFilter::Production);
+    }
+    Source::parse(text).map(SourceFilter::Is).ok_or_else(|| {
+        ApiError::invalid(
+            "source",
+            format!("{text:?} is not otlp, raw, replay or production"),
+        )
+    })
 }
 
 fn parse_status(text: &str) -> Result<CallStatus, ApiError> {

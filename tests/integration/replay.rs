@@ -1346,3 +1346,48 @@ async fn replays_against_a_real_local_model_when_one_is_running() {
         }
     }
 }
+
+/// `source=production` lists what applications sent and leaves out the
+/// calls replays made, which `source=replay` lists alone.
+#[tokio::test]
+async fn production_traffic_is_listed_apart_from_replay_results() {
+    let h = harness(FakeConfig::default(), "").await;
+    let originals = ingest_fixtures_named(&h.server, "openllmetry-openai/").await;
+    let run = start_replay(&h.server, json!({"targets": ["oai"], "ids": originals})).await;
+    let id = run["id"].as_str().expect("run id").to_owned();
+    wait_finished(&h.server, &id).await;
+    let ids = |page: &Value| -> std::collections::BTreeSet<String> {
+        page["calls"]
+            .as_array()
+            .expect("calls")
+            .iter()
+            .map(|c| c["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let production = h
+        .server
+        .get_json("/api/v1/calls?source=production&limit=1000")
+        .await;
+    let replayed = h
+        .server
+        .get_json("/api/v1/calls?source=replay&limit=1000")
+        .await;
+    let everything = h.server.get_json("/api/v1/calls?limit=1000").await;
+    let originals: std::collections::BTreeSet<String> = originals.into_iter().collect();
+    assert_eq!(ids(&production), originals);
+    assert_eq!(ids(&replayed).len(), originals.len());
+    assert!(ids(&replayed).is_disjoint(&ids(&production)));
+    assert_eq!(
+        ids(&everything).len(),
+        ids(&production).len() + ids(&replayed).len()
+    );
+    let stats = h
+        .server
+        .get_json("/api/v1/stats?source=production&group_by=none")
+        .await;
+    assert_eq!(
+        stats["groups"][0]["count"].as_u64(),
+        Some(originals.len() as u64),
+        "{stats}"
+    );
+}

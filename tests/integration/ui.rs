@@ -245,6 +245,9 @@ async fn new_calls_appear_without_losing_the_selection(browser: &Browser, server
             "return document.querySelectorAll('table.calls tbody tr').length > 3;",
         )
         .await;
+    // A click into the page gives it system focus, as a reader's window has;
+    // headless Chromium starts without it and then fires no focus events.
+    browser.click("h1").await;
     let selected = browser
         .js("const row = document.querySelectorAll('table.calls tbody tr')[2]; row.focus(); return row.dataset.callId;")
         .await;
@@ -1054,7 +1057,70 @@ async fn replay_pages_follow_a_real_run() {
         );
     }
     browser.assert_no_errors("a real replay run").await;
+    calls_page_shows_production_traffic_by_default(&browser, server, &run_id).await;
     browser.close().await;
+}
+
+/// The Calls page lists what applications sent unless asked otherwise
+/// (issue 20): replay results appear under `source=replay`, each row saying
+/// where it came from.
+async fn calls_page_shows_production_traffic_by_default(
+    browser: &Browser,
+    server: &TestServer,
+    run_id: &str,
+) {
+    let replayed: Vec<Value> = crate::replay::all_results(server, run_id)
+        .await
+        .iter()
+        .flat_map(|group| group["replays"].as_array().cloned().unwrap_or_default())
+        .filter_map(|replay| replay["call"]["id"].as_str().map(|id| json!(id)))
+        .collect();
+    assert!(!replayed.is_empty(), "the run stored result calls");
+    let production = server
+        .get_json("/api/v1/calls?limit=50&source=production")
+        .await;
+    browser.goto(&server.url("/calls")).await;
+    browser.wait_ready("calls").await;
+    browser
+        .wait_equal(
+            "production calls by default",
+            ROW_IDS,
+            &json!(ids(&production)),
+        )
+        .await;
+    let selected = browser
+        .js("return document.querySelector('select[name=source]').value;")
+        .await;
+    assert_eq!(selected, "production");
+
+    let replays = server
+        .get_json("/api/v1/calls?limit=50&source=replay")
+        .await;
+    let mut listed = ids(&replays);
+    let mut expected: Vec<String> = replayed
+        .iter()
+        .map(|id| id.as_str().expect("id").to_owned())
+        .collect();
+    listed.sort();
+    expected.sort();
+    assert_eq!(
+        listed, expected,
+        "source=replay lists the run's result calls"
+    );
+    browser.goto(&server.url("/calls?source=replay")).await;
+    browser.wait_ready("calls").await;
+    browser
+        .wait_equal(
+            "replay results under source=replay",
+            ROW_IDS,
+            &json!(ids(&replays)),
+        )
+        .await;
+    let sources = browser
+        .js("return [...document.querySelectorAll('table.calls tbody tr td.source')].map(td => td.textContent);")
+        .await;
+    assert_eq!(sources, json!(vec!["replay"; replayed.len()]));
+    browser.assert_no_errors("calls of replay results").await;
 }
 
 /// `GET /api/v1/replays/targets` (what "Replay this call" offers): every

@@ -20,7 +20,7 @@ pub struct CallFilter {
     /// Matches the request model or the response model.
     pub model: Option<String>,
     pub status: Option<CallStatus>,
-    pub source: Option<Source>,
+    pub source: Option<SourceFilter>,
     pub session_id: Option<String>,
     pub user_id: Option<String>,
     /// Calls that have every one of these tags.
@@ -34,6 +34,15 @@ pub struct CallFilter {
     pub max_tokens: Option<i64>,
     /// An FTS5 query over the calls' full-text entries.
     pub fts_query: Option<String>,
+}
+
+/// Which sources a listing takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceFilter {
+    Is(Source),
+    /// What applications sent (OTLP and raw records): everything but the
+    /// calls replays made.
+    Production,
 }
 
 /// What the listing is ordered by.
@@ -257,13 +266,21 @@ pub(super) fn push_dimension_filter(query: &mut QueryBuilder<Sqlite>, filter: &C
             .push(" AND status = ")
             .push_bind(if status == CallStatus::Error { 1i64 } else { 0 });
     }
-    if let Some(source) = filter.source {
-        let code = match source {
-            Source::Otlp => 0i64,
-            Source::Raw => 1,
-            Source::Replay => 2,
-        };
-        query.push(" AND source = ").push_bind(code);
+    let source_code = |source: Source| match source {
+        Source::Otlp => 0i64,
+        Source::Raw => 1,
+        Source::Replay => 2,
+    };
+    match filter.source {
+        Some(SourceFilter::Is(source)) => {
+            query.push(" AND source = ").push_bind(source_code(source));
+        }
+        Some(SourceFilter::Production) => {
+            query
+                .push(" AND source <> ")
+                .push_bind(source_code(Source::Replay));
+        }
+        None => {}
     }
 }
 

@@ -9,7 +9,7 @@ mod search;
 mod stats;
 mod telemetry;
 
-pub use calls::{CallFilter, CallPage, CallSort, Cursor, SortKey, SortValue};
+pub use calls::{CallFilter, CallPage, CallSort, Cursor, SortKey, SortValue, SourceFilter};
 pub use logs::{LogCursor, LogFilter, LogPage};
 pub use search::{SearchError, fts_match};
 pub use stats::{GroupBy, GroupKey, GroupStats, Percentiles};

@@ -36,8 +36,15 @@ export const NUMBER_FILTERS = [
 
 export const CHOICE_FILTERS = [
   { name: "status", label: "Status", options: [["", "Any status"], ["ok", "OK"], ["error", "Error"]] },
-  { name: "source", label: "Source", options: [["", "Any source"], ["otlp", "OTLP"], ["raw", "Raw"], ["replay", "Replay"]] },
+  { name: "source", label: "Source", options: [["production", "Production"], ["all", "Any source"], ["otlp", "OTLP"], ["raw", "Raw"], ["replay", "Replay"]] },
 ];
+
+/**
+ * The source shown when the URL names none: what applications sent, not
+ * the calls replays made. `all` (any source) is the UI's own value and is
+ * not sent to the API.
+ */
+export const DEFAULT_SOURCE = "production";
 
 /** Every filter parameter name the calls API takes that the UI shows. */
 export const FILTER_NAMES = [
@@ -54,7 +61,20 @@ export function readFilters(query) {
     const value = query.get(name);
     if (value !== null && value !== "") filters[name] = value;
   }
+  if (!filters.source) filters.source = DEFAULT_SOURCE;
   return filters;
+}
+
+/** The filters as API parameters: `source=all` means no source filter. */
+export function apiFilters(filters) {
+  const params = { ...filters };
+  if (params.source === "all") delete params.source;
+  return params;
+}
+
+/** Whether any filter narrows the view beyond the default source. */
+export function narrowed(filters) {
+  return Object.entries(filters).some(([name, value]) => !(name === "source" && value === DEFAULT_SOURCE));
 }
 
 /** Whether `since` is one of the presets. */
@@ -163,7 +183,9 @@ export function filterForm(filters, onChange, { signal } = {}) {
     type: "button", class: "quiet",
     onclick: () => {
       for (const key of Object.keys(state)) delete state[key];
+      state.source = DEFAULT_SOURCE;
       for (const input of form.querySelectorAll("input")) input.value = "";
+      // The first option of each choice is its default (production for source).
       for (const select of form.querySelectorAll("select")) select.selectedIndex = 0;
       custom.hidden = true;
       changed(true);

@@ -7,7 +7,7 @@
 import { h, link, replace, notice } from "../dom.js";
 import { get, isAbort } from "../api.js";
 import { navigate, setQuery, status } from "../app.js";
-import { filterForm, readFilters } from "../filters.js";
+import { DEFAULT_SOURCE, apiFilters, filterForm, narrowed, readFilters } from "../filters.js";
 import * as fmt from "../format.js";
 
 const PAGE_SIZE = 50;
@@ -25,6 +25,7 @@ const COLUMNS = [
   { label: "Service" },
   { label: "Model" },
   { label: "Provider" },
+  { label: "Source" },
   { label: "Status" },
   { label: "Latency", sort: "latency", numeric: true },
   { label: "TTFT", numeric: true },
@@ -68,7 +69,9 @@ export async function render(main, { query, signal }) {
 
   function syncUrl() {
     const params = new URLSearchParams();
-    for (const [name, value] of Object.entries(view.filters)) params.set(name, value);
+    for (const [name, value] of Object.entries(view.filters)) {
+      if (!(name === "source" && value === DEFAULT_SOURCE)) params.set(name, value);
+    }
     if (view.sort !== "time") params.set("sort", view.sort);
     if (view.order !== "desc") params.set("order", view.order);
     if (view.selected) params.set("selected", view.selected);
@@ -95,7 +98,7 @@ export async function render(main, { query, signal }) {
   }
 
   function params(cursor) {
-    return { ...view.filters, sort: view.sort, order: view.order, limit: PAGE_SIZE, cursor };
+    return { ...apiFilters(view.filters), sort: view.sort, order: view.order, limit: PAGE_SIZE, cursor };
   }
 
   async function reload() {
@@ -144,7 +147,7 @@ export async function render(main, { query, signal }) {
     const shown = view.rows.size;
     summary.textContent = shown === 0 ? "" : `${fmt.count(shown)} calls shown${view.cursor ? ", more below" : ""}`;
     if (shown === 0 && !message.firstChild) {
-      const filtered = Object.keys(view.filters).length > 0;
+      const filtered = narrowed(view.filters);
       replace(message, notice("empty", filtered
         ? "No calls match these filters."
         : "No calls recorded yet. Point an OpenTelemetry exporter at this server, or POST records to /api/v1/calls."));
@@ -251,6 +254,7 @@ export async function render(main, { query, signal }) {
       h("td", { class: "clip", title: call.service }, call.service || fmt.MISSING),
       h("td", { class: "clip", title: modelTitle }, model),
       h("td", null, call.provider || fmt.MISSING),
+      h("td", { class: "source" }, call.source || fmt.MISSING),
       h("td", null, statusBadge(call)),
       h("td", { class: "num" }, fmt.ms(call.duration_ms)),
       h("td", { class: "num" }, fmt.ms(call.ttft_ms)),

@@ -68,7 +68,8 @@ export async function render(main, { query, signal }) {
   async function draw() {
     const mine = ++generation;
     replace(body, notice("loading", "Loading statistics…"));
-    const filters = { since: view.since, until: view.until, service: view.service, provider: view.provider };
+    // Production traffic: replay results would count as the models' own.
+    const filters = { since: view.since, until: view.until, service: view.service, provider: view.provider, source: "production" };
     const bucket = view.bucket || (RANGES.find(([value]) => value === view.since) || [null, null, "day"])[2];
     const totals = await get("/api/v1/stats", { ...filters, group_by: view.group }, signal);
     if (mine !== generation) return;
