@@ -182,7 +182,9 @@ fn main() -> anyhow::Result<()> {
             stream: true,
             allow_drop: Default::default(),
         };
-        let run = create_run(&store, ingest.project_id, request, Some(engine.owner())).await?;
+        let run = create_run(&store, ingest.project_id, request, Some(engine.owner()))
+            .await?
+            .run;
         let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let cpu_before = cpu_seconds();
         let started = Instant::now();

@@ -114,7 +114,7 @@ async fn start_run(
         stream: body.stream.unwrap_or(true),
         allow_drop: body.allow_drop,
     };
-    let run = create_run(
+    let created = create_run(
         &state.store,
         project.id,
         request,
@@ -123,8 +123,10 @@ async fn start_run(
     .await
     .map_err(replay_error)?;
     state.wake.notify_one();
-    let summary = summary::summarize(&state.store.reader, &run).await?;
-    Ok((StatusCode::CREATED, Json(run_json(&run, &summary))))
+    let summary = summary::summarize(&state.store.reader, &created.run).await?;
+    let mut json = run_json(&created.run, &summary);
+    json["warnings"] = json!(created.warnings);
+    Ok((StatusCode::CREATED, Json(json)))
 }
 
 fn replay_error(error: ReplayError) -> ApiError {
@@ -349,6 +351,7 @@ pub fn run_json(run: &Run, summary: &RunSummary) -> Value {
         "budget": run.spec.budget,
         "progress": summary.progress,
         "summary": summary.targets,
+        "notes": summary::notes(summary),
     })
 }
 

@@ -55,6 +55,10 @@ pub struct TargetCounts {
     pub judge_failed: u64,
     /// Judge requests sent again because a reply did not parse.
     pub judge_retries: u64,
+    /// Items replayed without tools: the original answered with a tool
+    /// call but its tool definitions were not recorded.
+    #[serde(default)]
+    pub tools_missing: u64,
 }
 
 /// One of the worst regressions, with what it is about.
@@ -227,6 +231,9 @@ fn count_targets(items: &[ScoredItem]) -> Vec<TargetCounts> {
         if item.candidate.error {
             counts.candidate_errors += 1;
         }
+        if item.tools_missing {
+            counts.tools_missing += 1;
+        }
         let mut replies = Vec::new();
         if let Some(judge) = &item.judge {
             if judge.judgement.is_some() {
@@ -358,7 +365,33 @@ fn rows(report: &ComparisonReport) -> (Vec<String>, Vec<Vec<String>>) {
             )
         })
     });
+    if report.counts.iter().any(|c| c.tools_missing > 0) {
+        row("replayed without tools", &|_, counts| {
+            counts.map_or("-".to_owned(), |c| {
+                format!("{} of {}", c.tools_missing, c.items)
+            })
+        });
+    }
     (header, rows)
+}
+
+/// What a reader must know before trusting a target's figures, under the
+/// verdicts in every format.
+fn notes(report: &ComparisonReport) -> Vec<String> {
+    report
+        .counts
+        .iter()
+        .filter(|c| c.tools_missing > 0)
+        .map(|c| {
+            format!(
+                "{}: {} of {} items were replayed without tools: {}",
+                c.target,
+                c.tools_missing,
+                c.items,
+                crate::replay::summary::TOOLS_MISSING_ADVICE
+            )
+        })
+        .collect()
 }
 
 fn judge_cell(
@@ -495,6 +528,9 @@ fn render_table(report: &ComparisonReport) -> String {
             comparison.target, comparison.verdict.label, comparison.verdict.reason
         );
     }
+    for note in notes(report) {
+        let _ = writeln!(out, "\nNote — {note}");
+    }
     if !report.regressions.is_empty() {
         let _ = writeln!(out, "\nWorst regressions:");
         for r in &report.regressions {
@@ -550,6 +586,9 @@ fn render_markdown(report: &ComparisonReport) -> String {
             md_cell(&comparison.verdict.label),
             md_cell(&comparison.verdict.reason)
         );
+    }
+    for note in notes(report) {
+        let _ = writeln!(out, "\n> **Note** — {}", md_cell(&note));
     }
     if !report.regressions.is_empty() {
         let _ = writeln!(out, "\n### Worst regressions\n");
@@ -631,6 +670,9 @@ fn render_html(report: &ComparisonReport) -> String {
             );
         }
         out.push_str("</ul>\n");
+        for note in notes(report) {
+            let _ = writeln!(out, "<p><b>Note</b> — {}</p>", escape_html(&note));
+        }
     }
     if !report.regressions.is_empty() {
         out.push_str(
@@ -706,6 +748,7 @@ mod tests {
             original_snippet: Some("the original | answer".to_owned()),
             candidate_snippet: Some("<b>candidate</b>".to_owned()),
             note: None,
+            tools_missing: false,
         }
     }
 

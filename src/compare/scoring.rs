@@ -155,6 +155,11 @@ pub struct ScoredItem {
     /// or what went wrong with embeddings.
     #[serde(default)]
     pub note: Option<String>,
+    /// Replayed without tools: the original answered with a tool call but
+    /// its tool definitions were not recorded, so a text answer is all the
+    /// candidate could give.
+    #[serde(default)]
+    pub tools_missing: bool,
 }
 
 impl ScoredItem {
@@ -446,6 +451,7 @@ async fn score_item(shared: &Shared, item: Item) -> Result<ScoredItem, ScoringEr
         original_snippet: original.as_ref().and_then(snippet),
         candidate_snippet: candidate.as_ref().and_then(snippet),
         note: None,
+        tools_missing: item.tools_missing || original.as_ref().is_some_and(Call::tools_missing),
     };
     let Some(original) = original else {
         scored.note = Some(format!(

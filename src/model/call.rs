@@ -391,6 +391,20 @@ impl Call {
             .as_deref()
             .or(self.request_model.as_deref())
     }
+
+    /// The answer called a tool, but no tool definitions were recorded
+    /// (many instrumentations leave them out). Replayed, such a call goes
+    /// out without tools, so the candidate can only answer in text: its
+    /// result says little about the candidate's tool use.
+    pub fn tools_missing(&self) -> bool {
+        let called_a_tool = self
+            .output_messages
+            .iter()
+            .flatten()
+            .flat_map(|message| &message.parts)
+            .any(|part| matches!(part, Part::ToolCall { .. }));
+        called_a_tool && self.tool_definitions.as_ref().is_none_or(Vec::is_empty)
+    }
 }
 
 #[cfg(test)]

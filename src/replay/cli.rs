@@ -16,7 +16,7 @@ use serde_json::{Map, Value as Json};
 use tokio::sync::watch;
 
 use super::executor::{Engine, RunEnd};
-use super::run::{Budget, Run, Selection};
+use super::run::{Budget, Run, RunState, Selection};
 use super::targets::{ConfigFile, TargetSpec};
 use super::{RunRequest, create_run, summary};
 use crate::config::{ReplayArgs, TargetKind, split_pair};
@@ -51,7 +51,11 @@ pub async fn run(args: &ReplayArgs, interrupt: impl Future<Output = ()>) -> anyh
             .await?
             .with_context(|| format!("no replay run {run_id} in {}", args.db.display()))?,
         (None, Some(request)) => {
-            create_run(&store, project_id, request, Some(engine.owner())).await?
+            let created = create_run(&store, project_id, request, Some(engine.owner())).await?;
+            for warning in &created.warnings {
+                eprintln!("warning: {}", warning.message);
+            }
+            created.run
         }
         (None, None) => anyhow::bail!("nothing to replay"),
     };
@@ -99,6 +103,10 @@ pub async fn run(args: &ReplayArgs, interrupt: impl Future<Output = ()>) -> anyh
     drop(engine);
     let _ = sink_task.await;
     store.close().await;
+    if end == RunEnd::Finished(RunState::Failed) {
+        // Scripts and CI see it in the exit status; the table above says why.
+        anyhow::bail!("replay run {} failed: no item was answered", run.id);
+    }
     Ok(())
 }
 

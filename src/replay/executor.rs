@@ -761,6 +761,7 @@ async fn replay_item(
         owner: context.engine.owner().to_owned(),
         attempts: sent.attempts,
         estimated_cost_usd: prepared.estimate.cost_usd,
+        tools_missing: prepared.original.tools_missing(),
         ..ItemFinish::default()
     };
     let call = match sent.outcome {

@@ -36,8 +36,10 @@ pub mod targets;
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
+use crate::model::CallId;
 use crate::store::replays::{NewRun, ReplayApplied, ReplayWrite};
 use crate::store::{ReadError, Store, WriteError, WriteSummary};
 use run::{Budget, Run, RunSpec, Selection};
@@ -82,6 +84,31 @@ pub struct RunRequest {
     pub allow_drop: BTreeSet<String>,
 }
 
+/// A run just stored, with what its user should know before it runs.
+#[derive(Clone, Debug)]
+pub struct CreatedRun {
+    pub run: Run,
+    pub warnings: Vec<RunWarning>,
+}
+
+/// Something about the selected calls that makes the run say less than
+/// its user may expect.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunWarning {
+    /// `tools_missing`.
+    pub kind: &'static str,
+    /// Calls it applies to, among those checked.
+    pub calls: u64,
+    /// Calls checked: the first [`CHECKED_FOR_WARNINGS`] selected.
+    pub checked: u64,
+    pub selected: u64,
+    pub message: String,
+}
+
+/// Selected calls read for warnings at creation. A larger selection is
+/// judged by its first ones; its items still say which went without tools.
+pub const CHECKED_FOR_WARNINGS: usize = 200;
+
 /// Checks a request, selects its calls and stores the run with its items.
 /// `lease_owner` is the executor that will run it, which holds the lease
 /// from the start.
@@ -90,7 +117,7 @@ pub async fn create_run(
     project_id: i64,
     request: RunRequest,
     lease_owner: Option<&str>,
-) -> Result<Run, ReplayError> {
+) -> Result<CreatedRun, ReplayError> {
     validate(&request)?;
     let calls = select::select(&store.reader, project_id, &request.selection).await?;
     if calls.len() > select::MAX_SELECTED_CALLS {
@@ -106,6 +133,7 @@ pub async fn create_run(
             "{item_count} items (calls × targets × repeat), at most {MAX_ITEMS} per run"
         )));
     }
+    let warnings = warnings(store, project_id, &calls).await?;
     let mut items = Vec::with_capacity(item_count);
     for call in &calls {
         for repetition in 0..request.repeat {
@@ -139,11 +167,52 @@ pub async fn create_run(
         vec![ReplayWrite::CreateRun(Box::new(new_run))],
     )
     .await?;
-    store
+    let run = store
         .reader
         .replay_run(project_id, &run_id)
         .await?
-        .ok_or(ReplayError::RunNotFound(run_id))
+        .ok_or(ReplayError::RunNotFound(run_id))?;
+    Ok(CreatedRun { run, warnings })
+}
+
+/// Reads the first selected calls and warns about those replayed without
+/// the tools their answer used.
+async fn warnings(
+    store: &Store,
+    project_id: i64,
+    calls: &[CallId],
+) -> Result<Vec<RunWarning>, ReplayError> {
+    let checked = &calls[..calls.len().min(CHECKED_FOR_WARNINGS)];
+    let mut missing = 0u64;
+    for id in checked {
+        if let Some(call) = store.reader.call(project_id, *id).await?
+            && call.tools_missing()
+        {
+            missing += 1;
+        }
+    }
+    if missing == 0 {
+        return Ok(Vec::new());
+    }
+    let of = if checked.len() == calls.len() {
+        format!("{missing} of the {} selected calls", calls.len())
+    } else {
+        format!(
+            "{missing} of the first {} of {} selected calls",
+            checked.len(),
+            calls.len()
+        )
+    };
+    Ok(vec![RunWarning {
+        kind: "tools_missing",
+        calls: missing,
+        checked: checked.len() as u64,
+        selected: calls.len() as u64,
+        message: format!(
+            "{of} will be sent without tools: {}",
+            summary::TOOLS_MISSING_ADVICE
+        ),
+    }])
 }
 
 fn validate(request: &RunRequest) -> Result<(), ReplayError> {

@@ -7,7 +7,8 @@
 //! content-addressed blobs and costs a few bytes, plus the exact request
 //! sent and the answer received as its raw exchange. Its attributes link
 //! it back: `replay.run_id`, `replay.original_call_id`, `replay.target`,
-//! `replay.repetition`, `replay.attempts`.
+//! `replay.repetition`, `replay.attempts`, and `replay.tools_missing` when
+//! the original's tool definitions were not recorded.
 
 use serde_json::{Map, Value as Json};
 
@@ -22,6 +23,9 @@ pub const ATTR_ORIGINAL_CALL_ID: &str = "replay.original_call_id";
 pub const ATTR_TARGET: &str = "replay.target";
 pub const ATTR_REPETITION: &str = "replay.repetition";
 pub const ATTR_ATTEMPTS: &str = "replay.attempts";
+/// Present (true) when the original answered with a tool call but recorded
+/// no tool definitions, so this replay was sent without tools.
+pub const ATTR_TOOLS_MISSING: &str = "replay.tools_missing";
 
 /// Identifies one item's replay.
 #[derive(Clone, Copy, Debug)]
@@ -148,6 +152,9 @@ fn link_attributes(of: ReplayOf<'_>) -> Map<String, Json> {
     attributes.insert(ATTR_TARGET.into(), of.target.name.clone().into());
     attributes.insert(ATTR_REPETITION.into(), of.repetition.into());
     attributes.insert(ATTR_ATTEMPTS.into(), of.attempts.into());
+    if of.original.tools_missing() {
+        attributes.insert(ATTR_TOOLS_MISSING.into(), true.into());
+    }
     attributes
 }
 

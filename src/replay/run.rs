@@ -191,6 +191,9 @@ pub struct Item {
     pub output_tokens: Option<i64>,
     pub cost_usd: Option<f64>,
     pub estimated_cost_usd: Option<f64>,
+    /// Sent without tools: the original answered with a tool call but its
+    /// tool definitions were not recorded.
+    pub tools_missing: bool,
 }
 
 /// A fresh public run id.

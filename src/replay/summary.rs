@@ -57,6 +57,9 @@ pub struct TargetSummary {
     pub cost_usd: Option<f64>,
     /// Why items failed, most frequent class first.
     pub errors: Vec<ErrorClass>,
+    /// Finished items sent without tools: their original answered with a
+    /// tool call but recorded no tool definitions.
+    pub tools_missing: u64,
 }
 
 /// Failed items of one error class.
@@ -146,6 +149,7 @@ pub async fn summarize(reader: &Reader, run: &Run) -> Result<RunSummary, ReadErr
         entry.latency_p95_ms = percentile(&latencies, 0.95);
         entry.ttft_p50_ms = percentile(&ttfts, 0.5);
         entry.errors = error_classes(&items);
+        entry.tools_missing = items.iter().filter(|item| item.tools_missing).count() as u64;
         let mut answering_ms = 0.0;
         let mut answered_tokens = 0;
         for item in &items {
@@ -229,8 +233,41 @@ pub fn table(summary: &RunSummary) -> String {
         out.push('\n');
     }
     out.push_str(&failures(summary));
+    for note in notes(summary) {
+        out.push_str(&format!("\n{note}\n"));
+    }
     out
 }
+
+/// What a reader should know before trusting a target's figures: items
+/// replayed without the tools their original had.
+pub fn notes(summary: &RunSummary) -> Vec<String> {
+    summary
+        .targets
+        .iter()
+        .filter(|target| target.tools_missing > 0)
+        .map(|target| {
+            format!(
+                "{}: {} {} sent without tools: {}",
+                target.target,
+                target.tools_missing,
+                if target.tools_missing == 1 {
+                    "item was"
+                } else {
+                    "items were"
+                },
+                TOOLS_MISSING_ADVICE
+            )
+        })
+        .collect()
+}
+
+/// Why tools were missing and what to do, said the same way at run
+/// creation, under the CLI's table and in the API.
+pub const TOOLS_MISSING_ADVICE: &str = "the original answered with a tool call, but its tool \
+    definitions were not recorded, so the candidate can only answer in text. Record them \
+    (`gen_ai.tool.definitions` in OpenTelemetry GenAI instrumentations, or post raw records \
+    with the request body) to compare tool use.";
 
 /// Why items failed, under the table: per target, each error class with
 /// its count and first message.
@@ -281,6 +318,7 @@ mod tests {
                 output_tokens_per_s: None,
                 cost_usd: Some(0.00123),
                 errors: Vec::new(),
+                tools_missing: 0,
             }],
         };
         let text = table(&summary);
@@ -312,6 +350,7 @@ mod tests {
             output_tokens: None,
             cost_usd: None,
             estimated_cost_usd: None,
+            tools_missing: false,
         }
     }
 

@@ -55,6 +55,11 @@ pub struct ItemFinish {
     pub output_tokens: Option<i64>,
     pub cost_usd: Option<f64>,
     pub estimated_cost_usd: Option<f64>,
+    /// The original answered with a tool call but recorded no tool
+    /// definitions, so it went out without tools ([`Call::tools_missing`]).
+    ///
+    /// [`Call::tools_missing`]: crate::model::Call::tools_missing
+    pub tools_missing: bool,
 }
 
 /// One replay write. Each is applied in its batch's savepoint; see
@@ -361,7 +366,7 @@ async fn finish_item(
     let rows = sqlx::query(
         "UPDATE replay_items SET state = ?, attempts = attempts + ?, last_error = ?, \
          error_class = ?, result_call_id = ?, latency_ms = ?, ttft_ms = ?, input_tokens = ?, output_tokens = ?, \
-         cost_usd = ?, estimated_cost_usd = ?, lease_owner = NULL, updated_at_unix_nano = ? \
+         cost_usd = ?, estimated_cost_usd = ?, tools_missing = ?, lease_owner = NULL, updated_at_unix_nano = ? \
          WHERE id = ? AND state = 'running' AND lease_owner = ?",
     )
     .bind(state.as_str())
@@ -375,6 +380,7 @@ async fn finish_item(
     .bind(finish.output_tokens)
     .bind(finish.cost_usd)
     .bind(finish.estimated_cost_usd)
+    .bind(finish.tools_missing)
     .bind(now)
     .bind(finish.item_id)
     .bind(&finish.owner)
@@ -474,7 +480,7 @@ const RUN_SELECT: &str = "SELECT id, run_id, project_id, name, created_at_unix_n
 
 const ITEM_SELECT: &str = "SELECT id, original_call_id, target, repetition, state, attempts, \
     last_error, error_class, result_call_id, latency_ms, ttft_ms, input_tokens, output_tokens, \
-    cost_usd, estimated_cost_usd FROM replay_items";
+    cost_usd, estimated_cost_usd, tools_missing FROM replay_items";
 
 fn run_from_row(row: &SqliteRow) -> Result<Run, ReadError> {
     let state: String = row.try_get("state")?;
@@ -526,6 +532,7 @@ fn item_from_row(row: &SqliteRow) -> Result<Item, ReadError> {
         output_tokens: row.try_get("output_tokens")?,
         cost_usd: row.try_get("cost_usd")?,
         estimated_cost_usd: row.try_get("estimated_cost_usd")?,
+        tools_missing: row.try_get("tools_missing")?,
     })
 }
 

@@ -152,6 +152,13 @@ fn replay_cli(db: &Path, args: &[&str]) -> std::process::Output {
 }
 
 async fn replay_cli_async(db: &Path, args: &[&str]) -> (String, String) {
+    let (success, stdout, stderr) = replay_cli_status(db, args).await;
+    assert!(success, "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+/// `reprise replay` with `args`: whether it exited 0, its stdout and stderr.
+async fn replay_cli_status(db: &Path, args: &[&str]) -> (bool, String, String) {
     let db = db.to_path_buf();
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     let output = tokio::task::spawn_blocking(move || {
@@ -162,8 +169,7 @@ async fn replay_cli_async(db: &Path, args: &[&str]) -> (String, String) {
     .expect("join");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    (stdout, stderr)
+    (output.status.success(), stdout, stderr)
 }
 
 /// The newest run, as the API shows it.
@@ -211,8 +217,10 @@ async fn an_ad_hoc_target_can_drop_or_null_a_parameter_it_cannot_send() {
         &id,
     ];
 
-    // Refused, and the error says how to go on.
-    let (stdout, _) = replay_cli_async(&h.db(), &adhoc).await;
+    // Refused (the run fails, and so does the command), and the error
+    // says how to go on.
+    let (success, stdout, _) = replay_cli_status(&h.db(), &adhoc).await;
+    assert!(!success, "{stdout}");
     let refused = newest_run(&h.server).await;
     assert_eq!(refused["progress"]["failed"], 1, "{refused}");
     assert!(chat_bodies(&h.fake.requests()).is_empty());
@@ -503,9 +511,9 @@ async fn a_run_whose_items_all_failed_is_failed_and_says_why() {
     .await;
 
     // From the CLI: one item cannot be translated, the other's answer is
-    // garbled.
+    // garbled. A failed run fails the command, so scripts notice.
     let url = format!("{}/v1", h.fake.base_url());
-    let (stdout, _) = replay_cli_async(
+    let (success, stdout, stderr) = replay_cli_status(
         &h.db(),
         &[
             "--target-url",
@@ -517,7 +525,15 @@ async fn a_run_whose_items_all_failed_is_failed_and_says_why() {
         ],
     )
     .await;
+    assert!(!success, "a failed run exits non-zero: {stdout}\n{stderr}");
     let run = newest_run(&h.server).await;
+    assert!(
+        stderr.contains(&format!(
+            "replay run {} failed",
+            run["id"].as_str().expect("id")
+        )),
+        "{stderr}"
+    );
     assert_eq!(run["state"], "failed", "{run}");
     assert_eq!(run["progress"]["failed"], 2, "{run}");
     let errors = &run["summary"][0]["errors"];
@@ -585,4 +601,147 @@ async fn a_run_whose_items_all_failed_is_failed_and_says_why() {
         "{run}"
     );
     assert_eq!(run["summary"][0]["errors"][0]["count"], 1, "{run}");
+}
+
+/// An OTel GenAI chat span whose answer is a tool call; `with_tools` says
+/// whether the instrumentation recorded the tool definitions.
+pub fn tool_call_attributes(with_tools: bool) -> Value {
+    let mut attributes = json!({
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.input.messages": r#"[{"role":"user","parts":[{"type":"text","content":"Weather in Paris?"}]}]"#,
+        "gen_ai.output.messages": r#"[{"role":"assistant","parts":[{"type":"tool_call","id":"call_1","name":"get_weather","arguments":{"city":"Paris"}}],"finish_reason":"tool_call"}]"#,
+        "gen_ai.usage.input_tokens": 9,
+        "gen_ai.usage.output_tokens": 7,
+    });
+    if with_tools {
+        attributes["gen_ai.tool.definitions"] = json!(
+            r#"[{"type":"function","name":"get_weather","description":"Current weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}]"#
+        );
+    }
+    attributes
+}
+
+/// Issue 20: a call whose answer was a tool call but whose tool
+/// definitions were not recorded is replayed without tools. The user is
+/// told when the run is created (API answer, CLI stderr), each such item
+/// and its result call are marked, the run's summary and notes count them
+/// (API, CLI table, UI's data), and compare says so instead of a bare `-`.
+#[tokio::test]
+async fn calls_replayed_without_their_tools_are_flagged_from_creation_to_comparison() {
+    let h = harness(FakeConfig::default(), "").await;
+    let bare = ingest_span(
+        &h.server,
+        "opentelemetry.util.genai",
+        "chat gpt-4o-mini",
+        tool_call_attributes(false),
+    )
+    .await;
+    let equipped = ingest_span(
+        &h.server,
+        "opentelemetry.util.genai",
+        "chat gpt-4o-mini",
+        tool_call_attributes(true),
+    )
+    .await;
+
+    let created = start_replay(
+        &h.server,
+        json!({"targets": ["oai"], "ids": [bare, equipped]}),
+    )
+    .await;
+    let warnings = created["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{created}");
+    let warning = &warnings[0];
+    assert_eq!(warning["kind"], "tools_missing");
+    assert_eq!(
+        (&warning["calls"], &warning["checked"], &warning["selected"]),
+        (&json!(1), &json!(2), &json!(2))
+    );
+    let message = warning["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("1 of the 2 selected calls will be sent without tools"),
+        "{message}"
+    );
+    assert!(message.contains("gen_ai.tool.definitions"), "{message}");
+
+    let run_id = created["id"].as_str().expect("id").to_owned();
+    let run = wait_finished(&h.server, &run_id).await;
+    assert_eq!(run["progress"]["done"], 2, "{run}");
+    assert_eq!(run["summary"][0]["tools_missing"], 1, "{run}");
+    let notes = run["notes"].as_array().expect("notes");
+    assert_eq!(notes.len(), 1, "{run}");
+    assert!(
+        notes[0]
+            .as_str()
+            .expect("note")
+            .starts_with("oai: 1 item was sent without tools"),
+        "{run}"
+    );
+
+    // Each item says whether it went without tools, and so does its result call.
+    let groups = crate::replay::all_results(&h.server, &run_id).await;
+    for group in &groups {
+        let original = group["original_call_id"].as_str().expect("original");
+        let item = &group["replays"][0];
+        let result = h
+            .server
+            .get_json(&format!(
+                "/api/v1/calls/{}",
+                item["result_call_id"].as_str().expect("result")
+            ))
+            .await;
+        let missing = original == bare;
+        assert_eq!(item["tools_missing"], missing, "{item}");
+        assert_eq!(
+            result["attributes"].get("replay.tools_missing"),
+            missing.then_some(&json!(true)),
+            "{result}"
+        );
+    }
+    // What the provider got: tools for the equipped call only.
+    let bodies = chat_bodies(&h.fake.requests());
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies.iter().filter(|b| b.contains_key("tools")).count(), 1);
+
+    // compare counts them and says why, rather than leaving a `-`.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_reprise"))
+        .args(["compare", &run_id, "--db"])
+        .arg(h.db())
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("run reprise compare");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let row = stdout
+        .lines()
+        .find(|line| line.starts_with("replayed without tools"))
+        .unwrap_or_else(|| panic!("no row: {stdout}"));
+    assert!(row.trim_end().ends_with("1 of 2"), "{row}");
+    assert!(
+        stdout.contains("oai: 1 of 2 items were replayed without tools"),
+        "{stdout}"
+    );
+
+    // The CLI warns before it sends, and its table says it after.
+    let url = format!("{}/v1", h.fake.base_url());
+    let (stdout, stderr) = replay_cli_async(
+        &h.db(),
+        &[
+            "--target-url",
+            &url,
+            "--target-model",
+            crate::replay::OPENAI_MODEL,
+            "--ids",
+            &bare,
+        ],
+    )
+    .await;
+    assert!(
+        stderr.contains("warning: 1 of the 1 selected calls will be sent without tools"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("1 item was sent without tools"), "{stdout}");
 }

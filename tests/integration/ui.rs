@@ -1259,3 +1259,37 @@ async fn a_failed_run_page_says_failed_and_why() {
     browser.assert_no_errors("a failed run").await;
     browser.close().await;
 }
+
+/// A run page says which target's items went without the tools their
+/// original answer used (issue 20), in the API's words.
+#[tokio::test]
+async fn a_run_page_says_when_items_went_without_their_tools() {
+    let _turn = browser::ONE_AT_A_TIME.lock().await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let h = crate::replay::harness(FakeConfig::default(), "").await;
+    let id = crate::replay_ux::ingest_span(
+        &h.server,
+        "opentelemetry.util.genai",
+        "chat gpt-4o-mini",
+        crate::replay_ux::tool_call_attributes(false),
+    )
+    .await;
+    let run =
+        crate::replay::start_replay(&h.server, json!({"targets": ["oai"], "ids": [id]})).await;
+    let run_id = run["id"].as_str().expect("id").to_owned();
+    let run = crate::replay::wait_finished(&h.server, &run_id).await;
+    assert_eq!(run["notes"].as_array().map(Vec::len), Some(1), "{run}");
+
+    browser
+        .goto(&h.server.url(&format!("/replays/{run_id}")))
+        .await;
+    browser.wait_ready("replay").await;
+    let shown = browser
+        .js("return [...document.querySelectorAll('[data-notes] [data-note]')].map(n => n.textContent);")
+        .await;
+    assert_eq!(shown, run["notes"]);
+    browser.assert_no_errors("a run without tools").await;
+    browser.close().await;
+}

@@ -125,7 +125,15 @@ function runHeader(run, cancel) {
 function targetSummary(run) {
   const rows = run.summary || [];
   if (rows.length === 0) return null;
-  return panel("Targets", summaryTable(rows), failures(rows));
+  return panel("Targets", summaryTable(rows), failures(rows), runNotes(run));
+}
+
+/** What to know before trusting the figures (items replayed without their tools). */
+function runNotes(run) {
+  const notes = run.notes || [];
+  if (notes.length === 0) return null;
+  return h("div", { dataset: { notes: "" } },
+    notes.map((text) => notice("warning", h("span", { dataset: { note: "" } }, text))));
 }
 
 /** Why items failed: per target, each error class with its count and the first message. */
