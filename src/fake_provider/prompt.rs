@@ -128,7 +128,7 @@ impl Prompt {
             messages.push(openai_message(index, item)?);
         }
         let tools = openai_tools(object.get("tools"))?;
-        let tool_choice = openai_tool_choice(object.get("tool_choice"));
+        let tool_choice = openai_tool_choice(object.get("tool_choice"))?;
         let max_output_tokens = optional_u64(object, "max_completion_tokens")
             .or_else(|| optional_u64(object, "max_tokens"));
         let stream = object
@@ -198,7 +198,7 @@ impl Prompt {
             messages.push(anthropic_message(index, item)?);
         }
         let tools = anthropic_tools(object.get("tools"))?;
-        let tool_choice = anthropic_tool_choice(object.get("tool_choice"));
+        let tool_choice = anthropic_tool_choice(object.get("tool_choice"))?;
         let stream = object
             .get("stream")
             .and_then(Json::as_bool)
@@ -295,21 +295,36 @@ fn openai_tools(tools: Option<&Json>) -> Result<Vec<ToolSpec>, ApiError> {
     Ok(specs)
 }
 
-fn openai_tool_choice(choice: Option<&Json>) -> ToolChoice {
+/// OpenAI's shapes: `"none"`, `"auto"`, `"required"`, or
+/// `{"type": "function", "function": {"name": …}}`; anything else is
+/// refused as OpenAI refuses it (Anthropic's `{"type": "auto"}` included).
+fn openai_tool_choice(choice: Option<&Json>) -> Result<ToolChoice, ApiError> {
+    let invalid = |value: &Json| {
+        ApiError::invalid(format!(
+            "Invalid value for 'tool_choice': {value}. Expected 'none', 'auto', 'required', \
+             or an object naming a function."
+        ))
+        .with_param("tool_choice")
+    };
     match choice {
-        Some(Json::String(mode)) if mode == "none" => ToolChoice::None,
-        Some(Json::String(mode)) if mode == "required" => ToolChoice::Required,
-        Some(Json::Object(object)) => {
+        None | Some(Json::Null) => Ok(ToolChoice::Auto),
+        Some(Json::String(mode)) => match mode.as_str() {
+            "none" => Ok(ToolChoice::None),
+            "auto" => Ok(ToolChoice::Auto),
+            "required" => Ok(ToolChoice::Required),
+            _ => Err(invalid(choice.unwrap_or(&Json::Null))),
+        },
+        Some(value @ Json::Object(object)) => {
             let name = object
                 .get("function")
                 .and_then(|function| function.get("name"))
                 .and_then(Json::as_str);
-            match name {
-                Some(name) => ToolChoice::Named(name.to_string()),
-                None => ToolChoice::Auto,
+            match (object.get("type").and_then(Json::as_str), name) {
+                (Some("function"), Some(name)) => Ok(ToolChoice::Named(name.to_string())),
+                _ => Err(invalid(value)),
             }
         }
-        _ => ToolChoice::Auto,
+        Some(value) => Err(invalid(value)),
     }
 }
 
@@ -402,18 +417,28 @@ fn anthropic_tools(tools: Option<&Json>) -> Result<Vec<ToolSpec>, ApiError> {
     Ok(specs)
 }
 
-fn anthropic_tool_choice(choice: Option<&Json>) -> ToolChoice {
+/// Anthropic's shapes: `{"type": "auto" | "any" | "none"}` or
+/// `{"type": "tool", "name": …}`; anything else (OpenAI's `"auto"`
+/// string included) is refused as Anthropic refuses it.
+fn anthropic_tool_choice(choice: Option<&Json>) -> Result<ToolChoice, ApiError> {
     let Some(choice) = choice else {
-        return ToolChoice::Auto;
+        return Ok(ToolChoice::Auto);
+    };
+    let invalid = || {
+        ApiError::invalid(format!(
+            "tool_choice: Input tag does not match any of the expected tags: 'auto', 'any', \
+             'tool', 'none' (got {choice})"
+        ))
     };
     match choice.get("type").and_then(Json::as_str) {
-        Some("none") => ToolChoice::None,
-        Some("any") => ToolChoice::Required,
+        Some("auto") => Ok(ToolChoice::Auto),
+        Some("none") => Ok(ToolChoice::None),
+        Some("any") => Ok(ToolChoice::Required),
         Some("tool") => match choice.get("name").and_then(Json::as_str) {
-            Some(name) => ToolChoice::Named(name.to_string()),
-            None => ToolChoice::Required,
+            Some(name) => Ok(ToolChoice::Named(name.to_string())),
+            None => Err(ApiError::invalid("tool_choice.tool.name: Field required")),
         },
-        _ => ToolChoice::Auto,
+        _ => Err(invalid()),
     }
 }
 
@@ -493,5 +518,41 @@ mod tests {
         let first = Prompt::from_openai(&body("a")).unwrap();
         let second = Prompt::from_openai(&body("b")).unwrap();
         assert_eq!(first.fingerprint(), second.fingerprint());
+    }
+
+    #[test]
+    fn tool_choice_is_refused_in_the_other_providers_shape() {
+        let openai = |choice: Json| {
+            Prompt::from_openai(&json!({
+                "model": "m", "messages": [{"role": "user", "content": "hi"}], "tool_choice": choice
+            }))
+            .map(|p| p.tool_choice)
+        };
+        assert_eq!(openai(json!("auto")).unwrap(), ToolChoice::Auto);
+        assert_eq!(openai(json!("required")).unwrap(), ToolChoice::Required);
+        assert_eq!(
+            openai(json!({"type": "function", "function": {"name": "f"}})).unwrap(),
+            ToolChoice::Named("f".into())
+        );
+        assert!(openai(json!({"type": "auto"})).is_err());
+        assert!(openai(json!("any")).is_err());
+
+        let anthropic = |choice: Json| {
+            Prompt::from_anthropic(&json!({
+                "model": "m", "max_tokens": 5,
+                "messages": [{"role": "user", "content": "hi"}], "tool_choice": choice
+            }))
+            .map(|p| p.tool_choice)
+        };
+        assert_eq!(
+            anthropic(json!({"type": "any"})).unwrap(),
+            ToolChoice::Required
+        );
+        assert_eq!(
+            anthropic(json!({"type": "tool", "name": "f"})).unwrap(),
+            ToolChoice::Named("f".into())
+        );
+        assert!(anthropic(json!("auto")).is_err());
+        assert!(anthropic(json!({"type": "function", "function": {"name": "f"}})).is_err());
     }
 }
