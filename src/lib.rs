@@ -22,6 +22,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod model;
 pub mod providers;
+pub mod quantile;
 pub mod redact;
 pub mod replay;
 pub mod server;

@@ -14,7 +14,8 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
 use reprise::ingest::limits::Limits;
-use reprise::ingest::otlp::convert::{self, LogGroup, SpanGroup};
+use reprise::ingest::otlp::convert;
+use reprise::model::telemetry::{LogGroup, SpanGroup};
 use reprise::redact::{self, Redactor};
 
 /// Passes over the whole fixture set per measurement.

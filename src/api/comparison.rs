@@ -25,10 +25,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use crate::auth::Project;
 use crate::compare::report::{ComparisonReport, ReportError, load_report};
 use crate::compare::scoring::{self, ScoringError};
 use crate::compare::settings::{CompareFile, ScoringRequest, SettingsError};
+use crate::model::project::Project;
 use crate::store::Store;
 
 /// What the comparison handlers share.

@@ -12,7 +12,8 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::ApiState;
-use crate::auth::{Principal, Scope};
+use crate::auth::Principal;
+use crate::model::project::Scope;
 use crate::store::health::Problem;
 
 pub fn router() -> Router<ApiState> {

@@ -12,8 +12,8 @@ use super::ApiState;
 use super::error::ApiError;
 use super::params::{param, parse_limit, parse_time, query_pairs};
 use super::traces::{Context, log_json};
-use crate::auth::Project;
 use crate::model::TraceId;
+use crate::model::project::Project;
 use crate::store::read::{LogCursor, LogFilter};
 
 pub fn router() -> Router<ApiState> {

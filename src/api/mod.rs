@@ -23,7 +23,7 @@ use crate::ingest::Ingest;
 use crate::store::Store;
 
 /// What the API handlers share. The project is not here: it belongs to
-/// each request (the [`crate::auth::Project`] extractor).
+/// each request (the [`crate::model::project::Project`] extractor).
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,

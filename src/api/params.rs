@@ -1,9 +1,10 @@
 //! Query parameters shared by the API's listing endpoints, parsed once
 //! with errors that name the parameter.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::error::ApiError;
+use crate::model::time::unix_nano;
 use crate::model::{CallStatus, Source, TraceId};
 use crate::store::read::{CallFilter, CallSort, Cursor, SortKey, SourceFilter, fts_match};
 
@@ -15,24 +16,18 @@ pub fn parse_time(name: &'static str, text: &str) -> Result<u64, ApiError> {
         return Ok(nanos);
     }
     if let Ok(time) = humantime::parse_rfc3339_weak(text) {
-        return Ok(unix_nanos(time));
+        return Ok(unix_nano(time));
     }
     if let Ok(ago) = humantime::parse_duration(text.trim_start_matches('-')) {
         let time = SystemTime::now()
             .checked_sub(ago)
             .ok_or_else(|| ApiError::invalid(name, "duration reaches before 1970"))?;
-        return Ok(unix_nanos(time));
+        return Ok(unix_nano(time));
     }
     Err(ApiError::invalid(
         name,
         format!("{text:?} is not an RFC 3339 time, Unix nanoseconds, or a duration like 24h"),
     ))
-}
-
-fn unix_nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_nanos() as u64
 }
 
 pub fn parse_limit(text: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
@@ -287,7 +282,7 @@ mod tests {
             1_700_000_000_000_000_000
         );
         let day_ago = parse_time("since", "24h").expect("duration");
-        let now = unix_nanos(SystemTime::now());
+        let now = unix_nano(SystemTime::now());
         assert!(now - day_ago >= 86_400_000_000_000 && now - day_ago < 86_500_000_000_000);
         assert!(matches!(
             parse_time("until", "yesterday"),

@@ -16,10 +16,11 @@ use serde_json::{Value, json};
 use super::ApiState;
 use super::body::read_body;
 use super::error::ApiError;
-use crate::auth::Project;
 use crate::ingest::IngestError;
 use crate::ingest::raw::parse_record;
 use crate::metrics::{self, Received, RequestOutcome};
+use crate::model::project::Project;
+use crate::model::time::now_unix_nano;
 
 pub fn router() -> Router<ApiState> {
     Router::new().route("/api/v1/calls", post(post_calls))
@@ -170,10 +171,4 @@ async fn store_records(
 /// the client should come back.
 fn ingest_error(error: IngestError) -> ApiError {
     ApiError::Ingest(error)
-}
-
-fn now_unix_nano() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }

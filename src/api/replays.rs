@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 
 use super::error::ApiError;
 use super::params::parse_limit;
-use crate::auth::Project;
+use crate::model::project::Project;
 use crate::model::{Call, CallId, nanos};
 use crate::replay::run::{Budget, Item, Run, Selection};
 use crate::replay::summary::{self, RunSummary};

@@ -10,7 +10,7 @@ use super::ApiState;
 use super::calls::summary_json;
 use super::error::ApiError;
 use super::params::{param, parse_cursor, parse_limit, query_pairs};
-use crate::auth::Project;
+use crate::model::project::Project;
 use crate::store::read::{CallFilter, CallSort, GroupBy, SortKey};
 
 pub fn router() -> Router<ApiState> {

@@ -10,7 +10,7 @@ use super::ApiState;
 use super::calls::search_error;
 use super::error::ApiError;
 use super::params::{CallFilterParams, param, query_pairs};
-use crate::auth::Project;
+use crate::model::project::Project;
 use crate::store::read::{GroupBy, GroupKey};
 
 pub fn router() -> Router<ApiState> {

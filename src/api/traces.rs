@@ -14,7 +14,7 @@ use serde_json::{Value as Json_, json};
 use super::ApiState;
 use super::calls::summary_json;
 use super::error::ApiError;
-use crate::auth::Project;
+use crate::model::project::Project;
 use crate::model::{Event, Link, LogRecord, Resource, Scope, Span, TraceId};
 use crate::store::call_record::CallColumns;
 use crate::store::read::{CallFilter, CallSort, SortKey};

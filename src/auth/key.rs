@@ -7,14 +7,13 @@
 
 use base64::Engine as _;
 
+use crate::model::project::KeyHash;
+
 /// What every key starts with.
 pub const KEY_PREFIX: &str = "rpk_";
 
 /// Characters of a key kept in the clear in listings, prefix included.
 const SHOWN_CHARS: usize = 10;
-
-/// BLAKE3 of the key text: what the keys table stores.
-pub type KeyHash = [u8; 32];
 
 /// A new random key, to be shown once and never stored.
 pub fn generate_key() -> String {

@@ -19,6 +19,7 @@ use crate::cost::PriceTable;
 use crate::ingest::limits::Limits;
 use crate::ingest::raw::parse_record;
 use crate::ingest::{Ingest, IngestError};
+use crate::model::time::now_unix_nano;
 use crate::store::{Store, StoreOptions};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -331,10 +332,4 @@ fn progress_bar(total_bytes: Option<u64>) -> ProgressBar {
         }
         None => ProgressBar::new_spinner(),
     }
-}
-
-fn now_unix_nano() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use crate::auth::REFRESH_INTERVAL;
 use crate::auth::key::{generate_key, hash_key, shown_prefix};
-use crate::auth::{DEFAULT_PROJECT_NAME, REFRESH_INTERVAL, Scope};
+use crate::model::project::{DEFAULT_PROJECT_NAME, Scope};
+use crate::model::time::now_unix_nano_i64 as now_unix_nano;
 use crate::store::keys::{self, KeyInfo, KeyStoreError, NewKey};
 
 #[derive(Debug, Clone, Args)]
@@ -54,7 +56,7 @@ pub enum KeysCliError {
 
 fn parse_scope(text: &str) -> Result<Scope, String> {
     text.parse()
-        .map_err(|e: crate::auth::UnknownScope| e.to_string())
+        .map_err(|e: crate::model::project::UnknownScope| e.to_string())
 }
 
 pub async fn run(args: &KeysArgs) -> Result<(), KeysCliError> {
@@ -159,10 +161,4 @@ fn status(key: &KeyInfo) -> String {
 fn time_text(unix_nano: i64) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(unix_nano.max(0) as u64);
     humantime::format_rfc3339_seconds(time).to_string()
-}
-
-fn now_unix_nano() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
 }

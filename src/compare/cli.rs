@@ -29,7 +29,7 @@ pub async fn run(args: &CompareArgs) -> anyhow::Result<()> {
     let store = Store::open(&StoreOptions::existing(args.db.clone())).await?;
     // The CLI works in the default project, as `reprise replay` does, and
     // redacts the judge's replies with the policy the server runs with.
-    let project_id = crate::auth::DEFAULT_PROJECT_ID;
+    let project_id = crate::model::project::DEFAULT_PROJECT_ID;
     let redactor = match crate::redact::stored::for_store(store.pool(), None).await {
         Ok(redactor) => redactor,
         Err(error) => {
@@ -38,7 +38,7 @@ pub async fn run(args: &CompareArgs) -> anyhow::Result<()> {
         }
     };
     let options = options.map(|mut options| {
-        options.redaction = redactor.policy_for(crate::auth::DEFAULT_PROJECT_NAME);
+        options.redaction = redactor.policy_for(crate::model::project::DEFAULT_PROJECT_NAME);
         options
     });
     let result = compare(&store, project_id, args, &file, options).await;

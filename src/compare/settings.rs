@@ -179,7 +179,7 @@ impl CompareFile {
             backoff: Backoff::default(),
             // The caller sets the policy of the store and project it scores in.
             redaction: crate::redact::Redactor::built_in()
-                .policy_for(crate::auth::DEFAULT_PROJECT_NAME),
+                .policy_for(crate::model::project::DEFAULT_PROJECT_NAME),
         })
     }
 }

@@ -38,6 +38,8 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+pub use crate::quantile::{percentile, percentile_sorted, sorted_finite};
+
 /// The standard normal quantile for a two-sided 95% interval, Φ⁻¹(0.975).
 pub const Z_95: f64 = 1.959_963_984_540_054;
 
@@ -181,32 +183,6 @@ fn bisect(mut low: f64, mut high: f64, f: impl Fn(f64) -> f64) -> f64 {
         }
     }
     0.5 * (low + high)
-}
-
-/// The p-quantile (p in [0, 1]) of sorted finite values by linear
-/// interpolation (see the module docs); `None` when empty or p is outside
-/// [0, 1].
-pub fn percentile_sorted(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() || !(0.0..=1.0).contains(&p) {
-        return None;
-    }
-    let h = (sorted.len() - 1) as f64 * p;
-    let below = h.floor() as usize;
-    let above = (below + 1).min(sorted.len() - 1);
-    Some(sorted[below] + (h - below as f64) * (sorted[above] - sorted[below]))
-}
-
-/// The p-quantile of any finite values, in any order.
-pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
-    let sorted = sorted_finite(values);
-    percentile_sorted(&sorted, p)
-}
-
-/// The finite values, sorted ascending.
-pub fn sorted_finite(values: &[f64]) -> Vec<f64> {
-    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    sorted.sort_by(f64::total_cmp);
-    sorted
 }
 
 /// The statistic a bootstrap interval is for.
@@ -482,24 +458,6 @@ mod tests {
         assert!(all_ties.upper > 0.0 && all_ties.upper < 0.15);
         assert_eq!(tango_interval(0, 0, 0, Z_95), None);
         assert_eq!(tango_interval(3, 3, 5, Z_95), None);
-    }
-
-    #[test]
-    fn percentiles_interpolate_linearly() {
-        // numpy.percentile (method="linear") gives these.
-        assert_eq!(percentile(&[4.0, 1.0, 3.0, 2.0], 0.5), Some(2.5));
-        let one_to_ten: Vec<f64> = (1..=10).map(f64::from).collect();
-        assert_close(percentile(&one_to_ten, 0.95).expect("defined"), 9.55, 1e-12);
-        let values = [15.0, 20.0, 35.0, 40.0, 50.0];
-        // h = 4·0.05 = 0.2 → 15 + 0.2·5 = 16; h = 4·0.3 = 1.2 → 20 + 0.2·15 = 23
-        assert_close(percentile(&values, 0.05).expect("defined"), 16.0, 1e-12);
-        assert_close(percentile(&values, 0.30).expect("defined"), 23.0, 1e-12);
-        assert_close(percentile(&values, 0.40).expect("defined"), 29.0, 1e-12);
-        assert_close(percentile(&values, 0.95).expect("defined"), 48.0, 1e-12);
-        assert_eq!(percentile(&[7.0], 0.99), Some(7.0));
-        assert_eq!(percentile(&[], 0.5), None);
-        assert_eq!(percentile(&[1.0], 1.5), None);
-        assert_eq!(percentile(&[f64::NAN, 2.0], 0.5), Some(2.0));
     }
 
     #[test]

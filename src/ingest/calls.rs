@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 
 use super::genai::{self, CallFacts};
-use super::otlp::convert::{LogGroup, SpanGroup};
 use crate::cost::PriceTable;
 use crate::model::Call;
+use crate::model::telemetry::{LogGroup, SpanGroup};
 use crate::store::batch::SpanKey;
 
 /// A call ready to store, with the other spans of the batch folded into it.

@@ -25,6 +25,7 @@ use tokio::sync::watch;
 
 use super::genai::{self, CallFacts, GenAiEvent};
 use crate::cost::PriceTable;
+use crate::model::time::now_unix_nano_i64 as now_unix_nano;
 use crate::model::{Call, CallId, Resource, Scope};
 use crate::store::batch::{LinkDone, LinkedCall, SpanKey, WriteBatch};
 use crate::store::blobs::Classified;
@@ -326,11 +327,4 @@ async fn write(
     drop(claim);
     written?;
     Ok(())
-}
-
-fn now_unix_nano() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_nanos() as i64
 }

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -13,11 +12,13 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use super::budget::{BodyBudget, DEFAULT_INFLIGHT_BYTES};
 use super::error::IngestError;
 use super::limits::Limits;
-use super::otlp::convert::{self, Converted, LogGroup, SpanGroup};
+use super::otlp::convert::{self, Converted};
 use super::{calls, prepare};
-use crate::auth::{DEFAULT_PROJECT_ID, DEFAULT_PROJECT_NAME, Project};
 use crate::cost::PriceTable;
 use crate::model::Call;
+use crate::model::project::{DEFAULT_PROJECT_ID, DEFAULT_PROJECT_NAME, Project};
+use crate::model::telemetry::{LogGroup, SpanGroup};
+use crate::model::time::now_unix_nano_i64 as now_unix_nano;
 use crate::redact::{Policy, Redactor};
 use crate::store::batch::WriteBatch;
 use crate::store::blobs::{Claim, Classified};
@@ -300,11 +301,4 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| IngestError::Internal(e.to_string()))
-}
-
-fn now_unix_nano() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_nanos() as i64
 }

@@ -6,7 +6,7 @@ use prost::Message as _;
 use std::collections::HashMap;
 
 use super::calls::Normalized;
-use super::otlp::convert::{LogGroup, SpanGroup};
+use crate::model::telemetry::{LogGroup, SpanGroup};
 use crate::model::{Resource, Scope};
 use crate::store::batch::{CallRow, DedupRow, LogRow, SpanKey, SpanRow, WriteBatch};
 use crate::store::call_index::CallIndex;

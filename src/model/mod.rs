@@ -8,7 +8,9 @@ pub mod call;
 pub mod finish;
 pub mod ids;
 pub mod nanos;
+pub mod project;
 pub mod telemetry;
+pub mod time;
 pub mod tool_choice;
 pub mod value;
 

@@ -1,6 +1,8 @@
 //! Spans and log records as received, with their resource and scope: the
 //! lossless domain form of OTLP's trace and log data.
 
+use std::sync::Arc;
+
 use super::ids::{SpanId, TraceId};
 use super::value::{Attributes, Value};
 
@@ -127,4 +129,20 @@ impl LogRecord {
             self.observed_time_unix_nano
         }
     }
+}
+
+/// Spans that share a resource and a scope.
+#[derive(Debug, Clone)]
+pub struct SpanGroup {
+    pub resource: Arc<Resource>,
+    pub scope: Arc<Scope>,
+    pub spans: Vec<Span>,
+}
+
+/// Log records that share a resource and a scope.
+#[derive(Debug, Clone)]
+pub struct LogGroup {
+    pub resource: Arc<Resource>,
+    pub scope: Arc<Scope>,
+    pub records: Vec<LogRecord>,
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use super::rule::Policy;
-use crate::ingest::otlp::convert::{LogGroup, SpanGroup};
+use crate::model::telemetry::{LogGroup, SpanGroup};
 use crate::model::{Attributes, Call, LogRecord, Message, Part, Span, Value};
 
 impl Policy {

@@ -34,12 +34,13 @@ pub mod summary;
 pub mod targets;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 use crate::model::CallId;
+pub(crate) use crate::model::time::now_unix_nano;
 use crate::store::replays::{NewRun, ReplayApplied, ReplayWrite};
 use crate::store::{ReadError, Store, WriteError, WriteSummary};
 use run::{Budget, Run, RunSpec, Selection};
@@ -321,11 +322,4 @@ pub(crate) async fn wait_for_room(store: &Store) {
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(100));
     }
-}
-
-pub(crate) fn now_unix_nano() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_nanos() as u64
 }

@@ -16,9 +16,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{WRITE_ATTEMPTS, wait_for_room};
-use crate::auth::Project;
 use crate::ingest::Ingest;
 use crate::model::Call;
+use crate::model::project::Project;
 use crate::store::WriteError;
 use crate::store::replays::{ItemFinish, ReplayWrite};
 

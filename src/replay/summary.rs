@@ -1,6 +1,6 @@
 //! A run's progress and per-target figures, read back from its items:
 //! how many are in each state, latency p50/p95 and time to first token p50
-//! (type-7 percentiles, as [`crate::compare::stats`] computes them) over
+//! (type-7 percentiles, [`crate::quantile`]) over
 //! the items that got an answer, tokens, cost, and why items failed: their
 //! error classes, each with its count and first message.
 
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::run::{Item, ItemState, Run};
-use crate::compare::stats::percentile;
+use crate::quantile::percentile;
 use crate::store::{ReadError, Reader};
 
 /// Item counts by state.

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use sqlx::{Row as _, SqlitePool};
 
-use crate::auth::{KeyHash, Project, Scope};
+use crate::model::project::{KeyHash, Project, Scope};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyStoreError {
@@ -234,12 +234,14 @@ fn scopes_text(scopes: &[Scope]) -> String {
 fn parse_scopes(id: i64, text: &str) -> Result<Vec<Scope>, KeyStoreError> {
     let mut scopes = Vec::new();
     for word in text.split_whitespace() {
-        let scope =
-            word.parse()
-                .map_err(|e: crate::auth::UnknownScope| KeyStoreError::Corrupt {
+        let scope = word
+            .parse()
+            .map_err(
+                |e: crate::model::project::UnknownScope| KeyStoreError::Corrupt {
                     id,
                     message: e.to_string(),
-                })?;
+                },
+            )?;
         scopes.push(scope);
     }
     Ok(scopes)

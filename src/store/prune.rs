@@ -311,10 +311,7 @@ pub async fn prune_round(
     store: &super::Store,
     policy: &RetentionPolicy,
 ) -> Result<bool, PruneError> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_nanos() as i64;
+    let now = crate::model::time::now_unix_nano_i64();
     let touch_after = store.known_blobs.touch_after();
     let Some((plan, builder)) = store.reader.plan_prune(policy, touch_after, now).await? else {
         return Ok(false);

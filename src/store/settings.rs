@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::model::time::now_unix_nano_i64 as now_unix_nano;
 use sqlx::{ConnectOptions as _, Connection as _, SqlitePool};
 
 /// The redaction file's text the server was last started with (empty for
@@ -32,10 +33,4 @@ pub async fn set(db: &Path, name: &str, value: &str) -> Result<(), sqlx::Error> 
     .execute(&mut conn)
     .await?;
     conn.close().await
-}
-
-fn now_unix_nano() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
 }

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Connection, QueryBuilder};
@@ -26,6 +26,7 @@ use super::blobs::KnownBlobs;
 use super::call_writes::TextEntries;
 use super::codec::BlobHash;
 use crate::metrics;
+use crate::model::time::now_unix_nano_i64 as now_unix_nano;
 
 /// Most batches committed in one transaction.
 const MAX_GROUP_BATCHES: usize = 64;
@@ -632,13 +633,6 @@ fn record_metrics(stored: &[(WriteBatch, Written)]) {
     metrics::rows_inserted(spans, log_records);
     metrics::rows_pruned(pruned);
     metrics::calls_stored(calls);
-}
-
-fn now_unix_nano() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_nanos() as i64
 }
 
 /// Writes one batch; the full-text entries of its calls go to `text`, for

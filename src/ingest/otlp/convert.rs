@@ -12,6 +12,7 @@ use opentelemetry_proto::tonic::resource::v1 as pb_resource;
 use opentelemetry_proto::tonic::trace::v1 as pb_trace;
 
 use crate::ingest::limits::Limits;
+use crate::model::telemetry::{LogGroup, SpanGroup};
 use crate::model::{
     Attributes, Event, IdError, KeyValue, Link, LogRecord, Resource, Scope, Span, SpanId,
     SpanStatus, TraceId, Value,
@@ -46,22 +47,6 @@ pub enum ItemError {
         key: String,
         limit: usize,
     },
-}
-
-/// Spans that share a resource and a scope.
-#[derive(Debug, Clone)]
-pub struct SpanGroup {
-    pub resource: Arc<Resource>,
-    pub scope: Arc<Scope>,
-    pub spans: Vec<Span>,
-}
-
-/// Log records that share a resource and a scope.
-#[derive(Debug, Clone)]
-pub struct LogGroup {
-    pub resource: Arc<Resource>,
-    pub scope: Arc<Scope>,
-    pub records: Vec<LogRecord>,
 }
 
 /// The valid items of a request, and what was rejected and why.

@@ -17,11 +17,11 @@ use prost::Message as _;
 
 use super::body::{ContentEncoding, decode_content, read_limited};
 use super::signal::{Logs, OtlpSignal, Traces};
-use crate::auth::Project;
 use crate::ingest::budget::Reservation;
 use crate::ingest::error::{IngestError, Retry};
 use crate::ingest::pipeline::Ingest;
 use crate::metrics::{self, Received, Transport};
+use crate::model::project::Project;
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";

@@ -24,7 +24,7 @@ use sqlx::{Row, SqlitePool};
 use super::codec::DecodeError;
 use super::pack::{self, PackError};
 use super::records::{StoredResource, StoredScope};
-use crate::auth::Project;
+use crate::model::project::Project;
 use crate::model::{Resource, Scope, SpanId, TraceId};
 
 #[derive(Debug, thiserror::Error)]
