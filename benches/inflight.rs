@@ -39,6 +39,9 @@ struct Args {
     expanded_mb: usize,
     #[arg(long)]
     server_bin: Option<PathBuf>,
+    /// Budgets (`--max-inflight-mb`) to measure, beside one out of reach.
+    #[arg(long, value_delimiter = ',', default_values_t = [64])]
+    budget_mb: Vec<u64>,
     /// Cargo passes `--bench`.
     #[arg(long, hide = true)]
     bench: bool,
@@ -49,6 +52,7 @@ struct Outcome {
     ok: usize,
     retry_later: usize,
     other: usize,
+    idle_rss_mib: u64,
     peak_rss_mib: u64,
     settled_rss_mib: u64,
 }
@@ -100,6 +104,7 @@ async fn burst(args: &Args, bin: &std::path::Path, budget_mb: u64) -> Outcome {
         .expect("server starts");
     let request = export(args.expanded_mb);
     let body = gzip(&request.encode_to_vec());
+    let idle_rss_mib = server::read_memory(server.pid).map_or(0, |m| m.rss_kib >> 10);
     let sampler = server::MemorySampler::start(server.pid);
     let client = reqwest::Client::new();
     let mut http = Vec::new();
@@ -123,7 +128,10 @@ async fn burst(args: &Args, bin: &std::path::Path, budget_mb: u64) -> Outcome {
             client.export(request).await.map(|_| ())
         }));
     }
-    let mut outcome = Outcome::default();
+    let mut outcome = Outcome {
+        idle_rss_mib,
+        ..Outcome::default()
+    };
     for task in http {
         match task.await.expect("task").map(|r| r.status().as_u16()) {
             Ok(200) => outcome.ok += 1,
@@ -158,15 +166,22 @@ async fn main() {
         "{} concurrent gzip exports per transport (HTTP and gRPC), {} MB each after decompression",
         args.concurrent, args.expanded_mb
     );
-    println!("| budget | ok | retry later | other | peak RSS | RSS 5 s later |");
-    println!("|---|---|---|---|---|---|");
-    for (label, budget_mb) in [("64 MB (default)", 64), ("out of reach", 1 << 20)] {
+    println!("| budget | ok | retry later | other | RSS before | peak RSS | RSS 5 s later |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut budgets: Vec<(String, u64)> = args
+        .budget_mb
+        .iter()
+        .map(|mb| (format!("{mb} MB"), *mb))
+        .collect();
+    budgets.push(("out of reach".to_owned(), 1 << 20));
+    for (label, budget_mb) in budgets {
         let outcome = burst(&args, &bin, budget_mb).await;
         println!(
-            "| {label} | {} | {} | {} | {} MiB | {} MiB |",
+            "| {label} | {} | {} | {} | {} MiB | {} MiB | {} MiB |",
             outcome.ok,
             outcome.retry_later,
             outcome.other,
+            outcome.idle_rss_mib,
             outcome.peak_rss_mib,
             outcome.settled_rss_mib
         );

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::ApiError;
-use super::params::{CallFilterParams, param, parse_cursor, parse_limit, parse_sort, query_pairs};
+use super::params::{param, parse_cursor, parse_limit, parse_sort, query_pairs};
+use crate::model::filter::CallFilterParams;
 use crate::model::project::Project;
 use crate::model::{Call, CallId, nanos};
 use crate::store::call_record::CallColumns;

@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::ApiError;
-use super::params::{CallFilterParams, query_pairs};
+use super::params::query_pairs;
 use crate::model::Call;
+use crate::model::filter::CallFilterParams;
 use crate::model::project::Project;
 use crate::store::WriteError;
 use crate::store::batch::WriteBatch;

@@ -28,6 +28,18 @@ pub enum ApiError {
     Internal(String),
 }
 
+impl From<crate::model::filter::FilterError> for ApiError {
+    fn from(error: crate::model::filter::FilterError) -> Self {
+        use crate::model::filter::FilterError;
+        match error {
+            FilterError::Nul { .. } | FilterError::Unknown(_) => {
+                ApiError::BadRequest(error.to_string())
+            }
+            FilterError::Invalid { name, message } => ApiError::InvalidParameter { name, message },
+        }
+    }
+}
+
 impl ApiError {
     /// A query parameter this endpoint does not know.
     pub fn invalid_name(name: &str) -> Self {

@@ -29,13 +29,14 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::ApiState;
 use super::error::ApiError;
-use super::params::{CallFilterParams, param, parse_sort, query_pairs};
+use super::params::{param, parse_sort, query_pairs};
 use crate::model::Call;
+use crate::model::filter::{CallFilter, CallFilterParams};
 use crate::model::project::Project;
 use crate::providers::openai_chat::to_openai_chat;
 use crate::providers::translate::TargetParams;
 use crate::store::ReadError;
-use crate::store::read::{CallFilter, CallPage, CallSort};
+use crate::store::read::{CallPage, CallSort};
 
 const PAGE: usize = 200;
 

@@ -10,9 +10,10 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::error::ApiError;
-use super::params::{param, parse_limit, parse_time, query_pairs};
+use super::params::{param, parse_limit, query_pairs};
 use super::traces::{Context, log_json};
 use crate::model::TraceId;
+use crate::model::filter::parse_time;
 use crate::model::project::Project;
 use crate::store::read::{LogCursor, LogFilter};
 

@@ -32,7 +32,7 @@ mod tests {
     use serde_json::Value;
 
     use super::DOCUMENT;
-    use crate::api::params::CallFilterParams;
+    use crate::model::filter::CallFilterParams;
 
     fn document() -> Value {
         serde_json::from_str(DOCUMENT).expect("openapi.json is JSON")

@@ -10,8 +10,9 @@ use super::ApiState;
 use super::calls::summary_json;
 use super::error::ApiError;
 use super::params::{param, parse_cursor, parse_limit, query_pairs};
+use crate::model::filter::CallFilter;
 use crate::model::project::Project;
-use crate::store::read::{CallFilter, CallSort, GroupBy, SortKey};
+use crate::store::read::{CallSort, GroupBy, SortKey};
 
 pub fn router() -> Router<ApiState> {
     Router::new().route("/api/v1/sessions/{id}", get(get_session))

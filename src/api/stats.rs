@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use super::ApiState;
 use super::calls::search_error;
 use super::error::ApiError;
-use super::params::{CallFilterParams, param, query_pairs};
+use super::params::{param, query_pairs};
+use crate::model::filter::CallFilterParams;
 use crate::model::project::Project;
 use crate::store::read::{GroupBy, GroupKey};
 

@@ -14,10 +14,11 @@ use serde_json::{Value as Json_, json};
 use super::ApiState;
 use super::calls::summary_json;
 use super::error::ApiError;
+use crate::model::filter::CallFilter;
 use crate::model::project::Project;
 use crate::model::{Event, Link, LogRecord, Resource, Scope, Span, TraceId};
 use crate::store::call_record::CallColumns;
-use crate::store::read::{CallFilter, CallSort, SortKey};
+use crate::store::read::{CallSort, SortKey};
 
 pub fn router() -> Router<ApiState> {
     Router::new().route("/api/v1/traces/{trace_id}", get(get_trace))

@@ -5,10 +5,12 @@
 //! looks at it, so the rest of the pipeline never touches wire formats.
 
 pub mod call;
+pub mod filter;
 pub mod finish;
 pub mod ids;
 pub mod nanos;
 pub mod project;
+pub mod search;
 pub mod telemetry;
 pub mod time;
 pub mod tool_choice;

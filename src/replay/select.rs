@@ -12,10 +12,10 @@ use serde_json::{Map, Value as Json};
 
 use super::ReplayError;
 use super::run::Selection;
-use crate::api::params::CallFilterParams;
+use crate::model::filter::{CallFilter, CallFilterParams};
 use crate::model::{CallId, Source};
 use crate::store::Reader;
-use crate::store::read::{CallFilter, CallSort, SortKey};
+use crate::store::read::{CallSort, SortKey};
 
 /// Calls read per page while selecting.
 const PAGE_SIZE: usize = 1000;

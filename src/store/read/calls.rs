@@ -6,44 +6,9 @@ use sqlx::sqlite::{Sqlite, SqliteRow};
 use sqlx::{QueryBuilder, Row};
 
 use super::{ReadError, Reader, Slot, span_id_column, trace_id_column};
+use crate::model::filter::{CallFilter, SourceFilter};
 use crate::model::{Call, CallId, CallStatus, Source, SpanId, TraceId, Usage};
 use crate::store::call_record::{CallColumns, StoredCallContent};
-
-/// Filters of the calls listing; every field is optional and they combine with AND.
-#[derive(Clone, Debug, Default)]
-pub struct CallFilter {
-    pub since_unix_nano: Option<u64>,
-    pub until_unix_nano: Option<u64>,
-    pub trace_id: Option<TraceId>,
-    pub service: Option<String>,
-    pub provider: Option<String>,
-    /// Matches the request model or the response model.
-    pub model: Option<String>,
-    pub status: Option<CallStatus>,
-    pub source: Option<SourceFilter>,
-    pub session_id: Option<String>,
-    pub user_id: Option<String>,
-    /// Calls that have every one of these tags.
-    pub tags: Vec<String>,
-    /// Calls whose filterable attributes have these values.
-    pub attributes: Vec<(String, String)>,
-    pub min_duration_ms: Option<f64>,
-    pub max_duration_ms: Option<f64>,
-    /// Bounds on input + output tokens.
-    pub min_tokens: Option<i64>,
-    pub max_tokens: Option<i64>,
-    /// An FTS5 query over the calls' full-text entries.
-    pub fts_query: Option<String>,
-}
-
-/// Which sources a listing takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SourceFilter {
-    Is(Source),
-    /// What applications sent (OTLP and raw records): everything but the
-    /// calls replays made.
-    Production,
-}
 
 /// What the listing is ordered by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,10 +202,10 @@ pub(super) fn push_filter(query: &mut QueryBuilder<Sqlite>, project_id: i64, fil
     if let Some(max) = filter.max_tokens {
         query.push(format!(" AND {tokens} <= ")).push_bind(max);
     }
-    if let Some(fts) = &filter.fts_query {
+    if let Some(search) = &filter.search {
         query
             .push(" AND id IN (SELECT rowid FROM calls_fts WHERE calls_fts MATCH ")
-            .push_bind(fts.clone())
+            .push_bind(super::search::fts5_match(search))
             .push(")");
     }
 }

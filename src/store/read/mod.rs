@@ -1,7 +1,7 @@
 //! Reading stored data back: rows, the packs that hold their bodies, and
 //! the blobs their bodies reference. [`telemetry`] reads spans and log
-//! records, [`logs`] lists log records by filter, [`calls`] reads calls, [`search`] turns typed words into a
-//! query of the calls' full-text index.
+//! records, [`logs`] lists log records by filter, [`calls`] reads calls, [`search`] runs a search on the calls'
+//! full-text index.
 
 mod calls;
 mod logs;
@@ -9,9 +9,8 @@ mod search;
 mod stats;
 mod telemetry;
 
-pub use calls::{CallFilter, CallPage, CallSort, Cursor, SortKey, SortValue, SourceFilter};
+pub use calls::{CallPage, CallSort, Cursor, SortKey, SortValue};
 pub use logs::{LogCursor, LogFilter, LogPage};
-pub use search::{SearchError, fts_match};
 pub use stats::{GroupBy, GroupKey, GroupStats, Percentiles};
 pub use telemetry::{StoredLog, StoredSpan};
 

@@ -16,7 +16,8 @@ use sqlx::sqlite::{Sqlite, SqliteRow};
 use sqlx::{QueryBuilder, Row};
 
 use super::calls::{push_dimension_filter, push_filter};
-use super::{CallFilter, ReadError, Reader};
+use super::{ReadError, Reader};
+use crate::model::filter::CallFilter;
 use crate::store::call_index::bucket_value;
 
 /// What calls are grouped by.
@@ -164,7 +165,7 @@ fn rollup_days(filter: &CallFilter, group_by: GroupBy) -> Option<RollupDays> {
         || filter.max_duration_ms.is_some()
         || filter.min_tokens.is_some()
         || filter.max_tokens.is_some()
-        || filter.fts_query.is_some();
+        || filter.search.is_some();
     if finer || group_by == GroupBy::Hour {
         return None;
     }
