@@ -32,7 +32,7 @@ use super::error::ApiError;
 use super::params::parse_limit;
 use crate::model::project::Project;
 use crate::model::{Call, CallId, nanos};
-use crate::replay::run::{Budget, Item, Run, Selection};
+use crate::replay::run::{Budget, Item, Run, Selection, read_run};
 use crate::replay::summary::{self, RunSummary};
 use crate::replay::{ConfigFile, ReplayError, RunRequest, cancel_run, create_run};
 use crate::store::Store;
@@ -168,6 +168,7 @@ async fn list_runs(
         .reader
         .replay_runs(project.id, limit + 1, before)
         .await?;
+    let runs = Run::all_from_stored(runs)?;
     let mut listed = Vec::with_capacity(runs.len().min(limit));
     let mut next_cursor = None;
     for (i, run) in runs.iter().enumerate() {
@@ -191,8 +192,7 @@ async fn list_runs(
 
 /// The project's run `id`, or 404 (also for another project's run).
 pub async fn load_run(reader: &Reader, project: &Project, id: &str) -> Result<Run, ApiError> {
-    reader
-        .replay_run(project.id, id)
+    read_run(reader, project.id, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("replay run {id}")))
 }

@@ -55,9 +55,7 @@ async fn compare(
     file: &CompareFile,
     options: Option<super::scoring::ScoringOptions>,
 ) -> anyhow::Result<String> {
-    let run = store
-        .reader
-        .replay_run(project_id, &args.run)
+    let run = crate::replay::run::read_run(&store.reader, project_id, &args.run)
         .await?
         .with_context(|| format!("no replay run {} in {}", args.run, args.db.display()))?;
     if let Some(options) = options {

@@ -10,6 +10,7 @@ pub mod finish;
 pub mod ids;
 pub mod nanos;
 pub mod project;
+pub mod replay;
 pub mod search;
 pub mod telemetry;
 pub mod time;

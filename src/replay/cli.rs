@@ -45,9 +45,7 @@ pub async fn run(args: &ReplayArgs, interrupt: impl Future<Output = ()>) -> anyh
     let project_id = ingest.project_id;
     let (engine, sink_task) = Engine::new(ingest)?;
     let run = match (&args.resume, request) {
-        (Some(run_id), _) => store
-            .reader
-            .replay_run(project_id, run_id)
+        (Some(run_id), _) => super::run::read_run(&store.reader, project_id, run_id)
             .await?
             .with_context(|| format!("no replay run {run_id} in {}", args.db.display()))?,
         (None, Some(request)) => {

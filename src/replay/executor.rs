@@ -153,10 +153,7 @@ impl Engine {
         mut stop: watch::Receiver<bool>,
     ) -> Result<RunEnd, ReplayError> {
         loop {
-            let run = self
-                .store()
-                .reader
-                .replay_run(self.project_id(), run_id)
+            let run = super::run::read_run(&self.store().reader, self.project_id(), run_id)
                 .await?
                 .ok_or_else(|| ReplayError::RunNotFound(run_id.to_owned()))?;
             if run.state.is_finished() {
@@ -322,7 +319,8 @@ async fn scan_loop(engine: Engine, wake: Arc<Notify>, mut stop: watch::Receiver<
             .store()
             .reader
             .replay_runs_to_execute(engine.owner(), now_unix_nano())
-            .await;
+            .await
+            .and_then(Run::all_from_stored);
         match runs {
             Ok(runs) => {
                 for run in runs {

@@ -145,19 +145,23 @@ pub async fn create_run(
     }
     let now = now_unix_nano();
     let run_id = run::new_run_id();
+    let spec = RunSpec {
+        targets: request.targets,
+        repeat: request.repeat,
+        overrides: request.overrides,
+        budget: request.budget,
+        stream: request.stream,
+        selection: request.selection,
+        allow_drop: request.allow_drop,
+    };
+    let spec = serde_json::to_string(&spec).map_err(|error| {
+        ReplayError::Invalid(format!("the run cannot be stored as JSON: {error}"))
+    })?;
     let new_run = NewRun {
         run_id: run_id.clone(),
         name: request.name,
         created_at_unix_nano: now,
-        spec: RunSpec {
-            targets: request.targets,
-            repeat: request.repeat,
-            overrides: request.overrides,
-            budget: request.budget,
-            stream: request.stream,
-            selection: request.selection,
-            allow_drop: request.allow_drop,
-        },
+        spec,
         lease_owner: lease_owner.map(str::to_owned),
         lease_expires_unix_nano: now + executor::LEASE.as_nanos() as u64,
         items,
@@ -168,9 +172,7 @@ pub async fn create_run(
         vec![ReplayWrite::CreateRun(Box::new(new_run))],
     )
     .await?;
-    let run = store
-        .reader
-        .replay_run(project_id, &run_id)
+    let run = run::read_run(&store.reader, project_id, &run_id)
         .await?
         .ok_or(ReplayError::RunNotFound(run_id))?;
     Ok(CreatedRun { run, warnings })

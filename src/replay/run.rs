@@ -1,13 +1,7 @@
 //! The model of a replay run: what was asked (the [`RunSpec`], stored with
-//! the run so a resumed run does what it was created to do), the states a
-//! run and its items go through, and how they read back.
-//!
-//! An item is one original call × one target × one repetition. It starts
-//! `pending`, becomes `running` when an executor claims it, and ends
-//! `done` (the target answered), `failed` (the call could not be
-//! translated, or the target kept failing after its retries) or
-//! `cancelled` (the run was cancelled, or a budget guard stopped it before
-//! the item was sent; `last_error` says which).
+//! the run as JSON so a resumed run does what it was created to do), and
+//! the run as replay reads it back. The states a run and its items go
+//! through are domain types (`model::replay`), re-exported here.
 
 use std::collections::BTreeSet;
 
@@ -16,89 +10,9 @@ use serde_json::{Map, Value as Json};
 
 use super::targets::TargetSpec;
 use crate::model::CallId;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunState {
-    /// Items remain to be replayed (or are being replayed).
-    Running,
-    /// Every item ended.
-    Done,
-    Cancelled,
-    /// A budget guard ended the run; `stop_reason` says which.
-    Stopped,
-    /// Every item ended, and every one of them failed: nothing was
-    /// answered. The items' error classes say why.
-    Failed,
-}
-
-impl RunState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunState::Running => "running",
-            RunState::Done => "done",
-            RunState::Cancelled => "cancelled",
-            RunState::Stopped => "stopped",
-            RunState::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "running" => Some(RunState::Running),
-            "done" => Some(RunState::Done),
-            "cancelled" => Some(RunState::Cancelled),
-            "stopped" => Some(RunState::Stopped),
-            "failed" => Some(RunState::Failed),
-            _ => None,
-        }
-    }
-
-    pub fn is_finished(self) -> bool {
-        self != RunState::Running
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ItemState {
-    Pending,
-    Running,
-    Done,
-    Failed,
-    Cancelled,
-}
-
-impl ItemState {
-    pub const ALL: [ItemState; 5] = [
-        ItemState::Pending,
-        ItemState::Running,
-        ItemState::Done,
-        ItemState::Failed,
-        ItemState::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ItemState::Pending => "pending",
-            ItemState::Running => "running",
-            ItemState::Done => "done",
-            ItemState::Failed => "failed",
-            ItemState::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "pending" => Some(ItemState::Pending),
-            "running" => Some(ItemState::Running),
-            "done" => Some(ItemState::Done),
-            "failed" => Some(ItemState::Failed),
-            "cancelled" => Some(ItemState::Cancelled),
-            _ => None,
-        }
-    }
-}
+use crate::model::replay::StoredRun;
+pub use crate::model::replay::{Item, ItemState, RunState};
+use crate::store::{ReadError, Reader};
 
 /// Limits that stop a run before it spends more than the user allowed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -169,31 +83,41 @@ pub struct Run {
     pub spec: RunSpec,
 }
 
-/// An item as stored.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Item {
-    #[serde(skip)]
-    pub row_id: i64,
-    pub original_call_id: CallId,
-    pub target: String,
-    pub repetition: u32,
-    pub state: ItemState,
-    pub attempts: u32,
-    pub error: Option<String>,
-    /// What kind of failure `error` is, for grouping: `untranslatable`,
-    /// `original_unavailable`, `connect`, `timeout`, the provider's error
-    /// type or HTTP status, …
-    pub error_class: Option<String>,
-    pub result_call_id: Option<CallId>,
-    pub latency_ms: Option<f64>,
-    pub ttft_ms: Option<f64>,
-    pub input_tokens: Option<i64>,
-    pub output_tokens: Option<i64>,
-    pub cost_usd: Option<f64>,
-    pub estimated_cost_usd: Option<f64>,
-    /// Sent without tools: the original answered with a tool call but its
-    /// tool definitions were not recorded.
-    pub tools_missing: bool,
+impl Run {
+    /// The run a store read back, its spec parsed.
+    pub fn from_stored(stored: StoredRun) -> Result<Run, ReadError> {
+        let spec = serde_json::from_str(&stored.spec)
+            .map_err(|e| ReadError::Corrupt(format!("replay run {} spec: {e}", stored.id)))?;
+        Ok(Run {
+            row_id: stored.row_id,
+            id: stored.id,
+            project_id: stored.project_id,
+            name: stored.name,
+            created_at_unix_nano: stored.created_at_unix_nano,
+            finished_at_unix_nano: stored.finished_at_unix_nano,
+            state: stored.state,
+            stop_reason: stored.stop_reason,
+            spec,
+        })
+    }
+
+    /// Runs as a store read them back.
+    pub fn all_from_stored(stored: Vec<StoredRun>) -> Result<Vec<Run>, ReadError> {
+        stored.into_iter().map(Run::from_stored).collect()
+    }
+}
+
+/// The project's run `run_id`, if there is one.
+pub async fn read_run(
+    reader: &Reader,
+    project_id: i64,
+    run_id: &str,
+) -> Result<Option<Run>, ReadError> {
+    reader
+        .replay_run(project_id, run_id)
+        .await?
+        .map(Run::from_stored)
+        .transpose()
 }
 
 /// A fresh public run id.

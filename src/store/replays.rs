@@ -19,7 +19,7 @@ use sqlx::{QueryBuilder, Row};
 use super::read::{ReadError, Reader};
 use super::writer::{WriteError, chunks};
 use crate::model::CallId;
-use crate::replay::run::{Item, ItemState, Run, RunSpec, RunState};
+use crate::model::replay::{Item, ItemState, RunState, StoredRun};
 
 /// A new run and its items.
 #[derive(Clone, Debug)]
@@ -27,7 +27,8 @@ pub struct NewRun {
     pub run_id: String,
     pub name: Option<String>,
     pub created_at_unix_nano: u64,
-    pub spec: RunSpec,
+    /// The run's spec as JSON; replay writes and parses it.
+    pub spec: String,
     /// The executor that created the run holds its lease from the start,
     /// so no other process picks it up before it does.
     pub lease_owner: Option<String>,
@@ -207,8 +208,7 @@ async fn create_run(
     run: &NewRun,
     now: i64,
 ) -> Result<ReplayApplied, WriteError> {
-    let spec = serde_json::to_string(&run.spec)
-        .map_err(|_| WriteError::Invalid("a run spec that cannot be written as JSON"))?;
+    let spec = &run.spec;
     let row_id = sqlx::query(
         "INSERT INTO replay_runs (run_id, project_id, name, created_at_unix_nano, state, spec, \
          lease_owner, lease_expires_unix_nano) VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
@@ -482,10 +482,10 @@ const ITEM_SELECT: &str = "SELECT id, original_call_id, target, repetition, stat
     last_error, error_class, result_call_id, latency_ms, ttft_ms, input_tokens, output_tokens, \
     cost_usd, estimated_cost_usd, tools_missing FROM replay_items";
 
-fn run_from_row(row: &SqliteRow) -> Result<Run, ReadError> {
+fn run_from_row(row: &SqliteRow) -> Result<StoredRun, ReadError> {
     let state: String = row.try_get("state")?;
     let spec: String = row.try_get("spec")?;
-    Ok(Run {
+    Ok(StoredRun {
         row_id: row.try_get("id")?,
         id: row.try_get("run_id")?,
         project_id: row.try_get("project_id")?,
@@ -497,8 +497,7 @@ fn run_from_row(row: &SqliteRow) -> Result<Run, ReadError> {
         state: RunState::parse(&state)
             .ok_or_else(|| ReadError::Corrupt(format!("replay run state {state:?}")))?,
         stop_reason: row.try_get("stop_reason")?,
-        spec: serde_json::from_str(&spec)
-            .map_err(|e| ReadError::Corrupt(format!("replay run spec: {e}")))?,
+        spec,
     })
 }
 
@@ -554,7 +553,7 @@ impl Reader {
         project_id: i64,
         limit: usize,
         before: Option<i64>,
-    ) -> Result<Vec<Run>, ReadError> {
+    ) -> Result<Vec<StoredRun>, ReadError> {
         let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(RUN_SELECT);
         query.push(" WHERE project_id = ").push_bind(project_id);
         if let Some(before) = before {
@@ -575,7 +574,7 @@ impl Reader {
         &self,
         project_id: i64,
         run_id: &str,
-    ) -> Result<Option<Run>, ReadError> {
+    ) -> Result<Option<StoredRun>, ReadError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{RUN_SELECT} WHERE project_id = ? AND run_id = ?"
         )))
@@ -591,7 +590,7 @@ impl Reader {
         &self,
         owner: &str,
         now_unix_nano: u64,
-    ) -> Result<Vec<Run>, ReadError> {
+    ) -> Result<Vec<StoredRun>, ReadError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{RUN_SELECT} WHERE state = 'running' AND (lease_owner IS NULL OR lease_owner = ? \
              OR lease_expires_unix_nano IS NULL OR lease_expires_unix_nano < ?) ORDER BY id"
