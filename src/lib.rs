@@ -21,6 +21,7 @@ pub mod fake_provider;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod otlp_status;
 pub mod providers;
 pub mod quantile;
 pub mod redact;

@@ -135,7 +135,7 @@ fn refusal(error: &AuthError, path: &str, headers: &HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("protobuf"));
     let mut response = if path.starts_with("/v1/") {
-        crate::ingest::otlp::http::status_response(status, grpc_code, message, protobuf)
+        crate::otlp_status::http_response(status, grpc_code, message, protobuf, None)
     } else {
         let body = serde_json::json!({"error": {"code": code, "message": message}});
         (status, axum::Json(body)).into_response()

@@ -12,10 +12,9 @@
 
 use std::convert::Infallible;
 use std::marker::PhantomData;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Buf as _, Bytes};
-use prost::Message as _;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EnabledCompressionEncodings};
 use tonic::codegen::{Body, BoxFuture, Context, Poll, Service, StdError};
 use tonic::server::{Grpc, NamedService, UnaryService};
@@ -211,72 +210,13 @@ async fn decode<S: OtlpSignal>(body: Bytes, max_depth: usize) -> Result<S::Reque
         })
 }
 
-/// `google.rpc.RetryInfo`, which makes RESOURCE_EXHAUSTED retryable for OTLP clients.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RetryInfo {
-    #[prost(message, optional, tag = "1")]
-    retry_delay: Option<prost_types_duration::Duration>,
-}
-
-mod prost_types_duration {
-    /// `google.protobuf.Duration`.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Duration {
-        #[prost(int64, tag = "1")]
-        pub seconds: i64,
-        #[prost(int32, tag = "2")]
-        pub nanos: i32,
-    }
-}
-
-/// `google.protobuf.Any`, as carried in `google.rpc.Status.details`.
-#[derive(Clone, PartialEq, prost::Message)]
-struct Any {
-    #[prost(string, tag = "1")]
-    type_url: String,
-    #[prost(bytes = "vec", tag = "2")]
-    value: Vec<u8>,
-}
-
-/// `google.rpc.Status` with details, as tonic sends it in `grpc-status-details-bin`.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<Any>,
-}
-
 pub(super) fn status(error: &IngestError) -> Status {
     if let IngestError::Internal(detail) = error {
         tracing::error!(detail, "ingest failed");
     }
-    let code = error.grpc_code();
-    let message = error.public_message();
-    match error.retry() {
-        Retry::Never => Status::new(code, message),
-        Retry::After(delay) => {
-            let details = RpcStatus {
-                code: code as i32,
-                message: message.clone(),
-                details: vec![retry_info(delay)],
-            };
-            Status::with_details(code, message, details.encode_to_vec().into())
-        }
-    }
-}
-
-fn retry_info(delay: Duration) -> Any {
-    let info = RetryInfo {
-        retry_delay: Some(prost_types_duration::Duration {
-            seconds: delay.as_secs() as i64,
-            nanos: delay.subsec_nanos() as i32,
-        }),
+    let retry_after = match error.retry() {
+        Retry::After(delay) => Some(delay),
+        Retry::Never => None,
     };
-    Any {
-        type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
-        value: info.encode_to_vec(),
-    }
+    crate::otlp_status::grpc_status(error.grpc_code(), error.public_message(), retry_after)
 }

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, StatusCode, header};
 use prost::Message as _;
 
 use super::body::{ContentEncoding, decode_content, read_limited};
@@ -140,11 +140,12 @@ pub const METRICS_NOT_STORED: &str = "reprise does not store metrics, only trace
 /// an SDK logs why instead of a bare 404 and does not resend the data.
 async fn refuse_metrics(headers: HeaderMap) -> Response {
     let protobuf = matches!(Format::from_headers(&headers), Ok(Format::Protobuf));
-    status_response(
+    crate::otlp_status::http_response(
         StatusCode::NOT_IMPLEMENTED,
         tonic::Code::Unimplemented,
         METRICS_NOT_STORED.to_owned(),
         protobuf,
+        None,
     )
 }
 
@@ -190,58 +191,21 @@ fn ok_response(format: Format, bytes: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// `google.rpc.Status`, the error body OTLP/HTTP specifies.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
-/// An OTLP/HTTP error: `google.rpc.Status` as protobuf, or as its JSON
-/// form, with the HTTP status. The key check answers refusals this way too.
-pub fn status_response(
-    status: StatusCode,
-    code: tonic::Code,
-    message: String,
-    protobuf: bool,
-) -> Response {
-    let status_body = RpcStatus {
-        code: code as i32,
-        message,
-    };
-    let (format, bytes) = if protobuf {
-        (Format::Protobuf, status_body.encode_to_vec())
-    } else {
-        let json = serde_json::json!({"code": status_body.code, "message": status_body.message});
-        (Format::Json, json.to_string().into_bytes())
-    };
-    (
-        status,
-        [(header::CONTENT_TYPE, format.content_type())],
-        bytes,
-    )
-        .into_response()
-}
-
 fn error_response(error: &IngestError, format: Format) -> Response {
     if let IngestError::Internal(detail) = error {
         tracing::error!(detail, "ingest failed");
     } else {
         tracing::debug!(%error, "ingest refused");
     }
-    let mut response = status_response(
+    let retry_after = match error.retry() {
+        Retry::After(delay) => Some(delay),
+        Retry::Never => None,
+    };
+    crate::otlp_status::http_response(
         error.http_status(),
         error.grpc_code(),
         error.public_message(),
         format == Format::Protobuf,
-    );
-    if let Retry::After(delay) = error.retry() {
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(delay.as_secs().max(1)),
-        );
-    }
-    response
+        retry_after,
+    )
 }
