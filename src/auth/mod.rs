@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::store::keys::{ActiveKey, KeyStoreError, active_keys};
+use crate::store::keys::{ActiveKey, KeyStore, KeyStoreError};
 
 pub use key::hash_key;
 
@@ -107,8 +107,8 @@ impl Authorizer {
     }
 
     /// Reads the active keys from the database.
-    pub async fn load(pool: &sqlx::SqlitePool, require_keys: bool) -> Result<Self, KeyStoreError> {
-        Ok(Authorizer::new(active_keys(pool).await?, require_keys))
+    pub async fn load(keys: &KeyStore, require_keys: bool) -> Result<Self, KeyStoreError> {
+        Ok(Authorizer::new(keys.active_keys().await?, require_keys))
     }
 
     /// Whether requests must carry a key.
@@ -183,7 +183,7 @@ impl Authorizer {
     /// taking one more interval.
     pub fn spawn_refresh(
         &self,
-        pool: sqlx::SqlitePool,
+        keys: KeyStore,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         let authorizer = self.clone();
@@ -199,7 +199,7 @@ impl Authorizer {
                         }
                     }
                 }
-                match active_keys(&pool).await {
+                match keys.active_keys().await {
                     Ok(keys) => authorizer.replace_keys(keys),
                     Err(error) => {
                         tracing::warn!(%error, "cannot re-read the API keys; keeping the previous ones")

@@ -232,7 +232,7 @@ pub async fn run(args: &ImportArgs) -> Result<ImportSummary, ImportError> {
             let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
             let store = Store::open(&StoreOptions::new(args.db.clone())).await?;
             let redactor = Arc::new(
-                crate::redact::stored::for_store(store.pool(), args.redaction.as_deref()).await?,
+                crate::redact::stored::for_store(&store, args.redaction.as_deref()).await?,
             );
             let ingest =
                 Ingest::new(store.clone(), Limits::default(), prices).with_redactor(redactor);

@@ -10,7 +10,7 @@ use crate::auth::REFRESH_INTERVAL;
 use crate::auth::key::{generate_key, hash_key, shown_prefix};
 use crate::model::project::{DEFAULT_PROJECT_NAME, Scope};
 use crate::model::time::now_unix_nano_i64 as now_unix_nano;
-use crate::store::keys::{self, KeyInfo, KeyStoreError, NewKey};
+use crate::store::keys::{self, KeyInfo, KeyStore, KeyStoreError, NewKey};
 
 #[derive(Debug, Clone, Args)]
 pub struct KeysArgs {
@@ -60,22 +60,22 @@ fn parse_scope(text: &str) -> Result<Scope, String> {
 }
 
 pub async fn run(args: &KeysArgs) -> Result<(), KeysCliError> {
-    let pool = keys::open(&args.db).await?;
+    let store = keys::open(&args.db).await?;
     let result = match &args.command {
         KeysCommand::Create {
             name,
             project,
             scopes,
-        } => create(&pool, name, project, scopes).await,
-        KeysCommand::List => list(&pool).await,
-        KeysCommand::Revoke { key } => revoke(&pool, key).await,
+        } => create(&store, name, project, scopes).await,
+        KeysCommand::List => list(&store).await,
+        KeysCommand::Revoke { key } => revoke(&store, key).await,
     };
-    pool.close().await;
+    store.close().await;
     result
 }
 
 async fn create(
-    pool: &sqlx::SqlitePool,
+    store: &KeyStore,
     name: &str,
     project: &str,
     scopes: &[Scope],
@@ -90,18 +90,16 @@ async fn create(
     scopes.sort();
     scopes.dedup();
     let key = generate_key();
-    let info = keys::create_key(
-        pool,
-        &NewKey {
+    let info = store
+        .create_key(&NewKey {
             name: name.trim(),
             project_name: project.trim(),
             key_hash: hash_key(&key),
             key_prefix: shown_prefix(&key),
             scopes: &scopes,
             now_unix_nano: now_unix_nano(),
-        },
-    )
-    .await?;
+        })
+        .await?;
     println!(
         "created key {} ({}) for project {} with scopes {}",
         info.id,
@@ -114,8 +112,8 @@ async fn create(
     Ok(())
 }
 
-async fn list(pool: &sqlx::SqlitePool) -> Result<(), KeysCliError> {
-    let keys = keys::list_keys(pool).await?;
+async fn list(store: &KeyStore) -> Result<(), KeysCliError> {
+    let keys = store.list_keys().await?;
     println!(
         "{:>4}  {:<20} {:<16} {:<12} {:<20} {:<20} status",
         "id", "name", "project", "key", "scopes", "created"
@@ -135,8 +133,8 @@ async fn list(pool: &sqlx::SqlitePool) -> Result<(), KeysCliError> {
     Ok(())
 }
 
-async fn revoke(pool: &sqlx::SqlitePool, id_or_name: &str) -> Result<(), KeysCliError> {
-    let key = keys::revoke_key(pool, id_or_name, now_unix_nano()).await?;
+async fn revoke(store: &KeyStore, id_or_name: &str) -> Result<(), KeysCliError> {
+    let key = store.revoke_key(id_or_name, now_unix_nano()).await?;
     println!(
         "revoked key {} ({}); a running server refuses it within {} s",
         key.id,

@@ -30,7 +30,7 @@ pub async fn run(args: &CompareArgs) -> anyhow::Result<()> {
     // The CLI works in the default project, as `reprise replay` does, and
     // redacts the judge's replies with the policy the server runs with.
     let project_id = crate::model::project::DEFAULT_PROJECT_ID;
-    let redactor = match crate::redact::stored::for_store(store.pool(), None).await {
+    let redactor = match crate::redact::stored::for_store(&store, None).await {
         Ok(redactor) => redactor,
         Err(error) => {
             store.close().await;

@@ -6,11 +6,9 @@
 
 use std::path::Path;
 
-use sqlx::SqlitePool;
-
 use super::Redactor;
 use super::config::{self, RedactionConfigError};
-use crate::store::settings;
+use crate::store::{Store, settings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoredPolicyError {
@@ -43,14 +41,11 @@ pub async fn record(db: &Path, file: Option<&Path>) -> Result<(), StoredPolicyEr
 /// The policy a command writing into the store applies: `file` when given,
 /// else the one the server last recorded, else the built-in one (which is
 /// what a server started without `--redaction` applies).
-pub async fn for_store(
-    pool: &SqlitePool,
-    file: Option<&Path>,
-) -> Result<Redactor, StoredPolicyError> {
+pub async fn for_store(store: &Store, file: Option<&Path>) -> Result<Redactor, StoredPolicyError> {
     if file.is_some() {
         return Ok(config::load(file)?);
     }
-    match settings::get(pool, settings::REDACTION_POLICY).await? {
+    match store.setting(settings::REDACTION_POLICY).await? {
         None => Ok(Redactor::built_in()),
         Some(text) => config::parse(&text).map_err(StoredPolicyError::Unusable),
     }

@@ -40,7 +40,7 @@ pub async fn run(args: &ReplayArgs, interrupt: impl Future<Output = ()>) -> anyh
     let store = Store::open(&StoreOptions::existing(args.db.clone())).await?;
     let prices = Arc::new(PriceTable::load(args.prices.as_deref())?);
     // Replayed answers are content: redacted as the server would.
-    let redactor = Arc::new(crate::redact::stored::for_store(store.pool(), None).await?);
+    let redactor = Arc::new(crate::redact::stored::for_store(&store, None).await?);
     let ingest = Ingest::new(store.clone(), Limits::default(), prices).with_redactor(redactor);
     let project_id = ingest.project_id;
     let (engine, sink_task) = Engine::new(ingest)?;

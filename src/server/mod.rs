@@ -117,7 +117,7 @@ pub async fn serve(
     let store = Store::open(&args.store_options()).await?;
     // The CLI's commands that write into this file apply the same policy.
     redact::stored::record(&args.db, args.redaction.as_deref()).await?;
-    let authorizer = Authorizer::load(store.pool(), args.require_keys).await?;
+    let authorizer = Authorizer::load(&store.keys(), args.require_keys).await?;
     refuse_if_exposed(args, &authorizer)?;
     if authorizer.enabled() {
         tracing::info!(keys = authorizer.key_count(), "API keys required");
@@ -179,7 +179,7 @@ pub async fn serve(
         let _ = signal_stop.send(true);
     });
     let linker = linker::spawn(store.clone(), prices, stop_rx.clone());
-    let key_refresh = authorizer.spawn_refresh(store.pool().clone(), stop_rx.clone());
+    let key_refresh = authorizer.spawn_refresh(store.keys(), stop_rx.clone());
     let upkeep = metrics::spawn_upkeep(metrics_handle, stop_rx.clone());
     let pruner = prune::spawn_pruner(
         store.clone(),

@@ -70,8 +70,16 @@ pub struct NewKey<'a> {
     pub now_unix_nano: i64,
 }
 
+/// The keys and projects of a database. The engine is a detail of the
+/// store: callers (the key check, `reprise keys`) see this handle and the
+/// domain types, never a connection pool.
+#[derive(Clone, Debug)]
+pub struct KeyStore {
+    pool: SqlitePool,
+}
+
 /// Opens (creating and migrating if needed) a database for key management.
-pub async fn open(path: &Path) -> Result<SqlitePool, KeyStoreError> {
+pub async fn open(path: &Path) -> Result<KeyStore, KeyStoreError> {
     let open_error = |source| KeyStoreError::Open {
         path: path.to_path_buf(),
         source,
@@ -89,11 +97,45 @@ pub async fn open(path: &Path) -> Result<SqlitePool, KeyStoreError> {
             path: path.to_path_buf(),
             source,
         })?;
-    Ok(pool)
+    Ok(KeyStore { pool })
+}
+
+impl KeyStore {
+    pub(super) fn new(pool: SqlitePool) -> KeyStore {
+        KeyStore { pool }
+    }
+
+    /// Every key not revoked, with its project.
+    pub async fn active_keys(&self) -> Result<Vec<ActiveKey>, KeyStoreError> {
+        active_keys(&self.pool).await
+    }
+
+    /// Stores a new key, creating its project if it does not exist yet.
+    pub async fn create_key(&self, key: &NewKey<'_>) -> Result<KeyInfo, KeyStoreError> {
+        create_key(&self.pool, key).await
+    }
+
+    /// Every key, revoked ones included, oldest first.
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>, KeyStoreError> {
+        list_keys(&self.pool).await
+    }
+
+    /// Revokes the key with this id or, failing that, this name.
+    pub async fn revoke_key(
+        &self,
+        id_or_name: &str,
+        now_unix_nano: i64,
+    ) -> Result<KeyInfo, KeyStoreError> {
+        revoke_key(&self.pool, id_or_name, now_unix_nano).await
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
 }
 
 /// Every key not revoked, with its project.
-pub async fn active_keys(pool: &SqlitePool) -> Result<Vec<ActiveKey>, KeyStoreError> {
+async fn active_keys(pool: &SqlitePool) -> Result<Vec<ActiveKey>, KeyStoreError> {
     let rows = sqlx::query(
         "SELECT k.id, k.key_hash, k.scopes, p.id AS project_id, p.name AS project_name \
          FROM api_keys k JOIN projects p ON p.id = k.project_id \
@@ -123,7 +165,7 @@ pub async fn active_keys(pool: &SqlitePool) -> Result<Vec<ActiveKey>, KeyStoreEr
 }
 
 /// Stores a new key, creating its project if it does not exist yet.
-pub async fn create_key(pool: &SqlitePool, key: &NewKey<'_>) -> Result<KeyInfo, KeyStoreError> {
+async fn create_key(pool: &SqlitePool, key: &NewKey<'_>) -> Result<KeyInfo, KeyStoreError> {
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO projects (name, created_at_unix_nano) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
@@ -171,7 +213,7 @@ pub async fn create_key(pool: &SqlitePool, key: &NewKey<'_>) -> Result<KeyInfo, 
 }
 
 /// Every key, revoked ones included, oldest first.
-pub async fn list_keys(pool: &SqlitePool) -> Result<Vec<KeyInfo>, KeyStoreError> {
+async fn list_keys(pool: &SqlitePool) -> Result<Vec<KeyInfo>, KeyStoreError> {
     let rows = sqlx::query(
         "SELECT k.id, k.name, k.key_prefix, k.scopes, k.created_at_unix_nano, k.revoked_at_unix_nano, \
                 p.id AS project_id, p.name AS project_name \
@@ -199,7 +241,7 @@ pub async fn list_keys(pool: &SqlitePool) -> Result<Vec<KeyInfo>, KeyStoreError>
 }
 
 /// Revokes the key with this id or, failing that, this name.
-pub async fn revoke_key(
+async fn revoke_key(
     pool: &SqlitePool,
     id_or_name: &str,
     now_unix_nano: i64,
@@ -266,45 +308,47 @@ mod tests {
     #[tokio::test]
     async fn keys_are_created_in_their_project_listed_and_revoked() {
         let dir = tempfile::tempdir().expect("dir");
-        let pool = open(&dir.path().join("k.db")).await.expect("open");
-        let a = create_key(&pool, &new_key("a", "default", &[Scope::Read]))
+        let store = open(&dir.path().join("k.db")).await.expect("open");
+        let a = store
+            .create_key(&new_key("a", "default", &[Scope::Read]))
             .await
             .expect("a");
         assert_eq!(
             a.project.id, 1,
             "the default project exists from the migration"
         );
-        let b = create_key(
-            &pool,
-            &new_key("b", "team-b", &[Scope::Ingest, Scope::Admin]),
-        )
-        .await
-        .expect("b");
+        let b = store
+            .create_key(&new_key("b", "team-b", &[Scope::Ingest, Scope::Admin]))
+            .await
+            .expect("b");
         assert_ne!(b.project.id, 1);
         assert!(matches!(
-            create_key(&pool, &new_key("a", "default", &[Scope::Read])).await,
+            store
+                .create_key(&new_key("a", "default", &[Scope::Read]))
+                .await,
             Err(KeyStoreError::NameTaken(_))
         ));
 
-        let active = active_keys(&pool).await.expect("active");
+        let active = store.active_keys().await.expect("active");
         assert_eq!(active.len(), 2);
         assert_eq!(active[1].scopes, vec![Scope::Ingest, Scope::Admin]);
         assert_eq!(active[1].project.name, "team-b");
 
-        revoke_key(&pool, "a", 9).await.expect("revoke by name");
-        revoke_key(&pool, &b.id.to_string(), 9)
+        store.revoke_key("a", 9).await.expect("revoke by name");
+        store
+            .revoke_key(&b.id.to_string(), 9)
             .await
             .expect("revoke by id");
-        assert!(active_keys(&pool).await.expect("active").is_empty());
+        assert!(store.active_keys().await.expect("active").is_empty());
         assert!(matches!(
-            revoke_key(&pool, "a", 10).await,
+            store.revoke_key("a", 10).await,
             Err(KeyStoreError::AlreadyRevoked(_))
         ));
         assert!(matches!(
-            revoke_key(&pool, "nobody", 10).await,
+            store.revoke_key("nobody", 10).await,
             Err(KeyStoreError::NotFound(_))
         ));
-        let listed = list_keys(&pool).await.expect("list");
+        let listed = store.list_keys().await.expect("list");
         assert_eq!(listed[0].revoked_at_unix_nano, Some(9));
     }
 }

@@ -39,7 +39,7 @@ use std::time::Duration;
 use sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Connection as _, SqlitePool};
+use sqlx::{ConnectOptions, Connection as _};
 use tokio::sync::Notify;
 
 pub use blobs::KnownBlobs;
@@ -222,8 +222,14 @@ impl Store {
         std::fs::metadata(&self.wal_path).map_or(0, |m| m.len())
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.reader.pool
+    /// The keys and projects, for the key check.
+    pub fn keys(&self) -> keys::KeyStore {
+        keys::KeyStore::new(self.reader.pool.clone())
+    }
+
+    /// A setting the server recorded ([`settings`]), if any.
+    pub async fn setting(&self, name: &str) -> Result<Option<String>, sqlx::Error> {
+        settings::get(&self.reader.pool, name).await
     }
 
     /// Waits until every batch queued so far is committed and the writer has

@@ -11,7 +11,7 @@ use sqlx::{ConnectOptions as _, Connection as _, SqlitePool};
 pub const REDACTION_POLICY: &str = "redaction_policy";
 
 /// The setting's value, if it was ever recorded.
-pub async fn get(pool: &SqlitePool, name: &str) -> Result<Option<String>, sqlx::Error> {
+pub(super) async fn get(pool: &SqlitePool, name: &str) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT value FROM settings WHERE name = ?")
         .bind(name)
         .fetch_optional(pool)
