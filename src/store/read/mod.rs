@@ -1,16 +1,18 @@
 //! Reading stored data back: rows, the packs that hold their bodies, and
 //! the blobs their bodies reference. [`telemetry`] reads spans and log
-//! records, [`logs`] lists log records by filter, [`calls`] reads calls, [`search`] runs a search on the calls'
+//! records, [`logs`] lists log records by filter, [`calls`] reads calls, [`replays`] replay runs and items, [`search`] runs a search on the calls'
 //! full-text index.
 
 mod calls;
 mod logs;
+mod replays;
 mod search;
 mod stats;
 mod telemetry;
 
 pub use calls::{CallPage, CallSort, Cursor, SortKey, SortValue};
 pub use logs::{LogCursor, LogFilter, LogPage};
+pub use replays::{ItemCounts, ResultPage};
 pub use stats::{GroupBy, GroupKey, GroupStats, Percentiles};
 pub use telemetry::{StoredLog, StoredSpan};
 
