@@ -98,11 +98,7 @@ impl Reader {
             .push(" ORDER BY id DESC LIMIT ")
             .push_bind(limit as i64);
         let rows = query.build().fetch_all(&self.pool).await?;
-        let mut runs = Vec::with_capacity(rows.len());
-        for row in &rows {
-            runs.push(run_from_row(row)?);
-        }
-        Ok(runs)
+        rows.iter().map(run_from_row).collect()
     }
 
     pub async fn replay_run(
@@ -134,11 +130,7 @@ impl Reader {
         .bind(now_unix_nano as i64)
         .fetch_all(&self.pool)
         .await?;
-        let mut runs = Vec::with_capacity(rows.len());
-        for row in &rows {
-            runs.push(run_from_row(row)?);
-        }
-        Ok(runs)
+        rows.iter().map(run_from_row).collect()
     }
 
     pub async fn replay_item_counts(&self, run_row_id: i64) -> Result<ItemCounts, ReadError> {
@@ -170,11 +162,7 @@ impl Reader {
         .bind(run_row_id)
         .fetch_all(&self.pool)
         .await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for row in &rows {
-            items.push(item_from_row(row)?);
-        }
-        Ok(items)
+        rows.iter().map(item_from_row).collect()
     }
 
     /// Pending items of one target of a run, after row id `after`, oldest first.
@@ -195,11 +183,7 @@ impl Reader {
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for row in &rows {
-            items.push(item_from_row(row)?);
-        }
-        Ok(items)
+        rows.iter().map(item_from_row).collect()
     }
 
     /// A page of results: the items of up to `limit` original calls, in
