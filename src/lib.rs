@@ -17,7 +17,6 @@ pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod cost;
-pub mod fake_provider;
 pub mod ingest;
 pub mod metrics;
 pub mod model;

@@ -89,9 +89,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// `reprise dev fake-provider`: serves until SIGINT or SIGTERM.
+#[cfg(feature = "fake-provider")]
 async fn fake_provider(args: &FakeProviderArgs) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    use reprise::fake_provider::FakeConfig;
+    use fake_provider::FakeConfig;
 
     let config = match &args.config {
         Some(path) => FakeConfig::from_file(path)?,
@@ -109,6 +110,15 @@ async fn fake_provider(args: &FakeProviderArgs) -> anyhow::Result<()> {
         );
         let _ = stdout.flush();
     }
-    reprise::fake_provider::serve(listener, config, reprise::server::shutdown_signal()).await;
+    fake_provider::serve(listener, config, reprise::server::shutdown_signal()).await;
     Ok(())
+}
+
+/// Without the feature the command still parses, so its help stays
+/// discoverable, and says how to get it.
+#[cfg(not(feature = "fake-provider"))]
+async fn fake_provider(_: &FakeProviderArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this build of reprise has no fake provider; build it with `cargo build --features fake-provider`"
+    )
 }

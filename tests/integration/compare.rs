@@ -12,9 +12,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use reprise::fake_provider::{
-    Behavior, FakeConfig, FakeProvider, JudgeDecision, ReplyStyle, ScriptRule,
-};
+use fake_provider::{Behavior, FakeConfig, FakeProvider, JudgeDecision, ReplyStyle, ScriptRule};
 use serde_json::{Value, json};
 use sqlx::Row as _;
 

@@ -27,7 +27,7 @@ use prost::Message as _;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
-use reprise::fake_provider::{Behavior, FailureKind, FailureRule, FakeConfig, FakeProvider};
+use fake_provider::{Behavior, FailureKind, FailureRule, FakeConfig, FakeProvider};
 
 use crate::calls_expected::settle;
 use crate::fixtures;

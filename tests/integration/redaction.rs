@@ -406,10 +406,10 @@ async fn the_cli_writes_with_the_policy_the_server_ran_with() {
     server.stop().await;
 
     // A model that answers with an email address.
-    let fake = reprise::fake_provider::FakeProvider::start(
+    let fake = fake_provider::FakeProvider::start(
         "127.0.0.1:0".parse().expect("addr"),
-        reprise::fake_provider::FakeConfig::with_default(reprise::fake_provider::Behavior {
-            reply: reprise::fake_provider::ReplyStyle::Fixed,
+        fake_provider::FakeConfig::with_default(fake_provider::Behavior {
+            reply: fake_provider::ReplyStyle::Fixed,
             text: format!("Write to {REPLAYED} for the notes."),
             ..Default::default()
         }),

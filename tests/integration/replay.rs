@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use reprise::fake_provider::{
+use fake_provider::{
     Behavior, FailureKind, FailureRule, FakeConfig, FakeProvider, RecordedRequest, ReplyStyle,
 };
 use serde_json::{Value, json};

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use reprise::fake_provider::{Behavior, FailureKind, FailureRule, FakeConfig, RecordedRequest};
+use fake_provider::{Behavior, FailureKind, FailureRule, FakeConfig, RecordedRequest};
 use serde_json::{Map, Value, json};
 
 use crate::calls_expected::settle;

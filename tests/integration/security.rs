@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::Trac
 use prost::Message as _;
 use serde_json::{Value, json};
 
-use reprise::fake_provider::{FakeConfig, FakeProvider};
+use fake_provider::{FakeConfig, FakeProvider};
 
 use crate::generate::{self, hex};
 use crate::server::TestServer;

@@ -16,7 +16,7 @@ mod traffic;
 
 use std::sync::Arc;
 
-use reprise::fake_provider::FakeConfig;
+use fake_provider::FakeConfig;
 use serde_json::{Value, json};
 
 use crate::server::TestServer;

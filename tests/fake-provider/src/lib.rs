@@ -28,7 +28,7 @@
 //!
 //! ```no_run
 //! # async fn example() -> std::io::Result<()> {
-//! use reprise::fake_provider::{Behavior, FakeConfig, FakeProvider, ReplyStyle};
+//! use fake_provider::{Behavior, FakeConfig, FakeProvider, ReplyStyle};
 //!
 //! let config = FakeConfig::default()
 //!     .with_model("worse-model", Behavior::replying(ReplyStyle::Refusal));

@@ -330,7 +330,7 @@ impl Drop for InFlight {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::fake_provider::config::FailureKind;
+    use crate::config::FailureKind;
     use std::num::NonZeroU64;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {

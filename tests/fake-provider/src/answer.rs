@@ -336,7 +336,7 @@ fn derive_value(property: &Json, seed: u64, depth: usize) -> Json {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::fake_provider::config::ScriptRule;
+    use crate::config::ScriptRule;
     use serde_json::json;
 
     fn prompt(body: Json) -> Prompt {

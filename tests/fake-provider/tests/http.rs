@@ -8,11 +8,11 @@ use std::num::NonZeroU64;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use futures::StreamExt;
-use reprise::fake_provider::{
+use fake_provider::{
     Behavior, FailureKind, FailureRule, FakeConfig, FakeProvider, JudgeDecision, REDACTED,
     ReplyStyle, ScriptRule,
 };
+use futures::StreamExt;
 use serde_json::{Value as Json, json};
 
 async fn start(config: FakeConfig) -> FakeProvider {
@@ -1323,7 +1323,7 @@ async fn serve_runs_until_its_shutdown_future_resolves() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(reprise::fake_provider::serve(
+    let server = tokio::spawn(fake_provider::serve(
         listener,
         FakeConfig::default(),
         async {
