@@ -44,6 +44,10 @@ impl Drop for Telemetry {
 /// Sets up logging at `default_level` unless `RUST_LOG` says otherwise, and
 /// trace export if the environment asks for it. Call from inside the Tokio
 /// runtime.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the standard OTEL_* and RUST_LOG variables configure telemetry"
+)]
 pub fn init(default_level: &str) -> Telemetry {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
@@ -79,6 +83,10 @@ pub fn init(default_level: &str) -> Telemetry {
     Telemetry { provider }
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the standard OTEL_* and RUST_LOG variables configure telemetry"
+)]
 fn tracer_provider() -> Result<Option<SdkTracerProvider>, String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {

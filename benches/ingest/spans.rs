@@ -145,7 +145,7 @@ pub struct ChatCall<'a> {
     pub error_type: Option<&'a str>,
 }
 
-pub fn chat_span(frame: &SpanFrame, call: &ChatCall) -> Span {
+pub fn chat_span(frame: &SpanFrame, call: &ChatCall<'_>) -> Span {
     let mut attributes = vec![
         string("gen_ai.operation.name", "chat"),
         string("gen_ai.provider.name", call.service.provider),
@@ -205,7 +205,7 @@ pub struct ToolExecution<'a> {
     pub result_json: &'a str,
 }
 
-pub fn tool_span(frame: &SpanFrame, tool: &ToolExecution) -> Span {
+pub fn tool_span(frame: &SpanFrame, tool: &ToolExecution<'_>) -> Span {
     let attributes = vec![
         string("gen_ai.operation.name", "execute_tool"),
         string("gen_ai.tool.name", tool.name),
@@ -231,7 +231,7 @@ pub struct RootRequest<'a> {
     pub user_agent: &'a str,
 }
 
-pub fn root_span(frame: &SpanFrame, request: &RootRequest) -> Span {
+pub fn root_span(frame: &SpanFrame, request: &RootRequest<'_>) -> Span {
     match request.service.root {
         Root::Http { route } => {
             let attributes = vec![

@@ -310,7 +310,7 @@ impl Generator {
 
     /// Adds the root span, which ends last, and returns the trace's spans
     /// with its end time.
-    fn close_trace(&mut self, trace: TurnTrace, start_unix_nano: u64) -> (Vec<GeneratedSpan>, u64) {
+    fn close_trace(&mut self, trace: TurnTrace<'_>, start_unix_nano: u64) -> (Vec<GeneratedSpan>, u64) {
         let end_unix_nano = trace.clock_unix_nano + self.rng.between(2, 15) as u64 * MILLI;
         let conversation = trace.conversation;
         let root = spans::root_span(
@@ -345,7 +345,7 @@ impl Generator {
     /// The model asks for a tool, the app runs it: a `chat` span and an
     /// `execute_tool` span. Returns the tool call and tool response
     /// messages for the next call's input.
-    fn tool_round(&mut self, trace: &mut TurnTrace, input: &[String]) -> (String, String) {
+    fn tool_round(&mut self, trace: &mut TurnTrace<'_>, input: &[String]) -> (String, String) {
         let tool = self.rng.pick(trace.service.tools);
         let call_id = tool_call_id(trace.service.provider, &mut self.rng);
         let mut arguments = serde_json::Map::new();
@@ -410,7 +410,7 @@ impl Generator {
 
     /// A model call that failed (rate limit, overload, timeout) before the
     /// app's retry.
-    fn failed_call(&mut self, trace: &mut TurnTrace, input: &[String]) {
+    fn failed_call(&mut self, trace: &mut TurnTrace<'_>, input: &[String]) {
         let error_type = match trace.service.provider {
             "anthropic" => "overloaded_error",
             "openai" => *self.rng.pick(&["RateLimitError", "APITimeoutError"]),
@@ -445,7 +445,7 @@ impl Generator {
     }
 
     /// A successful model call with `input` that answered `answer`.
-    fn call(&mut self, trace: &mut TurnTrace, input: &[String], answer: Answer) {
+    fn call(&mut self, trace: &mut TurnTrace<'_>, input: &[String], answer: Answer) {
         let system_json = self.system_instructions_json(trace);
         let mut input_json = join(input);
         if trace.service.system_in_messages {
@@ -502,7 +502,7 @@ impl Generator {
         trace.clock_unix_nano = end;
     }
 
-    fn system_instructions_json(&self, trace: &TurnTrace) -> Option<String> {
+    fn system_instructions_json(&self, trace: &TurnTrace<'_>) -> Option<String> {
         if trace.service.system_in_messages {
             return None;
         }
@@ -510,7 +510,7 @@ impl Generator {
         Some(Value::Array(vec![json!({"type": "text", "content": prompt})]).to_string())
     }
 
-    fn child_frame(&mut self, trace: &TurnTrace, start: u64, end: u64) -> SpanFrame {
+    fn child_frame(&mut self, trace: &TurnTrace<'_>, start: u64, end: u64) -> SpanFrame {
         SpanFrame {
             trace_id: trace.trace_id,
             span_id: self.rng.bytes(),
@@ -521,7 +521,7 @@ impl Generator {
     }
 }
 
-fn push_span(trace: &mut TurnTrace, span: Span, scope: ScopeKind, llm_call: bool) {
+fn push_span(trace: &mut TurnTrace<'_>, span: Span, scope: ScopeKind, llm_call: bool) {
     trace.spans.push(GeneratedSpan {
         span,
         resource: resource_index(trace.conversation),

@@ -174,7 +174,7 @@ impl Caller {
             .map_err(|e| (e.to_string(), true, None))?;
         let status = response.status();
         if !status.is_success() {
-            let retry_after = client::retry_after(response.headers(), std::time::SystemTime::now());
+            let retry_after = client::retry_after(response.headers(), crate::model::time::now());
             let retryable = status.as_u16() == 429 || status.is_server_error();
             return Err((format!("HTTP {status}"), retryable, retry_after));
         }

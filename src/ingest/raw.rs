@@ -115,7 +115,7 @@ fn wire_format(provider: Option<&str>, request: &Json) -> Result<WireFormat, Rec
     let detected = WireFormat::detect(request);
     let format = match provider.map(str::to_lowercase).as_deref() {
         Some("anthropic") => WireFormat::Anthropic,
-        Some("openai") | Some("azure.ai.openai") => match detected {
+        Some("openai" | "azure.ai.openai") => match detected {
             Some(WireFormat::OpenAiResponses) => WireFormat::OpenAiResponses,
             _ => WireFormat::OpenAiChat,
         },

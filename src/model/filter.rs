@@ -4,10 +4,8 @@
 //! engine runs. It sits below both the HTTP layer and replay, so a filter
 //! added here works in every place that selects calls.
 
-use std::time::SystemTime;
-
 use super::search::Search;
-use super::time::unix_nano;
+use super::time::{self, unix_nano};
 use super::{CallStatus, Source, TraceId};
 
 /// A filter parameter that cannot be used, named so the caller can fix it.
@@ -44,7 +42,7 @@ pub fn parse_time(name: &'static str, text: &str) -> Result<u64, FilterError> {
         return Ok(unix_nano(time));
     }
     if let Ok(ago) = humantime::parse_duration(text.trim_start_matches('-')) {
-        let time = SystemTime::now()
+        let time = time::now()
             .checked_sub(ago)
             .ok_or_else(|| FilterError::invalid(name, "duration reaches before 1970"))?;
         return Ok(unix_nano(time));
@@ -270,7 +268,7 @@ mod tests {
             1_700_000_000_000_000_000
         );
         let day_ago = parse_time("since", "24h").expect("duration");
-        let now = unix_nano(SystemTime::now());
+        let now = time::now_unix_nano();
         assert!(now - day_ago >= 86_400_000_000_000 && now - day_ago < 86_500_000_000_000);
         assert!(matches!(
             parse_time("until", "yesterday"),

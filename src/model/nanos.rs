@@ -38,7 +38,7 @@ struct NanosVisitor;
 impl Visitor<'_> for NanosVisitor {
     type Value = u64;
 
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Unix nanoseconds, as a decimal string or an integer")
     }
 

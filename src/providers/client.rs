@@ -275,6 +275,10 @@ pub fn build_client(connect_timeout_ms: u64) -> Result<reqwest::Client, Provider
 }
 
 /// Reads the target's API key from its environment variable, now.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "provider keys come only from the environment, read here"
+)]
 pub fn read_api_key(target: &Target) -> Result<Option<Secret>, ProviderError> {
     let Some(env_var) = &target.api_key_env else {
         return Ok(None);
@@ -445,7 +449,7 @@ impl<'a> Attempt<'a> {
         deadline: tokio::time::Instant,
     ) -> ProviderError {
         let status = response.status().as_u16();
-        let retry_after = retry_after(response.headers(), SystemTime::now());
+        let retry_after = retry_after(response.headers(), crate::model::time::now());
         // The error body is best effort: a status is an error even when its
         // body cannot be read.
         let bytes = read_capped(response, MAX_ERROR_BODY_BYTES, deadline)

@@ -41,7 +41,7 @@ pub struct HttpPort {
 }
 
 /// Serves `app` until `stop` completes, then waits for requests in flight.
-pub async fn serve(port: HttpPort, app: Router, stop: impl std::future::Future<Output = ()>) {
+pub async fn serve(port: HttpPort, app: Router, stop: impl Future<Output = ()>) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()

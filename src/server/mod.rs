@@ -172,7 +172,7 @@ pub async fn serve(
     );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stop_tx = std::sync::Arc::new(stop_tx);
+    let stop_tx = Arc::new(stop_tx);
     let signal_stop = stop_tx.clone();
     tokio::spawn(async move {
         shutdown.await;

@@ -97,6 +97,7 @@ pub struct EncodedPack {
     pub data: Vec<u8>,
 }
 
+#[allow(clippy::disallowed_methods, reason = "this is zstd's one writer")]
 fn compress(raw: &[u8]) -> std::io::Result<EncodedPack> {
     let data = zstd::bulk::compress(raw, INGEST_LEVEL)?;
     if data.len() >= raw.len() {
@@ -130,6 +131,7 @@ pub enum PackError {
 }
 
 /// Decompresses a stored pack, never producing more than `raw_length` bytes.
+#[allow(clippy::disallowed_methods, reason = "this is zstd's one reader")]
 pub fn decompress(codec: i64, raw_length: usize, data: &[u8]) -> Result<Vec<u8>, PackError> {
     let raw = match codec {
         CODEC_RAW => data.to_vec(),

@@ -289,7 +289,7 @@ pub fn spawn_pruner(
             // backlog is pruned quickly.
             loop {
                 match prune_round(&store, &policy).await {
-                    Ok(true) => continue,
+                    Ok(true) => {}
                     Ok(false) => break,
                     Err(error) => {
                         tracing::warn!(%error, "retention round failed; retrying later");

@@ -52,7 +52,7 @@ async fn answered_within_a_second(server: &TestServer) -> u16 {
 async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
     let mut buf = [0u8; 64];
     match tokio::time::timeout(wait, stream.read(&mut buf)).await {
-        Ok(Ok(0)) | Ok(Err(_)) => true,
+        Ok(Ok(0) | Err(_)) => true,
         Ok(Ok(_)) => false,
         Err(_) => false,
     }

@@ -1098,7 +1098,7 @@ async fn a_server_told_to_stop_gives_its_run_back_for_the_next_start() {
 
 /// Items in state `running`, and items still holding a lease, read from
 /// the database file.
-async fn items_in_flight(db: &std::path::Path) -> (i64, i64) {
+async fn items_in_flight(db: &Path) -> (i64, i64) {
     use sqlx::Row as _;
     let url = format!("sqlite://{}?mode=ro", db.display());
     let pool = sqlx::SqlitePool::connect(&url).await.expect("open db");

@@ -51,7 +51,7 @@ async fn trace_status(server: &TestServer, trace_id: &str) -> u16 {
 async fn wait_until<F, Fut>(what: &str, mut condition: F)
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
+    Fut: Future<Output = bool>,
 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while !condition().await {

@@ -21,7 +21,7 @@ pub(crate) fn owns(scope: &Scope) -> bool {
     scope.name.starts_with(keys::SCOPE_PREFIX)
 }
 
-pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader, scope: &Scope, span: &Span) {
+pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader<'_>, scope: &Scope, span: &Span) {
     otel::fill_span(call, reader, scope, span);
     if call.finish_reasons.is_none() {
         call.finish_reasons = reader.take_str(keys::STOP_REASON).map(|r| vec![r]);

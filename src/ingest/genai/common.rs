@@ -70,7 +70,7 @@ pub(crate) fn set_if_none<T>(slot: &mut Option<T>, value: Option<T>) {
 /// The call's status and error from the span: status code 2, `error.type`,
 /// the first `exception` event, and the status message (OpenInference
 /// writes `"Class: message"` there).
-pub(crate) fn apply_span_error(call: &mut Call, reader: &mut AttrReader, span: &Span) {
+pub(crate) fn apply_span_error(call: &mut Call, reader: &mut AttrReader<'_>, span: &Span) {
     let error_type = reader
         .take_str(keys::ERROR_TYPE)
         .map(|t| clean_error_type(&t));

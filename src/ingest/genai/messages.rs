@@ -80,7 +80,7 @@ pub(crate) fn otel_part(json: &Json) -> Option<Part> {
             Some(text) => text_part(text),
             None => Some(Part::Other(object.clone())),
         },
-        Some("reasoning") | Some("thinking") => match text_of(object) {
+        Some("reasoning" | "thinking") => match text_of(object) {
             Some(text) => Some(Part::Reasoning {
                 content: text.to_owned(),
             }),

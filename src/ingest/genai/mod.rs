@@ -424,10 +424,10 @@ mod tests {
     #[test]
     fn event_only_call_takes_ids_and_content_from_its_events() {
         let span = span("chat gpt-4o", json!({}));
-        let record = crate::model::LogRecord {
+        let record = LogRecord {
             time_unix_nano: span.start_time_unix_nano + 10,
             event_name: "gen_ai.client.inference.operation.details".into(),
-            attributes: super::test_support::attributes(json!({
+            attributes: test_support::attributes(json!({
                 "gen_ai.operation.name": "chat",
                 "gen_ai.provider.name": "openai",
                 "gen_ai.request.model": "gpt-4o",
@@ -436,7 +436,7 @@ mod tests {
             })),
             trace_id: Some(span.trace_id),
             span_id: Some(span.span_id),
-            ..crate::model::LogRecord::default()
+            ..LogRecord::default()
         };
         let event = genai_event(&resource(), &scope("x"), &record).expect("a GenAI event");
         let call = call_from_events(&resource(), &scope("x"), &[event]).expect("a call");
@@ -449,12 +449,12 @@ mod tests {
 
     #[test]
     fn operation_details_for_other_operations_are_not_events() {
-        let record = crate::model::LogRecord {
+        let record = LogRecord {
             event_name: "gen_ai.client.inference.operation.details".into(),
-            attributes: super::test_support::attributes(
+            attributes: test_support::attributes(
                 json!({"gen_ai.operation.name": "embeddings"}),
             ),
-            ..crate::model::LogRecord::default()
+            ..LogRecord::default()
         };
         assert_eq!(genai_event(&resource(), &scope("x"), &record), None);
     }
@@ -540,11 +540,11 @@ mod tests {
                 prop_assert!(call.is_some());
             }
             for name in ["gen_ai.choice", "gen_ai.tool.message", "gen_ai.client.inference.operation.details"] {
-                let record = crate::model::LogRecord {
+                let record = LogRecord {
                     event_name: name.into(),
                     body: Some(body.clone()),
                     attributes: attributes.iter().cloned().collect(),
-                    ..crate::model::LogRecord::default()
+                    ..LogRecord::default()
                 };
                 let events: Vec<GenAiEvent> =
                     genai_event(&resource(), &scope("x"), &record).into_iter().collect();

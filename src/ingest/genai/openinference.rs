@@ -50,7 +50,7 @@ pub(crate) mod keys {
 
 pub(crate) const LLM_SPAN_KIND: &str = "LLM";
 
-pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader, span: &Span) {
+pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader<'_>, span: &Span) {
     reader.mark(keys::SPAN_KIND);
     let provider = reader
         .take_str(keys::PROVIDER)
@@ -102,7 +102,7 @@ fn object(json: Option<Json>) -> Option<Map<String, Json>> {
 
 /// A raw request or response body; it is content, so it is marked used
 /// whether or not it parses (the span keeps it).
-fn body_json(reader: &mut AttrReader, value_key: &str, mime_key: &str) -> Option<Json> {
+fn body_json(reader: &mut AttrReader<'_>, value_key: &str, mime_key: &str) -> Option<Json> {
     let json = reader
         .peek(value_key)
         .and_then(Value::as_str)
@@ -114,7 +114,7 @@ fn body_json(reader: &mut AttrReader, value_key: &str, mime_key: &str) -> Option
 
 fn fill_models(
     call: &mut Call,
-    reader: &mut AttrReader,
+    reader: &mut AttrReader<'_>,
     invocation: &Option<Map<String, Json>>,
     request_body: &Option<Map<String, Json>>,
     response_body: &Option<Map<String, Json>>,
@@ -140,7 +140,7 @@ fn fill_models(
         .or(fallback);
 }
 
-fn fill_usage(call: &mut Call, reader: &mut AttrReader) {
+fn fill_usage(call: &mut Call, reader: &mut AttrReader<'_>) {
     call.usage.input_tokens = reader.take_i64(keys::TOKEN_COUNT_PROMPT);
     call.usage.output_tokens = reader.take_i64(keys::TOKEN_COUNT_COMPLETION);
     call.usage.cached_input_tokens = reader.take_i64(keys::TOKEN_COUNT_CACHE_READ);
@@ -179,7 +179,7 @@ fn fill_streaming(
 
 /// `prefix{i}.message.*` into messages.
 fn flattened_messages(
-    reader: &mut AttrReader,
+    reader: &mut AttrReader<'_>,
     prefix: &str,
     default_role: &str,
 ) -> Option<Vec<Message>> {
@@ -280,7 +280,7 @@ fn tool_call(fields: &[(&str, &Value)]) -> Option<Part> {
 
 /// `llm.tools.{i}.tool.json_schema`: one JSON string per tool, in the
 /// provider's own shape.
-fn tools(reader: &mut AttrReader) -> Option<Vec<Json>> {
+fn tools(reader: &mut AttrReader<'_>) -> Option<Vec<Json>> {
     let entries = reader.take_indexed(keys::TOOLS_PREFIX);
     if entries.is_empty() {
         return None;

@@ -27,7 +27,7 @@ pub(crate) fn owns(scope: &Scope, span: &Span) -> bool {
         || span.attributes.str(keys::TELEMETRY_SDK_NAME) == Some(keys::SDK_NAME_VALUE)
 }
 
-pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader, scope: &Scope, span: &Span) {
+pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader<'_>, scope: &Scope, span: &Span) {
     otel::fill_span(call, reader, scope, span);
     // Time to first token means something only for streamed responses; for
     // the others the attribute stays among the leftovers.

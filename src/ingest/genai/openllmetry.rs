@@ -58,7 +58,7 @@ const SESSION_KEYS: [&str; 4] = ["session_id", "sessionId", "conversation_id", "
 const USER_KEYS: [&str; 2] = ["user_id", "userId"];
 
 pub(crate) fn is_inference_request_type(request_type: Option<&str>) -> bool {
-    matches!(request_type, Some("chat") | Some("completion"))
+    matches!(request_type, Some("chat" | "completion"))
 }
 
 /// Whether an OTel-looking span was written by OpenLLMetry: one of its own
@@ -89,7 +89,7 @@ pub(crate) fn owns(scope: &Scope, span: &Span) -> bool {
     own_key || flattened || traceloop || named
 }
 
-pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader, scope: &Scope, span: &Span) {
+pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader<'_>, scope: &Scope, span: &Span) {
     fill_operation(call, reader);
     otel::fill_span(call, reader, scope, span);
     fill_usage(call, reader);
@@ -112,7 +112,7 @@ pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader, scope: &Scope, span
 /// `llm.request.type`: `completion` is also what the 0.47 Anthropic
 /// instrumentation writes for Messages API calls, so with role-tagged
 /// prompts it is a chat.
-fn fill_operation(call: &mut Call, reader: &mut AttrReader) {
+fn fill_operation(call: &mut Call, reader: &mut AttrReader<'_>) {
     let Some(request_type) = reader.take_str(keys::LLM_REQUEST_TYPE) else {
         return;
     };
@@ -127,7 +127,7 @@ fn fill_operation(call: &mut Call, reader: &mut AttrReader) {
     set_if_none(&mut call.operation, Some(operation.to_owned()));
 }
 
-fn fill_usage(call: &mut Call, reader: &mut AttrReader) {
+fn fill_usage(call: &mut Call, reader: &mut AttrReader<'_>) {
     set_if_none(
         &mut call.usage.cached_input_tokens,
         reader.take_i64(keys::USAGE_CACHE_READ_INPUT_TOKENS),
@@ -138,7 +138,7 @@ fn fill_usage(call: &mut Call, reader: &mut AttrReader) {
     set_if_none(&mut call.usage.reasoning_tokens, reasoning);
 }
 
-fn fill_params(call: &mut Call, reader: &mut AttrReader) {
+fn fill_params(call: &mut Call, reader: &mut AttrReader<'_>) {
     let params = &mut call.request_params;
     set_if_none(
         &mut params.frequency_penalty,
@@ -168,7 +168,7 @@ enum Direction {
 /// serialized block list (the provider's content when it was not a plain
 /// string) is parsed into parts; completion content is the answer text.
 fn flattened_messages(
-    reader: &mut AttrReader,
+    reader: &mut AttrReader<'_>,
     prefix: &str,
     direction: Direction,
 ) -> Option<Vec<Message>> {
@@ -240,7 +240,7 @@ fn flattened_tool_calls(entries: &[(&str, &Value)]) -> Vec<Part> {
 
 /// `llm.request.functions.{i}.name/description/parameters` (OpenAI) or
 /// `.input_schema` (Anthropic); schemas are JSON strings.
-fn flattened_functions(reader: &mut AttrReader) -> Option<Vec<Json>> {
+fn flattened_functions(reader: &mut AttrReader<'_>) -> Option<Vec<Json>> {
     let entries = reader.take_indexed(keys::REQUEST_FUNCTIONS_PREFIX);
     if entries.is_empty() {
         return None;
@@ -262,7 +262,7 @@ fn flattened_functions(reader: &mut AttrReader) -> Option<Vec<Json>> {
     Some(out)
 }
 
-fn fill_finish_reason(call: &mut Call, reader: &mut AttrReader) {
+fn fill_finish_reason(call: &mut Call, reader: &mut AttrReader<'_>) {
     let from_messages = call
         .output_messages
         .as_ref()
@@ -278,7 +278,7 @@ fn fill_finish_reason(call: &mut Call, reader: &mut AttrReader) {
 
 /// OpenLLMetry marks streamed calls (`is_streaming`, chunk events); a call
 /// with neither was not streamed. The first chunk event is the first token.
-fn fill_streaming(call: &mut Call, reader: &mut AttrReader, span: &Span) {
+fn fill_streaming(call: &mut Call, reader: &mut AttrReader<'_>, span: &Span) {
     let flag = reader
         .take_bool(keys::IS_STREAMING)
         .or_else(|| reader.take_bool(keys::IS_STREAMING_CLASSIC));
@@ -296,7 +296,7 @@ fn fill_streaming(call: &mut Call, reader: &mut AttrReader, span: &Span) {
     set_if_none(&mut call.streaming, Some(streamed));
 }
 
-fn fill_association(call: &mut Call, reader: &mut AttrReader) {
+fn fill_association(call: &mut Call, reader: &mut AttrReader<'_>) {
     for key in SESSION_KEYS {
         if call.session_id.is_none() {
             call.session_id = reader.take_str(&format!("{}{key}", keys::ASSOCIATION_PREFIX));

@@ -72,7 +72,7 @@ pub(crate) mod keys {
 }
 
 /// A span in any OTel GenAI generation.
-pub(crate) fn fill_span(call: &mut Call, reader: &mut AttrReader, scope: &Scope, span: &Span) {
+pub(crate) fn fill_span(call: &mut Call, reader: &mut AttrReader<'_>, scope: &Scope, span: &Span) {
     fill_attributes(call, reader);
     fill_content_events(call, span);
     if call.streaming.is_none() && follows_stream_attribute(scope) {
@@ -82,7 +82,7 @@ pub(crate) fn fill_span(call: &mut Call, reader: &mut AttrReader, scope: &Scope,
 
 /// The attributes every OTel generation shares; also used for the
 /// attributes of the `gen_ai.client.inference.operation.details` log record.
-pub(crate) fn fill_attributes(call: &mut Call, reader: &mut AttrReader) {
+pub(crate) fn fill_attributes(call: &mut Call, reader: &mut AttrReader<'_>) {
     let provider = reader
         .take_str(keys::PROVIDER_NAME)
         .or_else(|| reader.take_str(keys::SYSTEM));
@@ -121,7 +121,7 @@ pub(crate) fn fill_attributes(call: &mut Call, reader: &mut AttrReader) {
     fill_content(call, reader);
 }
 
-fn fill_usage(call: &mut Call, reader: &mut AttrReader) {
+fn fill_usage(call: &mut Call, reader: &mut AttrReader<'_>) {
     let usage = &mut call.usage;
     let input = reader
         .take_i64(keys::USAGE_INPUT_TOKENS)
@@ -143,7 +143,7 @@ fn fill_usage(call: &mut Call, reader: &mut AttrReader) {
 
 /// `gen_ai.request.*` into typed parameters; any other request attribute
 /// (e.g. `encoding_formats`, `user`) is kept in the extras under its name.
-fn fill_params(call: &mut Call, reader: &mut AttrReader) {
+fn fill_params(call: &mut Call, reader: &mut AttrReader<'_>) {
     let params = &mut call.request_params;
     set_if_none(
         &mut params.temperature,
@@ -188,7 +188,7 @@ fn fill_params(call: &mut Call, reader: &mut AttrReader) {
 
 /// The structured content attributes (1.37+), and the 1.26 JSON-string
 /// `gen_ai.prompt` / `gen_ai.completion` some early libraries set on spans.
-fn fill_content(call: &mut Call, reader: &mut AttrReader) {
+fn fill_content(call: &mut Call, reader: &mut AttrReader<'_>) {
     if call.input_messages.is_none() {
         call.input_messages = reader
             .take_json(keys::INPUT_MESSAGES)

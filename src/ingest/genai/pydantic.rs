@@ -41,7 +41,7 @@ pub(crate) fn owns(scope: &Scope, span: &Span) -> bool {
             .is_some()
 }
 
-pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader, scope: &Scope, span: &Span) {
+pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader<'_>, scope: &Scope, span: &Span) {
     otel::fill_span(call, reader, scope, span);
     if let Some(Json::Array(items)) = reader.take_json(keys::EVENTS) {
         let packed = packed_events(span, &items);

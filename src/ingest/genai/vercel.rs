@@ -68,7 +68,7 @@ pub(crate) fn is_wrapper(span: &Span) -> bool {
     span.attributes.get(keys::OPERATION_ID).is_some()
 }
 
-pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader, span: &Span) {
+pub(crate) fn fill(call: &mut Call, reader: &mut AttrReader<'_>, span: &Span) {
     reader.mark(keys::OPERATION_ID);
     call.operation = Some("chat".to_owned());
     call.streaming = Some(operation_id(span).ends_with(".doStream"));
@@ -104,7 +104,7 @@ fn provider_of(sdk_provider: &str) -> Option<String> {
     common::normalize_provider(mapped)
 }
 
-fn fill_content(call: &mut Call, reader: &mut AttrReader) {
+fn fill_content(call: &mut Call, reader: &mut AttrReader<'_>) {
     call.input_messages = reader
         .take_json(keys::PROMPT_MESSAGES)
         .and_then(|json| sdk_messages(&json));
@@ -177,7 +177,7 @@ fn response_tool_calls(json: &Json) -> Vec<Part> {
     out
 }
 
-fn fill_usage(call: &mut Call, reader: &mut AttrReader) {
+fn fill_usage(call: &mut Call, reader: &mut AttrReader<'_>) {
     let usage = &mut call.usage;
     usage.input_tokens = reader
         .take_i64(keys::USAGE_INPUT_TOKENS)
@@ -206,7 +206,7 @@ const MODEL_SETTINGS: [&str; 9] = [
     "seed",
 ];
 
-fn fill_settings(call: &mut Call, reader: &mut AttrReader) {
+fn fill_settings(call: &mut Call, reader: &mut AttrReader<'_>) {
     let mut settings = Map::new();
     for name in MODEL_SETTINGS {
         let key = format!("{}{name}", keys::SETTINGS_PREFIX);
@@ -218,7 +218,7 @@ fn fill_settings(call: &mut Call, reader: &mut AttrReader) {
     common::params_from_object(call, &settings, keys::SETTINGS_PREFIX);
 }
 
-fn fill_metadata(call: &mut Call, reader: &mut AttrReader) {
+fn fill_metadata(call: &mut Call, reader: &mut AttrReader<'_>) {
     for key in SESSION_KEYS {
         if call.session_id.is_none() {
             call.session_id = reader.take_str(&format!("{}{key}", keys::METADATA_PREFIX));
@@ -231,7 +231,7 @@ fn fill_metadata(call: &mut Call, reader: &mut AttrReader) {
     }
 }
 
-fn fill_ttft(call: &mut Call, reader: &mut AttrReader, span: &Span) {
+fn fill_ttft(call: &mut Call, reader: &mut AttrReader<'_>, span: &Span) {
     let from_event = || {
         span.events
             .iter()

@@ -134,6 +134,7 @@ pub fn gunzip_limited(
     mut make_room: impl FnMut(usize) -> Result<(), IngestError>,
 ) -> Result<Vec<u8>, IngestError> {
     let mut out = Vec::new();
+    #[allow(clippy::disallowed_methods, reason = "this is gzip's one reader")]
     let mut decoder = flate2::read::MultiGzDecoder::new(compressed).take(limit as u64 + 1);
     loop {
         let len = out.len();
@@ -162,6 +163,7 @@ mod tests {
     use super::*;
     use std::io::Write as _;
 
+    #[allow(clippy::disallowed_methods, reason = "a test makes the gzip bodies it sends")]
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         encoder.write_all(data).expect("in memory");

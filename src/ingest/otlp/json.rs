@@ -782,7 +782,7 @@ impl AnyValueVisitor {
 impl<'de> Visitor<'de> for AnyValueVisitor {
     type Value = AnyValue;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an AnyValue object such as {\"stringValue\": \"...\"}")
     }
 
@@ -887,7 +887,7 @@ mod messages {
     impl<'de, T: Json> Visitor<'de> for MessagesVisitor<T> {
         type Value = Vec<T>;
 
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("an array of objects")
         }
 
@@ -1101,7 +1101,7 @@ impl<T: IntegerKind> Serialize for Int<T> {
 struct IntVisitor<T>(PhantomData<T>);
 
 impl<T: IntegerKind> IntVisitor<T> {
-    fn narrow<E: de::Error>(value: i128, unexpected: Unexpected) -> Result<T, E> {
+    fn narrow<E: de::Error>(value: i128, unexpected: Unexpected<'_>) -> Result<T, E> {
         T::try_from(value).map_err(|_| E::invalid_value(unexpected, &T::EXPECTED))
     }
 }
@@ -1109,7 +1109,7 @@ impl<T: IntegerKind> IntVisitor<T> {
 impl<'de, T: IntegerKind> Visitor<'de> for IntVisitor<T> {
     type Value = T;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(T::EXPECTED)
     }
 
@@ -1174,7 +1174,7 @@ const DOUBLE_EXPECTED: &str =
 impl<'de> Visitor<'de> for DoubleVisitor {
     type Value = f64;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(DOUBLE_EXPECTED)
     }
 
@@ -1260,7 +1260,7 @@ struct EnumVisitor<K>(PhantomData<K>);
 impl<'de, K: EnumKind> Visitor<'de> for EnumVisitor<K> {
     type Value = i32;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(K::EXPECTED)
     }
 
@@ -1300,7 +1300,7 @@ struct HexIdVisitor;
 impl Visitor<'_> for HexIdVisitor {
     type Value = Vec<u8>;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(
             "an id as a hex string (OTLP/JSON ids are hex, not base64), or \"\" when absent",
         )
@@ -1356,7 +1356,7 @@ struct Base64Visitor;
 impl Visitor<'_> for Base64Visitor {
     type Value = Vec<u8>;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("bytes as a base64 string")
     }
 
