@@ -310,7 +310,11 @@ impl Generator {
 
     /// Adds the root span, which ends last, and returns the trace's spans
     /// with its end time.
-    fn close_trace(&mut self, trace: TurnTrace<'_>, start_unix_nano: u64) -> (Vec<GeneratedSpan>, u64) {
+    fn close_trace(
+        &mut self,
+        trace: TurnTrace<'_>,
+        start_unix_nano: u64,
+    ) -> (Vec<GeneratedSpan>, u64) {
         let end_unix_nano = trace.clock_unix_nano + self.rng.between(2, 15) as u64 * MILLI;
         let conversation = trace.conversation;
         let root = spans::root_span(

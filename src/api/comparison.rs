@@ -25,9 +25,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use crate::compare::report::{ComparisonReport, ReportError, load_report};
 use crate::compare::scoring::{self, ScoringError};
 use crate::compare::settings::{CompareFile, ScoringRequest, SettingsError};
+use crate::compare::summary::report::{ComparisonReport, ReportError, load_report};
 use crate::model::project::Project;
 use crate::store::Store;
 

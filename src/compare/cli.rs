@@ -7,9 +7,9 @@
 
 use anyhow::Context as _;
 
-use super::report::{self, Format};
-use super::scoring::score_run;
-use super::settings::{CompareFile, ScoringRequest};
+use crate::compare::scoring::score_run;
+use crate::compare::settings::{CompareFile, ScoringRequest};
+use crate::compare::summary::report::{self, Format};
 use crate::config::{CompareArgs, CompareFormat};
 use crate::store::{Store, StoreOptions};
 
@@ -53,7 +53,7 @@ async fn compare(
     project_id: i64,
     args: &CompareArgs,
     file: &CompareFile,
-    options: Option<super::scoring::ScoringOptions>,
+    options: Option<crate::compare::scoring::ScoringOptions>,
 ) -> anyhow::Result<String> {
     let run = crate::replay::run::read_run(&store.reader, project_id, &args.run)
         .await?

@@ -23,11 +23,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::aggregate::{CallOutcome, ItemRecord};
-use super::caller::Caller;
-use super::judge::{JudgeTemplate, JudgedPrompt, TemplateKind};
-use super::judging::{Judge, PairwiseRecord, RubricRecord};
-use super::scores::{PairInput, Scorer, Scores};
+use crate::compare::caller::Caller;
+use crate::compare::judge::ask::{Judge, PairwiseRecord, RubricRecord};
+use crate::compare::judge::{JudgeTemplate, JudgedPrompt, TemplateKind};
+use crate::compare::score::{PairInput, Scorer, Scores};
+use crate::compare::summary::aggregate::{CallOutcome, ItemRecord};
 use crate::model::{Call, CallId, Message};
 use crate::redact::Policy;
 use crate::replay::limits::Backoff;

@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::aggregate::CompareConfig;
-use super::judge::{DEFAULT_RUBRIC, JudgeTemplate, TemplateError};
-use super::scoring::ScoringOptions;
+use crate::compare::judge::{DEFAULT_RUBRIC, JudgeTemplate, TemplateError};
+use crate::compare::scoring::ScoringOptions;
+use crate::compare::summary::aggregate::CompareConfig;
 use crate::replay::limits::Backoff;
 use crate::replay::run::Budget;
 use crate::replay::targets::{ConfigFile, DEFAULT_CONFIG_FILE, TargetError, TargetSpec};

@@ -451,9 +451,7 @@ mod tests {
     fn operation_details_for_other_operations_are_not_events() {
         let record = LogRecord {
             event_name: "gen_ai.client.inference.operation.details".into(),
-            attributes: test_support::attributes(
-                json!({"gen_ai.operation.name": "embeddings"}),
-            ),
+            attributes: test_support::attributes(json!({"gen_ai.operation.name": "embeddings"})),
             ..LogRecord::default()
         };
         assert_eq!(genai_event(&resource(), &scope("x"), &record), None);

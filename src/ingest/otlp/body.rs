@@ -163,7 +163,10 @@ mod tests {
     use super::*;
     use std::io::Write as _;
 
-    #[allow(clippy::disallowed_methods, reason = "a test makes the gzip bodies it sends")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a test makes the gzip bodies it sends"
+    )]
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         encoder.write_all(data).expect("in memory");

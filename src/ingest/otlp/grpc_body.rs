@@ -195,7 +195,10 @@ mod tests {
         out
     }
 
-    #[allow(clippy::disallowed_methods, reason = "a test makes the gzip bodies it sends")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a test makes the gzip bodies it sends"
+    )]
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(data).expect("in memory");

@@ -1,4 +1,4 @@
-//! Running the judge: the I/O around [`super::judge`].
+//! Running the judge: the I/O around [`crate::compare::judge`].
 //!
 //! A pair is judged twice, candidate as A and candidate as B. Each order is
 //! asked until its reply parses, at most `1 + unparseable_retries` times;
@@ -13,11 +13,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::aggregate::RubricPair;
-use super::caller::Caller;
-use super::judge::{
+use crate::compare::caller::Caller;
+use crate::compare::judge::{
     self, JudgeTemplate, JudgedPrompt, PairJudgement, Position, TemplateKind, Winner,
 };
+use crate::compare::summary::aggregate::RubricPair;
 use crate::model::Message;
 
 /// How one judge request ended.

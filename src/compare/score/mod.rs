@@ -8,16 +8,24 @@
 //! expected, tool-call agreement when neither side called a tool, cosine when
 //! no embeddings were given. Aggregates count only the records where a score
 //! applies, so `null` never turns into a zero.
+//!
+//! The scorers: text similarity ([`similarity`]), JSON agreement ([`json`]),
+//! tool-call agreement ([`tools`]) and refusals ([`refusal`]), over answers
+//! read once into [`text::Answer`].
+
+pub mod json;
+pub mod refusal;
+pub mod similarity;
+pub mod text;
+pub mod tools;
 
 use serde::{Deserialize, Serialize};
 
-use super::json::{extract_json, structure_agreement, value_agreement};
-use super::refusal::{Refusal, RefusalDetector, RefusalPatternError};
-use super::similarity::{
-    chrf, cosine_similarity, exact_match, normalized_match, rouge_l, token_f1,
-};
-use super::text::Answer;
-use super::tools::{ToolCallAgreement, tool_call_agreement};
+use self::json::{extract_json, structure_agreement, value_agreement};
+use self::refusal::{Refusal, RefusalDetector, RefusalPatternError};
+use self::similarity::{chrf, cosine_similarity, exact_match, normalized_match, rouge_l, token_f1};
+use self::text::Answer;
+use self::tools::{ToolCallAgreement, tool_call_agreement};
 use crate::model::Message;
 
 /// What to score: one original answer and one candidate answer.

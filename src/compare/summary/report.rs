@@ -15,11 +15,11 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::aggregate::{CompareConfig, Comparison, build_comparisons};
-use super::judge::Outcome;
-use super::judging::JudgeStatus;
-use super::scoring::{ScoredItem, ScoringSpec};
-use super::stats::{Interval, PairedSummary, Proportion};
+use crate::compare::judge::Outcome;
+use crate::compare::judge::ask::JudgeStatus;
+use crate::compare::scoring::{ScoredItem, ScoringSpec};
+use crate::compare::summary::aggregate::{CompareConfig, Comparison, build_comparisons};
+use crate::compare::summary::stats::{Interval, PairedSummary, Proportion};
 use crate::replay::run::Run;
 use crate::store::comparisons::{ScoringRow, ScoringState};
 use crate::store::{ReadError, Store};
@@ -66,7 +66,7 @@ pub struct TargetCounts {
 pub struct RegressionDetail {
     pub target: String,
     pub item_id: String,
-    pub kind: super::aggregate::RegressionKind,
+    pub kind: crate::compare::summary::aggregate::RegressionKind,
     pub similarity: Option<f64>,
     pub judge: Option<Outcome>,
     pub original: Option<String>,
@@ -396,7 +396,7 @@ fn notes(report: &ComparisonReport) -> Vec<String> {
 
 fn judge_cell(
     comparison: &Comparison,
-    pick: impl Fn(&super::aggregate::JudgeSummary) -> &Proportion,
+    pick: impl Fn(&crate::compare::summary::aggregate::JudgeSummary) -> &Proportion,
 ) -> String {
     match &comparison.judge {
         Some(judge) => proportion(pick(judge)),
@@ -481,7 +481,7 @@ fn regression_line(r: &RegressionDetail) -> (String, String, String, String) {
 }
 
 /// The kind as the JSON spells it (`judge_loss`).
-fn kind_name(kind: super::aggregate::RegressionKind) -> String {
+fn kind_name(kind: crate::compare::summary::aggregate::RegressionKind) -> String {
     match serde_json::to_value(kind) {
         Ok(serde_json::Value::String(name)) => name,
         _ => format!("{kind:?}"),
@@ -498,7 +498,7 @@ fn outcome_word(outcome: Outcome) -> &'static str {
 
 fn one_line(text: Option<&str>) -> String {
     let text = text.unwrap_or("-");
-    super::scoring::truncate_chars(&text.replace(['\n', '\r'], " "), 80)
+    crate::compare::scoring::truncate_chars(&text.replace(['\n', '\r'], " "), 80)
 }
 
 fn render_table(report: &ComparisonReport) -> String {
@@ -657,8 +657,9 @@ fn render_html(report: &ComparisonReport) -> String {
         out.push_str("</table>\n<ul>\n");
         for comparison in &report.comparisons {
             let class = match comparison.verdict.decision {
-                super::verdict::Decision::Worse => "worse",
-                super::verdict::Decision::NotWorse | super::verdict::Decision::Better => "ok",
+                crate::compare::summary::verdict::Decision::Worse => "worse",
+                crate::compare::summary::verdict::Decision::NotWorse
+                | crate::compare::summary::verdict::Decision::Better => "ok",
                 _ => "",
             };
             let _ = writeln!(
@@ -700,10 +701,10 @@ fn render_html(report: &ComparisonReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::aggregate::CallOutcome;
+    use crate::compare::judge::ask::{JudgeReply, PairwiseRecord};
     use crate::compare::judge::{Winner, combine_orders};
-    use crate::compare::judging::{JudgeReply, PairwiseRecord};
-    use crate::compare::scores::Scores;
+    use crate::compare::score::Scores;
+    use crate::compare::summary::aggregate::CallOutcome;
     use crate::model::CallId;
 
     fn reply(status: JudgeStatus, winner: Option<Winner>, raw: &[&str]) -> JudgeReply {

@@ -55,7 +55,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::stats::{Estimate, Summary};
+use crate::compare::summary::stats::{Estimate, Summary};
 
 /// Thresholds for the decision rules in the module docs.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -260,7 +260,9 @@ fn similarity_verdict(similarity: &Summary, margin: f64, config: &VerdictConfig)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::stats::{BootstrapConfig, Interval, Z_95, summarize, tango_interval};
+    use crate::compare::summary::stats::{
+        BootstrapConfig, Interval, Z_95, summarize, tango_interval,
+    };
 
     fn win_loss(wins: u64, losses: u64, n: u64) -> Estimate {
         Estimate {

@@ -4,8 +4,8 @@
 //! Input is one [`ItemRecord`] per replayed call and target: both calls'
 //! measured outcomes, the pair's [`Scores`], and the judge's combined
 //! verdict when a judge ran. [`build_comparisons`] groups the records by
-//! target and, for each, computes every statistic of [`super::stats`] from
-//! the paired values, applies the decision rules of [`super::verdict`], and
+//! target and, for each, computes every statistic of [`crate::compare::summary::stats`] from
+//! the paired values, applies the decision rules of [`crate::compare::summary::verdict`], and
 //! lists the worst regressions by item id so people can read them.
 //!
 //! Which pairs count for what:
@@ -22,13 +22,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::judge::{Outcome, PairJudgement};
-use super::scores::{Scores, SimilarityMetric};
-use super::stats::{
+use crate::compare::judge::{Outcome, PairJudgement};
+use crate::compare::score::{Scores, SimilarityMetric};
+use crate::compare::summary::stats::{
     BootstrapConfig, Estimate, PairedSummary, Proportion, Summary, Z_95, summarize,
     summarize_paired, tango_interval,
 };
-use super::verdict::{Evidence, Verdict, VerdictConfig, decide};
+use crate::compare::summary::verdict::{Evidence, Verdict, VerdictConfig, decide};
 use crate::model::{Call, CallStatus};
 
 /// What one call measured.
@@ -462,8 +462,8 @@ fn compare_similarity(a: Option<f64>, b: Option<f64>) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::refusal::Refusal;
-    use crate::compare::verdict::{Basis, Decision};
+    use crate::compare::score::refusal::Refusal;
+    use crate::compare::summary::verdict::{Basis, Decision};
     use crate::model::{CallId, Source};
 
     fn outcome(duration_ms: f64, cost_usd: f64) -> CallOutcome {
