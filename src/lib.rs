@@ -17,6 +17,7 @@ pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod cost;
+pub mod error_code;
 pub mod ingest;
 pub mod metrics;
 pub mod model;

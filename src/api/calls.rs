@@ -36,8 +36,7 @@ async fn list_calls(
         .store
         .reader
         .list_calls(project.id, &filter, sort, limit, cursor)
-        .await
-        .map_err(search_error)?;
+        .await?;
     let calls: Vec<Value> = page.calls.iter().map(summary_json).collect();
     Ok(Json(json!({
         "calls": calls,
@@ -72,21 +71,6 @@ pub fn full_json(call: &Call) -> Result<Value, ApiError> {
         );
     }
     Ok(json)
-}
-
-/// A full-text query SQLite still refuses is the client's error; anything
-/// else is ours. Words are split as the index's tokenizer splits them, so
-/// this is left for characters newer than SQLite's Unicode tables.
-pub fn search_error(error: crate::store::ReadError) -> ApiError {
-    let text = error.to_string();
-    if text.contains("fts5") {
-        return ApiError::invalid(
-            "q",
-            "has characters the search index splits differently than expected; \
-             search for the words around them",
-        );
-    }
-    error.into()
 }
 
 /// A call in a listing: every field of the canonical call except its

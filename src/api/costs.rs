@@ -14,7 +14,6 @@ use super::params::query_pairs;
 use crate::model::Call;
 use crate::model::filter::CallFilterParams;
 use crate::model::project::Project;
-use crate::store::WriteError;
 use crate::store::batch::WriteBatch;
 use crate::store::read::{CallSort, SortKey};
 
@@ -69,17 +68,7 @@ async fn recompute(
                 cost_updates: changes,
                 ..WriteBatch::default()
             };
-            state
-                .store
-                .queue
-                .write(batch)
-                .await
-                .map_err(|error| match error {
-                    WriteError::QueueFull => {
-                        ApiError::Ingest(crate::ingest::IngestError::Overloaded)
-                    }
-                    other => ApiError::Internal(other.to_string()),
-                })?;
+            state.store.queue.write(batch).await?;
         }
         match page.next_cursor {
             Some(next) => cursor = Some(next),

@@ -4,9 +4,9 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use http::StatusCode;
 
-use crate::store::ReadError;
+use crate::error_code::ErrorCode;
+use crate::store::{ReadError, WriteError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -24,6 +24,9 @@ pub enum ApiError {
     /// The ingest path refused the data (too large, overloaded, …).
     #[error("{}", .0.public_message())]
     Ingest(crate::ingest::IngestError),
+    /// The write queue refused a write the request made.
+    #[error("{0}")]
+    Write(WriteError),
     #[error("internal error")]
     Internal(String),
 }
@@ -53,33 +56,45 @@ impl ApiError {
         }
     }
 
-    fn status(&self) -> StatusCode {
+    /// The error's row in the one table: status, retry advice and the
+    /// `code` of the JSON body.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest(_) | ApiError::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Ingest(error) => error.http_status(),
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::InvalidParameter { .. } => ErrorCode::InvalidParameter,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::Ingest(error) => error.code(),
+            ApiError::Write(error) => error.code(),
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
+}
 
-    fn code(&self) -> &'static str {
+impl ApiError {
+    /// What went wrong, in full, for the server log; a client sees only
+    /// "internal error".
+    fn detail(&self) -> String {
         match self {
-            ApiError::BadRequest(_) => "bad_request",
-            ApiError::InvalidParameter { .. } => "invalid_parameter",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::Ingest(error) => error.reason(),
-            ApiError::Internal(_) => "internal",
+            ApiError::Internal(detail)
+            | ApiError::Ingest(crate::ingest::IngestError::Internal(detail)) => detail.clone(),
+            ApiError::Write(error) => error.to_string(),
+            other => other.to_string(),
         }
     }
 }
 
 impl From<ReadError> for ApiError {
     fn from(error: ReadError) -> Self {
-        ApiError::Internal(error.to_string())
+        match error {
+            ReadError::BadSearch(_) => ApiError::invalid(
+                "q",
+                "has characters the search index splits differently than expected; \
+                 search for the words around them",
+            ),
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 
@@ -89,26 +104,28 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<WriteError> for ApiError {
+    fn from(error: WriteError) -> Self {
+        ApiError::Write(error)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(detail, "API request failed");
+        let code = self.code();
+        if code == ErrorCode::Internal {
+            tracing::error!(detail = %self.detail(), "API request failed");
         }
-        if let ApiError::Ingest(crate::ingest::IngestError::Internal(detail)) = &self {
-            tracing::error!(detail, "storing records failed");
-        }
+        let message = if code == ErrorCode::Internal {
+            "internal error".to_owned()
+        } else {
+            self.to_string()
+        };
         let body = serde_json::json!({
-            "error": {"code": self.code(), "message": self.to_string()}
+            "error": {"code": code.label(), "message": message}
         });
-        let mut response = (self.status(), Json(body)).into_response();
-        if let ApiError::Ingest(error) = &self
-            && let crate::ingest::error::Retry::After(delay) = error.retry()
-        {
-            response.headers_mut().insert(
-                http::header::RETRY_AFTER,
-                http::HeaderValue::from(delay.as_secs().max(1)),
-            );
-        }
+        let mut response = (code.http_status(), Json(body)).into_response();
+        crate::otlp_status::add_retry_after(&mut response, code);
         response
     }
 }

@@ -30,6 +30,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::ApiState;
 use super::error::ApiError;
 use super::params::{param, parse_sort, query_pairs};
+use crate::error_code::ErrorCode;
 use crate::model::Call;
 use crate::model::filter::{CallFilter, CallFilterParams};
 use crate::model::project::Project;
@@ -79,8 +80,7 @@ async fn export(
         .store
         .reader
         .list_calls(project.id, &filter, sort, PAGE, None)
-        .await
-        .map_err(super::calls::search_error)?;
+        .await?;
     let (lines, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let export = Export {
         state,
@@ -170,7 +170,10 @@ impl Export {
 /// Ends a stream that failed after its status line with an error line.
 async fn fail(lines: &mpsc::Sender<Result<Bytes, std::io::Error>>, error: ReadError) {
     tracing::error!(%error, "export stopped");
-    let line = json!({"error": {"code": "internal", "message": "the export stopped early: internal error"}});
+    let line = json!({"error": {
+        "code": ErrorCode::Internal.label(),
+        "message": "the export stopped early: internal error",
+    }});
     let _ = lines.send(Ok(Bytes::from(format!("{line}\n")))).await;
 }
 

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use super::ApiState;
 use super::body::read_body;
 use super::error::ApiError;
+use crate::error_code::ErrorCode;
 use crate::ingest::IngestError;
 use crate::ingest::raw::parse_record;
 use crate::metrics::{self, Received, RequestOutcome};
@@ -66,13 +67,14 @@ fn stored_response(stored: Stored) -> Response {
         rejected,
     } = stored;
     if accepted == 0 && !rejected.is_empty() {
+        let code = ErrorCode::InvalidRecords;
         let mut body = json!({"error": {
-            "code": "invalid_records",
+            "code": code.label(),
             "message": "every record was refused",
             "rejected": rejected,
         }});
         body["ids"] = json!(ids);
-        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        return (code.http_status(), Json(body)).into_response();
     }
     let body = json!({
         "accepted": accepted,
@@ -85,23 +87,22 @@ fn stored_response(stored: Stored) -> Response {
 }
 
 /// The request's outcome in the ingest metrics' terms, whose reasons are
-/// those of [`IngestError::reason`].
+/// those of [`ErrorCode::INGEST`].
 fn request_outcome(result: &Result<Stored, ApiError>) -> RequestOutcome {
     match result {
         Ok(stored) if stored.accepted == 0 && !stored.rejected.is_empty() => {
-            RequestOutcome::Rejected("all_rejected")
+            RequestOutcome::Rejected(ErrorCode::AllRejected)
         }
         Ok(stored) if !stored.rejected.is_empty() => RequestOutcome::Partial,
         Ok(_) => RequestOutcome::Ok,
-        Err(ApiError::Ingest(error)) => RequestOutcome::Rejected(error.reason()),
-        Err(ApiError::UnsupportedMediaType(_)) => RequestOutcome::Rejected("content_type"),
-        Err(ApiError::BadRequest(_) | ApiError::InvalidParameter { .. }) => {
-            RequestOutcome::Rejected("malformed")
-        }
-        // Storing records never answers these; count them as a failure of ours.
-        Err(ApiError::NotFound(_) | ApiError::Conflict(_) | ApiError::Internal(_)) => {
-            RequestOutcome::Rejected("internal")
-        }
+        Err(error) => RequestOutcome::Rejected(match error.code() {
+            code if ErrorCode::INGEST.contains(&code) => code,
+            ErrorCode::UnsupportedMediaType => ErrorCode::UnsupportedContentType,
+            ErrorCode::BadRequest | ErrorCode::InvalidParameter => ErrorCode::Malformed,
+            // Storing records never answers the others; count them as a
+            // failure of ours.
+            _ => ErrorCode::Internal,
+        }),
     }
 }
 

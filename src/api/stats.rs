@@ -7,7 +7,6 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::ApiState;
-use super::calls::search_error;
 use super::error::ApiError;
 use super::params::{param, query_pairs};
 use crate::model::filter::CallFilterParams;
@@ -37,8 +36,7 @@ async fn stats(
         .store
         .reader
         .call_stats(project.id, &filter, group_by)
-        .await
-        .map_err(search_error)?;
+        .await?;
     let groups: Vec<Value> = groups
         .into_iter()
         .map(|group| {

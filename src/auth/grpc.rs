@@ -36,11 +36,7 @@ impl Interceptor for IngestInterceptor {
 }
 
 pub fn status(error: &AuthError) -> Status {
-    if error.is_forbidden() {
-        Status::permission_denied(error.to_string())
-    } else {
-        Status::unauthenticated(error.to_string())
-    }
+    crate::otlp_status::grpc_status(error.code(), error.to_string())
 }
 
 /// The project of a request that went through [`IngestInterceptor`].

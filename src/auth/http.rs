@@ -12,9 +12,10 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, header};
 
 use super::{AuthError, Authorizer, Principal, Project, Scope};
+use crate::error_code::ErrorCode;
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,31 +117,19 @@ pub async fn authenticate(
 /// 401 with `WWW-Authenticate: Bearer`, or 403; in OTLP's error format on
 /// OTLP routes and in the API's everywhere else.
 fn refusal(error: &AuthError, path: &str, headers: &HeaderMap) -> Response {
-    let (status, grpc_code, code) = if error.is_forbidden() {
-        (
-            StatusCode::FORBIDDEN,
-            tonic::Code::PermissionDenied,
-            "forbidden",
-        )
-    } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            tonic::Code::Unauthenticated,
-            "unauthenticated",
-        )
-    };
+    let code = error.code();
     let message = error.to_string();
     let protobuf = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("protobuf"));
     let mut response = if path.starts_with("/v1/") {
-        crate::otlp_status::http_response(status, grpc_code, message, protobuf, None)
+        crate::otlp_status::http_response(code, message, protobuf)
     } else {
-        let body = serde_json::json!({"error": {"code": code, "message": message}});
-        (status, axum::Json(body)).into_response()
+        let body = serde_json::json!({"error": {"code": code.label(), "message": message}});
+        (code.http_status(), axum::Json(body)).into_response()
     };
-    if status == StatusCode::UNAUTHORIZED {
+    if code == ErrorCode::Unauthenticated {
         let challenge = match error {
             AuthError::InvalidKey => r#"Bearer realm="reprise", error="invalid_token""#,
             _ => r#"Bearer realm="reprise""#,
@@ -167,9 +156,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Project {
                     path = parts.uri.path(),
                     "a data route was served without the authentication layer"
                 );
-                let body =
-                    serde_json::json!({"error": {"code": "internal", "message": "internal error"}});
-                Err((StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response())
+                let code = ErrorCode::Internal;
+                let body = serde_json::json!({"error": {"code": code.label(), "message": "internal error"}});
+                Err((code.http_status(), axum::Json(body)).into_response())
             }
         }
     }

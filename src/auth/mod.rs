@@ -26,6 +26,7 @@ use crate::store::keys::{ActiveKey, KeyStore, KeyStoreError};
 
 pub use key::hash_key;
 
+use crate::error_code::ErrorCode;
 use crate::model::project::{KeyHash, Project, Scope};
 
 /// How often the keys table is re-read: the longest a revoked key keeps working.
@@ -69,8 +70,12 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    pub fn is_forbidden(&self) -> bool {
-        matches!(self, AuthError::Forbidden(_))
+    /// The refusal's row in the one error table.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AuthError::MissingKey | AuthError::InvalidKey => ErrorCode::Unauthenticated,
+            AuthError::Forbidden(_) => ErrorCode::Forbidden,
+        }
     }
 }
 

@@ -1,11 +1,10 @@
-//! Why an export was refused, and how each transport says so. One enum maps
-//! to both the HTTP status and the gRPC code, so the two receivers cannot
-//! drift apart.
+//! Why an export was refused. Each refusal names its row of the one error
+//! table ([`ErrorCode`]), which gives both transports their status and
+//! retry advice, so the two receivers cannot drift apart.
 
-use std::time::Duration;
-
-/// How long a client should wait before retrying an overloaded server.
-pub const RETRY_AFTER: Duration = Duration::from_secs(1);
+use crate::error_code::ErrorCode;
+pub use crate::error_code::{RETRY_AFTER, Retry};
+use crate::store::WriteError;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum IngestError {
@@ -38,52 +37,21 @@ pub enum IngestError {
     Internal(String),
 }
 
-/// The retry policy a status tells an OTLP client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retry {
-    Never,
-    After(Duration),
-}
-
 impl IngestError {
-    pub fn http_status(&self) -> http::StatusCode {
-        use http::StatusCode as S;
+    /// The refusal's row in the one table: status, gRPC code, retry advice
+    /// and metric label.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            IngestError::Malformed { .. } | IngestError::AllRejected(_) => S::BAD_REQUEST,
-            IngestError::BodyTooLarge { .. } | IngestError::DecompressedTooLarge { .. } => {
-                S::PAYLOAD_TOO_LARGE
-            }
-            IngestError::UnsupportedContentType(_) | IngestError::UnsupportedEncoding(_) => {
-                S::UNSUPPORTED_MEDIA_TYPE
-            }
-            IngestError::Overloaded | IngestError::BodiesInFlight { .. } => S::TOO_MANY_REQUESTS,
-            IngestError::Unavailable(_) => S::SERVICE_UNAVAILABLE,
-            IngestError::Internal(_) => S::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    pub fn grpc_code(&self) -> tonic::Code {
-        use tonic::Code as C;
-        match self {
-            IngestError::Malformed { .. }
-            | IngestError::AllRejected(_)
-            | IngestError::UnsupportedContentType(_)
-            | IngestError::UnsupportedEncoding(_) => C::InvalidArgument,
-            IngestError::BodyTooLarge { .. } | IngestError::DecompressedTooLarge { .. } => {
-                C::InvalidArgument
-            }
-            IngestError::Overloaded | IngestError::BodiesInFlight { .. } => C::ResourceExhausted,
-            IngestError::Unavailable(_) => C::Unavailable,
-            IngestError::Internal(_) => C::Internal,
-        }
-    }
-
-    pub fn retry(&self) -> Retry {
-        match self {
-            IngestError::Overloaded
-            | IngestError::BodiesInFlight { .. }
-            | IngestError::Unavailable(_) => Retry::After(RETRY_AFTER),
-            _ => Retry::Never,
+            IngestError::Malformed { .. } => ErrorCode::Malformed,
+            IngestError::AllRejected(_) => ErrorCode::AllRejected,
+            IngestError::BodyTooLarge { .. } => ErrorCode::BodyTooLarge,
+            IngestError::DecompressedTooLarge { .. } => ErrorCode::DecompressedTooLarge,
+            IngestError::UnsupportedContentType(_) => ErrorCode::UnsupportedContentType,
+            IngestError::UnsupportedEncoding(_) => ErrorCode::UnsupportedEncoding,
+            IngestError::Overloaded => ErrorCode::Overloaded,
+            IngestError::BodiesInFlight { .. } => ErrorCode::BodiesInFlight,
+            IngestError::Unavailable(_) => ErrorCode::Unavailable,
+            IngestError::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -91,35 +59,18 @@ impl IngestError {
     pub fn public_message(&self) -> String {
         self.to_string()
     }
+}
 
-    /// Every value [`IngestError::reason`] can return, so metrics can
-    /// start each reason's counter at zero.
-    pub const REASONS: &'static [&'static str] = &[
-        "malformed",
-        "all_rejected",
-        "body_too_large",
-        "decompressed_too_large",
-        "content_type",
-        "content_encoding",
-        "overloaded",
-        "bodies_in_flight",
-        "unavailable",
-        "internal",
-    ];
-
-    /// A short label for metrics: why requests were refused.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            IngestError::Malformed { .. } => "malformed",
-            IngestError::AllRejected(_) => "all_rejected",
-            IngestError::BodyTooLarge { .. } => "body_too_large",
-            IngestError::DecompressedTooLarge { .. } => "decompressed_too_large",
-            IngestError::UnsupportedContentType(_) => "content_type",
-            IngestError::UnsupportedEncoding(_) => "content_encoding",
-            IngestError::Overloaded => "overloaded",
-            IngestError::BodiesInFlight { .. } => "bodies_in_flight",
-            IngestError::Unavailable(_) => "unavailable",
-            IngestError::Internal(_) => "internal",
+/// A write the queue refused, as an export's answer: a full queue is
+/// overload, a write that could never succeed is ours, and anything else
+/// (a full disk, a shutdown, a database error) is a store that cannot take
+/// the data now.
+impl From<WriteError> for IngestError {
+    fn from(error: WriteError) -> Self {
+        match error.code() {
+            ErrorCode::Overloaded => IngestError::Overloaded,
+            ErrorCode::Internal => IngestError::Internal(error.to_string()),
+            _ => IngestError::Unavailable(error.to_string()),
         }
     }
 }
@@ -129,7 +80,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_reason_is_listed_in_reasons() {
+    fn every_code_is_an_ingest_code() {
         let errors = [
             IngestError::Malformed {
                 format: "JSON",
@@ -145,7 +96,7 @@ mod tests {
             IngestError::Unavailable(String::new()),
             IngestError::Internal(String::new()),
         ];
-        let reasons: Vec<&str> = errors.iter().map(IngestError::reason).collect();
-        assert_eq!(reasons, IngestError::REASONS);
+        let codes: Vec<ErrorCode> = errors.iter().map(IngestError::code).collect();
+        assert_eq!(codes, ErrorCode::INGEST);
     }
 }

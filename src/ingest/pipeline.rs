@@ -22,7 +22,7 @@ use crate::model::time::now_unix_nano_i64 as now_unix_nano;
 use crate::redact::{Policy, Redactor};
 use crate::store::batch::WriteBatch;
 use crate::store::blobs::{Claim, Classified};
-use crate::store::{Store, WriteError, WriteSummary};
+use crate::store::{Store, WriteSummary};
 
 /// The outcome of an accepted export: how many items were stored and how
 /// many were rejected (reported as OTLP `partial_success`).
@@ -229,11 +229,7 @@ impl Ingest {
         // Settled: committed content is in the known blobs by now, and
         // content of a failed batch is free for another to carry.
         drop(claim);
-        written.map_err(|error| match error {
-            WriteError::QueueFull => IngestError::Overloaded,
-            WriteError::Invalid(_) => IngestError::Internal(error.to_string()),
-            other => IngestError::Unavailable(other.to_string()),
-        })
+        Ok(written?)
     }
 }
 

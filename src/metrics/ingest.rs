@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use super::names::*;
-use crate::ingest::{ExportOutcome, IngestError};
+use crate::error_code::ErrorCode;
 
 /// How a request reached reprise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +54,18 @@ pub enum RequestOutcome {
     Ok,
     /// Stored, but some items were rejected on their own.
     Partial,
-    /// Refused whole, for this reason (an `IngestError::reason()`).
-    Rejected(&'static str),
+    /// Refused whole, for this reason (one of [`ErrorCode::INGEST`]).
+    Rejected(ErrorCode),
+}
+
+/// How an OTLP export was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    /// Stored, with this many items rejected on their own.
+    Stored {
+        rejected: usize,
+    },
+    Refused(ErrorCode),
 }
 
 impl RequestOutcome {
@@ -90,9 +100,9 @@ pub fn ingest_request(
     counter!(INGEST_REQUESTS,
         LABEL_TRANSPORT => transport, LABEL_SIGNAL => signal, LABEL_OUTCOME => outcome.label())
     .increment(1);
-    if let RequestOutcome::Rejected(reason) = outcome {
+    if let RequestOutcome::Rejected(code) = outcome {
         counter!(INGEST_REJECTIONS,
-            LABEL_TRANSPORT => transport, LABEL_SIGNAL => signal, LABEL_REASON => reason)
+            LABEL_TRANSPORT => transport, LABEL_SIGNAL => signal, LABEL_REASON => code.label())
         .increment(1);
     }
     histogram!(INGEST_REQUEST_DURATION, LABEL_TRANSPORT => transport, LABEL_SIGNAL => signal)
@@ -101,18 +111,8 @@ pub fn ingest_request(
 
 /// Records a request refused before its body was decoded (content type,
 /// encoding, size).
-pub fn request_refused(
-    transport: Transport,
-    signal: Signal,
-    error: &IngestError,
-    duration: Duration,
-) {
-    ingest_request(
-        transport,
-        signal,
-        RequestOutcome::Rejected(error.reason()),
-        duration,
-    );
+pub fn request_refused(transport: Transport, signal: Signal, code: ErrorCode, duration: Duration) {
+    ingest_request(transport, signal, RequestOutcome::Rejected(code), duration);
 }
 
 /// Records one OTLP export request, whatever became of it.
@@ -120,23 +120,23 @@ pub fn otlp_export(
     transport: Transport,
     signal: Signal,
     received: Received,
-    result: &Result<ExportOutcome, IngestError>,
+    export: Export,
     duration: Duration,
 ) {
     received_bytes(transport, signal, received.payload_bytes);
-    let rejected_items = match result {
-        Ok(outcome) => outcome.rejected,
+    let rejected_items = match export {
+        Export::Stored { rejected } => rejected,
         // Every item was invalid on its own: all of them count as rejected.
-        Err(IngestError::AllRejected(_)) => received.items.unwrap_or(0),
-        Err(_) => 0,
+        Export::Refused(ErrorCode::AllRejected) => received.items.unwrap_or(0),
+        Export::Refused(_) => 0,
     };
     if let Some(items) = received.items {
         items_received(transport, signal, items, rejected_items);
     }
-    let outcome = match result {
-        Ok(outcome) if outcome.rejected > 0 => RequestOutcome::Partial,
-        Ok(_) => RequestOutcome::Ok,
-        Err(error) => RequestOutcome::Rejected(error.reason()),
+    let outcome = match export {
+        Export::Stored { rejected: 0 } => RequestOutcome::Ok,
+        Export::Stored { .. } => RequestOutcome::Partial,
+        Export::Refused(code) => RequestOutcome::Rejected(code),
     };
     ingest_request(transport, signal, outcome, duration);
 }
@@ -218,7 +218,7 @@ pub(super) fn register_defaults() {
                 LABEL_TRANSPORT => transport, LABEL_SIGNAL => signal, LABEL_OUTCOME => outcome)
             .increment(0);
         }
-        for reason in IngestError::REASONS.iter().copied() {
+        for reason in ErrorCode::INGEST.iter().map(|code| code.label()) {
             counter!(INGEST_REJECTIONS,
                 LABEL_TRANSPORT => transport, LABEL_SIGNAL => signal, LABEL_REASON => reason)
             .increment(0);

@@ -45,8 +45,8 @@ mod tests;
 pub use calls::calls_stored;
 pub use exporter::{MetricsError, TEXT_FORMAT, install, router, spawn_upkeep};
 pub use ingest::{
-    Received, RequestOutcome, Signal, Transport, log_record_count, otlp_export, raw_records,
-    request_refused, span_count,
+    Export, Received, RequestOutcome, Signal, Transport, log_record_count, otlp_export,
+    raw_records, request_refused, span_count,
 };
 pub use replay::{
     ReplayOutcome, attempt_error_reason, replay_attempt_failed, replay_backlog,

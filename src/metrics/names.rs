@@ -17,7 +17,7 @@
 /// [`INGEST_REJECTIONS`]).
 pub const INGEST_REQUESTS: &str = "reprise_ingest_requests_total";
 /// Counter `{transport, signal, reason}`: refused requests by reason, the
-/// values of `IngestError::reason()` (`malformed`, `all_rejected`,
+/// labels of `ErrorCode::INGEST` (`malformed`, `all_rejected`,
 /// `body_too_large`, `decompressed_too_large`, `content_type`,
 /// `content_encoding`, `overloaded`, `unavailable`, `internal`).
 pub const INGEST_REJECTIONS: &str = "reprise_ingest_rejections_total";

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::ingest::{ExportOutcome, IngestError};
+use crate::error_code::ErrorCode;
 use crate::model::{CallId, CallStatus, Source, Usage};
 use crate::providers::ProviderError;
 use crate::store::call_record::CallColumns;
@@ -121,11 +121,11 @@ fn install_twice_gives_the_same_recorder_with_help_and_defaults() {
         1.0
     );
     // Every rejection reason of every transport and signal exists at zero.
-    for reason in IngestError::REASONS {
+    for reason in ErrorCode::INGEST.iter().map(|code| code.label()) {
         let labels = [
             ("transport", "grpc"),
             ("signal", "logs"),
-            ("reason", *reason),
+            ("reason", reason),
         ];
         assert!(
             parse(&text)
@@ -149,11 +149,6 @@ fn a_partial_export_counts_the_request_items_and_bytes() {
         value(names::INGEST_RECEIVED_BYTES, &labels),
         value("reprise_ingest_request_duration_seconds_count", &labels),
     );
-    let outcome = ExportOutcome {
-        accepted: 3,
-        rejected: 1,
-        error_message: "one span had a bad id".into(),
-    };
     let received = Received {
         payload_bytes: 1000,
         items: Some(4),
@@ -162,7 +157,7 @@ fn a_partial_export_counts_the_request_items_and_bytes() {
         Transport::Grpc,
         Signal::Traces,
         received,
-        &Ok(outcome),
+        Export::Stored { rejected: 1 },
         Duration::from_millis(3),
     );
     assert_eq!(value(names::INGEST_REQUESTS, &partial) - before.0, 1.0);
@@ -198,7 +193,7 @@ fn a_refused_export_counts_its_reason_and_all_its_items_as_rejected() {
         Transport::Grpc,
         Signal::Logs,
         received,
-        &Err(IngestError::AllRejected("bad ids".into())),
+        Export::Refused(ErrorCode::AllRejected),
         Duration::from_millis(1),
     );
     assert_eq!(value(names::INGEST_REJECTIONS, &reason) - before.0, 1.0);

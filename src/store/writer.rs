@@ -12,6 +12,7 @@
 //! refuses at once and the receivers tell the client to retry later,
 //! instead of buffering without bound.
 
+use crate::error_code::ErrorCode;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -59,7 +60,24 @@ pub enum WriteError {
 }
 
 impl WriteError {
-    /// Whether the client should send the same data again later.
+    /// The refusal's row in the one error table, for a client whose write
+    /// this was.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            WriteError::QueueFull => ErrorCode::Overloaded,
+            WriteError::Invalid(_) => ErrorCode::Internal,
+            WriteError::Conflict(_) => ErrorCode::Conflict,
+            WriteError::ShuttingDown
+            | WriteError::MissingBlob(_)
+            | WriteError::Full
+            | WriteError::Database(_) => ErrorCode::Unavailable,
+        }
+    }
+
+    /// Whether this process should send the same data again itself (a
+    /// replay or scoring write loop). Not the client's retry advice: a
+    /// store that is shutting down is worth retrying for a client, never
+    /// for the process that is stopping.
     pub fn is_retryable(&self) -> bool {
         !matches!(
             self,

@@ -26,7 +26,7 @@ use super::grpc_body::Budgeted;
 use super::signal::{Logs, OtlpSignal, Traces};
 use crate::auth;
 use crate::auth::grpc::IngestInterceptor;
-use crate::ingest::error::{IngestError, Retry};
+use crate::ingest::error::IngestError;
 use crate::ingest::pipeline::Ingest;
 use crate::metrics::{self, Received, Transport};
 
@@ -193,7 +193,7 @@ async fn export<S: OtlpSignal>(
         Transport::Grpc,
         S::SIGNAL,
         received,
-        &result,
+        super::metrics_export(&result),
         started.elapsed(),
     );
     let outcome = result.map_err(|e| status(&e))?;
@@ -214,9 +214,5 @@ pub(super) fn status(error: &IngestError) -> Status {
     if let IngestError::Internal(detail) = error {
         tracing::error!(detail, "ingest failed");
     }
-    let retry_after = match error.retry() {
-        Retry::After(delay) => Some(delay),
-        Retry::Never => None,
-    };
-    crate::otlp_status::grpc_status(error.grpc_code(), error.public_message(), retry_after)
+    crate::otlp_status::grpc_status(error.code(), error.public_message())
 }

@@ -17,8 +17,9 @@ use prost::Message as _;
 
 use super::body::{ContentEncoding, decode_content, read_limited};
 use super::signal::{Logs, OtlpSignal, Traces};
+use crate::error_code::ErrorCode;
 use crate::ingest::budget::Reservation;
-use crate::ingest::error::{IngestError, Retry};
+use crate::ingest::error::IngestError;
 use crate::ingest::pipeline::Ingest;
 use crate::metrics::{self, Received, Transport};
 use crate::model::project::Project;
@@ -86,7 +87,7 @@ async fn export<S: OtlpSignal>(
     let format = match Format::from_headers(&headers) {
         Ok(format) => format,
         Err(error) => {
-            metrics::request_refused(Transport::Http, S::SIGNAL, &error, started.elapsed());
+            metrics::request_refused(Transport::Http, S::SIGNAL, error.code(), started.elapsed());
             return error_response(&error, Format::Json);
         }
     };
@@ -114,7 +115,7 @@ async fn export<S: OtlpSignal>(
         Transport::Http,
         S::SIGNAL,
         received,
-        &result,
+        super::metrics_export(&result),
         started.elapsed(),
     );
     match result {
@@ -141,11 +142,9 @@ pub const METRICS_NOT_STORED: &str = "reprise does not store metrics, only trace
 async fn refuse_metrics(headers: HeaderMap) -> Response {
     let protobuf = matches!(Format::from_headers(&headers), Ok(Format::Protobuf));
     crate::otlp_status::http_response(
-        StatusCode::NOT_IMPLEMENTED,
-        tonic::Code::Unimplemented,
+        ErrorCode::NotImplemented,
         METRICS_NOT_STORED.to_owned(),
         protobuf,
-        None,
     )
 }
 
@@ -197,15 +196,9 @@ fn error_response(error: &IngestError, format: Format) -> Response {
     } else {
         tracing::debug!(%error, "ingest refused");
     }
-    let retry_after = match error.retry() {
-        Retry::After(delay) => Some(delay),
-        Retry::Never => None,
-    };
     crate::otlp_status::http_response(
-        error.http_status(),
-        error.grpc_code(),
+        error.code(),
         error.public_message(),
         format == Format::Protobuf,
-        retry_after,
     )
 }

@@ -10,3 +10,15 @@ pub mod http;
 pub mod json;
 pub mod protobuf;
 pub mod signal;
+
+/// An export's answer as the ingest metrics count it.
+fn metrics_export(
+    result: &Result<crate::ingest::ExportOutcome, crate::ingest::IngestError>,
+) -> crate::metrics::Export {
+    match result {
+        Ok(outcome) => crate::metrics::Export::Stored {
+            rejected: outcome.rejected,
+        },
+        Err(error) => crate::metrics::Export::Refused(error.code()),
+    }
+}

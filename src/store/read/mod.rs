@@ -31,13 +31,32 @@ use crate::model::{Resource, Scope, SpanId, TraceId};
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// A full-text query the index still refuses: words are split as its
+    /// tokenizer splits them, so this is left for characters newer than
+    /// SQLite's Unicode tables. The client's error, not ours.
+    #[error("the search index refused the query: {0}")]
+    BadSearch(String),
     #[error(transparent)]
     Pack(#[from] PackError),
     #[error(transparent)]
     Decode(#[from] DecodeError),
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for ReadError {
+    fn from(error: sqlx::Error) -> Self {
+        // SQLite reports a full-text query it cannot parse as a plain
+        // SQLITE_ERROR; only the message, which FTS5 prefixes with its
+        // name, tells it apart from a failure of ours.
+        match &error {
+            sqlx::Error::Database(database) if database.message().contains("fts5") => {
+                ReadError::BadSearch(database.message().to_owned())
+            }
+            _ => ReadError::Database(error),
+        }
+    }
 }
 
 impl From<prost::DecodeError> for ReadError {
@@ -222,5 +241,38 @@ pub(crate) fn trace_id_column(bytes: Option<Vec<u8>>) -> Result<Option<TraceId>,
         Some(bytes) => TraceId::try_from(bytes.as_slice())
             .map(Some)
             .map_err(|e| ReadError::Corrupt(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection as _;
+
+    /// SQLite's own answer to a query FTS5 cannot parse, and to a failure
+    /// of ours, classified.
+    #[tokio::test]
+    async fn a_query_the_search_index_refuses_is_a_bad_search_and_nothing_else_is() {
+        let mut db = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .expect("in-memory database");
+        sqlx::query("CREATE VIRTUAL TABLE words USING fts5(body)")
+            .execute(&mut db)
+            .await
+            .expect("fts5 table");
+        let refused = sqlx::query("SELECT rowid FROM words WHERE words MATCH 'word AND'")
+            .fetch_all(&mut db)
+            .await
+            .expect_err("FTS5 refuses a dangling AND");
+        let refused_text = refused.to_string();
+        assert!(
+            matches!(ReadError::from(refused), ReadError::BadSearch(ref message) if message.contains("fts5")),
+            "{refused_text}"
+        );
+        let ours = sqlx::query("SELECT missing FROM words")
+            .fetch_all(&mut db)
+            .await
+            .expect_err("no such column");
+        assert!(matches!(ReadError::from(ours), ReadError::Database(_)));
     }
 }
