@@ -12,7 +12,6 @@ use super::params::{param, parse_cursor, parse_limit, parse_sort, query_pairs};
 use crate::model::filter::CallFilterParams;
 use crate::model::project::Project;
 use crate::model::{Call, CallId, nanos};
-use crate::store::call_record::CallColumns;
 
 pub fn router() -> Router<ApiState> {
     Router::new()
@@ -37,9 +36,8 @@ async fn list_calls(
         .reader
         .list_calls(project.id, &filter, sort, limit, cursor)
         .await?;
-    let calls: Vec<Value> = page.calls.iter().map(summary_json).collect();
     Ok(Json(json!({
-        "calls": calls,
+        "calls": page.calls,
         "next_cursor": page.next_cursor.map(|c| c.encode()),
     })))
 }
@@ -71,33 +69,4 @@ pub fn full_json(call: &Call) -> Result<Value, ApiError> {
         );
     }
     Ok(json)
-}
-
-/// A call in a listing: every field of the canonical call except its
-/// content (messages, tools, parameters, attributes), which
-/// `GET /api/v1/calls/{id}` returns.
-pub fn summary_json(c: &CallColumns) -> Value {
-    json!({
-        "id": c.call_id.to_string(),
-        "trace_id": c.trace_id.map(|id| id.to_hex()),
-        "span_id": c.span_id.map(|id| id.to_hex()),
-        "source": c.source.as_str(),
-        "service": c.service,
-        "provider": c.provider,
-        "operation": c.operation,
-        "request_model": c.request_model,
-        "response_model": c.response_model,
-        "response_id": c.response_id,
-        "start_time_unix_nano": nanos::to_json(c.start_time_unix_nano),
-        "start_time_ms": nanos::millis(c.start_time_unix_nano),
-        "duration_ms": c.duration_ms,
-        "ttft_ms": c.ttft_ms,
-        "streaming": c.streaming,
-        "usage": c.usage,
-        "cost_usd": c.cost_usd,
-        "status": c.status.as_str(),
-        "error_type": c.error_type,
-        "session_id": c.session_id,
-        "user_id": c.user_id,
-    })
 }

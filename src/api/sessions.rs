@@ -7,7 +7,6 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::ApiState;
-use super::calls::summary_json;
 use super::error::ApiError;
 use super::params::{param, parse_cursor, parse_limit, query_pairs};
 use crate::model::filter::CallFilter;
@@ -47,11 +46,10 @@ async fn get_session(
     let page = reader
         .list_calls(project.id, &filter, sort, limit, cursor)
         .await?;
-    let calls: Vec<Value> = page.calls.iter().map(summary_json).collect();
     Ok(Json(json!({
         "session_id": id,
         "totals": totals,
-        "calls": calls,
+        "calls": page.calls,
         "next_cursor": page.next_cursor.map(|c| c.encode()),
     })))
 }

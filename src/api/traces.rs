@@ -12,12 +12,11 @@ use axum::{Json, Router};
 use serde_json::{Value as Json_, json};
 
 use super::ApiState;
-use super::calls::summary_json;
 use super::error::ApiError;
+use crate::model::CallSummary;
 use crate::model::filter::CallFilter;
 use crate::model::project::Project;
 use crate::model::{Event, Link, LogRecord, Resource, Scope, Span, TraceId};
-use crate::store::call_record::CallColumns;
 use crate::store::read::{CallSort, SortKey};
 
 pub fn router() -> Router<ApiState> {
@@ -67,7 +66,6 @@ async fn get_trace(
         .await?
         .calls;
     let roots = link_tree(&mut spans, &calls);
-    let calls: Vec<Json_> = calls.iter().map(summary_json).collect();
     Ok(Json(json!({
         "trace_id": trace_id.to_hex(),
         "roots": roots,
@@ -80,7 +78,7 @@ async fn get_trace(
 /// Gives each span its `children` (span ids, in start order) and the id of
 /// the LLM call it is the source of (`call_id`, else null); returns the
 /// ids of the spans whose parent is not in the trace.
-fn link_tree(spans: &mut [Json_], calls: &[CallColumns]) -> Vec<String> {
+fn link_tree(spans: &mut [Json_], calls: &[CallSummary]) -> Vec<String> {
     let ids: HashMap<String, usize> = spans
         .iter()
         .enumerate()

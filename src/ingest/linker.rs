@@ -25,12 +25,13 @@ use tokio::sync::watch;
 
 use super::genai::{self, CallFacts, GenAiEvent};
 use crate::cost::PriceTable;
+use crate::model::CallSummary;
 use crate::model::time::now_unix_nano_i64 as now_unix_nano;
 use crate::model::{Call, CallId, Resource, Scope};
 use crate::store::batch::{LinkDone, LinkedCall, SpanKey, WriteBatch};
 use crate::store::blobs::Classified;
 use crate::store::call_index::CallIndex;
-use crate::store::call_record::{CallColumns, StoredCallContent};
+use crate::store::call_record::StoredCallContent;
 use crate::store::codec::Encoder;
 use crate::store::pack::{PackBuilder, Stream};
 use crate::store::{ReadError, Store, WriteError};
@@ -306,7 +307,7 @@ async fn write(
     for (item, content) in derived.into_iter().zip(contents) {
         linked_calls.push(LinkedCall {
             content: builder.add(Stream::Records, &content),
-            columns: CallColumns::of(&item.call),
+            columns: CallSummary::of(&item.call),
             index: CallIndex::of(&item.call),
             replaces: item.replaces,
             aliases: item.aliases,

@@ -6,11 +6,12 @@ use prost::Message as _;
 use std::collections::HashMap;
 
 use super::calls::Normalized;
+use crate::model::CallSummary;
 use crate::model::telemetry::{LogGroup, SpanGroup};
 use crate::model::{Resource, Scope};
 use crate::store::batch::{CallRow, DedupRow, LogRow, SpanKey, SpanRow, WriteBatch};
 use crate::store::call_index::CallIndex;
-use crate::store::call_record::{CallColumns, StoredCallContent};
+use crate::store::call_record::StoredCallContent;
 use crate::store::codec::{BlobHash, Encoder, blob_hash};
 use crate::store::pack::{PackBuilder, Stream};
 use crate::store::records::{
@@ -30,7 +31,7 @@ pub struct Encoded {
 }
 
 struct EncodedCall {
-    columns: CallColumns,
+    columns: CallSummary,
     index: CallIndex,
     content: Vec<u8>,
     aliases: Vec<SpanKey>,
@@ -146,7 +147,7 @@ pub fn encode(
     for new_call in normalized.calls {
         let content = StoredCallContent::encode_from(&new_call.call, &mut encoder).encode_to_vec();
         calls.push(EncodedCall {
-            columns: CallColumns::of(&new_call.call),
+            columns: CallSummary::of(&new_call.call),
             index: CallIndex::of(&new_call.call),
             content,
             aliases: new_call.aliases,

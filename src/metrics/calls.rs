@@ -17,7 +17,7 @@ use ::metrics::{counter, gauge, histogram};
 
 use super::labels::{MODELS, PROVIDERS};
 use super::names::*;
-use crate::store::call_record::CallColumns;
+use crate::model::CallSummary;
 
 /// The label set of a call's series.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -29,7 +29,7 @@ struct CallLabels {
 }
 
 impl CallLabels {
-    fn of(call: &CallColumns) -> Self {
+    fn of(call: &CallSummary) -> Self {
         let model = call
             .request_model
             .as_deref()
@@ -57,7 +57,7 @@ struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, call: &CallColumns) {
+    fn add(&mut self, call: &CallSummary) {
         self.calls += 1;
         self.input_tokens += tokens(call.usage.input_tokens);
         self.output_tokens += tokens(call.usage.output_tokens);
@@ -81,7 +81,7 @@ fn tokens(count: Option<i64>) -> u64 {
 }
 
 /// Records calls a commit inserted.
-pub fn calls_stored<'a>(calls: impl IntoIterator<Item = &'a CallColumns>) {
+pub fn calls_stored<'a>(calls: impl IntoIterator<Item = &'a CallSummary>) {
     let mut groups: HashMap<CallLabels, Totals> = HashMap::new();
     for call in calls {
         groups.entry(CallLabels::of(call)).or_default().add(call);

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use super::*;
 use crate::error_code::ErrorCode;
+use crate::model::CallSummary;
 use crate::model::{CallId, CallStatus, Source, Usage};
 use crate::providers::ProviderError;
-use crate::store::call_record::CallColumns;
 
 /// One series of the rendered text.
 struct Series {
@@ -74,8 +74,8 @@ fn render() -> String {
     install().expect("recorder installs").render()
 }
 
-fn call(model: &str, status: CallStatus) -> CallColumns {
-    CallColumns {
+fn call(model: &str, status: CallStatus) -> CallSummary {
+    CallSummary {
         call_id: CallId::derived(1, model.as_bytes()),
         source: Source::Raw,
         trace_id: None,

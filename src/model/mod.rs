@@ -12,6 +12,7 @@ pub mod nanos;
 pub mod project;
 pub mod replay;
 pub mod search;
+pub mod summary;
 pub mod telemetry;
 pub mod time;
 pub mod tool_choice;
@@ -21,6 +22,7 @@ pub use call::{
     Call, CallError, CallStatus, Message, Part, RawExchange, RequestParams, Source, Usage,
 };
 pub use ids::{CallId, IdError, SpanId, TraceId};
+pub use summary::CallSummary;
 pub use telemetry::{Event, Link, LogRecord, Resource, Scope, Span, SpanStatus};
 pub use tool_choice::{ToolChoice, canonical_tool_choice};
 pub use value::{Attributes, KeyValue, Value};

@@ -3,11 +3,11 @@
 //! a batch needs CPU work beyond binding SQL parameters.
 
 use super::call_index::CallIndex;
-use super::call_record::CallColumns;
 use super::codec::BlobHash;
 use super::pack::{EncodedPack, PackSlot};
 use super::records::{LogColumns, SpanColumns};
 use super::replays::ReplayWrite;
+use crate::model::CallSummary;
 use crate::model::{CallId, SpanId, TraceId};
 
 /// A span, identified within a project: what calls are linked by.
@@ -49,7 +49,7 @@ pub struct LogRow {
 /// A new call, as normalized by an ingest worker.
 #[derive(Clone, Debug)]
 pub struct CallRow {
-    pub columns: CallColumns,
+    pub columns: CallSummary,
     pub index: CallIndex,
     pub content: PackSlot,
     /// Other spans of the batch that described the same provider call and
@@ -61,7 +61,7 @@ pub struct CallRow {
 /// same id (or adds it), and folds other calls into it.
 #[derive(Clone, Debug)]
 pub struct LinkedCall {
-    pub columns: CallColumns,
+    pub columns: CallSummary,
     pub index: CallIndex,
     pub content: PackSlot,
     /// Calls folded into this one: deleted, their spans made aliases.

@@ -16,8 +16,7 @@ use serde_json::Value as Json;
 
 use super::codec::{DecodeError, Decoder, Encoder, StoredValue, collect_hashes};
 use crate::model::{
-    Call, CallError, CallId, CallStatus, KeyValue, RawExchange, Source, SpanId, TraceId, Usage,
-    Value,
+    Call, CallError, CallStatus, CallSummary, KeyValue, RawExchange, Source, Value,
 };
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -56,57 +55,8 @@ pub struct StoredCallContent {
     pub request_params_extra: Option<StoredValue>,
 }
 
-/// The indexed columns of a call row.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CallColumns {
-    pub call_id: CallId,
-    pub source: Source,
-    pub trace_id: Option<TraceId>,
-    pub span_id: Option<SpanId>,
-    pub service: Option<String>,
-    pub provider: Option<String>,
-    pub operation: Option<String>,
-    pub request_model: Option<String>,
-    pub response_model: Option<String>,
-    pub response_id: Option<String>,
-    pub start_time_unix_nano: u64,
-    pub duration_ms: Option<f64>,
-    pub ttft_ms: Option<f64>,
-    pub streaming: Option<bool>,
-    pub usage: Usage,
-    pub cost_usd: Option<f64>,
-    pub status: CallStatus,
-    pub error_type: Option<String>,
-    pub session_id: Option<String>,
-    pub user_id: Option<String>,
-}
-
-impl CallColumns {
-    pub fn of(call: &Call) -> Self {
-        Self {
-            call_id: call.id,
-            source: call.source,
-            trace_id: call.trace_id,
-            span_id: call.span_id,
-            service: call.service.clone(),
-            provider: call.provider.clone(),
-            operation: call.operation.clone(),
-            request_model: call.request_model.clone(),
-            response_model: call.response_model.clone(),
-            response_id: call.response_id.clone(),
-            start_time_unix_nano: call.start_time_unix_nano,
-            duration_ms: call.duration_ms,
-            ttft_ms: call.ttft_ms,
-            streaming: call.streaming,
-            usage: call.usage.clone(),
-            cost_usd: call.cost_usd,
-            status: call.status,
-            error_type: call.error.as_ref().and_then(|e| e.error_type.clone()),
-            session_id: call.session_id.clone(),
-            user_id: call.user_id.clone(),
-        }
-    }
-
+/// How the store's columns encode a summary's enums.
+impl CallSummary {
     pub fn source_code(&self) -> i64 {
         match self.source {
             Source::Otlp => 0,
@@ -269,7 +219,7 @@ impl StoredCallContent {
     /// Rebuilds the call from its row and content.
     pub fn into_call(
         self,
-        columns: CallColumns,
+        columns: CallSummary,
         blobs: &HashMap<Vec<u8>, Vec<u8>>,
     ) -> Result<Call, DecodeError> {
         let decoder = Decoder { blobs };
@@ -328,7 +278,7 @@ impl StoredCallContent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Message, Part, RawExchange};
+    use crate::model::{CallId, Message, Part, RawExchange, SpanId, TraceId};
     use prost::Message as _;
 
     #[test]
@@ -369,7 +319,7 @@ mod tests {
             .collect();
         let decoded = StoredCallContent::decode(bytes.as_slice())
             .expect("decodes")
-            .into_call(CallColumns::of(&call), &blobs)
+            .into_call(CallSummary::of(&call), &blobs)
             .expect("rebuilds");
         assert_eq!(decoded, call);
     }
@@ -384,7 +334,7 @@ mod tests {
             .collect();
         StoredCallContent::decode(bytes.as_slice())
             .expect("content parses")
-            .into_call(CallColumns::of(call), &blobs)
+            .into_call(CallSummary::of(call), &blobs)
             .expect("rebuilds")
     }
 
@@ -489,7 +439,7 @@ mod tests {
         };
         let call = Call::new(CallId::derived(5, b"old"), Source::Otlp, 5);
         let decoded = content
-            .into_call(CallColumns::of(&call), &HashMap::new())
+            .into_call(CallSummary::of(&call), &HashMap::new())
             .expect("rebuilds");
         assert_eq!(decoded.request_params.temperature, Some(0.5));
         assert_eq!(

@@ -9,8 +9,8 @@ use sqlx::{QueryBuilder, Row};
 
 use super::batch::{LinkDone, SpanKey, WriteBatch};
 use super::call_index::CallIndex;
-use super::call_record::CallColumns;
 use super::writer::{WriteError, chunks};
+use crate::model::CallSummary;
 use crate::model::{SpanId, TraceId};
 
 /// Full-text entries of calls written in a commit group, as (call row,
@@ -41,7 +41,7 @@ const CALL_COLUMNS: &str = "call_id, project_id, source, trace_id, span_id, serv
 fn push_call(
     row: &mut sqlx::query_builder::Separated<'_, Sqlite, &'static str>,
     project_id: i64,
-    c: &CallColumns,
+    c: &CallSummary,
     index: &CallIndex,
     pack_id: i64,
     offset: u32,
@@ -144,7 +144,7 @@ async fn twins_of_stored_calls(
     conn: &mut SqliteConnection,
     batch: &WriteBatch,
 ) -> Result<Vec<SpanKey>, WriteError> {
-    let with_ids: Vec<&CallColumns> = batch
+    let with_ids: Vec<&CallSummary> = batch
         .calls
         .iter()
         .map(|c| &c.columns)
@@ -196,7 +196,7 @@ async fn insert_alias(
     conn: &mut SqliteConnection,
     project_id: i64,
     (trace_id, span_id): SpanKey,
-    call: &CallColumns,
+    call: &CallSummary,
 ) -> Result<(), WriteError> {
     sqlx::query(
         "INSERT INTO call_aliases (project_id, trace_id, span_id, call_id) VALUES (?, ?, ?, ?) \
@@ -501,7 +501,7 @@ mod tests {
             project_id: 1,
             packs,
             calls: vec![CallRow {
-                columns: CallColumns::of(&span_call),
+                columns: CallSummary::of(&span_call),
                 index: CallIndex::of(&span_call),
                 content,
                 aliases: Vec::new(),
@@ -518,7 +518,7 @@ mod tests {
             project_id: 1,
             packs,
             linked_calls: vec![LinkedCall {
-                columns: CallColumns::of(&event_call),
+                columns: CallSummary::of(&event_call),
                 index: CallIndex::of(&event_call),
                 content,
                 replaces: Vec::new(),

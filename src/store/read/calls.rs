@@ -6,9 +6,10 @@ use sqlx::sqlite::{Sqlite, SqliteRow};
 use sqlx::{QueryBuilder, Row};
 
 use super::{ReadError, Reader, Slot, span_id_column, trace_id_column};
+use crate::model::CallSummary;
 use crate::model::filter::{CallFilter, SourceFilter};
 use crate::model::{Call, CallId, CallStatus, Source, SpanId, TraceId, Usage};
-use crate::store::call_record::{CallColumns, StoredCallContent};
+use crate::store::call_record::StoredCallContent;
 
 /// What the listing is ordered by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,7 +90,7 @@ impl Cursor {
 
 /// One page of calls (without their content) and the cursor of the next.
 pub struct CallPage {
-    pub calls: Vec<CallColumns>,
+    pub calls: Vec<CallSummary>,
     pub next_cursor: Option<Cursor>,
 }
 
@@ -112,13 +113,13 @@ fn sort_value(row: &SqliteRow, key: SortKey) -> Result<SortValue, ReadError> {
     })
 }
 
-fn columns_from_row(row: &SqliteRow) -> Result<CallColumns, ReadError> {
+fn columns_from_row(row: &SqliteRow) -> Result<CallSummary, ReadError> {
     let call_id: Vec<u8> = row.try_get("call_id")?;
     let status: i64 = row.try_get("status")?;
-    Ok(CallColumns {
+    Ok(CallSummary {
         call_id: CallId::from_bytes(&call_id)
             .ok_or_else(|| ReadError::Corrupt("call id is not 16 bytes".into()))?,
-        source: CallColumns::source_from_code(row.try_get("source")?),
+        source: CallSummary::source_from_code(row.try_get("source")?),
         trace_id: trace_id_column(row.try_get("trace_id")?)?,
         span_id: span_id_column(row.try_get("span_id")?)?,
         service: row.try_get("service")?,
