@@ -9,6 +9,7 @@ pub mod error;
 pub mod export;
 pub mod health;
 pub mod logs;
+pub mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod records;

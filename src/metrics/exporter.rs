@@ -1,6 +1,6 @@
 //! The Prometheus side: installing the recorder once per process, with
-//! histogram buckets and help texts, and `GET /metrics`, which samples the
-//! scrape-time gauges and renders the text format.
+//! histogram buckets and help texts. `GET /metrics` (`api::metrics`)
+//! samples the scrape-time gauges and renders the text format.
 //!
 //! The exporter's own HTTP listener is not used: `/metrics` is served on
 //! the HTTP port with everything else, so there is one port to open and
@@ -10,16 +10,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge};
-use axum::Router;
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use http::{StatusCode, header};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 
 use super::names::*;
-use crate::store::Store;
 
 /// The content type of the Prometheus text exposition format.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -227,41 +221,4 @@ pub fn spawn_upkeep(
             }
         }
     })
-}
-
-#[derive(Clone)]
-struct ScrapeState {
-    handle: PrometheusHandle,
-    store: Store,
-}
-
-/// `GET /metrics`.
-pub fn router(handle: PrometheusHandle, store: Store) -> Router {
-    Router::new()
-        .route("/metrics", get(scrape))
-        .with_state(ScrapeState { handle, store })
-}
-
-async fn scrape(State(state): State<ScrapeState>) -> Response {
-    let queue = &state.store.queue;
-    super::store::write_queue(queue.queued_bytes(), queue.capacity_bytes());
-    // A scrape that cannot count pending links still reports the rest; the
-    // gauge keeps its last value.
-    match state.store.reader.pending_link_count().await {
-        Ok(count) => super::store::pending_links(count),
-        Err(error) => tracing::warn!(%error, "cannot count pending links for /metrics"),
-    }
-    match state.store.reader.replay_backlog().await {
-        Ok(backlog) => {
-            super::replay::replay_backlog(backlog.runs_unfinished, &backlog.items_by_target)
-        }
-        Err(error) => tracing::warn!(%error, "cannot count replay work for /metrics"),
-    }
-    match state.store.reader.usage().await {
-        Ok(usage) => super::store::database_size(usage.used_bytes, usage.file_bytes),
-        Err(error) => tracing::warn!(%error, "cannot read the database size for /metrics"),
-    }
-    super::store::wal_size(state.store.wal_bytes());
-    let text = state.handle.render();
-    (StatusCode::OK, [(header::CONTENT_TYPE, TEXT_FORMAT)], text).into_response()
 }

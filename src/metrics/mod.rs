@@ -43,7 +43,7 @@ pub mod store;
 mod tests;
 
 pub use calls::calls_stored;
-pub use exporter::{MetricsError, TEXT_FORMAT, install, router, spawn_upkeep};
+pub use exporter::{MetricsError, TEXT_FORMAT, install, spawn_upkeep};
 pub use ingest::{
     Export, Received, RequestOutcome, Signal, Transport, log_record_count, otlp_export,
     raw_records, request_refused, span_count,

@@ -138,7 +138,7 @@ pub async fn serve(
     let (replay_engine, replay_sink) = Engine::new(ingest.clone())?;
     let replay_wake = Arc::new(tokio::sync::Notify::new());
     let app = crate::ingest::otlp::http::router(ingest.clone())
-        .merge(metrics::router(metrics_handle.clone(), store.clone()))
+        .merge(api::metrics::router(metrics_handle.clone(), store.clone()))
         .merge(api::router(ApiState {
             store: store.clone(),
             ingest: ingest.clone(),
