@@ -34,9 +34,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use tokio::time::timeout_at;
 
-use super::anthropic::{self, AnthropicStream};
-use super::openai_chat::{self, ChatStream};
 use super::sse::{SseEvent, SseParser};
+use super::wire::anthropic::{self, AnthropicStream};
+use super::wire::openai_chat::{self, ChatStream};
 use super::{ParsedResponse, RecordedResponse};
 use crate::model::{CallError, Message, Usage};
 
@@ -453,7 +453,9 @@ impl<'a> Attempt<'a> {
             .unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
         let parsed = serde_json::from_str::<Json>(&text).ok();
-        let error = parsed.as_ref().and_then(super::common::error_from_body);
+        let error = parsed
+            .as_ref()
+            .and_then(super::wire::common::error_from_body);
         let message = error
             .as_ref()
             .and_then(|error| error.message.clone())
