@@ -35,9 +35,9 @@ use serde_json::Value as Json;
 use tokio::time::timeout_at;
 
 use super::sse::{SseEvent, SseParser};
-use super::wire::anthropic::{self, AnthropicStream};
-use super::wire::openai_chat::{self, ChatStream};
-use super::{ParsedResponse, RecordedResponse};
+use super::wire::anthropic::AnthropicStream;
+use super::wire::openai_chat::ChatStream;
+use super::wire::{ParsedResponse, RecordedResponse, StreamAssembler};
 use crate::model::{CallError, Message, Usage};
 
 /// The Messages API version this client speaks.
@@ -329,15 +329,17 @@ pub async fn send_with_key(
     if !response.status().is_success() {
         return Err(attempt.status_error(response, deadline).await);
     }
-    let is_stream = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("text/event-stream"));
-    if is_stream {
-        attempt.read_stream(response, started, deadline).await
-    } else {
-        attempt.read_body(response, started, deadline).await
+    match target.kind {
+        ProviderKind::OpenAi => {
+            attempt
+                .receive::<ChatStream>(response, started, deadline)
+                .await
+        }
+        ProviderKind::Anthropic => {
+            attempt
+                .receive::<AnthropicStream>(response, started, deadline)
+                .await
+        }
     }
 }
 
@@ -485,7 +487,27 @@ impl<'a> Attempt<'a> {
         }
     }
 
-    async fn read_body(
+    /// Reads the answer in the format `S` assembles: streamed when the
+    /// server sends a stream, whatever the request asked for.
+    async fn receive<S: StreamAssembler>(
+        &self,
+        response: reqwest::Response,
+        started: Instant,
+        deadline: tokio::time::Instant,
+    ) -> Result<ProviderResponse, ProviderError> {
+        let is_stream = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("text/event-stream"));
+        if is_stream {
+            self.read_stream::<S>(response, started, deadline).await
+        } else {
+            self.read_body::<S>(response, started, deadline).await
+        }
+    }
+
+    async fn read_body<S: StreamAssembler>(
         &self,
         response: reqwest::Response,
         started: Instant,
@@ -510,11 +532,8 @@ impl<'a> Attempt<'a> {
         let latency_ms = elapsed_ms(started);
         let body: Json = serde_json::from_slice(&bytes)
             .map_err(|error| self.malformed("JSON body", &error.to_string()))?;
-        let parsed = match self.target.kind {
-            ProviderKind::OpenAi => openai_chat::parse_response(&body),
-            ProviderKind::Anthropic => anthropic::parse_response(&body),
-        }
-        .map_err(|error| self.malformed("response", &error.to_string()))?;
+        let parsed =
+            S::parse_body(&body).map_err(|error| self.malformed("response", &error.to_string()))?;
         if let Some(error) = &parsed.error {
             return Err(self.provider_error(error));
         }
@@ -527,14 +546,14 @@ impl<'a> Attempt<'a> {
         ))
     }
 
-    async fn read_stream(
+    async fn read_stream<S: StreamAssembler>(
         &self,
         response: reqwest::Response,
         started: Instant,
         deadline: tokio::time::Instant,
     ) -> Result<ProviderResponse, ProviderError> {
         let mut parser = SseParser::default();
-        let mut reader = StreamReader::new(self.target.kind, started);
+        let mut reader = StreamReader::<S>::new(started);
         let mut bytes = response.bytes_stream();
         let idle = Duration::from_millis(self.target.idle_timeout_ms);
         let mut received_bytes = 0usize;
@@ -579,26 +598,36 @@ impl<'a> Attempt<'a> {
             self.take_event(&mut reader, &event)?;
         }
         let latency_ms = elapsed_ms(started);
-        if !reader.is_complete() {
+        if !reader.assembler.is_complete() {
             return Err(ProviderError::StreamCut {
                 url: self.url.clone(),
                 events: reader.raw.len(),
                 reason: "the server closed the stream before its final event".to_owned(),
             });
         }
-        let parsed = reader
+        let StreamReader {
+            assembler,
+            ttft_ms,
+            raw,
+            ..
+        } = reader;
+        let parsed = assembler
             .finish()
             .map_err(|error| self.malformed("stream", &error.to_string()))?;
         Ok(provider_response(
             parsed,
             latency_ms,
-            reader.ttft_ms,
+            ttft_ms,
             true,
-            RecordedResponse::Stream(reader.raw),
+            RecordedResponse::Stream(raw),
         ))
     }
 
-    fn take_event(&self, reader: &mut StreamReader, event: &SseEvent) -> Result<(), ProviderError> {
+    fn take_event<S: StreamAssembler>(
+        &self,
+        reader: &mut StreamReader<S>,
+        event: &SseEvent,
+    ) -> Result<(), ProviderError> {
         let data = event.data.trim();
         let value = if data == "[DONE]" {
             Json::String(data.to_owned())
@@ -611,34 +640,25 @@ impl<'a> Attempt<'a> {
             })?
         };
         reader.push(value);
-        match reader.error() {
+        match reader.assembler.error() {
             Some(error) => Err(self.provider_error(error)),
             None => Ok(()),
         }
     }
 }
 
-/// The stream accumulator of the target's kind, plus timing and raw events.
-struct StreamReader {
-    accumulator: Accumulator,
+/// The target format's stream assembler, plus timing and the raw events.
+struct StreamReader<S> {
+    assembler: S,
     started: Instant,
     ttft_ms: Option<f64>,
     raw: Vec<Json>,
 }
 
-enum Accumulator {
-    Chat(ChatStream),
-    Anthropic(AnthropicStream),
-}
-
-impl StreamReader {
-    fn new(kind: ProviderKind, started: Instant) -> Self {
-        let accumulator = match kind {
-            ProviderKind::OpenAi => Accumulator::Chat(ChatStream::default()),
-            ProviderKind::Anthropic => Accumulator::Anthropic(AnthropicStream::default()),
-        };
+impl<S: StreamAssembler> StreamReader<S> {
+    fn new(started: Instant) -> Self {
         Self {
-            accumulator,
+            assembler: S::default(),
             started,
             ttft_ms: None,
             raw: Vec::new(),
@@ -646,35 +666,11 @@ impl StreamReader {
     }
 
     fn push(&mut self, value: Json) {
-        let carried_output = match &mut self.accumulator {
-            Accumulator::Chat(stream) => stream.push(&value),
-            Accumulator::Anthropic(stream) => stream.push(&value),
-        };
+        let carried_output = self.assembler.push(&value);
         if carried_output && self.ttft_ms.is_none() {
             self.ttft_ms = Some(elapsed_ms(self.started));
         }
         self.raw.push(value);
-    }
-
-    fn error(&self) -> Option<&CallError> {
-        match &self.accumulator {
-            Accumulator::Chat(stream) => stream.error(),
-            Accumulator::Anthropic(stream) => stream.error(),
-        }
-    }
-
-    fn is_complete(&self) -> bool {
-        match &self.accumulator {
-            Accumulator::Chat(stream) => stream.is_complete(),
-            Accumulator::Anthropic(stream) => stream.is_complete(),
-        }
-    }
-
-    fn finish(&self) -> Result<ParsedResponse, super::WireError> {
-        match &self.accumulator {
-            Accumulator::Chat(stream) => stream.finish(),
-            Accumulator::Anthropic(stream) => stream.finish(),
-        }
     }
 }
 

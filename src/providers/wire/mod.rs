@@ -39,6 +39,7 @@ mod format;
 pub mod openai_chat;
 pub mod openai_responses;
 mod parsed;
+mod stream;
 
 use serde_json::Value as Json;
 
@@ -46,6 +47,7 @@ use crate::model::Call;
 
 pub use format::WireFormat;
 pub use parsed::{ParsedRequest, ParsedResponse, RecordedResponse, WireError};
+pub use stream::{StreamAssembler, parse_stream};
 
 /// Parses a request body in the given format.
 pub fn parse_request(format: WireFormat, request: &Json) -> Result<ParsedRequest, WireError> {
@@ -64,17 +66,17 @@ pub fn parse_response(
     match (format, response) {
         (WireFormat::OpenAiChat, RecordedResponse::Body(body)) => openai_chat::parse_response(body),
         (WireFormat::OpenAiChat, RecordedResponse::Stream(events)) => {
-            openai_chat::parse_stream(events)
+            parse_stream::<openai_chat::ChatStream>(events)
         }
         (WireFormat::OpenAiResponses, RecordedResponse::Body(body)) => {
             openai_responses::parse_response(body)
         }
         (WireFormat::OpenAiResponses, RecordedResponse::Stream(events)) => {
-            openai_responses::parse_stream(events)
+            parse_stream::<openai_responses::ResponsesStream>(events)
         }
         (WireFormat::Anthropic, RecordedResponse::Body(body)) => anthropic::parse_response(body),
         (WireFormat::Anthropic, RecordedResponse::Stream(events)) => {
-            anthropic::parse_stream(events)
+            parse_stream::<anthropic::AnthropicStream>(events)
         }
     }
 }

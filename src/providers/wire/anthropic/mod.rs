@@ -14,5 +14,5 @@ mod write;
 
 pub use request::parse_request;
 pub use response::parse_response;
-pub use stream::{AnthropicStream, parse_stream};
+pub use stream::AnthropicStream;
 pub use write::to_anthropic;

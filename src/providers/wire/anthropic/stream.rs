@@ -9,19 +9,7 @@ use serde_json::{Map, Value as Json};
 use super::response::parse_response;
 use crate::model::CallError;
 use crate::providers::wire::common::{error_from_body, parse_arguments};
-use crate::providers::wire::{ParsedResponse, WireError};
-
-/// Reads the recorded events of a stream, in order.
-pub fn parse_stream(events: &[Json]) -> Result<ParsedResponse, WireError> {
-    if events.is_empty() {
-        return Err(WireError::EmptyStream);
-    }
-    let mut stream = AnthropicStream::default();
-    for event in events {
-        stream.push(event);
-    }
-    stream.finish()
-}
+use crate::providers::wire::{ParsedResponse, StreamAssembler, WireError};
 
 /// Reassembles a Messages stream. Usage comes in two halves: input counts
 /// in `message_start`, the final (cumulative) output count in
@@ -41,11 +29,9 @@ struct BlockFragments {
     partial_json: String,
 }
 
-impl AnthropicStream {
-    /// Feeds one event's data. Returns true when it carried model output
-    /// (text, thinking, a tool call starting or its input): the moment time
-    /// to first token measures.
-    pub fn push(&mut self, event: &Json) -> bool {
+impl StreamAssembler for AnthropicStream {
+    /// A tool call counts as output from its start event on.
+    fn push(&mut self, event: &Json) -> bool {
         let Some(object) = event.as_object() else {
             return false;
         };
@@ -114,19 +100,18 @@ impl AnthropicStream {
         }
     }
 
-    /// The error the stream reported, if any.
-    pub fn error(&self) -> Option<&CallError> {
+    fn error(&self) -> Option<&CallError> {
         self.error.as_ref()
     }
 
     /// True once `message_stop` arrived.
-    pub fn is_complete(&self) -> bool {
+    fn is_complete(&self) -> bool {
         self.stopped
     }
 
     /// The `message` body the same call would have returned without
     /// streaming.
-    pub fn to_body(&self) -> Json {
+    fn to_body(&self) -> Json {
         let mut message = self.message.clone();
         message
             .entry("type")
@@ -143,13 +128,8 @@ impl AnthropicStream {
         Json::Object(message)
     }
 
-    /// The canonical response; an error event or a missing `message_stop`
-    /// makes it an error (see [`ParsedResponse::apply_to`]).
-    pub fn finish(&self) -> Result<ParsedResponse, WireError> {
-        let mut parsed = parse_response(&self.to_body())?;
-        parsed.error = self.error.clone();
-        parsed.complete = self.is_complete();
-        Ok(parsed)
+    fn parse_body(body: &Json) -> Result<ParsedResponse, WireError> {
+        parse_response(body)
     }
 }
 

@@ -15,5 +15,5 @@ mod write;
 
 pub use request::parse_request;
 pub use response::parse_response;
-pub use stream::{ChatStream, parse_stream};
+pub use stream::ChatStream;
 pub use write::to_openai_chat;

@@ -9,19 +9,7 @@ use serde_json::{Map, Value as Json, json};
 use super::response::parse_response;
 use crate::model::CallError;
 use crate::providers::wire::common::{error_from_body, string_field};
-use crate::providers::wire::{ParsedResponse, WireError};
-
-/// Reads the recorded chunks of a stream, in order.
-pub fn parse_stream(events: &[Json]) -> Result<ParsedResponse, WireError> {
-    if events.is_empty() {
-        return Err(WireError::EmptyStream);
-    }
-    let mut stream = ChatStream::default();
-    for event in events {
-        stream.push(event);
-    }
-    stream.finish()
-}
+use crate::providers::wire::{ParsedResponse, StreamAssembler, WireError};
 
 /// Reassembles a stream of `chat.completion.chunk` events. Fragments are
 /// keyed by choice index and tool-call index, as the deltas say, so
@@ -54,11 +42,10 @@ struct ToolCallFragments {
     arguments: String,
 }
 
-impl ChatStream {
-    /// Feeds one event's data (a chunk, or the string `"[DONE]"`). Returns
-    /// true when the chunk carried model output (text, reasoning, refusal or
-    /// a tool-call fragment): the moment time to first token measures.
-    pub fn push(&mut self, data: &Json) -> bool {
+impl StreamAssembler for ChatStream {
+    /// `data` is a chunk, or the string `"[DONE]"`; a refusal counts as
+    /// output too.
+    fn push(&mut self, data: &Json) -> bool {
         if data.as_str() == Some("[DONE]") {
             self.done = true;
             return false;
@@ -101,13 +88,12 @@ impl ChatStream {
         carried_output
     }
 
-    /// The error the stream reported, if any.
-    pub fn error(&self) -> Option<&CallError> {
+    fn error(&self) -> Option<&CallError> {
         self.error.as_ref()
     }
 
     /// True once `[DONE]` arrived, or every choice has its finish reason.
-    pub fn is_complete(&self) -> bool {
+    fn is_complete(&self) -> bool {
         if self.done {
             return true;
         }
@@ -120,7 +106,7 @@ impl ChatStream {
 
     /// The `chat.completion` body the same call would have returned without
     /// streaming.
-    pub fn to_body(&self) -> Json {
+    fn to_body(&self) -> Json {
         let mut choices = Vec::new();
         for (index, fragments) in &self.choices {
             choices.push(json!({
@@ -140,13 +126,8 @@ impl ChatStream {
         Json::Object(body)
     }
 
-    /// The canonical response; an error chunk or a missing end makes it an
-    /// error (see [`ParsedResponse::apply_to`]).
-    pub fn finish(&self) -> Result<ParsedResponse, WireError> {
-        let mut parsed = parse_response(&self.to_body())?;
-        parsed.error = self.error.clone();
-        parsed.complete = self.is_complete();
-        Ok(parsed)
+    fn parse_body(body: &Json) -> Result<ParsedResponse, WireError> {
+        parse_response(body)
     }
 }
 

@@ -10,4 +10,4 @@ mod stream;
 
 pub use request::parse_request;
 pub use response::parse_response;
-pub use stream::{ResponsesStream, parse_stream};
+pub use stream::ResponsesStream;

@@ -10,19 +10,7 @@ use serde_json::{Map, Value as Json, json};
 use super::response::parse_response;
 use crate::model::CallError;
 use crate::providers::wire::common::string_field;
-use crate::providers::wire::{ParsedResponse, WireError};
-
-/// Reads the recorded events of a stream, in order.
-pub fn parse_stream(events: &[Json]) -> Result<ParsedResponse, WireError> {
-    if events.is_empty() {
-        return Err(WireError::EmptyStream);
-    }
-    let mut stream = ResponsesStream::default();
-    for event in events {
-        stream.push(event);
-    }
-    stream.finish()
-}
+use crate::providers::wire::{ParsedResponse, StreamAssembler, WireError};
 
 /// Reassembles a Responses stream.
 #[derive(Debug, Default)]
@@ -40,9 +28,8 @@ pub struct ResponsesStream {
     finished: bool,
 }
 
-impl ResponsesStream {
-    /// Feeds one event's data. Returns true when it carried model output.
-    pub fn push(&mut self, event: &Json) -> bool {
+impl StreamAssembler for ResponsesStream {
+    fn push(&mut self, event: &Json) -> bool {
         let Some(object) = event.as_object() else {
             return false;
         };
@@ -96,20 +83,18 @@ impl ResponsesStream {
         }
     }
 
-    fn take_response(&mut self, event: &Map<String, Json>) {
-        if let Some(response) = event.get("response").and_then(Json::as_object) {
-            self.response = response.clone();
-        }
+    fn error(&self) -> Option<&CallError> {
+        self.error.as_ref()
     }
 
     /// True once the final response event arrived.
-    pub fn is_complete(&self) -> bool {
+    fn is_complete(&self) -> bool {
         self.finished
     }
 
     /// The `response` object: the final event's when it came, else rebuilt
     /// from the items and deltas that arrived.
-    pub fn to_body(&self) -> Json {
+    fn to_body(&self) -> Json {
         let mut response = self.response.clone();
         let has_output = response
             .get("output")
@@ -130,6 +115,18 @@ impl ResponsesStream {
         Json::Object(response)
     }
 
+    fn parse_body(body: &Json) -> Result<ParsedResponse, WireError> {
+        parse_response(body)
+    }
+}
+
+impl ResponsesStream {
+    fn take_response(&mut self, event: &Map<String, Json>) {
+        if let Some(response) = event.get("response").and_then(Json::as_object) {
+            self.response = response.clone();
+        }
+    }
+
     /// An item whose `done` event never came, filled from its deltas.
     fn partial_item(&self, index: u64, item: &Json) -> Json {
         let mut item = item.clone();
@@ -146,16 +143,5 @@ impl ResponsesStream {
             object.insert("arguments".into(), arguments.clone().into());
         }
         item
-    }
-
-    /// The canonical response; an error event or a missing final event
-    /// makes it an error (see [`ParsedResponse::apply_to`]).
-    pub fn finish(&self) -> Result<ParsedResponse, WireError> {
-        let mut parsed = parse_response(&self.to_body())?;
-        if self.error.is_some() {
-            parsed.error = self.error.clone();
-        }
-        parsed.complete = self.is_complete();
-        Ok(parsed)
     }
 }
