@@ -7,8 +7,8 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::model::{Message, Part, RequestParams, canonical_tool_choice};
 use crate::providers::wire::common::{
-    as_object, blob_part, file_part, flatten_tool_result, optional_array, other_part,
-    required_array, string_field, type_name, uri_part,
+    self, Param, ParamTable, as_object, blob_part, file_part, flatten_tool_result, optional_array,
+    other_part, required_array, string_field, type_name, uri_part,
 };
 use crate::providers::wire::{ParsedRequest, WireError};
 
@@ -23,6 +23,16 @@ const STRUCTURAL_KEYS: &[&str] = &[
     "tools",
     "tool_choice",
     "stream",
+];
+
+/// The parameters with a canonical field.
+const PARAMS: &ParamTable = &[
+    (&["temperature"], Param::Temperature),
+    (&["top_p"], Param::TopP),
+    (&["top_k"], Param::TopK),
+    (&["max_tokens"], Param::MaxTokens),
+    (&["stop_sequences"], Param::StopSequences),
+    (&["metadata"], Param::With(parse_metadata)),
 ];
 
 /// Reads a Messages request body.
@@ -211,32 +221,7 @@ fn canonical_tool(tool: &Json) -> Json {
 }
 
 fn parse_params(object: &Map<String, Json>) -> RequestParams {
-    let mut params = RequestParams::default();
-    for (key, value) in object {
-        if STRUCTURAL_KEYS.contains(&key.as_str()) || value.is_null() {
-            continue;
-        }
-        match key.as_str() {
-            "temperature" => params.temperature = value.as_f64(),
-            "top_p" => params.top_p = value.as_f64(),
-            "top_k" => params.top_k = value.as_f64(),
-            "max_tokens" => params.max_tokens = value.as_i64(),
-            "stop_sequences" => {
-                let stops = value.as_array().map(|items| {
-                    items
-                        .iter()
-                        .filter_map(Json::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                });
-                params.stop_sequences = stops;
-            }
-            "metadata" => parse_metadata(value, &mut params),
-            _ => {
-                params.extra.insert(key.clone(), value.clone());
-            }
-        }
-    }
+    let mut params = common::parse_params(object, STRUCTURAL_KEYS, PARAMS);
     if let Some(choice) = object.get("tool_choice").and_then(Json::as_object) {
         params.tool_choice = Some(canonical_tool_choice(&Json::Object(choice.clone())));
         if choice

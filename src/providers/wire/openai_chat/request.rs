@@ -5,9 +5,9 @@ use serde_json::{Map, Value as Json};
 
 use crate::model::{Message, Part, RequestParams, canonical_tool_choice};
 use crate::providers::wire::common::{
-    as_object, blob_part, content_part, file_part, flatten_tool_result, image_from_url,
-    optional_array, other_part, parse_arguments, parse_data_url, required_array, string_field,
-    type_name,
+    self, Param, ParamTable, as_object, blob_part, content_part, file_part, flatten_tool_result,
+    image_from_url, optional_array, other_part, parse_arguments, parse_data_url, required_array,
+    string_field, type_name,
 };
 use crate::providers::wire::{ParsedRequest, WireError};
 
@@ -25,6 +25,22 @@ const STRUCTURAL_KEYS: &[&str] = &[
     "function_call",
     "stream",
     "stream_options",
+];
+
+/// The parameters with a canonical field. `max_completion_tokens` replaced
+/// `max_tokens` (reasoning models take only the new one) and wins when a
+/// body sends both.
+const PARAMS: &ParamTable = &[
+    (&["temperature"], Param::Temperature),
+    (&["top_p"], Param::TopP),
+    (&["top_k"], Param::TopK),
+    (&["max_completion_tokens", "max_tokens"], Param::MaxTokens),
+    (&["stop"], Param::StopSequences),
+    (&["seed"], Param::Seed),
+    (&["frequency_penalty"], Param::FrequencyPenalty),
+    (&["presence_penalty"], Param::PresencePenalty),
+    (&["n"], Param::ChoiceCount),
+    (&["response_format"], Param::ResponseFormat),
 ];
 
 /// Reads a Chat Completions request body.
@@ -268,52 +284,11 @@ fn canonical_function(function: &Json) -> Json {
 }
 
 fn parse_params(object: &Map<String, Json>) -> RequestParams {
-    let mut params = RequestParams::default();
-    for (key, value) in object {
-        if STRUCTURAL_KEYS.contains(&key.as_str()) || value.is_null() {
-            continue;
-        }
-        match key.as_str() {
-            "temperature" => params.temperature = value.as_f64(),
-            "top_p" => params.top_p = value.as_f64(),
-            "top_k" => params.top_k = value.as_f64(),
-            "max_tokens" => {
-                // `max_completion_tokens` wins when both are sent.
-                if params.max_tokens.is_none() {
-                    params.max_tokens = value.as_i64();
-                }
-            }
-            "max_completion_tokens" => params.max_tokens = value.as_i64(),
-            "stop" => params.stop_sequences = stop_sequences(value),
-            "seed" => params.seed = value.as_i64(),
-            "frequency_penalty" => params.frequency_penalty = value.as_f64(),
-            "presence_penalty" => params.presence_penalty = value.as_f64(),
-            "n" => params.choice_count = value.as_i64(),
-            "response_format" => params.response_format = Some(value.clone()),
-            _ => {
-                params.extra.insert(key.clone(), value.clone());
-            }
-        }
-    }
+    let mut params = common::parse_params(object, STRUCTURAL_KEYS, PARAMS);
     params.tool_choice = match (object.get("tool_choice"), object.get("function_call")) {
         (Some(choice), _) if !choice.is_null() => Some(canonical_tool_choice(choice)),
         (_, Some(choice)) if !choice.is_null() => Some(canonical_tool_choice(choice)),
         _ => None,
     };
     params
-}
-
-/// `stop` is a string or a list of strings.
-fn stop_sequences(value: &Json) -> Option<Vec<String>> {
-    match value {
-        Json::String(stop) => Some(vec![stop.clone()]),
-        Json::Array(items) => Some(
-            items
-                .iter()
-                .filter_map(Json::as_str)
-                .map(str::to_owned)
-                .collect(),
-        ),
-        _ => None,
-    }
 }

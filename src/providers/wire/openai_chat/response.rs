@@ -3,13 +3,20 @@
 use serde_json::{Map, Value as Json};
 
 use super::request::{MESSAGE, parse_assistant_parts};
-use crate::model::{Message, Usage};
+use crate::model::Message;
 use crate::providers::wire::common::{
-    as_object, error_from_body, otel_finish_reason, required_array, string_field, token_count,
+    UsageKeys, as_object, error_from_body, otel_finish_reason, required_array, string_field,
 };
 use crate::providers::wire::{ParsedResponse, WireError};
 
 const RESPONSE: &str = "an OpenAI chat response";
+
+const USAGE: UsageKeys = UsageKeys {
+    input: "prompt_tokens",
+    output: "completion_tokens",
+    input_details: "prompt_tokens_details",
+    output_details: "completion_tokens_details",
+};
 
 /// Reads a `chat.completion` body, or an error body.
 pub fn parse_response(body: &Json) -> Result<ParsedResponse, WireError> {
@@ -30,7 +37,7 @@ pub fn parse_response(body: &Json) -> Result<ParsedResponse, WireError> {
     let mut parsed = ParsedResponse {
         response_id: string_field(object, "id"),
         response_model: string_field(object, "model"),
-        usage: parse_usage(object.get("usage")),
+        usage: USAGE.read(object.get("usage")),
         complete: true,
         ..ParsedResponse::default()
     };
@@ -48,19 +55,4 @@ pub fn parse_response(body: &Json) -> Result<ParsedResponse, WireError> {
         parsed.output_messages.push(output);
     }
     Ok(parsed)
-}
-
-fn parse_usage(usage: Option<&Json>) -> Usage {
-    Usage {
-        input_tokens: token_count(usage, "prompt_tokens"),
-        output_tokens: token_count(usage, "completion_tokens"),
-        cached_input_tokens: token_count(
-            usage.and_then(|u| u.get("prompt_tokens_details")),
-            "cached_tokens",
-        ),
-        reasoning_tokens: token_count(
-            usage.and_then(|u| u.get("completion_tokens_details")),
-            "reasoning_tokens",
-        ),
-    }
 }

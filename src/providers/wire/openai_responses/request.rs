@@ -8,8 +8,8 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::model::{Message, Part, RequestParams, canonical_tool_choice};
 use crate::providers::wire::common::{
-    as_object, content_part, file_part, flatten_tool_result, image_from_url, optional_array,
-    other_part, parse_arguments, string_field, type_name,
+    self, Param, ParamTable, as_object, content_part, file_part, flatten_tool_result,
+    image_from_url, optional_array, other_part, parse_arguments, string_field, type_name,
 };
 use crate::providers::wire::{ParsedRequest, WireError};
 
@@ -24,6 +24,16 @@ const STRUCTURAL_KEYS: &[&str] = &[
     "tool_choice",
     "stream",
     "stream_options",
+];
+
+/// The parameters with a canonical field; `text` and `reasoning` are
+/// objects whose fields go to several places.
+const PARAMS: &ParamTable = &[
+    (&["temperature"], Param::Temperature),
+    (&["top_p"], Param::TopP),
+    (&["max_output_tokens"], Param::MaxTokens),
+    (&["text"], Param::With(parse_text_options)),
+    (&["reasoning"], Param::With(parse_reasoning_options)),
 ];
 
 /// Reads a Responses request body.
@@ -225,22 +235,7 @@ fn canonical_tool(tool: &Json) -> Json {
 }
 
 fn parse_params(object: &Map<String, Json>) -> RequestParams {
-    let mut params = RequestParams::default();
-    for (key, value) in object {
-        if STRUCTURAL_KEYS.contains(&key.as_str()) || value.is_null() {
-            continue;
-        }
-        match key.as_str() {
-            "temperature" => params.temperature = value.as_f64(),
-            "top_p" => params.top_p = value.as_f64(),
-            "max_output_tokens" => params.max_tokens = value.as_i64(),
-            "text" => parse_text_options(value, &mut params),
-            "reasoning" => parse_reasoning_options(value, &mut params),
-            _ => {
-                params.extra.insert(key.clone(), value.clone());
-            }
-        }
-    }
+    let mut params = common::parse_params(object, STRUCTURAL_KEYS, PARAMS);
     params.tool_choice = object
         .get("tool_choice")
         .filter(|choice| !choice.is_null())

@@ -3,13 +3,20 @@
 use serde_json::{Map, Value as Json};
 
 use super::request::{message_parts, output_item_part};
-use crate::model::{CallError, Message, Part, Usage};
+use crate::model::{CallError, Message, Part};
 use crate::providers::wire::common::{
-    as_object, error_from_body, optional_array, otel_finish_reason, string_field, token_count,
+    UsageKeys, as_object, error_from_body, optional_array, otel_finish_reason, string_field,
 };
 use crate::providers::wire::{ParsedResponse, WireError};
 
 const RESPONSE: &str = "an OpenAI response";
+
+const USAGE: UsageKeys = UsageKeys {
+    input: "input_tokens",
+    output: "output_tokens",
+    input_details: "input_tokens_details",
+    output_details: "output_tokens_details",
+};
 
 /// Reads a `response` object, or an error body.
 pub fn parse_response(body: &Json) -> Result<ParsedResponse, WireError> {
@@ -48,7 +55,7 @@ pub fn parse_response(body: &Json) -> Result<ParsedResponse, WireError> {
     Ok(ParsedResponse {
         output_messages: vec![message],
         finish_reasons: vec![provider_word],
-        usage: parse_usage(object.get("usage")),
+        usage: USAGE.read(object.get("usage")),
         response_id: string_field(object, "id"),
         response_model: string_field(object, "model"),
         error,
@@ -75,20 +82,5 @@ fn finish_word(object: &Map<String, Json>, parts: &[Part]) -> String {
         ("incomplete", Some(reason)) => reason.to_owned(),
         ("completed", _) if calls_tools => "tool_calls".to_owned(),
         (status, _) => status.to_owned(),
-    }
-}
-
-fn parse_usage(usage: Option<&Json>) -> Usage {
-    Usage {
-        input_tokens: token_count(usage, "input_tokens"),
-        output_tokens: token_count(usage, "output_tokens"),
-        cached_input_tokens: token_count(
-            usage.and_then(|u| u.get("input_tokens_details")),
-            "cached_tokens",
-        ),
-        reasoning_tokens: token_count(
-            usage.and_then(|u| u.get("output_tokens_details")),
-            "reasoning_tokens",
-        ),
     }
 }
