@@ -45,7 +45,7 @@ pub struct ProviderResponse {
     pub streamed: bool,
     /// The body as received, or every event's data in order (OpenAI's
     /// `[DONE]` as the string `"[DONE]"`): feed it to
-    /// [`super::parse_response`] to parse it again.
+    /// [`crate::providers::parse_response`] to parse it again.
     pub raw: RecordedResponse,
 }
 
