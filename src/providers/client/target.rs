@@ -1,7 +1,7 @@
 //! Where requests go: a [`Target`] (endpoint, kind, key variable, headers,
-//! timeouts) and the [`Secret`] its key travels as. Plain configuration,
-//! with no HTTP client types, so replay and compare read and write it
-//! without one.
+//! timeouts) and the [`Secret`] its key travels as. Plain configuration
+//! with no HTTP client type in it: replay and compare build and store
+//! targets without one.
 
 use std::collections::BTreeMap;
 use std::fmt;
