@@ -34,8 +34,8 @@ use crate::error_code::ErrorCode;
 use crate::model::Call;
 use crate::model::filter::{CallFilter, CallFilterParams};
 use crate::model::project::Project;
-use crate::providers::openai_chat::to_openai_chat;
 use crate::providers::translate::TargetParams;
+use crate::providers::wire::openai_chat::to_openai_chat;
 use crate::store::ReadError;
 use crate::store::read::{CallPage, CallSort};
 

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! — normalized by the same wire-format code as replays use
-//! ([`crate::providers`]), the request kept exactly as received so it can
+//! ([`crate::providers::wire`]), the request kept exactly as received so it can
 //! be replayed as is; or a canonical call (the JSON `GET /api/v1/calls/{id}`
 //! returns, e.g. from an export).
 //!
@@ -23,7 +23,7 @@
 use serde_json::{Map, Value as Json};
 
 use crate::model::{Call, CallError, CallId, CallStatus, RawExchange, Source, nanos};
-use crate::providers::{RecordedResponse, WireFormat, fill_call};
+use crate::providers::wire::{RecordedResponse, WireFormat, fill_call};
 
 /// Why a record was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -159,9 +159,9 @@ pub fn parse_text(text: &str) -> Result<Vec<SseEvent>, SseError> {
     Ok(events)
 }
 
-/// The `data` of each event of a recorded stream as JSON, ready for the
-/// wire formats' `parse_stream`: JSON data is parsed, anything else (such as
-/// OpenAI's `[DONE]`) is kept as a string.
+/// The `data` of each event of a recorded stream as JSON, ready for
+/// [`super::wire::parse_stream`]: JSON data is parsed, anything else (such
+/// as OpenAI's `[DONE]`) is kept as a string.
 pub fn data_values(text: &str) -> Result<Vec<serde_json::Value>, SseError> {
     let mut values = Vec::new();
     for event in parse_text(text)? {

@@ -20,8 +20,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value as Json};
 
-use super::WireFormat;
-use super::common::type_name;
+use super::wire::WireFormat;
+use super::wire::common::type_name;
 use crate::model::{Call, Message, Part};
 
 /// How to shape requests for one target model.

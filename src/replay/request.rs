@@ -15,8 +15,8 @@
 use serde_json::Value as Json;
 
 use crate::model::Call;
-use crate::providers::anthropic::to_anthropic;
-use crate::providers::openai_chat::to_openai_chat;
+use crate::providers::wire::anthropic::to_anthropic;
+use crate::providers::wire::openai_chat::to_openai_chat;
 use crate::providers::{
     ProviderKind, TargetParams, TranslateError, WireFormat, rewrite_raw_request,
 };

@@ -1,8 +1,8 @@
 //! Replays out: canonical calls to the exact request bodies targets get.
 
 use reprise::model::{Call, Message, Part};
-use reprise::providers::anthropic::to_anthropic;
-use reprise::providers::openai_chat::to_openai_chat;
+use reprise::providers::wire::anthropic::to_anthropic;
+use reprise::providers::wire::openai_chat::to_openai_chat;
 use reprise::providers::{
     TargetParams, TranslateError, WireFormat, fill_call, rewrite_raw_request,
 };

@@ -1,11 +1,12 @@
 //! Helpers every wire format needs: reading JSON fields with errors that name
-//! the field, tool-call arguments, media parts (data URLs, blobs, URIs),
-//! finish-reason words and tool-result flattening.
+//! the field, request parameters and usage counts by table, tool-call
+//! arguments, media parts (data URLs, blobs, URIs), finish-reason words and
+//! tool-result flattening.
 
 use serde_json::{Map, Value as Json};
 
 use super::WireError;
-use crate::model::{CallError, Part};
+use crate::model::{CallError, Part, RequestParams, Usage};
 
 /// The JSON type of a value, for error messages.
 pub(crate) fn type_name(value: &Json) -> &'static str {
@@ -220,6 +221,115 @@ pub(crate) fn error_from_body(body: &Json) -> Option<CallError> {
     })
 }
 
+/// Where a request key goes in [`RequestParams`].
+#[derive(Clone, Copy)]
+pub(crate) enum Param {
+    Temperature,
+    TopP,
+    TopK,
+    MaxTokens,
+    /// A string or a list of strings.
+    StopSequences,
+    Seed,
+    FrequencyPenalty,
+    PresencePenalty,
+    ChoiceCount,
+    ResponseFormat,
+    /// An object the format reads itself, into several fields.
+    With(fn(&Json, &mut RequestParams)),
+}
+
+impl Param {
+    fn read(self, value: &Json, params: &mut RequestParams) {
+        match self {
+            Param::Temperature => params.temperature = value.as_f64(),
+            Param::TopP => params.top_p = value.as_f64(),
+            Param::TopK => params.top_k = value.as_f64(),
+            Param::MaxTokens => params.max_tokens = value.as_i64(),
+            Param::StopSequences => params.stop_sequences = stop_sequences(value),
+            Param::Seed => params.seed = value.as_i64(),
+            Param::FrequencyPenalty => params.frequency_penalty = value.as_f64(),
+            Param::PresencePenalty => params.presence_penalty = value.as_f64(),
+            Param::ChoiceCount => params.choice_count = value.as_i64(),
+            Param::ResponseFormat => params.response_format = Some(value.clone()),
+            Param::With(read) => read(value, params),
+        }
+    }
+}
+
+/// One format's request parameters: the keys that spell each, the
+/// preferred spelling first, since when a body sends two spellings (OpenAI's
+/// `max_completion_tokens` and the older `max_tokens`) that one wins.
+pub(crate) type ParamTable = [(&'static [&'static str], Param)];
+
+/// The parameters of a request body. Structural keys (model, messages,
+/// tools, the streaming flag: what the format reads apart) and nulls are
+/// skipped; keys the table does not know are kept as sent in `extra`.
+/// Tool choice is left to the format, whose shapes differ.
+pub(crate) fn parse_params(
+    object: &Map<String, Json>,
+    structural: &[&str],
+    table: &ParamTable,
+) -> RequestParams {
+    let mut params = RequestParams::default();
+    for (key, value) in object {
+        if structural.contains(&key.as_str()) || value.is_null() {
+            continue;
+        }
+        let Some((spellings, param)) = table
+            .iter()
+            .find(|(spellings, _)| spellings.contains(&key.as_str()))
+        else {
+            params.extra.insert(key.clone(), value.clone());
+            continue;
+        };
+        let preferred = spellings
+            .iter()
+            .find(|spelling| object.get(**spelling).is_some_and(|value| !value.is_null()));
+        if preferred == Some(&key.as_str()) {
+            param.read(value, &mut params);
+        }
+    }
+    params
+}
+
+fn stop_sequences(value: &Json) -> Option<Vec<String>> {
+    match value {
+        Json::String(stop) => Some(vec![stop.clone()]),
+        Json::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(Json::as_str)
+                .map(str::to_owned)
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Where an OpenAI usage object keeps its counts: Chat Completions and the
+/// Responses API name the same four differently.
+pub(crate) struct UsageKeys {
+    pub(crate) input: &'static str,
+    pub(crate) output: &'static str,
+    /// The object under `usage` that holds `cached_tokens`.
+    pub(crate) input_details: &'static str,
+    /// The object under `usage` that holds `reasoning_tokens`.
+    pub(crate) output_details: &'static str,
+}
+
+impl UsageKeys {
+    pub(crate) fn read(&self, usage: Option<&Json>) -> Usage {
+        let details = |key: &str| usage.and_then(|usage| usage.get(key));
+        Usage {
+            input_tokens: token_count(usage, self.input),
+            output_tokens: token_count(usage, self.output),
+            cached_input_tokens: token_count(details(self.input_details), "cached_tokens"),
+            reasoning_tokens: token_count(details(self.output_details), "reasoning_tokens"),
+        }
+    }
+}
+
 /// Reads a token count that may be missing, null or a float.
 pub(crate) fn token_count(object: Option<&Json>, field: &str) -> Option<i64> {
     let value = object?.get(field)?;
@@ -262,6 +372,51 @@ mod tests {
         assert_eq!(flatten_tool_result(&texts), json!("a\nb"));
         let mixed = json!([{"type": "text", "text": "a"}, {"type": "image", "source": {}}]);
         assert_eq!(flatten_tool_result(&mixed), mixed);
+    }
+
+    #[test]
+    fn params_take_the_preferred_spelling_and_keep_unknown_keys() {
+        const TABLE: &ParamTable = &[
+            (&["temperature"], Param::Temperature),
+            (&["max_completion_tokens", "max_tokens"], Param::MaxTokens),
+        ];
+        for body in [
+            json!({"max_tokens": 10, "max_completion_tokens": 20, "model": "m", "user": "u"}),
+            json!({"max_completion_tokens": 20, "max_tokens": 10, "model": "m", "user": "u"}),
+        ] {
+            let params = parse_params(body.as_object().expect("object"), &["model"], TABLE);
+            assert_eq!(params.max_tokens, Some(20));
+            assert_eq!(Json::Object(params.extra), json!({"user": "u"}));
+        }
+        let body = json!({"max_tokens": 10, "max_completion_tokens": null, "temperature": null});
+        let params = parse_params(body.as_object().expect("object"), &[], TABLE);
+        assert_eq!(params.max_tokens, Some(10));
+        assert_eq!(params.temperature, None);
+        assert!(params.extra.is_empty());
+    }
+
+    #[test]
+    fn usage_keys_read_counts_and_their_details() {
+        let keys = UsageKeys {
+            input: "prompt_tokens",
+            output: "completion_tokens",
+            input_details: "prompt_tokens_details",
+            output_details: "completion_tokens_details",
+        };
+        let usage = json!({
+            "prompt_tokens": 12,
+            "completion_tokens": 3.0,
+            "prompt_tokens_details": {"cached_tokens": 8},
+        });
+        assert_eq!(
+            keys.read(Some(&usage)),
+            Usage {
+                input_tokens: Some(12),
+                output_tokens: Some(3),
+                cached_input_tokens: Some(8),
+                reasoning_tokens: None,
+            }
+        );
     }
 
     #[test]
