@@ -17,7 +17,7 @@ use reprise::ingest::genai::{
     CallFacts, GenAiEvent, apply_events, call_from_events, call_from_span, describe_same_call,
     genai_event, merge_same_call,
 };
-use reprise::ingest::otlp::convert::{LogGroup, SpanGroup};
+use reprise::model::telemetry::{LogGroup, SpanGroup};
 use reprise::ingest::prepare::encode;
 use reprise::model::{
     Attributes, Event, KeyValue, LogRecord, Resource, Scope, Span, SpanId, SpanStatus, TraceId,

@@ -15,7 +15,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use prost::Message as _;
 use reprise::model::{KeyValue, Value};
-use reprise::store::codec::{Decoder, StoredValue, collect_hashes};
+use reprise::store::encoding::codec::{Decoder, StoredValue, collect_hashes};
 
 const MAX_DEPTH: usize = 8;
 

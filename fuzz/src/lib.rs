@@ -18,12 +18,14 @@ use prost::Message as _;
 use reprise::cost::PriceTable;
 use reprise::ingest::calls::{Normalized, normalize};
 use reprise::ingest::limits::Limits;
-use reprise::ingest::otlp::convert::{LogGroup, SpanGroup, convert_logs, convert_traces};
+use reprise::ingest::otlp::convert::{convert_logs, convert_traces};
+use reprise::model::telemetry::{LogGroup, SpanGroup};
 use reprise::ingest::prepare::encode;
 use reprise::model::{Call, LogRecord, Resource, Scope, Span, Value};
-use reprise::store::call_record::{CallColumns, StoredCallContent};
-use reprise::store::codec::{Decoder, Encoder, StoredValue};
-use reprise::store::records::{
+use reprise::model::CallSummary;
+use reprise::store::encoding::call_record::StoredCallContent;
+use reprise::store::encoding::codec::{Decoder, Encoder, StoredValue};
+use reprise::store::encoding::records::{
     LogColumns, SpanColumns, StoredLogBody, StoredResource, StoredScope, StoredSpanBody,
 };
 
@@ -149,7 +151,7 @@ pub fn check_call(call: &Call) {
     let content =
         StoredCallContent::decode(bytes.as_slice()).expect("a stored call content decodes");
     let decoded = content
-        .into_call(CallColumns::of(call), &blobs)
+        .into_call(CallSummary::of(call), &blobs)
         .expect("a stored call rebuilds");
     assert_same("call", call, &decoded);
 }

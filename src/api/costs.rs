@@ -14,8 +14,8 @@ use super::params::query_pairs;
 use crate::model::Call;
 use crate::model::filter::CallFilterParams;
 use crate::model::project::Project;
-use crate::store::batch::WriteBatch;
 use crate::store::read::{CallSort, SortKey};
+use crate::store::write::batch::WriteBatch;
 
 /// Calls priced per page, and per write.
 const PAGE: usize = 1000;

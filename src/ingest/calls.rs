@@ -10,7 +10,7 @@ use super::genai::{self, CallFacts};
 use crate::cost::PriceTable;
 use crate::model::Call;
 use crate::model::telemetry::{LogGroup, SpanGroup};
-use crate::store::batch::SpanKey;
+use crate::store::write::batch::SpanKey;
 
 /// A call ready to store, with the other spans of the batch folded into it.
 pub struct NewCall {

@@ -55,6 +55,14 @@ impl IngestError {
         }
     }
 
+    /// The refusal as OTLP/gRPC answers it; an internal error is logged.
+    pub fn grpc_status(&self) -> tonic::Status {
+        if let IngestError::Internal(detail) = self {
+            tracing::error!(detail, "ingest failed");
+        }
+        crate::otlp_status::grpc_status(self.code(), self.public_message())
+    }
+
     /// The message a client sees. Internal details stay in the server log.
     pub fn public_message(&self) -> String {
         self.to_string()

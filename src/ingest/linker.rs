@@ -28,12 +28,12 @@ use crate::cost::PriceTable;
 use crate::model::CallSummary;
 use crate::model::time::now_unix_nano_i64 as now_unix_nano;
 use crate::model::{Call, CallId, Resource, Scope};
-use crate::store::batch::{LinkDone, LinkedCall, SpanKey, WriteBatch};
-use crate::store::blobs::Classified;
-use crate::store::call_index::CallIndex;
-use crate::store::call_record::StoredCallContent;
-use crate::store::codec::Encoder;
-use crate::store::pack::{PackBuilder, Stream};
+use crate::store::encoding::call_index::CallIndex;
+use crate::store::encoding::call_record::StoredCallContent;
+use crate::store::encoding::codec::Encoder;
+use crate::store::encoding::pack::{PackBuilder, Stream};
+use crate::store::write::batch::{LinkDone, LinkedCall, SpanKey, WriteBatch};
+use crate::store::write::blobs::Classified;
 use crate::store::{ReadError, Store, WriteError};
 
 /// Spans linked per round.

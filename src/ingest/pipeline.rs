@@ -20,8 +20,8 @@ use crate::model::project::{DEFAULT_PROJECT_ID, DEFAULT_PROJECT_NAME, Project};
 use crate::model::telemetry::{LogGroup, SpanGroup};
 use crate::model::time::now_unix_nano_i64 as now_unix_nano;
 use crate::redact::{Policy, Redactor};
-use crate::store::batch::WriteBatch;
-use crate::store::blobs::{Claim, Classified};
+use crate::store::write::batch::WriteBatch;
+use crate::store::write::blobs::{Claim, Classified};
 use crate::store::{Store, WriteSummary};
 
 /// The outcome of an accepted export: how many items were stored and how

@@ -9,14 +9,14 @@ use super::calls::Normalized;
 use crate::model::CallSummary;
 use crate::model::telemetry::{LogGroup, SpanGroup};
 use crate::model::{Resource, Scope};
-use crate::store::batch::{CallRow, DedupRow, LogRow, SpanKey, SpanRow, WriteBatch};
-use crate::store::call_index::CallIndex;
-use crate::store::call_record::StoredCallContent;
-use crate::store::codec::{BlobHash, Encoder, blob_hash};
-use crate::store::pack::{PackBuilder, Stream};
-use crate::store::records::{
+use crate::store::encoding::call_index::CallIndex;
+use crate::store::encoding::call_record::StoredCallContent;
+use crate::store::encoding::codec::{BlobHash, Encoder, blob_hash};
+use crate::store::encoding::pack::{PackBuilder, Stream};
+use crate::store::encoding::records::{
     LogColumns, SpanColumns, StoredLogBody, StoredResource, StoredScope, StoredSpanBody,
 };
+use crate::store::write::batch::{CallRow, DedupRow, LogRow, SpanKey, SpanRow, WriteBatch};
 
 /// Records encoded but not yet packed: the first, database-free half of
 /// preparing a batch.

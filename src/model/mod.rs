@@ -5,6 +5,7 @@
 //! looks at it, so the rest of the pipeline never touches wire formats.
 
 pub mod call;
+pub mod comparison;
 pub mod filter;
 pub mod finish;
 pub mod ids;

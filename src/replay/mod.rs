@@ -41,7 +41,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::model::CallId;
 pub(crate) use crate::model::time::now_unix_nano;
-use crate::store::replays::{NewRun, ReplayApplied, ReplayWrite};
+use crate::store::write::replays::{NewRun, ReplayApplied, ReplayWrite};
 use crate::store::{ReadError, Store, WriteError, WriteSummary};
 use run::{Budget, Run, RunSpec, Selection};
 use targets::TargetSpec;
@@ -286,7 +286,7 @@ pub(crate) async fn write_replay(
     let mut attempt = 1;
     loop {
         wait_for_room(store).await;
-        let batch = crate::store::batch::WriteBatch {
+        let batch = crate::store::write::batch::WriteBatch {
             project_id,
             replay: writes.clone(),
             ..Default::default()
@@ -310,7 +310,7 @@ pub(crate) const WRITE_ATTEMPTS: u32 = 30;
 
 async fn submit(
     store: &Store,
-    batch: crate::store::batch::WriteBatch,
+    batch: crate::store::write::batch::WriteBatch,
 ) -> Result<WriteSummary, WriteError> {
     let done = store.queue.submit(batch)?;
     done.await.map_err(|_| WriteError::ShuttingDown)?

@@ -20,7 +20,7 @@ use crate::ingest::Ingest;
 use crate::model::Call;
 use crate::model::project::Project;
 use crate::store::WriteError;
-use crate::store::replays::{ItemFinish, ReplayWrite};
+use crate::store::write::replays::{ItemFinish, ReplayWrite};
 
 /// Most results committed in one batch.
 pub const MAX_GROUP: usize = 64;

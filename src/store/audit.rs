@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use sqlx::{Connection as _, Row as _};
 
 use super::maintenance::{MaintenanceError, open_read_only};
-use super::pack;
+use crate::store::encoding::pack;
 
 /// One place the text was found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,24 +12,14 @@
 //! compile-time macros), because those check against one database per crate.
 
 pub mod audit;
-pub mod batch;
-pub mod blobs;
-pub mod call_index;
-pub mod call_record;
-mod call_writes;
-pub mod codec;
-pub mod comparisons;
+pub mod encoding;
 pub mod health;
 pub mod keys;
 pub mod maintenance;
-pub mod pack;
 pub mod prune;
 pub mod read;
-pub mod records;
-pub mod replay_backlog;
-pub mod replays;
 pub mod settings;
-pub mod writer;
+pub mod write;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -42,9 +32,10 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection as _};
 use tokio::sync::Notify;
 
-pub use blobs::KnownBlobs;
 pub use read::{PackCache, ReadError, Reader};
-pub use writer::{WriteError, WriteQueue, WriteSummary};
+pub use write::blobs::KnownBlobs;
+pub use write::error::WriteError;
+pub use write::writer::{WriteQueue, WriteSummary};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -94,7 +85,7 @@ impl StoreOptions {
             pack_cache_bytes: 32 << 20,
             hard_limit_bytes: None,
             soft_limit_bytes: None,
-            touch_after: blobs::TOUCH_AFTER,
+            touch_after: write::blobs::TOUCH_AFTER,
             must_exist: false,
         }
     }
@@ -150,7 +141,7 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let writer_options = writer::WriterOptions {
+        let writer_options = write::writer::WriterOptions {
             connect: connect_options(&options.path, options.fsync_every_commit)
                 .map_err(open_error)?,
             hard_limit_bytes: options.hard_limit_bytes,
@@ -193,7 +184,7 @@ impl Store {
         let links_queued = Arc::new(Notify::new());
         let space_needed = Arc::new(Notify::new());
         let wal_path = PathBuf::from(format!("{}-wal", options.path.display()));
-        let (queue, writer_task) = writer::spawn(
+        let (queue, writer_task) = write::writer::spawn(
             write_conn,
             writer_options,
             wal_path.clone(),

@@ -20,8 +20,9 @@ use crate::compare::judge::ask::JudgeStatus;
 use crate::compare::scoring::{ScoredItem, ScoringSpec};
 use crate::compare::summary::aggregate::{CompareConfig, Comparison, build_comparisons};
 use crate::compare::summary::stats::{Interval, PairedSummary, Proportion};
+use crate::model::comparison::ScoringState;
 use crate::replay::run::Run;
-use crate::store::comparisons::{ScoringRow, ScoringState};
+use crate::store::read::comparisons::ScoringRow;
 use crate::store::{ReadError, Store};
 
 /// The scoring a report shows.

@@ -196,7 +196,7 @@ async fn export<S: OtlpSignal>(
         super::metrics_export(&result),
         started.elapsed(),
     );
-    let outcome = result.map_err(|e| status(&e))?;
+    let outcome = result.map_err(|e| e.grpc_status())?;
     Ok(Response::new(S::response(&outcome)))
 }
 
@@ -208,11 +208,4 @@ async fn decode<S: OtlpSignal>(body: Bytes, max_depth: usize) -> Result<S::Reque
             format: "protobuf",
             message,
         })
-}
-
-pub(super) fn status(error: &IngestError) -> Status {
-    if let IngestError::Internal(detail) = error {
-        tracing::error!(detail, "ingest failed");
-    }
-    crate::otlp_status::grpc_status(error.code(), error.public_message())
 }

@@ -80,7 +80,7 @@ where
                     drop(reservation);
                     response
                 }
-                Err(error) => Ok(super::grpc::status(&error).into_http()),
+                Err(error) => Ok(error.grpc_status().into_http()),
             }
         })
     }

@@ -48,7 +48,7 @@ use crate::metrics::{self, ReplayOutcome};
 use crate::model::project::Project;
 use crate::model::{Call, CallId};
 use crate::providers::{ProviderError, ProviderResponse, TargetParams, client};
-use crate::store::replays::{ItemFinish, ReplayWrite};
+use crate::store::write::replays::{ItemFinish, ReplayWrite};
 use crate::store::{ReadError, Store, WriteError};
 
 // The four stages the module doc names: the engine and its lease (here),

@@ -9,7 +9,7 @@ use super::{ReadError, Reader, Slot, span_id_column, trace_id_column};
 use crate::model::CallSummary;
 use crate::model::filter::{CallFilter, SourceFilter};
 use crate::model::{Call, CallId, CallStatus, Source, SpanId, TraceId, Usage};
-use crate::store::call_record::StoredCallContent;
+use crate::store::encoding::call_record::StoredCallContent;
 
 /// What the listing is ordered by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

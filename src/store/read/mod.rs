@@ -4,7 +4,9 @@
 //! full-text index.
 
 mod calls;
+pub mod comparisons;
 mod logs;
+mod replay_backlog;
 mod replays;
 mod search;
 mod stats;
@@ -22,11 +24,11 @@ use std::sync::{Arc, Mutex};
 use prost::Message as _;
 use sqlx::{Row, SqlitePool};
 
-use super::codec::DecodeError;
-use super::pack::{self, PackError};
-use super::records::{StoredResource, StoredScope};
 use crate::model::project::Project;
 use crate::model::{Resource, Scope, SpanId, TraceId};
+use crate::store::encoding::codec::DecodeError;
+use crate::store::encoding::pack::{self, PackError};
+use crate::store::encoding::records::{StoredResource, StoredScope};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {

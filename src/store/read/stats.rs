@@ -18,7 +18,7 @@ use sqlx::{QueryBuilder, Row};
 use super::calls::{push_dimension_filter, push_filter};
 use super::{ReadError, Reader};
 use crate::model::filter::CallFilter;
-use crate::store::call_index::bucket_value;
+use crate::store::encoding::call_index::bucket_value;
 
 /// What calls are grouped by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -381,7 +381,7 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::call_index::bucket;
+    use crate::store::encoding::call_index::bucket;
 
     #[test]
     fn rollups_answer_for_whole_days_and_the_edges_are_scanned() {

@@ -6,7 +6,7 @@ use sqlx::sqlite::SqliteRow;
 
 use super::{ReadError, Reader, Slot, span_id_column};
 use crate::model::{LogRecord, Span, SpanId, TraceId};
-use crate::store::records::{LogColumns, SpanColumns, StoredLogBody, StoredSpanBody};
+use crate::store::encoding::records::{LogColumns, SpanColumns, StoredLogBody, StoredSpanBody};
 
 /// A span read back, with the row ids of its resource and scope.
 pub struct StoredSpan {

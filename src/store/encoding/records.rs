@@ -1,12 +1,12 @@
 //! Stored forms of spans, log records, resources and scopes: what the
-//! indexed columns of a row do not hold, encoded with [`codec`](super::codec).
+//! indexed columns of a row do not hold, encoded with [`codec`](crate::store::encoding::codec).
 
 use std::collections::HashMap;
 
-use super::codec::{
+use crate::model::{Event, Link, LogRecord, Resource, Scope, Span, SpanId, SpanStatus, TraceId};
+use crate::store::encoding::codec::{
     DecodeError, Decoder, Encoder, StoredKeyValue, StoredValue, collect_hashes, collect_kv_hashes,
 };
-use crate::model::{Event, Link, LogRecord, Resource, Scope, Span, SpanId, SpanStatus, TraceId};
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct StoredSpanBody {

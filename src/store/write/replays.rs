@@ -2,7 +2,7 @@
 //! leases, claims, results, cancellation. Their reads are in
 //! `read/replays.rs`.
 //!
-//! Writes travel in a [`WriteBatch`](super::batch::WriteBatch) like any
+//! Writes travel in a [`WriteBatch`](crate::store::write::batch::WriteBatch) like any
 //! other, so a replay result (the result call's rows and packs) and its
 //! item's state change commit in one transaction. A result is applied only
 //! while its item is still `running` under the same lease owner; otherwise
@@ -14,7 +14,8 @@
 use sqlx::sqlite::{Sqlite, SqliteConnection};
 use sqlx::{QueryBuilder, Row};
 
-use super::writer::{WriteError, chunks};
+use super::error::WriteError;
+use super::statements::chunks;
 use crate::model::CallId;
 use crate::model::replay::{ItemState, RunState};
 

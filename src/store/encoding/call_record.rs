@@ -1,6 +1,6 @@
 //! How a canonical call is stored: the columns the API filters on, and a
 //! content record (messages, tools, parameters, attributes) encoded with
-//! [`codec`](super::codec), so message texts land in the same
+//! [`codec`](crate::store::encoding::codec), so message texts land in the same
 //! content-addressed blobs as the span attributes they came from.
 //!
 //! Content is JSON, and JSON maps onto the codec's `Value` one to one
@@ -14,10 +14,10 @@ use std::collections::HashMap;
 
 use serde_json::Value as Json;
 
-use super::codec::{DecodeError, Decoder, Encoder, StoredValue, collect_hashes};
 use crate::model::{
     Call, CallError, CallStatus, CallSummary, KeyValue, RawExchange, Source, Value,
 };
+use crate::store::encoding::codec::{DecodeError, Decoder, Encoder, StoredValue, collect_hashes};
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct StoredCallContent {
@@ -309,7 +309,7 @@ mod tests {
         assert!(
             encoder
                 .blobs
-                .contains_key(&super::super::codec::blob_hash(long.as_bytes()))
+                .contains_key(&crate::store::encoding::codec::blob_hash(long.as_bytes()))
         );
         let bytes = content.encode_to_vec();
         let blobs: HashMap<Vec<u8>, Vec<u8>> = encoder

@@ -4,8 +4,8 @@
 //! process on the same file (`reprise replay` beside the server) and runs
 //! waiting for a restart are included.
 
-use super::ReadError;
-use super::read::Reader;
+use crate::store::ReadError;
+use crate::store::read::Reader;
 
 /// Unfinished replay work.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -2,13 +2,13 @@
 //! their bulky parts already encoded and compressed into packs. Nothing in
 //! a batch needs CPU work beyond binding SQL parameters.
 
-use super::call_index::CallIndex;
-use super::codec::BlobHash;
-use super::pack::{EncodedPack, PackSlot};
-use super::records::{LogColumns, SpanColumns};
-use super::replays::ReplayWrite;
 use crate::model::CallSummary;
 use crate::model::{CallId, SpanId, TraceId};
+use crate::store::encoding::call_index::CallIndex;
+use crate::store::encoding::codec::BlobHash;
+use crate::store::encoding::pack::{EncodedPack, PackSlot};
+use crate::store::encoding::records::{LogColumns, SpanColumns};
+use crate::store::write::replays::ReplayWrite;
 
 /// A span, identified within a project: what calls are linked by.
 pub type SpanKey = (TraceId, SpanId);
@@ -106,7 +106,7 @@ pub struct WriteBatch {
     /// A round of retention pruning.
     pub prune: Option<super::prune::PrunePlan>,
     /// Comparison scorings and their scored items.
-    pub comparison: Vec<super::comparisons::ComparisonWrite>,
+    pub comparison: Vec<crate::store::write::comparisons::ComparisonWrite>,
 }
 
 impl WriteBatch {
@@ -117,9 +117,9 @@ impl WriteBatch {
             + self.logs.len()
             + self.calls.len()
             + self.new_blobs.len()
-            + super::replays::row_count(&self.replay))
+            + crate::store::write::replays::row_count(&self.replay))
             * 160;
-        packs + rows + super::comparisons::memory_bytes(&self.comparison) + 1024
+        packs + rows + crate::store::write::comparisons::memory_bytes(&self.comparison) + 1024
     }
 
     /// Whether every index in the batch points at something in it. The
@@ -152,8 +152,8 @@ impl WriteBatch {
             + self.calls.len()
             + self.new_blobs.len()
             + self.linked_calls.len()
-            + super::replays::row_count(&self.replay)
+            + crate::store::write::replays::row_count(&self.replay)
             + self.cost_updates.len()
-            + super::comparisons::row_count(&self.comparison)
+            + crate::store::write::comparisons::row_count(&self.comparison)
     }
 }

@@ -7,11 +7,12 @@ use std::collections::{HashMap, HashSet};
 use sqlx::sqlite::{Sqlite, SqliteConnection};
 use sqlx::{QueryBuilder, Row};
 
-use super::batch::{LinkDone, SpanKey, WriteBatch};
-use super::call_index::CallIndex;
-use super::writer::{WriteError, chunks};
+use super::error::WriteError;
+use super::statements::chunks;
 use crate::model::CallSummary;
 use crate::model::{SpanId, TraceId};
+use crate::store::encoding::call_index::CallIndex;
+use crate::store::write::batch::{LinkDone, SpanKey, WriteBatch};
 
 /// Full-text entries of calls written in a commit group, as (call row,
 /// text). They are added to the index once, at the end of the group:
@@ -423,8 +424,8 @@ mod tests {
 
     use super::*;
     use crate::model::{Call, CallId, Source};
-    use crate::store::batch::{CallRow, LinkedCall};
-    use crate::store::pack::{EncodedPack, PackBuilder, PackSlot, Stream};
+    use crate::store::encoding::pack::{EncodedPack, PackBuilder, PackSlot, Stream};
+    use crate::store::write::batch::{CallRow, LinkedCall};
     use crate::store::{Store, StoreOptions};
 
     async fn insert_call(conn: &mut SqliteConnection, call_id: u8) -> i64 {

@@ -27,9 +27,9 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
-use super::codec::BlobHash;
+use crate::store::encoding::codec::BlobHash;
 #[cfg(test)]
-use super::codec::blob_hash;
+use crate::store::encoding::codec::blob_hash;
 
 /// How long a reference counts as recent enough that the blob needs no
 /// touch, by default.

@@ -12,9 +12,7 @@
 //! refuses at once and the receivers tell the client to retry later,
 //! instead of buffering without bound.
 
-use crate::error_code::ErrorCode;
 use std::collections::HashMap;
-use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,83 +20,21 @@ use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Connection, QueryBuilder};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
-use super::batch::{DedupRow, WriteBatch};
-use super::blobs::KnownBlobs;
-use super::call_writes::TextEntries;
-use super::codec::BlobHash;
+use super::error::WriteError;
+use super::statements::chunks;
 use crate::metrics;
 use crate::model::time::now_unix_nano_i64 as now_unix_nano;
+use crate::store::encoding::codec::BlobHash;
+use crate::store::write::batch::{DedupRow, WriteBatch};
+use crate::store::write::blobs::KnownBlobs;
+use crate::store::write::calls::TextEntries;
 
 /// Most batches committed in one transaction.
 const MAX_GROUP_BATCHES: usize = 64;
 /// Most rows committed in one transaction.
 const MAX_GROUP_ROWS: usize = 50_000;
-/// Rows per multi-row INSERT; remainders go in power-of-two chunks so the
-/// statement cache holds a handful of shapes per table.
-const ROWS_PER_STATEMENT: usize = 128;
 /// The byte budget is counted in units of this many bytes.
 const PERMIT_UNIT: usize = 1024;
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum WriteError {
-    #[error("the write queue is full; retry after a short wait")]
-    QueueFull,
-    #[error("the store is shutting down")]
-    ShuttingDown,
-    #[error("referenced content {0} is no longer stored; retry the request")]
-    MissingBlob(String),
-    #[error("internal error: {0}")]
-    Invalid(&'static str),
-    #[error("the database is full; retry after retention frees space")]
-    Full,
-    #[error("the database refused the write: {0}")]
-    Database(String),
-    /// The data no longer applies (a replay result for an item that was
-    /// cancelled or taken over meanwhile); sending it again cannot help.
-    #[error("{0}")]
-    Conflict(String),
-}
-
-impl WriteError {
-    /// The refusal's row in the one error table, for a client whose write
-    /// this was.
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            WriteError::QueueFull => ErrorCode::Overloaded,
-            WriteError::Invalid(_) => ErrorCode::Internal,
-            WriteError::Conflict(_) => ErrorCode::Conflict,
-            WriteError::ShuttingDown
-            | WriteError::MissingBlob(_)
-            | WriteError::Full
-            | WriteError::Database(_) => ErrorCode::Unavailable,
-        }
-    }
-
-    /// Whether this process should send the same data again itself (a
-    /// replay or scoring write loop). Not the client's retry advice: a
-    /// store that is shutting down is worth retrying for a client, never
-    /// for the process that is stopping.
-    pub fn is_retryable(&self) -> bool {
-        !matches!(
-            self,
-            WriteError::ShuttingDown | WriteError::Invalid(_) | WriteError::Conflict(_)
-        )
-    }
-}
-
-impl From<sqlx::Error> for WriteError {
-    fn from(error: sqlx::Error) -> Self {
-        // SQLITE_FULL: the disk, or the configured hard limit, is full.
-        let full = error
-            .as_database_error()
-            .and_then(|e| e.code())
-            .is_some_and(|code| code == "13");
-        if full {
-            return WriteError::Full;
-        }
-        WriteError::Database(error.to_string())
-    }
-}
 
 /// What one committed batch added.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -109,7 +45,7 @@ pub struct WriteSummary {
     /// Spans queued for the linker.
     pub links_queued: u64,
     /// What each replay write of the batch did, in order.
-    pub replay: Vec<super::replays::ReplayApplied>,
+    pub replay: Vec<crate::store::write::replays::ReplayApplied>,
     /// Rows each comparison write of the batch changed, in order.
     pub comparison: Vec<u64>,
     /// Rows deleted by retention.
@@ -616,7 +552,7 @@ impl Writer {
                 }
             }
         }
-        super::call_writes::index_text(&mut tx, text).await?;
+        crate::store::write::calls::index_text(&mut tx, text).await?;
         tx.commit().await?;
         if rolled_back {
             // Ids cached while writing a rolled-back batch may not exist.
@@ -674,16 +610,19 @@ async fn write_batch<'a>(
     let scopes = resolve_dedup(conn, DedupTable::Scopes, &batch.scopes, scope_ids).await?;
     let spans_inserted = insert_spans(conn, batch, &pack_ids, &resources, &scopes).await?;
     let logs_inserted = insert_logs(conn, batch, &pack_ids, &resources, &scopes).await?;
-    let calls = super::call_writes::insert_calls(conn, batch, &pack_ids, text).await?;
-    let refused = super::call_writes::write_linked_calls(conn, batch, &pack_ids, text).await?;
+    let calls = crate::store::write::calls::insert_calls(conn, batch, &pack_ids, text).await?;
+    let refused =
+        crate::store::write::calls::write_linked_calls(conn, batch, &pack_ids, text).await?;
     let mut links = calls.links;
     links.extend(batch.link_keys.iter().copied());
     // Queued again before the linker's versions are cleared, so they stay.
     links.extend(refused);
-    let links_queued = super::call_writes::queue_links(conn, batch.project_id, &links).await?;
-    super::call_writes::clear_links(conn, batch.project_id, &batch.links_done).await?;
-    let replay = super::replays::apply(conn, batch.project_id, &batch.replay, now).await?;
-    super::call_writes::update_costs(conn, batch.project_id, &batch.cost_updates).await?;
+    let links_queued =
+        crate::store::write::calls::queue_links(conn, batch.project_id, &links).await?;
+    crate::store::write::calls::clear_links(conn, batch.project_id, &batch.links_done).await?;
+    let replay =
+        crate::store::write::replays::apply(conn, batch.project_id, &batch.replay, now).await?;
+    crate::store::write::calls::update_costs(conn, batch.project_id, &batch.cost_updates).await?;
     let mut pruned_rows = 0;
     if let Some(plan) = &batch.prune {
         pruned_rows = super::prune::execute(conn, plan, &pack_ids).await?;
@@ -695,7 +634,7 @@ async fn write_batch<'a>(
         // Relocated content carries no rows.
         mark_row_watermarks(conn, &pack_ids).await?;
     }
-    let comparison = super::comparisons::apply(conn, &batch.comparison).await?;
+    let comparison = crate::store::write::comparisons::apply(conn, &batch.comparison).await?;
     Ok(Written {
         summary: WriteSummary {
             pruned_rows,
@@ -729,25 +668,6 @@ async fn mark_row_watermarks(
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// Splits `0..len` into statement-sized chunks.
-pub(super) fn chunks(len: usize) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while len - start >= ROWS_PER_STATEMENT {
-        out.push(start..start + ROWS_PER_STATEMENT);
-        start += ROWS_PER_STATEMENT;
-    }
-    let mut size = ROWS_PER_STATEMENT / 2;
-    while start < len {
-        if len - start >= size {
-            out.push(start..start + size);
-            start += size;
-        }
-        size /= 2;
-    }
-    out
 }
 
 async fn touch_blobs(
@@ -953,21 +873,4 @@ async fn insert_logs(
         inserted += query.build().execute(&mut *conn).await?.rows_affected();
     }
     Ok(inserted)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunks_cover_everything_in_few_shapes() {
-        for len in [0, 1, 127, 128, 129, 300, 1000] {
-            let ranges = chunks(len);
-            let total: usize = ranges.iter().map(|r| r.len()).sum();
-            assert_eq!(total, len);
-            for r in &ranges {
-                assert!(r.len().is_power_of_two() && r.len() <= ROWS_PER_STATEMENT);
-            }
-        }
-    }
 }
