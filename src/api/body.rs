@@ -6,8 +6,10 @@
 use std::sync::LazyLock;
 
 use axum::body::Body;
+use axum::extract::{FromRequest, Request};
 use bytes::Bytes;
 use http::HeaderMap;
+use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::ingest::budget::{BodyBudget, Reservation};
@@ -52,4 +54,30 @@ pub async fn read_control_body(headers: &HeaderMap, body: Body) -> Result<Bytes,
 
 fn ingest_error(error: crate::ingest::IngestError) -> ApiError {
     ApiError::Ingest(error)
+}
+
+/// A JSON request body of the control plane, read as
+/// [`read_control_body`] reads it and decoded strictly, with the API's own
+/// errors: a 400 that names the field at fault (`targets[0]: invalid
+/// type…`), 413 or 415 for a body too large or wrongly encoded. An empty
+/// body reads as `{}`, so a request whose fields all have defaults needs
+/// none. Any `Content-Type` is taken: the body is JSON or it is refused.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let bytes = read_control_body(&parts.headers, body).await?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        let mut deserializer = serde_json::Deserializer::from_slice(text);
+        serde_path_to_error::deserialize(&mut deserializer)
+            .map(ApiJson)
+            .map_err(|error| ApiError::BadRequest(format!("invalid request body: {error}")))
+    }
 }

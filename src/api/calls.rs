@@ -6,14 +6,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::ApiState;
+use super::{ApiState, AppState};
 use super::error::ApiError;
 use super::params::{param, parse_cursor, parse_limit, parse_sort, query_pairs};
 use crate::model::filter::CallFilterParams;
 use crate::model::project::Project;
 use crate::model::{Call, CallId, nanos};
 
-pub fn router() -> Router<ApiState> {
+pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/calls", get(list_calls))
         .route("/api/v1/calls/{id}", get(get_call))

@@ -24,6 +24,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::AppState;
+use super::body::ApiJson;
 use super::error::ApiError;
 use crate::compare::scoring::{self, ScoringError};
 use crate::compare::settings::{CompareFile, ScoringRequest, SettingsError};
@@ -61,13 +63,12 @@ impl ComparisonState {
     }
 }
 
-pub fn router(state: ComparisonState) -> Router {
+pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/replays/{id}/comparison",
             get(get_comparison).post(start_scoring),
         )
-        .with_state(state)
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,17 +117,8 @@ async fn start_scoring(
     State(state): State<ComparisonState>,
     project: Project,
     Path(id): Path<String>,
-    headers: http::HeaderMap,
-    body: axum::body::Body,
+    ApiJson(body): ApiJson<StartBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body = super::body::read_control_body(&headers, body).await?;
-    let body: StartBody = if body.iter().all(u8::is_ascii_whitespace) {
-        StartBody::default()
-    } else {
-        let mut deserializer = serde_json::Deserializer::from_slice(&body);
-        serde_path_to_error::deserialize(&mut deserializer)
-            .map_err(|error| ApiError::BadRequest(format!("invalid scoring request: {error}")))?
-    };
     let run = super::replays::load_run(&state.store.reader, &project, &id).await?;
     let mut options = state
         .config

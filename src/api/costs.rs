@@ -8,7 +8,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::ApiState;
+use super::{ApiState, AppState};
 use super::error::ApiError;
 use super::params::query_pairs;
 use crate::model::Call;
@@ -20,7 +20,7 @@ use crate::store::write::batch::WriteBatch;
 /// Calls priced per page, and per write.
 const PAGE: usize = 1000;
 
-pub fn router() -> Router<ApiState> {
+pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/costs/recompute", post(recompute))
 }
 

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::ApiState;
+use super::{ApiState, AppState};
 use super::error::ApiError;
 use super::params::{param, parse_sort, query_pairs};
 use crate::error_code::ErrorCode;
@@ -41,7 +41,7 @@ use crate::store::read::{CallPage, CallSort};
 
 const PAGE: usize = 200;
 
-pub fn router() -> Router<ApiState> {
+pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/export", get(export))
 }
 

@@ -11,12 +11,12 @@ use axum::{Extension, Json, Router};
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::ApiState;
+use super::{ApiState, AppState};
 use crate::auth::Principal;
 use crate::model::project::Scope;
 use crate::store::health::Problem;
 
-pub fn router() -> Router<ApiState> {
+pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(health))
 }
 

@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::ApiState;
+use super::{ApiState, AppState};
 use super::error::ApiError;
 use super::params::{param, parse_limit, query_pairs};
 use super::traces::{Context, log_json};
@@ -17,7 +17,7 @@ use crate::model::filter::parse_time;
 use crate::model::project::Project;
 use crate::store::read::{LogCursor, LogFilter};
 
-pub fn router() -> Router<ApiState> {
+pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/logs", get(list_logs))
 }
 

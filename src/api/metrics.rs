@@ -11,19 +11,19 @@ use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::metrics;
+use super::AppState;
 use crate::store::Store;
 
+/// What a scrape reads: the recorder's text and the store's levels.
 #[derive(Clone)]
-struct ScrapeState {
-    handle: PrometheusHandle,
-    store: Store,
+pub struct ScrapeState {
+    pub handle: PrometheusHandle,
+    pub store: Store,
 }
 
 /// `GET /metrics`.
-pub fn router(handle: PrometheusHandle, store: Store) -> Router {
-    Router::new()
-        .route("/metrics", get(scrape))
-        .with_state(ScrapeState { handle, store })
+pub fn router() -> Router<AppState> {
+    Router::new().route("/metrics", get(scrape))
 }
 
 async fn scrape(State(state): State<ScrapeState>) -> Response {

@@ -19,19 +19,33 @@ pub mod stats;
 pub mod traces;
 
 use axum::Router;
+use axum::extract::FromRef;
 
 use crate::ingest::Ingest;
 use crate::store::Store;
 
-/// What the API handlers share. The project is not here: it belongs to
-/// each request (the [`crate::model::project::Project`] extractor).
+/// The one state of the HTTP API. Each handler takes the part it needs
+/// (`State<ApiState>`, `State<ReplaysState>`, …) through `FromRef`. The
+/// project is not here: it belongs to each request (the
+/// [`crate::model::project::Project`] extractor).
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub api: ApiState,
+    pub replays: replays::ReplaysState,
+    pub comparison: comparison::ComparisonState,
+    pub scrape: metrics::ScrapeState,
+}
+
+/// What most resources share: the store and the ingest path.
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
     pub ingest: Ingest,
 }
 
-pub fn router(state: ApiState) -> Router {
+/// Every route of the API, `/healthz` and `/metrics`: the one place they
+/// are merged.
+pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(calls::router())
@@ -43,5 +57,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(traces::router())
         .merge(logs::router())
         .merge(openapi::router())
+        .merge(replays::router())
+        .merge(comparison::router())
+        .merge(metrics::router())
         .with_state(state)
 }

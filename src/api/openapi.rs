@@ -12,12 +12,12 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use http::header;
 
-use super::ApiState;
+use super::AppState;
 
 /// The document, as served.
 pub const DOCUMENT: &str = include_str!("openapi.json");
 
-pub fn router() -> Router<ApiState> {
+pub fn router() -> Router<AppState> {
     Router::new().route("/api/openapi.json", get(openapi))
 }
 

@@ -13,7 +13,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::ApiState;
+use super::{ApiState, AppState};
 use super::body::read_body;
 use super::error::ApiError;
 use crate::error_code::ErrorCode;
@@ -23,7 +23,7 @@ use crate::metrics::{self, Received, RequestOutcome};
 use crate::model::project::Project;
 use crate::model::time::now_unix_nano;
 
-pub fn router() -> Router<ApiState> {
+pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/calls", post(post_calls))
 }
 

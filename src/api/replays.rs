@@ -28,6 +28,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 
+use super::AppState;
+use super::body::ApiJson;
 use super::error::ApiError;
 use super::params::parse_limit;
 use crate::model::project::Project;
@@ -51,14 +53,13 @@ pub struct ReplaysState {
     pub wake: Arc<Notify>,
 }
 
-pub fn router(state: ReplaysState) -> Router {
+pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/replays", get(list_runs).post(start_run))
         .route("/api/v1/replays/targets", get(list_targets))
         .route("/api/v1/replays/{id}", get(get_run))
         .route("/api/v1/replays/{id}/results", get(get_results))
         .route("/api/v1/replays/{id}/cancel", post(cancel))
-        .with_state(state)
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,13 +90,8 @@ struct StartBody {
 async fn start_run(
     State(state): State<ReplaysState>,
     project: Project,
-    headers: http::HeaderMap,
-    body: axum::body::Body,
+    ApiJson(body): ApiJson<StartBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body = super::body::read_control_body(&headers, body).await?;
-    let mut deserializer = serde_json::Deserializer::from_slice(&body);
-    let body: StartBody = serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|error| ApiError::BadRequest(format!("invalid replay request: {error}")))?;
     let targets = state
         .config
         .resolve(&body.targets)

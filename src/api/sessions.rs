@@ -6,14 +6,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::ApiState;
+use super::{ApiState, AppState};
 use super::error::ApiError;
 use super::params::{param, parse_cursor, parse_limit, query_pairs};
 use crate::model::filter::CallFilter;
 use crate::model::project::Project;
 use crate::store::read::{CallSort, GroupBy, SortKey};
 
-pub fn router() -> Router<ApiState> {
+pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/sessions/{id}", get(get_session))
 }
 

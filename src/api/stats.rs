@@ -6,14 +6,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::ApiState;
+use super::{ApiState, AppState};
 use super::error::ApiError;
 use super::params::{param, query_pairs};
 use crate::model::filter::CallFilterParams;
 use crate::model::project::Project;
 use crate::store::read::{GroupBy, GroupKey};
 
-pub fn router() -> Router<ApiState> {
+pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/stats", get(stats))
 }
 

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value as Json_, json};
 
-use super::ApiState;
+use super::{ApiState, AppState};
 use super::error::ApiError;
 use crate::model::CallSummary;
 use crate::model::filter::CallFilter;
@@ -19,7 +19,7 @@ use crate::model::project::Project;
 use crate::model::{Event, Link, LogRecord, Resource, Scope, Span, TraceId};
 use crate::store::read::{CallSort, SortKey};
 
-pub fn router() -> Router<ApiState> {
+pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/traces/{trace_id}", get(get_trace))
 }
 

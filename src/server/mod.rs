@@ -19,7 +19,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::api::replays::ReplaysState;
-use crate::api::{self, ApiState};
+use crate::api::{self, ApiState, AppState};
 
 use crate::auth::grpc::IngestInterceptor;
 use crate::auth::{self, Authorizer};
@@ -138,27 +138,30 @@ pub async fn serve(
     let (replay_engine, replay_sink) = Engine::new(ingest.clone())?;
     let replay_wake = Arc::new(tokio::sync::Notify::new());
     let app = crate::ingest::otlp::http::router(ingest.clone())
-        .merge(api::metrics::router(metrics_handle.clone(), store.clone()))
-        .merge(api::router(ApiState {
-            store: store.clone(),
-            ingest: ingest.clone(),
-        }))
-        .merge(api::replays::router(ReplaysState {
-            store: store.clone(),
-            project_id: ingest.project_id,
-            config: replay_config,
-            executor_owner: replay_engine.owner().to_owned(),
-            wake: replay_wake.clone(),
-        }))
-        .merge(crate::ui::router())
-        .merge(api::comparison::router(
-            api::comparison::ComparisonState::new(
+        .merge(api::router(AppState {
+            api: ApiState {
+                store: store.clone(),
+                ingest: ingest.clone(),
+            },
+            replays: ReplaysState {
+                store: store.clone(),
+                project_id: ingest.project_id,
+                config: replay_config,
+                executor_owner: replay_engine.owner().to_owned(),
+                wake: replay_wake.clone(),
+            },
+            comparison: api::comparison::ComparisonState::new(
                 store.clone(),
                 ingest.project_id,
                 compare_config,
                 ingest.redactor.clone(),
             ),
-        ))
+            scrape: api::metrics::ScrapeState {
+                handle: metrics_handle.clone(),
+                store: store.clone(),
+            },
+        }))
+        .merge(crate::ui::router())
         .layer(axum::middleware::from_fn_with_state(
             authorizer.clone(),
             auth::http::authenticate,
