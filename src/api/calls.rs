@@ -6,9 +6,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::{ApiState, AppState};
 use super::error::ApiError;
 use super::params::{param, parse_cursor, parse_limit, parse_sort, query_pairs};
+use super::{ApiState, AppState};
 use crate::model::filter::CallFilterParams;
 use crate::model::project::Project;
 use crate::model::{Call, CallId, nanos};

@@ -64,11 +64,10 @@ impl ComparisonState {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/replays/{id}/comparison",
-            get(get_comparison).post(start_scoring),
-        )
+    Router::new().route(
+        "/api/v1/replays/{id}/comparison",
+        get(get_comparison).post(start_scoring),
+    )
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,9 +8,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::{ApiState, AppState};
 use super::error::ApiError;
 use super::params::query_pairs;
+use super::{ApiState, AppState};
 use crate::model::Call;
 use crate::model::filter::CallFilterParams;
 use crate::model::project::Project;

@@ -27,9 +27,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{ApiState, AppState};
 use super::error::ApiError;
 use super::params::{param, parse_sort, query_pairs};
+use super::{ApiState, AppState};
 use crate::error_code::ErrorCode;
 use crate::model::Call;
 use crate::model::filter::{CallFilter, CallFilterParams};

@@ -8,10 +8,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::{ApiState, AppState};
 use super::error::ApiError;
 use super::params::{param, parse_limit, query_pairs};
 use super::traces::{Context, log_json};
+use super::{ApiState, AppState};
 use crate::model::TraceId;
 use crate::model::filter::parse_time;
 use crate::model::project::Project;

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::metrics;
 use super::AppState;
+use crate::metrics;
 use crate::store::Store;
 
 /// What a scrape reads: the recorder's text and the store's levels.

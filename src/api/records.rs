@@ -13,9 +13,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::{ApiState, AppState};
 use super::body::read_body;
 use super::error::ApiError;
+use super::{ApiState, AppState};
 use crate::error_code::ErrorCode;
 use crate::ingest::IngestError;
 use crate::ingest::raw::parse_record;

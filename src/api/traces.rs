@@ -11,8 +11,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value as Json_, json};
 
-use super::{ApiState, AppState};
 use super::error::ApiError;
+use super::{ApiState, AppState};
 use crate::model::CallSummary;
 use crate::model::filter::CallFilter;
 use crate::model::project::Project;

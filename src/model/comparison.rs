@@ -27,3 +27,5 @@ impl ScoringState {
         }
     }
 }
+
+super::replay::state_from_string!(ScoringState, "comparison scoring");

@@ -14,6 +14,33 @@ use serde::{Deserialize, Serialize};
 
 use super::CallId;
 
+/// A stored state name that is none of the known ones: a newer reprise
+/// wrote it, or the row is corrupt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} state {name:?}")]
+pub struct UnknownState {
+    pub kind: &'static str,
+    pub name: String,
+}
+
+/// `TryFrom<String>` by a state's `parse`, so the store's rows decode
+/// state columns straight into the enum.
+macro_rules! state_from_string {
+    ($state:ty, $kind:literal) => {
+        impl TryFrom<String> for $state {
+            type Error = $crate::model::replay::UnknownState;
+
+            fn try_from(name: String) -> Result<Self, $crate::model::replay::UnknownState> {
+                Self::parse(&name).ok_or($crate::model::replay::UnknownState { kind: $kind, name })
+            }
+        }
+    };
+}
+pub(crate) use state_from_string;
+
+state_from_string!(RunState, "replay run");
+state_from_string!(ItemState, "replay item");
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {

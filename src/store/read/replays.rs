@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use sqlx::sqlite::{Sqlite, SqliteRow};
-use sqlx::{QueryBuilder, Row};
+use sqlx::{FromRow as _, QueryBuilder, Row};
 
 use super::{ReadError, Reader};
 use crate::model::CallId;
@@ -17,22 +17,34 @@ const ITEM_SELECT: &str = "SELECT id, original_call_id, target, repetition, stat
     last_error, error_class, result_call_id, latency_ms, ttft_ms, input_tokens, output_tokens, \
     cost_usd, estimated_cost_usd, tools_missing FROM replay_items";
 
+/// A `replay_runs` row as sqlx decodes it.
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: i64,
+    run_id: String,
+    project_id: i64,
+    name: Option<String>,
+    #[sqlx(try_from = "i64")]
+    created_at_unix_nano: u64,
+    finished_at_unix_nano: Option<i64>,
+    #[sqlx(try_from = "String")]
+    state: RunState,
+    stop_reason: Option<String>,
+    spec: String,
+}
+
 fn run_from_row(row: &SqliteRow) -> Result<StoredRun, ReadError> {
-    let state: String = row.try_get("state")?;
-    let spec: String = row.try_get("spec")?;
+    let run = RunRow::from_row(row)?;
     Ok(StoredRun {
-        row_id: row.try_get("id")?,
-        id: row.try_get("run_id")?,
-        project_id: row.try_get("project_id")?,
-        name: row.try_get("name")?,
-        created_at_unix_nano: row.try_get::<i64, _>("created_at_unix_nano")? as u64,
-        finished_at_unix_nano: row
-            .try_get::<Option<i64>, _>("finished_at_unix_nano")?
-            .map(|t| t as u64),
-        state: RunState::parse(&state)
-            .ok_or_else(|| ReadError::Corrupt(format!("replay run state {state:?}")))?,
-        stop_reason: row.try_get("stop_reason")?,
-        spec,
+        row_id: run.id,
+        id: run.run_id,
+        project_id: run.project_id,
+        name: run.name,
+        created_at_unix_nano: run.created_at_unix_nano,
+        finished_at_unix_nano: run.finished_at_unix_nano.map(|t| t as u64),
+        state: run.state,
+        stop_reason: run.stop_reason,
+        spec: run.spec,
     })
 }
 
@@ -45,28 +57,50 @@ fn call_id_column(bytes: Option<Vec<u8>>) -> Result<Option<CallId>, ReadError> {
     }
 }
 
+/// A `replay_items` row as sqlx decodes it.
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    id: i64,
+    original_call_id: Vec<u8>,
+    target: String,
+    #[sqlx(try_from = "i64")]
+    repetition: u32,
+    #[sqlx(try_from = "String")]
+    state: ItemState,
+    #[sqlx(try_from = "i64")]
+    attempts: u32,
+    last_error: Option<String>,
+    error_class: Option<String>,
+    result_call_id: Option<Vec<u8>>,
+    latency_ms: Option<f64>,
+    ttft_ms: Option<f64>,
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
+    cost_usd: Option<f64>,
+    estimated_cost_usd: Option<f64>,
+    tools_missing: bool,
+}
+
 fn item_from_row(row: &SqliteRow) -> Result<Item, ReadError> {
-    let state: String = row.try_get("state")?;
-    let original: Vec<u8> = row.try_get("original_call_id")?;
+    let item = ItemRow::from_row(row)?;
     Ok(Item {
-        row_id: row.try_get("id")?,
-        original_call_id: call_id_column(Some(original))?
+        row_id: item.id,
+        original_call_id: call_id_column(Some(item.original_call_id))?
             .ok_or_else(|| ReadError::Corrupt("item without call id".into()))?,
-        target: row.try_get("target")?,
-        repetition: row.try_get::<i64, _>("repetition")? as u32,
-        state: ItemState::parse(&state)
-            .ok_or_else(|| ReadError::Corrupt(format!("replay item state {state:?}")))?,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
-        error: row.try_get("last_error")?,
-        error_class: row.try_get("error_class")?,
-        result_call_id: call_id_column(row.try_get("result_call_id")?)?,
-        latency_ms: row.try_get("latency_ms")?,
-        ttft_ms: row.try_get("ttft_ms")?,
-        input_tokens: row.try_get("input_tokens")?,
-        output_tokens: row.try_get("output_tokens")?,
-        cost_usd: row.try_get("cost_usd")?,
-        estimated_cost_usd: row.try_get("estimated_cost_usd")?,
-        tools_missing: row.try_get("tools_missing")?,
+        target: item.target,
+        repetition: item.repetition,
+        state: item.state,
+        attempts: item.attempts,
+        error: item.last_error,
+        error_class: item.error_class,
+        result_call_id: call_id_column(item.result_call_id)?,
+        latency_ms: item.latency_ms,
+        ttft_ms: item.ttft_ms,
+        input_tokens: item.input_tokens,
+        output_tokens: item.output_tokens,
+        cost_usd: item.cost_usd,
+        estimated_cost_usd: item.estimated_cost_usd,
+        tools_missing: item.tools_missing,
     })
 }
 
