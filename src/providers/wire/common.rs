@@ -109,37 +109,34 @@ pub(crate) fn data_url(mime_type: &str, content: &str) -> String {
 
 /// A `blob` part (inline base64 content).
 pub(crate) fn blob_part(modality: &str, mime_type: Option<String>, content: String) -> Part {
-    let mut map = Map::new();
-    map.insert("type".into(), "blob".into());
-    map.insert("modality".into(), modality.into());
-    if let Some(mime_type) = mime_type {
-        map.insert("mime_type".into(), mime_type.into());
-    }
-    map.insert("content".into(), content.into());
-    Part::Other(map)
+    media_part("blob", modality, mime_type, ("content", content))
 }
 
 /// A `uri` part (content behind a URL).
 pub(crate) fn uri_part(modality: &str, mime_type: Option<String>, uri: String) -> Part {
-    let mut map = Map::new();
-    map.insert("type".into(), "uri".into());
-    map.insert("modality".into(), modality.into());
-    if let Some(mime_type) = mime_type {
-        map.insert("mime_type".into(), mime_type.into());
-    }
-    map.insert("uri".into(), uri.into());
-    Part::Other(map)
+    media_part("uri", modality, mime_type, ("uri", uri))
 }
 
 /// A `file` part (content uploaded to the provider, referenced by id).
 pub(crate) fn file_part(modality: &str, mime_type: Option<String>, file_id: String) -> Part {
+    media_part("file", modality, mime_type, ("file_id", file_id))
+}
+
+/// A media part as OTel's GenAI conventions write it: its type, modality,
+/// MIME type when known, and where the content is.
+fn media_part(
+    kind: &str,
+    modality: &str,
+    mime_type: Option<String>,
+    (key, value): (&str, String),
+) -> Part {
     let mut map = Map::new();
-    map.insert("type".into(), "file".into());
+    map.insert("type".into(), kind.into());
     map.insert("modality".into(), modality.into());
     if let Some(mime_type) = mime_type {
         map.insert("mime_type".into(), mime_type.into());
     }
-    map.insert("file_id".into(), file_id.into());
+    map.insert(key.into(), value.into());
     Part::Other(map)
 }
 
