@@ -18,11 +18,10 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::model::{Call, CallId, Message, Source};
 use crate::providers::{ProviderError, ProviderKind, ProviderResponse, client};
-use crate::replay::budget::{self, Ledger};
-use crate::replay::limits::{Backoff, Limiter};
-use crate::replay::request::request_body;
-use crate::replay::run::Budget;
-use crate::replay::targets::TargetSpec;
+use crate::targets::budget::{self, Budget, Ledger};
+use crate::targets::limits::{Backoff, Limiter};
+use crate::targets::request::request_body;
+use crate::targets::spec::TargetSpec;
 
 /// Connect timeout of the comparison's HTTP client.
 const CONNECT_TIMEOUT_MS: u64 = 10_000;

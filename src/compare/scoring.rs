@@ -30,13 +30,12 @@ use crate::compare::score::{PairInput, Scorer, Scores};
 use crate::compare::summary::aggregate::{CallOutcome, ItemRecord};
 use crate::model::{Call, CallId, Message};
 use crate::redact::Policy;
-use crate::replay::limits::Backoff;
-use crate::replay::run::{Budget, Item, ItemState, Run};
-use crate::replay::targets::TargetSpec;
+use crate::replay::run::{Item, ItemState, Run};
 use crate::replay::{now_unix_nano, wait_for_room};
 use crate::store::batch::WriteBatch;
 use crate::store::comparisons::{ComparisonWrite, ScoringRow, ScoringState};
 use crate::store::{ReadError, Store, WriteError};
+use crate::targets::{Backoff, Budget, TargetSpec};
 
 /// Items scored at once (each may wait for the judge's own limits).
 const ITEMS_IN_FLIGHT: usize = 16;
