@@ -10,7 +10,9 @@
 //!   [`Backoff`] between retries;
 //! - [`budget`]: the [`Budget`] a caller may spend and the [`Ledger`] that
 //!   refuses a call before it would break it;
-//! - [`request`]: the provider request body for a call.
+//! - [`request`]: the provider request body for a call;
+//! - [`send`]: one request sent within those limits, with retries, and
+//!   within the budget when the caller asks ([`Sender`]).
 //!
 //! The layer's rule: `targets` imports `model`, `providers`, `cost`,
 //! `error_code` and `metrics` as it needs them, and never `replay`,
@@ -19,8 +21,10 @@
 pub mod budget;
 pub mod limits;
 pub mod request;
+pub mod send;
 pub mod spec;
 
 pub use budget::{Budget, Ledger};
 pub use limits::{Backoff, Limiter};
+pub use send::{Sender, Sent, Slots};
 pub use spec::{ConfigFile, TargetError, TargetSpec};

@@ -29,7 +29,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value as Json;
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, watch};
@@ -49,6 +49,7 @@ use crate::store::{ReadError, Store, WriteError};
 use crate::targets::budget::{self, Estimate, Ledger};
 use crate::targets::limits::{Backoff, Limiter};
 use crate::targets::request::request_body;
+use crate::targets::send::{Sender, Sent, Slots};
 use crate::targets::spec::TargetSpec;
 
 // The four stages the module doc names: the engine and its lease (here),
