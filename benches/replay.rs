@@ -28,10 +28,10 @@ use reprise::ingest::limits::Limits;
 use reprise::model::{Call, CallId, Message, Source, Usage};
 use reprise::providers::ProviderKind;
 use reprise::replay::executor::RunEnd;
-use reprise::replay::run::{Budget, Selection};
-use reprise::replay::targets::TargetSpec;
+use reprise::replay::run::Selection;
 use reprise::replay::{Engine, RunRequest, create_run, summary};
 use reprise::store::{Store, StoreOptions};
+use reprise::targets::{Budget, TargetSpec};
 
 /// The allocator of the `reprise` binary, so the engine is measured as it runs there.
 #[global_allocator]

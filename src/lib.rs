@@ -28,6 +28,7 @@ pub mod redact;
 pub mod replay;
 pub mod server;
 pub mod store;
+pub mod targets;
 pub mod telemetry;
 pub mod tls;
 pub mod ui;

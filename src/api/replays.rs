@@ -34,11 +34,12 @@ use super::error::ApiError;
 use super::params::parse_limit;
 use crate::model::project::Project;
 use crate::model::{Call, CallId, nanos};
-use crate::replay::run::{Budget, Item, Run, Selection, read_run};
+use crate::replay::run::{Item, Run, Selection, read_run};
 use crate::replay::summary::{self, RunSummary};
-use crate::replay::{ConfigFile, ReplayError, RunRequest, cancel_run, create_run};
+use crate::replay::{ReplayError, RunRequest, cancel_run, create_run};
 use crate::store::Store;
 use crate::store::read::Reader;
+use crate::targets::{Budget, ConfigFile};
 
 /// What the replay handlers share.
 #[derive(Clone)]

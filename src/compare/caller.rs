@@ -1,14 +1,14 @@
 //! Calls to the models a comparison uses itself: the judge and the
 //! embeddings target.
 //!
-//! They obey the rules replay targets obey, with the replay module's own
-//! pieces: the target's [`Limiter`] (concurrency and requests per second),
-//! [`Backoff`] between retries of what is retryable (never sooner than the
-//! server's `Retry-After`), at most the target's `max_retries` retries,
-//! and a [`Ledger`] that refuses a call before it would break the
-//! comparison's budget. A judge prompt is written as a canonical call and
-//! translated by the same [`request_body`] as a replayed call, so any
-//! configured target can judge.
+//! They obey the rules replay targets obey, by going through the same
+//! [`Sender`]: the target's [`Limiter`] (concurrency and requests per
+//! second, a slot taken per attempt), [`Backoff`] between retries of what
+//! is retryable (never sooner than the server's `Retry-After`), at most the
+//! target's `max_retries` retries, and a [`Ledger`] that refuses a call
+//! before it would break the comparison's budget. A judge prompt is written
+//! as a canonical call and translated by the same [`request_body`] as a
+//! replayed call, so any configured target can judge.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -16,13 +16,14 @@ use std::time::Duration;
 
 use serde_json::{Map, Value as Json, json};
 
+use crate::model::time::now_unix_nano;
 use crate::model::{Call, CallId, Message, Source};
 use crate::providers::{ProviderError, ProviderKind, ProviderResponse, client};
-use crate::replay::budget::{self, Ledger};
-use crate::replay::limits::{Backoff, Limiter};
-use crate::replay::request::request_body;
-use crate::replay::run::Budget;
-use crate::replay::targets::TargetSpec;
+use crate::targets::budget::{self, Budget, Ledger};
+use crate::targets::limits::{Backoff, Limiter};
+use crate::targets::request::request_body;
+use crate::targets::send::{Retry, Sender, Slots};
+use crate::targets::spec::TargetSpec;
 
 /// Connect timeout of the comparison's HTTP client.
 const CONNECT_TIMEOUT_MS: u64 = 10_000;
@@ -75,6 +76,17 @@ impl Caller {
         &self.target
     }
 
+    /// Each attempt takes its own slot: a judge prompt waiting out its
+    /// backoff leaves the slot to the other items being scored.
+    fn sender(&self) -> Sender<'_> {
+        Sender {
+            target: &self.target,
+            limiter: &self.limiter,
+            backoff: &self.backoff,
+            slots: Slots::EachAttempt,
+        }
+    }
+
     /// Sends one user turn and returns the text of the answer. `response_format`
     /// asks for structured output (OpenAI's shape; for an Anthropic target it
     /// is dropped, and the prompt's own instructions ask for the JSON).
@@ -83,7 +95,7 @@ impl Caller {
         messages: Vec<Message>,
         response_format: Option<Json>,
     ) -> Result<String, CallFailure> {
-        let now = crate::replay::now_unix_nano();
+        let now = now_unix_nano();
         let mut call = Call::new(CallId::random(now), Source::Replay, now);
         call.input_messages = Some(messages);
         // A judge should give the same verdict for the same pair.
@@ -117,33 +129,23 @@ impl Caller {
     pub async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, CallFailure> {
         let body = json!({"model": self.target.model, "input": texts});
         let key = self.next_call.fetch_add(1, Ordering::Relaxed);
-        self.ledger
-            .admit(key, None)
-            .map_err(|error| CallFailure::Budget(error.to_string()))?;
         let url = format!("{}/embeddings", self.target.base_url.trim_end_matches('/'));
-        let mut attempts = 0;
-        let result = loop {
-            let Some(_slot) = self.limiter.slot().await else {
-                break Err("the limiter was closed".to_owned());
-            };
-            self.limiter.pace().await;
-            attempts += 1;
-            match self.post_embeddings(&url, &body).await {
-                Ok(json) => break Ok(json),
-                Err((message, retryable, retry_after)) => {
-                    if retryable && attempts <= self.target.max_retries {
-                        tokio::time::sleep(self.backoff.delay(attempts, retry_after)).await;
-                        continue;
-                    }
-                    break Err(message);
-                }
-            }
-        };
-        self.ledger.settle(key, Some(0.0));
-        let json = result.map_err(|message| CallFailure::Provider {
+        // Embeddings have no price: they count as calls, at no cost.
+        let sent = self
+            .sender()
+            .send_budgeted(
+                &self.ledger,
+                key,
+                None,
+                || self.post_embeddings(&url, &body),
+                |_| Some(0.0),
+            )
+            .await
+            .map_err(|error| CallFailure::Budget(error.to_string()))?;
+        let json = sent.outcome.map_err(|error| CallFailure::Provider {
             target: self.target.name.clone(),
-            attempts,
-            message,
+            attempts: sent.attempts,
+            message: error.to_string(),
         })?;
         parse_embeddings(&json, texts.len()).map_err(|reason| CallFailure::BadEmbeddings {
             target: self.target.name.clone(),
@@ -151,12 +153,9 @@ impl Caller {
         })
     }
 
-    async fn post_embeddings(
-        &self,
-        url: &str,
-        body: &Json,
-    ) -> Result<Json, (String, bool, Option<Duration>)> {
-        let key = client::read_api_key(&self.target).map_err(|e| (e.to_string(), false, None))?;
+    async fn post_embeddings(&self, url: &str, body: &Json) -> Result<Json, EmbeddingsError> {
+        let key =
+            client::read_api_key(&self.target).map_err(|e| EmbeddingsError::last(e.to_string()))?;
         let mut request = self
             .client
             .post(url)
@@ -168,20 +167,23 @@ impl Caller {
         for (name, value) in &self.target.headers {
             request = request.header(name, value);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| (e.to_string(), true, None))?;
+        let response = request.send().await.map_err(|e| EmbeddingsError {
+            message: e.to_string(),
+            retryable: true,
+            retry_after: None,
+        })?;
         let status = response.status();
         if !status.is_success() {
-            let retry_after = client::retry_after(response.headers(), crate::model::time::now());
-            let retryable = status.as_u16() == 429 || status.is_server_error();
-            return Err((format!("HTTP {status}"), retryable, retry_after));
+            return Err(EmbeddingsError {
+                message: format!("HTTP {status}"),
+                retryable: status.as_u16() == 429 || status.is_server_error(),
+                retry_after: client::retry_after(response.headers(), crate::model::time::now()),
+            });
         }
         response
             .json::<Json>()
             .await
-            .map_err(|e| (format!("the response is not JSON: {e}"), false, None))
+            .map_err(|e| EmbeddingsError::last(format!("the response is not JSON: {e}")))
     }
 
     /// Sends with pacing and retries after the budget admitted the call.
@@ -191,52 +193,60 @@ impl Caller {
         estimate_usd: Option<f64>,
     ) -> Result<ProviderResponse, CallFailure> {
         let key = self.next_call.fetch_add(1, Ordering::Relaxed);
-        self.ledger
-            .admit(key, estimate_usd)
+        let price = self.target.price.as_ref();
+        let sent = self
+            .sender()
+            .send_budgeted(
+                &self.ledger,
+                key,
+                estimate_usd,
+                || client::send(&self.client, &self.target.endpoint, body),
+                |response: &ProviderResponse| price.and_then(|price| price.cost(&response.usage)),
+            )
+            .await
             .map_err(|error| CallFailure::Budget(error.to_string()))?;
-        let (outcome, attempts) = self.send_with_retries(body).await;
-        match outcome {
-            Ok(response) => {
-                let cost = self
-                    .target
-                    .price
-                    .as_ref()
-                    .and_then(|price| price.cost(&response.usage));
-                self.ledger.settle(key, cost);
-                Ok(response)
-            }
-            Err(error) => {
-                // A failed request is not billed.
-                self.ledger.settle(key, Some(0.0));
-                Err(CallFailure::Provider {
-                    target: self.target.name.clone(),
-                    attempts,
-                    message: error.to_string(),
-                })
-            }
+        sent.outcome.map_err(|error| CallFailure::Provider {
+            target: self.target.name.clone(),
+            attempts: sent.attempts,
+            message: error.to_string(),
+        })
+    }
+}
+
+/// A failed embeddings request. Its own HTTP call, not the provider
+/// client's, so it says itself what may be retried: a request that could
+/// not be sent, a 429 and a 5xx.
+#[derive(Debug)]
+struct EmbeddingsError {
+    message: String,
+    retryable: bool,
+    retry_after: Option<Duration>,
+}
+
+impl EmbeddingsError {
+    /// A failure that trying again would not mend.
+    fn last(message: String) -> Self {
+        EmbeddingsError {
+            message,
+            retryable: false,
+            retry_after: None,
         }
     }
+}
 
-    async fn send_with_retries(
-        &self,
-        body: &Json,
-    ) -> (Result<ProviderResponse, ProviderError>, u32) {
-        let mut attempts = 0;
-        loop {
-            let slot = self.limiter.slot().await;
-            self.limiter.pace().await;
-            attempts += 1;
-            let outcome = client::send(&self.client, &self.target.endpoint, body).await;
-            drop(slot);
-            match outcome {
-                Err(error) if error.is_retryable() && attempts <= self.target.max_retries => {
-                    let delay = self.backoff.delay(attempts, error.retry_after());
-                    tracing::debug!(target = %self.target.name, %error, attempts, "judge request retried");
-                    tokio::time::sleep(delay).await;
-                }
-                outcome => return (outcome, attempts),
-            }
-        }
+impl std::fmt::Display for EmbeddingsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Retry for EmbeddingsError {
+    fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 }
 

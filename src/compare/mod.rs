@@ -21,9 +21,9 @@
 //!
 //! Around them, with I/O: [`scoring`] reads a replay run's stored answers,
 //! runs the scorers, asks the judge and the embeddings target, both called
-//! by [`caller`] within the replay module's limits, retries and budget, and
-//! stores one scored item per (run, item, scoring); [`settings`] is the
-//! `[compare]` section of `reprise.toml`.
+//! by [`caller`] within the limits, retries and budget of
+//! [`crate::targets`], and stores one scored item per (run, item,
+//! scoring); [`settings`] is the `[compare]` section of `reprise.toml`.
 
 pub mod caller;
 pub mod cli;

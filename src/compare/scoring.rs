@@ -29,16 +29,17 @@ use crate::compare::judge::{JudgeTemplate, JudgedPrompt, TemplateKind};
 use crate::compare::score::{PairInput, Scorer, Scores};
 use crate::compare::summary::aggregate::{CallOutcome, ItemRecord};
 use crate::model::comparison::ScoringState;
+use crate::model::replay::{Item, ItemState};
+use crate::model::time::now_unix_nano;
 use crate::model::{Call, CallId, Message};
 use crate::redact::Policy;
-use crate::replay::limits::Backoff;
-use crate::replay::run::{Budget, Item, ItemState, Run};
-use crate::replay::targets::TargetSpec;
-use crate::replay::{now_unix_nano, wait_for_room};
+use crate::replay::run::Run;
+use crate::replay::wait_for_room;
 use crate::store::read::comparisons::ScoringRow;
 use crate::store::write::batch::WriteBatch;
 use crate::store::write::comparisons::ComparisonWrite;
 use crate::store::{ReadError, Store, WriteError};
+use crate::targets::{Backoff, Budget, TargetSpec};
 
 /// Items scored at once (each may wait for the judge's own limits).
 const ITEMS_IN_FLIGHT: usize = 16;

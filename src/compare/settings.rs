@@ -26,9 +26,8 @@ use serde::Deserialize;
 use crate::compare::judge::{DEFAULT_RUBRIC, JudgeTemplate, TemplateError};
 use crate::compare::scoring::ScoringOptions;
 use crate::compare::summary::aggregate::CompareConfig;
-use crate::replay::limits::Backoff;
-use crate::replay::run::Budget;
-use crate::replay::targets::{ConfigFile, DEFAULT_CONFIG_FILE, TargetError, TargetSpec};
+use crate::targets::spec::DEFAULT_CONFIG_FILE;
+use crate::targets::{Backoff, Budget, ConfigFile, TargetError, TargetSpec};
 
 /// Retries of an unparseable judge reply unless configured.
 pub const DEFAULT_UNPARSEABLE_RETRIES: u32 = 2;

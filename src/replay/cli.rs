@@ -16,8 +16,7 @@ use serde_json::{Map, Value as Json};
 use tokio::sync::watch;
 
 use super::executor::{Engine, RunEnd};
-use super::run::{Budget, Run, RunState, Selection};
-use super::targets::{ConfigFile, TargetSpec};
+use super::run::{Run, RunState, Selection};
 use super::{RunRequest, create_run, summary};
 use crate::config::{ReplayArgs, TargetKind, split_pair};
 use crate::cost::PriceTable;
@@ -26,6 +25,7 @@ use crate::ingest::limits::Limits;
 use crate::model::CallId;
 use crate::providers::ProviderKind;
 use crate::store::{Store, StoreOptions};
+use crate::targets::{Budget, ConfigFile, TargetSpec};
 
 /// How often the progress bar reads the item counts.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);

@@ -2,8 +2,9 @@
 //! kept beside the originals.
 //!
 //! A run ([`run`]) is a selection of recorded calls ([`select`]), the
-//! targets to send them to ([`targets`]), a number of repetitions and a
-//! budget ([`budget`]). [`create_run`] resolves the selection once and
+//! targets to send them to ([`TargetSpec`]), a number of repetitions and a
+//! budget ([`Budget`]); what it takes to talk to a target lives in
+//! [`crate::targets`]. [`create_run`] resolves the selection once and
 //! stores the run with one item per call × target × repetition, so its
 //! progress lives in the database: a run survives a restart and resumes
 //! where it stopped.
@@ -12,26 +13,22 @@
 //! executes, so one process at a time runs a run (the server in the
 //! background, or `reprise replay` on the same file beside it). Per target
 //! it claims pending items, translates each original call into the
-//! target's wire format ([`request`]: the recorded request itself when it
-//! is already in that format, else the canonical call translated), sends it
-//! within the target's concurrency and rate limits with retries
-//! ([`limits`]), and turns the answer into a canonical call with
+//! target's wire format ([`request_body`](crate::targets::request::request_body):
+//! the recorded request itself when it is already in that format, else the
+//! canonical call translated), sends it within the target's concurrency and
+//! rate limits with retries ([`crate::targets::limits`]), and turns the answer into a canonical call with
 //! `source = replay` ([`outcome`]). The [`sink`] commits each result call
 //! together with its item's new state in one transaction, through the same
 //! write queue as ingest, backing off when that queue is busy so ingest
 //! always has room. [`summary`] reads progress and per-target figures back.
 
-pub mod budget;
 pub mod cli;
 pub mod executor;
-pub mod limits;
 pub mod outcome;
-pub mod request;
 pub mod run;
 pub mod select;
 pub mod sink;
 pub mod summary;
-pub mod targets;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -43,12 +40,11 @@ use crate::model::CallId;
 pub(crate) use crate::model::time::now_unix_nano;
 use crate::store::write::replays::{NewRun, ReplayApplied, ReplayWrite};
 use crate::store::{ReadError, Store, WriteError, WriteSummary};
-use run::{Budget, Run, RunSpec, Selection};
-use targets::TargetSpec;
+use crate::targets::{Budget, TargetError, TargetSpec};
+use run::{Run, RunSpec, Selection};
 
 pub use executor::{Engine, Executor};
 pub use run::{ItemState, RunState};
-pub use targets::{ConfigFile, TargetError};
 
 /// Most repetitions of one call per target.
 pub const MAX_REPEAT: u32 = 100;

@@ -12,11 +12,11 @@
 
 use serde_json::{Map, Value as Json};
 
-use super::request::wire_format;
-use super::targets::{Price, TargetSpec};
 use crate::cost::PriceTable;
 use crate::model::{Call, CallError, CallId, CallStatus, RawExchange, Source};
 use crate::providers::{ProviderError, ProviderResponse, RecordedResponse};
+use crate::targets::request::wire_format;
+use crate::targets::spec::{Price, TargetSpec};
 
 pub const ATTR_RUN_ID: &str = "replay.run_id";
 pub const ATTR_ORIGINAL_CALL_ID: &str = "replay.original_call_id";
@@ -163,7 +163,7 @@ mod tests {
     use super::*;
     use crate::model::{Message, Usage};
     use crate::providers::ProviderKind;
-    use crate::replay::targets::Price;
+    use crate::targets::spec::Price;
     use serde_json::json;
 
     fn original() -> Call {

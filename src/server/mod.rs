@@ -30,9 +30,10 @@ use crate::ingest::{Ingest, linker};
 use crate::metrics::{self, MetricsError};
 use crate::providers::ProviderError;
 use crate::redact::{self, RedactionConfigError};
-use crate::replay::{ConfigFile, Engine, Executor, TargetError};
+use crate::replay::{Engine, Executor};
 use crate::store::keys::KeyStoreError;
 use crate::store::{OpenError, Store, prune};
+use crate::targets::{ConfigFile, TargetError};
 use crate::tls::{TlsError, TlsFiles};
 use connections::Gate;
 

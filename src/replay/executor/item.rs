@@ -13,7 +13,7 @@ pub(super) async fn replay_item(
 ) {
     let mut abort = context.abort.subscribe();
     let sent = tokio::select! {
-        sent = send_with_retries(&context, &target, &limiter, &prepared.body) => sent,
+        sent = send(&context, &target, &limiter, &prepared.body) => sent,
         _ = wait_true(&mut abort) => {
             context.ledger.release(prepared.item.row_id);
             return;
@@ -102,50 +102,29 @@ pub(super) async fn commit(context: &RunContext, call: Option<Call>, finish: Ite
     }
 }
 
-/// What sending one item came to.
-pub(super) struct Sent {
-    pub(super) outcome: Result<ProviderResponse, ProviderError>,
-    pub(super) attempts: u32,
-    /// When the last attempt was sent.
-    pub(super) started_unix_nano: u64,
-    /// Of the last attempt.
-    pub(super) elapsed_ms: f64,
-}
-
-pub(super) async fn send_with_retries(
+/// Sends an item's body within the target's limits, the slot already
+/// held, counting each failed attempt in the replay metrics.
+async fn send(
     context: &RunContext,
     target: &TargetSpec,
     limiter: &Limiter,
     body: &Json,
-) -> Sent {
+) -> Sent<ProviderResponse, ProviderError> {
     let engine = &context.engine.inner;
-    let mut attempts = 0;
-    loop {
-        limiter.pace().await;
-        attempts += 1;
-        let started_unix_nano = now_unix_nano();
-        let started = Instant::now();
-        let outcome = client::send(&engine.client, &target.endpoint, body).await;
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        if let Err(error) = &outcome {
-            metrics::replay_attempt_failed(&target.name, metrics::attempt_error_reason(error));
-        }
-        match outcome {
-            Err(error) if error.is_retryable() && attempts <= target.max_retries => {
-                let delay = engine.backoff.delay(attempts, error.retry_after());
-                tracing::debug!(target = %target.name, %error, attempts, delay_ms = delay.as_millis() as u64, "retrying");
-                tokio::time::sleep(delay).await;
-            }
-            outcome => {
-                return Sent {
-                    outcome,
-                    attempts,
-                    started_unix_nano,
-                    elapsed_ms,
-                };
-            }
-        }
-    }
+    let sender = Sender {
+        target,
+        limiter,
+        backoff: &engine.backoff,
+        slots: Slots::Held,
+    };
+    sender
+        .send(
+            || client::send(&engine.client, &target.endpoint, body),
+            |error| {
+                metrics::replay_attempt_failed(&target.name, metrics::attempt_error_reason(error));
+            },
+        )
+        .await
 }
 
 /// Aborts its task when dropped.

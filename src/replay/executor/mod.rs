@@ -29,19 +29,15 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value as Json;
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::budget::{self, Estimate, Ledger};
-use super::limits::{Backoff, Limiter};
 use super::outcome::{self, ReplayOf};
-use super::request::request_body;
 use super::run::{Item, ItemState, Run, RunState};
 use super::sink::{ItemResult, Sink};
-use super::targets::TargetSpec;
 use super::{ReplayError, now_unix_nano, summary, write_replay};
 use crate::ingest::Ingest;
 use crate::metrics::{self, ReplayOutcome};
@@ -50,6 +46,11 @@ use crate::model::{Call, CallId};
 use crate::providers::{ProviderError, ProviderResponse, TargetParams, client};
 use crate::store::write::replays::{ItemFinish, ReplayWrite};
 use crate::store::{ReadError, Store, WriteError};
+use crate::targets::budget::{self, Estimate, Ledger};
+use crate::targets::limits::{Backoff, Limiter};
+use crate::targets::request::request_body;
+use crate::targets::send::{Sender, Sent, Slots};
+use crate::targets::spec::TargetSpec;
 
 // The four stages the module doc names: the engine and its lease (here),
 // the server's scan for runs to execute, one run's claimers and senders,

@@ -16,10 +16,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::run::Budget;
-use super::targets::Price;
+use super::spec::Price;
 use crate::model::{Call, Usage};
 
 /// Output tokens assumed when neither the request nor the original call
@@ -70,6 +70,20 @@ fn body_max_tokens(body: &Json) -> Option<i64> {
         }
     }
     None
+}
+
+/// Limits that stop a run (or a comparison's own calls) before it spends
+/// more than the user allowed; stored with a run as part of its spec.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Most items (replayed calls) sent; retries of one item count once.
+    #[serde(default)]
+    pub max_calls: Option<u64>,
+    /// Most money spent, in US dollars, counting each item at its
+    /// estimated cost until its real cost is known.
+    #[serde(default)]
+    pub max_cost_usd: Option<f64>,
 }
 
 /// Why an item was not admitted.
@@ -240,5 +254,12 @@ mod tests {
         // The first item cost less than estimated: room for the second.
         ledger.settle(1, Some(0.1));
         assert_eq!(ledger.admit(2, Some(0.5)), Ok(()));
+    }
+
+    #[test]
+    fn budget_rejects_unknown_fields() {
+        let error =
+            serde_json::from_str::<Budget>(r#"{"max_cost": 1}"#).expect_err("unknown field");
+        assert!(error.to_string().contains("max_cost"), "{error}");
     }
 }

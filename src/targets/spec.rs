@@ -1,5 +1,6 @@
-//! Targets: the models a run replays to, from the optional `reprise.toml`
-//! or ad hoc from the command line.
+//! Target specs: the models reprise calls (a run's replay targets, a
+//! comparison's judge and embeddings), from the optional `reprise.toml` or
+//! ad hoc from the command line.
 //!
 //! ```toml
 //! [targets.local]
