@@ -34,7 +34,6 @@ use crate::model::time::now_unix_nano;
 use crate::model::{Call, CallId, Message};
 use crate::redact::Policy;
 use crate::replay::run::Run;
-use crate::replay::wait_for_room;
 use crate::store::read::comparisons::ScoringRow;
 use crate::store::write::batch::WriteBatch;
 use crate::store::write::comparisons::ComparisonWrite;
@@ -605,7 +604,7 @@ pub async fn write_comparison(
     let mut delay = std::time::Duration::from_millis(5);
     let mut attempt = 1;
     loop {
-        wait_for_room(store).await;
+        store.queue.wait_for_half_room().await;
         let batch = WriteBatch {
             project_id,
             comparison: writes.clone(),

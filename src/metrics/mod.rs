@@ -48,10 +48,7 @@ pub use ingest::{
     Export, Received, RequestOutcome, Signal, Transport, log_record_count, otlp_export,
     raw_records, request_refused, span_count,
 };
-pub use replay::{
-    ReplayOutcome, attempt_error_reason, replay_attempt_failed, replay_backlog,
-    replay_item_finished,
-};
+pub use replay::{ReplayOutcome, replay_attempt_failed, replay_backlog, replay_item_finished};
 pub use store::{Commit, commit, database_limits, rows_inserted, rows_pruned};
 
 /// Records a connection closed at once because the server was at its cap.

@@ -7,7 +7,7 @@
 //!   process took it over) is not counted: whoever ends it counts it.
 //! - [`replay_attempt_failed`] for every failed attempt to reach a target,
 //!   whether it will be retried or not, with the reason from
-//!   [`attempt_error_reason`] (a fixed word, never the error message).
+//!   `ProviderError::kind` (a fixed word, never the error message).
 //!
 //! Runs not yet finished and items waiting or running are not counted as
 //! they change: `GET /metrics` reads them from the store at scrape time
@@ -26,8 +26,6 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use ::metrics::{counter, gauge, histogram};
-
-use crate::providers::ProviderError;
 
 use super::labels::TARGETS;
 use super::names::*;
@@ -78,21 +76,6 @@ pub fn replay_item_finished(
 pub fn replay_attempt_failed(target: &str, reason: &'static str) {
     let target = TARGETS.admit(Some(target));
     counter!(REPLAY_ATTEMPT_ERRORS, LABEL_TARGET => target, LABEL_REASON => reason).increment(1);
-}
-
-/// The `reason` label for a failed attempt.
-pub fn attempt_error_reason(error: &ProviderError) -> &'static str {
-    match error {
-        ProviderError::MissingApiKey { .. } | ProviderError::InvalidTarget { .. } => "config",
-        ProviderError::Connect { .. } => "connection",
-        ProviderError::Timeout { .. } => "timeout",
-        ProviderError::Status { status: 429, .. } => "rate_limited",
-        ProviderError::Status { status, .. } if *status >= 500 => "server_error",
-        ProviderError::Status { .. } => "client_error",
-        ProviderError::StreamCut { .. } => "stream_cut",
-        ProviderError::Provider { .. } => "provider_error",
-        ProviderError::Malformed { .. } => "malformed_response",
-    }
 }
 
 /// Targets given a pending count at an earlier scrape: one missing from a

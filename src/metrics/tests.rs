@@ -9,7 +9,6 @@ use super::*;
 use crate::error_code::ErrorCode;
 use crate::model::CallSummary;
 use crate::model::{CallId, CallStatus, Source, Usage};
-use crate::providers::ProviderError;
 
 /// One series of the rendered text.
 struct Series {
@@ -334,24 +333,4 @@ fn backlog_gauges_follow_the_store_and_drained_targets_read_zero() {
     assert_eq!(value(names::REPLAY_RUNS_ACTIVE, &[]), 1.0);
     assert_eq!(value(names::REPLAY_ITEMS_PENDING, &drained), 0.0);
     assert_eq!(value(names::REPLAY_ITEMS_PENDING, &busy), 4.0);
-}
-
-#[test]
-fn attempt_errors_get_a_fixed_reason_per_kind() {
-    let status = |status: u16| ProviderError::Status {
-        url: "http://x".into(),
-        status,
-        error_type: None,
-        message: "m".into(),
-        retry_after: None,
-    };
-    assert_eq!(attempt_error_reason(&status(429)), "rate_limited");
-    assert_eq!(attempt_error_reason(&status(503)), "server_error");
-    assert_eq!(attempt_error_reason(&status(400)), "client_error");
-    let timeout = ProviderError::Timeout {
-        url: "http://x".into(),
-        phase: "waiting for headers",
-        after_ms: 10,
-    };
-    assert_eq!(attempt_error_reason(&timeout), "timeout");
 }

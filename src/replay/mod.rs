@@ -281,7 +281,7 @@ pub(crate) async fn write_replay(
     let mut delay = Duration::from_millis(5);
     let mut attempt = 1;
     loop {
-        wait_for_room(store).await;
+        store.queue.wait_for_half_room().await;
         let batch = crate::store::write::batch::WriteBatch {
             project_id,
             replay: writes.clone(),
@@ -310,14 +310,4 @@ async fn submit(
 ) -> Result<WriteSummary, WriteError> {
     let done = store.queue.submit(batch)?;
     done.await.map_err(|_| WriteError::ShuttingDown)?
-}
-
-/// Replay writes leave at least half of the write queue to ingest.
-pub(crate) async fn wait_for_room(store: &Store) {
-    let queue = &store.queue;
-    let mut delay = Duration::from_millis(2);
-    while queue.queued_bytes() * 2 >= queue.capacity_bytes() {
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(100));
-    }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{WRITE_ATTEMPTS, wait_for_room};
+use super::WRITE_ATTEMPTS;
 use crate::ingest::Ingest;
 use crate::model::Call;
 use crate::model::project::Project;
@@ -152,7 +152,7 @@ async fn write_once(ingest: &Ingest, group: &[Pending]) -> Result<(), WriteError
         .await
         .map_err(|error| WriteError::Database(error.to_string()))?;
     batch.replay = writes;
-    wait_for_room(&ingest.store).await;
+    ingest.store.queue.wait_for_half_room().await;
     let done = ingest.store.queue.submit(batch)?;
     let written = done.await.map_err(|_| WriteError::ShuttingDown);
     drop(claim);

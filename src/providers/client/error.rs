@@ -48,6 +48,22 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// A fixed word for the kind of failure, never the message (messages
+    /// are unbounded): the `reason` label of the replay attempt metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderError::MissingApiKey { .. } | ProviderError::InvalidTarget { .. } => "config",
+            ProviderError::Connect { .. } => "connection",
+            ProviderError::Timeout { .. } => "timeout",
+            ProviderError::Status { status: 429, .. } => "rate_limited",
+            ProviderError::Status { status, .. } if *status >= 500 => "server_error",
+            ProviderError::Status { .. } => "client_error",
+            ProviderError::StreamCut { .. } => "stream_cut",
+            ProviderError::Provider { .. } => "provider_error",
+            ProviderError::Malformed { .. } => "malformed_response",
+        }
+    }
+
     /// True when the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -82,5 +98,30 @@ impl ProviderError {
             ProviderError::Status { retry_after, .. } => *retry_after,
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempt_errors_get_a_fixed_reason_per_kind() {
+        let status = |status: u16| ProviderError::Status {
+            url: "http://x".into(),
+            status,
+            error_type: None,
+            message: "m".into(),
+            retry_after: None,
+        };
+        assert_eq!(status(429).kind(), "rate_limited");
+        assert_eq!(status(503).kind(), "server_error");
+        assert_eq!(status(400).kind(), "client_error");
+        let timeout = ProviderError::Timeout {
+            url: "http://x".into(),
+            phase: "waiting for headers",
+            after_ms: 10,
+        };
+        assert_eq!(timeout.kind(), "timeout");
     }
 }

@@ -121,7 +121,7 @@ async fn send(
         .send(
             || client::send(&engine.client, &target.endpoint, body),
             |error| {
-                metrics::replay_attempt_failed(&target.name, metrics::attempt_error_reason(error));
+                metrics::replay_attempt_failed(&target.name, error.kind());
             },
         )
         .await

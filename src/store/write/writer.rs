@@ -152,6 +152,17 @@ impl WriteQueue {
         (self.capacity_units - self.budget.available_permits()) * PERMIT_UNIT
     }
 
+    /// Waits until the queue is less than half full. Background writers
+    /// (replay results, comparison scorings) call it before each batch, so
+    /// they leave at least half of the queue to ingest.
+    pub async fn wait_for_half_room(&self) {
+        let mut delay = Duration::from_millis(2);
+        while self.queued_bytes() * 2 >= self.capacity_bytes() {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_millis(100));
+        }
+    }
+
     /// Whether the writer has stopped taking batches (it drained on shutdown,
     /// or its task ended).
     pub fn writer_stopped(&self) -> bool {
