@@ -98,12 +98,6 @@ impl From<ReadError> for ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(error: sqlx::Error) -> Self {
-        ApiError::Internal(error.to_string())
-    }
-}
-
 impl From<WriteError> for ApiError {
     fn from(error: WriteError) -> Self {
         ApiError::Write(error)

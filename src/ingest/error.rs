@@ -3,7 +3,7 @@
 //! retry advice, so the two receivers cannot drift apart.
 
 use crate::error_code::ErrorCode;
-pub use crate::error_code::{RETRY_AFTER, Retry};
+use crate::error_code::RETRY_AFTER;
 use crate::store::WriteError;
 
 #[derive(Debug, Clone, thiserror::Error)]
