@@ -4,7 +4,7 @@
 //! and gRPC into domain types ([`model`]); the export pipeline
 //! ([`ingest::pipeline`]) validates them, normalizes LLM calls, encodes and
 //! compresses everything into a batch, and queues it for the single writer
-//! ([`store::writer`]), which commits batches in groups to one SQLite file.
+//! ([`store::write::writer`]), which commits batches in groups to one SQLite file.
 //! A request is acknowledged only after its data is committed; when the
 //! queue is full, receivers tell clients to retry. The JSON API ([`api`])
 //! reads through a pool of read connections. Replay ([`replay`]) sends

@@ -2,7 +2,7 @@
 //! (Hyndman & Fan 1996 type 7; R's `quantile` default and numpy's
 //! `linear`): for sorted x₀…xₙ₋₁ and p in [0, 1], h = (n − 1)·p and the
 //! result is x⌊h⌋ + (h − ⌊h⌋)·(x⌊h⌋₊₁ − x⌊h⌋). Replay summaries and the
-//! comparison statistics ([`crate::compare::stats`]) both use them, so a
+//! comparison statistics ([`crate::compare::summary::stats`]) both use them, so a
 //! p95 means the same everywhere. Non-finite values are dropped first.
 
 /// The p-quantile (p in [0, 1]) of sorted finite values by linear

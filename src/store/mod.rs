@@ -1,9 +1,11 @@
 //! Storage: one SQLite file in WAL mode, reached through sqlx.
 //!
-//! Writes go through one writer task ([`writer`]) fed by a bounded queue of
-//! prepared batches ([`batch`]); reads use a pool of read connections
-//! ([`read`]). Bulky bytes live in compressed packs ([`pack`]), content is
-//! deduplicated by hash ([`codec`], [`blobs`]).
+//! Three layers, each importing only those below it: [`encoding`] (how
+//! domain values become stored bytes and columns; no SQL), [`write`] (one
+//! writer task fed by a bounded queue of prepared batches, one file per
+//! kind of write) and [`read`] (a pool of read connections, one file per
+//! resource). Bulky bytes live in compressed packs ([`encoding::pack`]),
+//! content is deduplicated by hash ([`encoding::codec`], [`write::blobs`]).
 //!
 //! All SQL lives in this module. A second engine (PostgreSQL, as design.md
 //! plans) would be a sibling of these files behind the same `Store` methods;
@@ -58,7 +60,7 @@ pub struct StoreOptions {
     /// soon as the database passes it, and keeps the write-ahead log to a
     /// fraction of it.
     pub soft_limit_bytes: Option<u64>,
-    /// See [`blobs::TOUCH_AFTER`].
+    /// See [`write::blobs::TOUCH_AFTER`].
     pub touch_after: Duration,
     /// Refuse a missing file instead of creating an empty one: for commands
     /// that only work on data already stored (replay, compare).

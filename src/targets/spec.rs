@@ -21,7 +21,7 @@
 //! ```
 //!
 //! A target becomes a [`TargetSpec`]: the provider client's
-//! [`Target`](crate::providers::Target) (endpoint, key variable, headers,
+//! [`Target`] (endpoint, key variable, headers,
 //! timeouts) plus what shapes requests ([`TargetParams`] fields) and what
 //! paces them. The spec is copied into each run when it is created, so a
 //! run resumed after a restart talks to the targets it was created with
