@@ -17,16 +17,6 @@ use tonic::Code;
 /// How long a client should wait before retrying an overloaded server.
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// The retry policy a refusal tells the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retry {
-    /// Sending the same request again cannot succeed.
-    Never,
-    /// The server is busy or briefly unable; the same request may succeed
-    /// after this delay (sent as `Retry-After`, or gRPC `RetryInfo`).
-    After(Duration),
-}
-
 /// Every kind of refusal reprise answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -74,15 +64,22 @@ struct Row {
     label: &'static str,
     http: StatusCode,
     grpc: Code,
-    retry: Retry,
+    /// When the client may send the same request again (`Retry-After`, gRPC
+    /// `RetryInfo`); `None` when sending it again cannot succeed.
+    retry_after: Option<Duration>,
 }
 
-const fn row(label: &'static str, http: StatusCode, grpc: Code, retry: Retry) -> Row {
+const fn row(
+    label: &'static str,
+    http: StatusCode,
+    grpc: Code,
+    retry_after: Option<Duration>,
+) -> Row {
     Row {
         label,
         http,
         grpc,
-        retry,
+        retry_after,
     }
 }
 
@@ -133,8 +130,8 @@ impl ErrorCode {
     const fn row(self) -> Row {
         use Code as G;
         use StatusCode as H;
-        const BUSY: Retry = Retry::After(RETRY_AFTER);
-        const NEVER: Retry = Retry::Never;
+        const BUSY: Option<Duration> = Some(RETRY_AFTER);
+        const NEVER: Option<Duration> = None;
         match self {
             ErrorCode::BadRequest => row("bad_request", H::BAD_REQUEST, G::InvalidArgument, NEVER),
             ErrorCode::InvalidParameter => row(
@@ -227,16 +224,9 @@ impl ErrorCode {
         self.row().grpc
     }
 
-    pub const fn retry(self) -> Retry {
-        self.row().retry
-    }
-
     /// The delay to advise, when the client may retry at all.
     pub const fn retry_after(self) -> Option<Duration> {
-        match self.retry() {
-            Retry::After(delay) => Some(delay),
-            Retry::Never => None,
-        }
+        self.row().retry_after
     }
 }
 
