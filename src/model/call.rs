@@ -205,6 +205,41 @@ impl Part {
         }
     }
 
+    /// A `blob` part: the content inline, base64-encoded.
+    pub fn blob(modality: &str, mime_type: Option<&str>, content: impl Into<String>) -> Self {
+        Self::media("blob", modality, mime_type, ("content", content.into()))
+    }
+
+    /// A `uri` part: the content behind a URL.
+    pub fn uri(modality: &str, mime_type: Option<&str>, uri: impl Into<String>) -> Self {
+        Self::media("uri", modality, mime_type, ("uri", uri.into()))
+    }
+
+    /// A `file` part: content uploaded to the provider, referenced by id.
+    pub fn file(modality: &str, mime_type: Option<&str>, file_id: impl Into<String>) -> Self {
+        Self::media("file", modality, mime_type, ("file_id", file_id.into()))
+    }
+
+    /// A media part as the OTel GenAI conventions write it: its type,
+    /// modality, MIME type when known, and where the content is. Kept as
+    /// `Other` (the open object), since replay must send such parts back
+    /// with whatever provider fields (`detail`, …) ride along.
+    fn media(
+        kind: &str,
+        modality: &str,
+        mime_type: Option<&str>,
+        (key, value): (&str, String),
+    ) -> Self {
+        let mut map = Map::new();
+        map.insert("type".into(), kind.into());
+        map.insert("modality".into(), modality.into());
+        if let Some(mime_type) = mime_type {
+            map.insert("mime_type".into(), mime_type.into());
+        }
+        map.insert(key.into(), value.into());
+        Part::Other(map)
+    }
+
     pub fn type_name(&self) -> &str {
         match self {
             Part::Text { .. } => "text",

@@ -261,11 +261,6 @@ impl Attributes {
         }
     }
 
-    /// Attributes whose key starts with `prefix`, in order.
-    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a KeyValue> + 'a {
-        self.0.iter().filter(move |kv| kv.key.starts_with(prefix))
-    }
-
     /// `{"key": {"stringValue": …}, …}`: the typed JSON object the trace API returns.
     pub fn to_otlp_json_object(&self) -> Json {
         Json::Object(

@@ -277,19 +277,13 @@ fn anthropic_source(block: &Map<String, Json>) -> Option<Part> {
         return Some(Part::Other(block.clone()));
     };
     match source.get("type").and_then(Json::as_str) {
-        Some("base64") => {
-            let mut blob = Map::new();
-            blob.insert("type".into(), "blob".into());
-            blob.insert("modality".into(), "image".into());
-            if let Some(mime) = source.get("media_type") {
-                blob.insert("mime_type".into(), mime.clone());
+        Some("base64") => match source.get("data").and_then(Json::as_str) {
+            Some(data) => {
+                let mime = source.get("media_type").and_then(Json::as_str);
+                Some(Part::blob("image", mime, data))
             }
-            blob.insert(
-                "content".into(),
-                source.get("data").cloned().unwrap_or(Json::Null),
-            );
-            Some(Part::Other(blob))
-        }
+            None => Some(Part::Other(block.clone())),
+        },
         Some("url") => match source.get("url").and_then(Json::as_str) {
             Some(url) => Some(uri_or_blob(url, "image", None)),
             None => Some(Part::Other(block.clone())),
@@ -310,16 +304,7 @@ fn vercel_file(block: &Map<String, Json>) -> Option<Part> {
             Some(uri_or_blob(data, modality, mime))
         }
         Some(data) if data.starts_with("data:") => Some(uri_or_blob(data, modality, mime)),
-        Some(data) => {
-            let mut blob = Map::new();
-            blob.insert("type".into(), "blob".into());
-            blob.insert("modality".into(), modality.into());
-            if let Some(mime) = mime {
-                blob.insert("mime_type".into(), mime.into());
-            }
-            blob.insert("content".into(), data.into());
-            Some(Part::Other(blob))
-        }
+        Some(data) => Some(Part::blob(modality, mime, data)),
         None => Some(Part::Other(block.clone())),
     }
 }
@@ -339,26 +324,13 @@ fn modality_of(mime: Option<&str>) -> Option<&'static str> {
 
 /// A URL as an OTel `uri` part, or a `blob` part when it is a `data:` URL.
 pub(crate) fn uri_or_blob(url: &str, modality: &str, mime: Option<&str>) -> Part {
-    let mut part = Map::new();
     if let Some(rest) = url.strip_prefix("data:")
         && let Some((header, content)) = rest.split_once(',')
     {
-        part.insert("type".into(), "blob".into());
-        part.insert("modality".into(), modality.into());
         let data_mime = header.split(';').next().filter(|m| !m.is_empty());
-        if let Some(mime) = data_mime.or(mime) {
-            part.insert("mime_type".into(), mime.into());
-        }
-        part.insert("content".into(), content.into());
-        return Part::Other(part);
+        return Part::blob(modality, data_mime.or(mime), content);
     }
-    part.insert("type".into(), "uri".into());
-    part.insert("modality".into(), modality.into());
-    if let Some(mime) = mime {
-        part.insert("mime_type".into(), mime.into());
-    }
-    part.insert("uri".into(), url.into());
-    Part::Other(part)
+    Part::uri(modality, mime, url)
 }
 
 /// OpenAI-shaped tool calls (`[{id, type:"function", function:{name,

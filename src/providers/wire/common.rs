@@ -107,45 +107,12 @@ pub(crate) fn data_url(mime_type: &str, content: &str) -> String {
     format!("data:{mime_type};base64,{content}")
 }
 
-/// A `blob` part (inline base64 content).
-pub(crate) fn blob_part(modality: &str, mime_type: Option<String>, content: String) -> Part {
-    media_part("blob", modality, mime_type, ("content", content))
-}
-
-/// A `uri` part (content behind a URL).
-pub(crate) fn uri_part(modality: &str, mime_type: Option<String>, uri: String) -> Part {
-    media_part("uri", modality, mime_type, ("uri", uri))
-}
-
-/// A `file` part (content uploaded to the provider, referenced by id).
-pub(crate) fn file_part(modality: &str, mime_type: Option<String>, file_id: String) -> Part {
-    media_part("file", modality, mime_type, ("file_id", file_id))
-}
-
-/// A media part as OTel's GenAI conventions write it: its type, modality,
-/// MIME type when known, and where the content is.
-fn media_part(
-    kind: &str,
-    modality: &str,
-    mime_type: Option<String>,
-    (key, value): (&str, String),
-) -> Part {
-    let mut map = Map::new();
-    map.insert("type".into(), kind.into());
-    map.insert("modality".into(), modality.into());
-    if let Some(mime_type) = mime_type {
-        map.insert("mime_type".into(), mime_type.into());
-    }
-    map.insert(key.into(), value.into());
-    Part::Other(map)
-}
-
 /// An image given by URL: a data URL becomes a `blob`, anything else a
 /// `uri`. OpenAI's `detail` is kept on the part so a replay can send it back.
 pub(crate) fn image_from_url(url: &str, detail: Option<&Json>) -> Part {
     let mut part = match parse_data_url(url) {
-        Some((mime_type, content)) => blob_part("image", Some(mime_type), content),
-        None => uri_part("image", None, url.to_owned()),
+        Some((mime_type, content)) => Part::blob("image", Some(&mime_type), content),
+        None => Part::uri("image", None, url),
     };
     if let (Part::Other(map), Some(detail)) = (&mut part, detail)
         && !detail.is_null()

@@ -129,20 +129,6 @@ impl Engine {
         Ok((engine, sink_task))
     }
 
-    /// Retries back off from `backoff` (tests shorten it).
-    pub fn with_backoff(self, backoff: Backoff) -> Engine {
-        let inner = &self.inner;
-        Engine {
-            inner: Arc::new(EngineInner {
-                ingest: inner.ingest.clone(),
-                owner: inner.owner.clone(),
-                client: inner.client.clone(),
-                sink: inner.sink.clone(),
-                backoff,
-            }),
-        }
-    }
-
     /// The lease owner id of this process.
     pub fn owner(&self) -> &str {
         &self.inner.owner

@@ -110,15 +110,6 @@ impl PackCache {
         }
     }
 
-    /// Forgets a pack that was deleted or rewritten.
-    pub fn invalidate(&self, id: i64) {
-        let mut inner = self.lock();
-        if let Some(evicted) = inner.packs.remove(&id) {
-            inner.bytes -= evicted.len();
-            inner.order.retain(|p| *p != id);
-        }
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, PackCacheInner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }

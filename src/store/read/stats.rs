@@ -64,10 +64,6 @@ impl GroupBy {
             other => other.expression(),
         }
     }
-
-    pub fn is_time(self) -> bool {
-        matches!(self, GroupBy::Hour | GroupBy::Day)
-    }
 }
 
 /// A group's key: a name, or the start of an hour or day in Unix nanoseconds.

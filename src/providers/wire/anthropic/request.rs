@@ -7,8 +7,8 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::model::{Message, Part, RequestParams, canonical_tool_choice};
 use crate::providers::wire::common::{
-    self, Param, ParamTable, as_object, blob_part, file_part, flatten_tool_result, optional_array,
-    other_part, required_array, string_field, type_name, uri_part,
+    self, Param, ParamTable, as_object, flatten_tool_result, optional_array, other_part,
+    required_array, string_field, type_name,
 };
 use crate::providers::wire::{ParsedRequest, WireError};
 
@@ -185,15 +185,15 @@ fn parse_media(block: &Json, modality: &str) -> Part {
     let mime_type = string_field(source, "media_type");
     let source_type = source.get("type").and_then(Json::as_str);
     if let (Some("base64"), Some(data)) = (source_type, source.get("data").and_then(Json::as_str)) {
-        return blob_part(modality, mime_type, data.to_owned());
+        return Part::blob(modality, mime_type.as_deref(), data);
     }
     match (
         source_type,
         string_field(source, "url"),
         string_field(source, "file_id"),
     ) {
-        (Some("url"), Some(url), _) => uri_part(modality, mime_type, url),
-        (Some("file"), _, Some(file_id)) => file_part(modality, mime_type, file_id),
+        (Some("url"), Some(url), _) => Part::uri(modality, mime_type.as_deref(), url),
+        (Some("file"), _, Some(file_id)) => Part::file(modality, mime_type.as_deref(), file_id),
         _ => other_part(block),
     }
 }

@@ -5,9 +5,9 @@ use serde_json::{Map, Value as Json};
 
 use crate::model::{Message, Part, RequestParams, canonical_tool_choice};
 use crate::providers::wire::common::{
-    self, Param, ParamTable, as_object, blob_part, content_part, file_part, flatten_tool_result,
-    image_from_url, optional_array, other_part, parse_arguments, parse_data_url, required_array,
-    string_field, type_name,
+    self, Param, ParamTable, as_object, content_part, flatten_tool_result, image_from_url,
+    optional_array, other_part, parse_arguments, parse_data_url, required_array, string_field,
+    type_name,
 };
 use crate::providers::wire::{ParsedRequest, WireError};
 
@@ -150,7 +150,7 @@ fn parse_content_part(item: &Json) -> Part {
             let format = audio.and_then(|a| a.get("format")).and_then(Json::as_str);
             match (data, format) {
                 (Some(data), Some(format)) => {
-                    blob_part("audio", Some(audio_mime_type(format)), data.to_owned())
+                    Part::blob("audio", Some(&audio_mime_type(format)), data)
                 }
                 _ => other_part(item),
             }
@@ -170,7 +170,7 @@ fn parse_file_part(item: &Json) -> Part {
         return other_part(item);
     };
     if let Some(file_id) = string_field(file, "file_id") {
-        return file_part("document", None, file_id);
+        return Part::file("document", None, file_id);
     }
     let inline = file
         .get("file_data")
@@ -178,7 +178,7 @@ fn parse_file_part(item: &Json) -> Part {
         .and_then(parse_data_url);
     match inline {
         Some((mime_type, content)) => {
-            let mut part = blob_part("document", Some(mime_type), content);
+            let mut part = Part::blob("document", Some(&mime_type), content);
             if let (Part::Other(map), Some(filename)) = (&mut part, file.get("filename")) {
                 map.insert("filename".into(), filename.clone());
             }

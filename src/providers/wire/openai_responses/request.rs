@@ -8,8 +8,8 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::model::{Message, Part, RequestParams, canonical_tool_choice};
 use crate::providers::wire::common::{
-    self, Param, ParamTable, as_object, content_part, file_part, flatten_tool_result,
-    image_from_url, optional_array, other_part, parse_arguments, string_field, type_name,
+    self, Param, ParamTable, as_object, content_part, flatten_tool_result, image_from_url,
+    optional_array, other_part, parse_arguments, string_field, type_name,
 };
 use crate::providers::wire::{ParsedRequest, WireError};
 
@@ -147,11 +147,11 @@ fn content_item_part(item: &Json) -> Part {
         },
         Some("input_image") => match (text("image_url"), text("file_id")) {
             (Some(url), _) => image_from_url(url, item.get("detail")),
-            (None, Some(file_id)) => file_part("image", None, file_id.to_owned()),
+            (None, Some(file_id)) => Part::file("image", None, file_id),
             _ => other_part(item),
         },
         Some("input_file") => match text("file_id") {
-            Some(file_id) => file_part("document", None, file_id.to_owned()),
+            Some(file_id) => Part::file("document", None, file_id),
             None => other_part(item),
         },
         _ => other_part(item),
