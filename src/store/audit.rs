@@ -11,9 +11,10 @@
 
 use std::path::{Path, PathBuf};
 
-use sqlx::{Connection as _, Row as _};
+use sqlx::Connection as _;
 
 use super::maintenance::{MaintenanceError, open_read_only};
+use super::read::PackRow;
 use crate::store::encoding::pack;
 
 /// One place the text was found.
@@ -89,13 +90,12 @@ async fn find_in_columns(
     .map_err(sql("listing tables"))?;
     let mut findings = Vec::new();
     for table in tables {
-        let columns = sqlx::query("SELECT name FROM pragma_table_info(?)")
+        let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info(?)")
             .bind(&table)
             .fetch_all(&mut *conn)
             .await
             .map_err(sql("listing columns"))?;
         for column in columns {
-            let column: String = column.try_get("name").map_err(sql("listing columns"))?;
             let query = format!(
                 "SELECT COUNT(*) FROM {} WHERE instr(CAST({} AS BLOB), ?) > 0",
                 quote(&table),
@@ -136,15 +136,13 @@ async fn find_in_packs(
     let mut findings = Vec::new();
     // One pack in memory at a time: a database may hold gigabytes of them.
     for pack_id in ids {
-        let row = sqlx::query("SELECT codec, raw_length, data FROM packs WHERE id = ?")
+        let row: PackRow = sqlx::query_as("SELECT codec, raw_length, data FROM packs WHERE id = ?")
             .bind(pack_id)
             .fetch_one(&mut *conn)
             .await
             .map_err(sql("reading a pack"))?;
-        let codec: i64 = row.try_get("codec").map_err(sql("reading a pack"))?;
-        let raw_length: i64 = row.try_get("raw_length").map_err(sql("reading a pack"))?;
-        let data: Vec<u8> = row.try_get("data").map_err(sql("reading a pack"))?;
-        let raw = pack::decompress(codec, raw_length.max(0) as usize, &data).map_err(|e| {
+        let raw_length = row.raw_length.max(0) as usize;
+        let raw = pack::decompress(row.codec, raw_length, &row.data).map_err(|e| {
             MaintenanceError::Corrupt {
                 path: format!("pack {pack_id}"),
                 problems: e.to_string(),

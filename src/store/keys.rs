@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use sqlx::{Row as _, SqlitePool};
+use sqlx::SqlitePool;
 
 use crate::model::project::{KeyHash, Project, Scope};
 
@@ -78,6 +78,85 @@ pub struct KeyStore {
     pool: SqlitePool,
 }
 
+/// A key not revoked, with its project: an `api_keys` row joined to
+/// `projects`.
+#[derive(sqlx::FromRow)]
+struct ActiveKeyRow {
+    id: i64,
+    key_hash: Vec<u8>,
+    scopes: String,
+    #[sqlx(flatten)]
+    project: ProjectRow,
+}
+
+/// Any key, revoked or not, with its project.
+#[derive(sqlx::FromRow)]
+struct KeyInfoRow {
+    id: i64,
+    name: String,
+    key_prefix: String,
+    scopes: String,
+    created_at_unix_nano: i64,
+    revoked_at_unix_nano: Option<i64>,
+    #[sqlx(flatten)]
+    project: ProjectRow,
+}
+
+/// A key's project, as the joins above name its columns.
+#[derive(sqlx::FromRow)]
+struct ProjectRow {
+    project_id: i64,
+    project_name: String,
+}
+
+impl From<ProjectRow> for Project {
+    fn from(row: ProjectRow) -> Self {
+        Project {
+            id: row.project_id,
+            name: row.project_name,
+        }
+    }
+}
+
+/// A stored hash or scope list that does not parse is reported with the
+/// key's id, so `reprise keys` can name the row.
+impl TryFrom<ActiveKeyRow> for ActiveKey {
+    type Error = KeyStoreError;
+
+    fn try_from(row: ActiveKeyRow) -> Result<Self, KeyStoreError> {
+        let id = row.id;
+        let key_hash: KeyHash = row
+            .key_hash
+            .try_into()
+            .map_err(|_| KeyStoreError::Corrupt {
+                id,
+                message: "the key hash is not 32 bytes".into(),
+            })?;
+        Ok(ActiveKey {
+            id,
+            key_hash,
+            project: row.project.into(),
+            scopes: parse_scopes(id, &row.scopes)?,
+        })
+    }
+}
+
+impl TryFrom<KeyInfoRow> for KeyInfo {
+    type Error = KeyStoreError;
+
+    fn try_from(row: KeyInfoRow) -> Result<Self, KeyStoreError> {
+        Ok(KeyInfo {
+            id: row.id,
+            name: row.name,
+            project: row.project.into(),
+            key_prefix: row.key_prefix,
+            scopes: parse_scopes(row.id, &row.scopes)?,
+            created_at_unix_nano: row.created_at_unix_nano,
+            revoked_at_unix_nano: row.revoked_at_unix_nano,
+        })
+    }
+}
+
 /// Opens (creating and migrating if needed) a database for key management.
 pub async fn open(path: &Path) -> Result<KeyStore, KeyStoreError> {
     let open_error = |source| KeyStoreError::Open {
@@ -136,32 +215,14 @@ impl KeyStore {
 
 /// Every key not revoked, with its project.
 async fn active_keys(pool: &SqlitePool) -> Result<Vec<ActiveKey>, KeyStoreError> {
-    let rows = sqlx::query(
+    let rows: Vec<ActiveKeyRow> = sqlx::query_as(
         "SELECT k.id, k.key_hash, k.scopes, p.id AS project_id, p.name AS project_name \
          FROM api_keys k JOIN projects p ON p.id = k.project_id \
          WHERE k.revoked_at_unix_nano IS NULL",
     )
     .fetch_all(pool)
     .await?;
-    let mut keys = Vec::with_capacity(rows.len());
-    for row in rows {
-        let id: i64 = row.try_get("id")?;
-        let hash: Vec<u8> = row.try_get("key_hash")?;
-        let key_hash: KeyHash = hash.try_into().map_err(|_| KeyStoreError::Corrupt {
-            id,
-            message: "the key hash is not 32 bytes".into(),
-        })?;
-        keys.push(ActiveKey {
-            id,
-            key_hash,
-            project: Project {
-                id: row.try_get("project_id")?,
-                name: row.try_get("project_name")?,
-            },
-            scopes: parse_scopes(id, &row.try_get::<String, _>("scopes")?)?,
-        });
-    }
-    Ok(keys)
+    rows.into_iter().map(ActiveKey::try_from).collect()
 }
 
 /// Stores a new key, creating its project if it does not exist yet.
@@ -214,30 +275,14 @@ async fn create_key(pool: &SqlitePool, key: &NewKey<'_>) -> Result<KeyInfo, KeyS
 
 /// Every key, revoked ones included, oldest first.
 async fn list_keys(pool: &SqlitePool) -> Result<Vec<KeyInfo>, KeyStoreError> {
-    let rows = sqlx::query(
+    let rows: Vec<KeyInfoRow> = sqlx::query_as(
         "SELECT k.id, k.name, k.key_prefix, k.scopes, k.created_at_unix_nano, k.revoked_at_unix_nano, \
                 p.id AS project_id, p.name AS project_name \
          FROM api_keys k JOIN projects p ON p.id = k.project_id ORDER BY k.id",
     )
     .fetch_all(pool)
     .await?;
-    let mut keys = Vec::with_capacity(rows.len());
-    for row in rows {
-        let id: i64 = row.try_get("id")?;
-        keys.push(KeyInfo {
-            id,
-            name: row.try_get("name")?,
-            project: Project {
-                id: row.try_get("project_id")?,
-                name: row.try_get("project_name")?,
-            },
-            key_prefix: row.try_get("key_prefix")?,
-            scopes: parse_scopes(id, &row.try_get::<String, _>("scopes")?)?,
-            created_at_unix_nano: row.try_get("created_at_unix_nano")?,
-            revoked_at_unix_nano: row.try_get("revoked_at_unix_nano")?,
-        });
-    }
-    Ok(keys)
+    rows.into_iter().map(KeyInfo::try_from).collect()
 }
 
 /// Revokes the key with this id or, failing that, this name.

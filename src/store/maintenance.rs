@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection, Row, SqliteConnection};
+use sqlx::{ConnectOptions, Connection, SqliteConnection};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MaintenanceError {
@@ -272,19 +272,24 @@ pub struct TableSize {
     pub rows: Option<u64>,
 }
 
+/// Bytes of one table or index, summed over its pages in `dbstat`.
+#[derive(sqlx::FromRow)]
+struct DbstatRow {
+    name: String,
+    bytes: i64,
+}
+
 /// Bytes per table and index (from the `dbstat` virtual table), largest first.
 pub async fn table_sizes(db: &Path) -> Result<Vec<TableSize>, MaintenanceError> {
     let mut conn = open(db, true).await?;
-    let rows = sqlx::query(
+    let rows: Vec<DbstatRow> = sqlx::query_as(
         "SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC",
     )
     .fetch_all(&mut conn)
     .await
     .map_err(sql("reading dbstat"))?;
     let mut sizes = Vec::with_capacity(rows.len());
-    for row in rows {
-        let name: String = row.try_get("name").map_err(sql("reading dbstat"))?;
-        let bytes: i64 = row.try_get("bytes").map_err(sql("reading dbstat"))?;
+    for DbstatRow { name, bytes } in rows {
         sizes.push(TableSize {
             rows: count_rows(&mut conn, &name).await,
             name,

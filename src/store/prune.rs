@@ -16,13 +16,22 @@
 
 use std::time::Duration;
 
-use sqlx::Row;
-
 use super::read::{ReadError, Reader, Slot};
 use crate::store::encoding::codec::BlobHash;
 use crate::store::encoding::pack::{PackBuilder, Stream};
 use crate::store::write::batch::WriteBatch;
 use crate::store::write::prune::PrunePlan;
+
+/// A blob in a pack that is due to go, and when data last referenced it.
+#[derive(sqlx::FromRow)]
+struct PrunedBlobRow {
+    /// Kept as bytes: a row whose hash is not a hash is skipped, not an error.
+    hash: Vec<u8>,
+    pack_id: i64,
+    pack_offset: i64,
+    length: i64,
+    last_seen_unix_nano: i64,
+}
 
 /// What to keep.
 #[derive(Clone, Debug, Default)]
@@ -124,7 +133,7 @@ impl Reader {
         // Ingest trusts blobs seen within `touch_after` without touching
         // them again, so those are never deleted, whatever the policy says.
         let dead_through = cutoff.min(now_unix_nano - 2 * touch_after.as_nanos() as i64);
-        let rows = sqlx::query(
+        let rows: Vec<PrunedBlobRow> = sqlx::query_as(
             "SELECT hash, pack_id, pack_offset, length, last_seen_unix_nano FROM blobs \
              WHERE pack_id IN (SELECT id FROM packs WHERE created_at_unix_nano <= ?)",
         )
@@ -141,11 +150,10 @@ impl Reader {
             ..PrunePlan::default()
         };
         for row in rows {
-            let hash_bytes: Vec<u8> = row.try_get("hash")?;
-            let Ok(hash) = BlobHash::try_from(hash_bytes.as_slice()) else {
+            let Ok(hash) = BlobHash::try_from(row.hash.as_slice()) else {
                 continue;
             };
-            let last_seen: i64 = row.try_get("last_seen_unix_nano")?;
+            let last_seen = row.last_seen_unix_nano;
             if last_seen <= dead_through {
                 plan.dead.push(hash);
                 continue;
@@ -153,9 +161,9 @@ impl Reader {
             plan.relocated_seen_unix_nano = plan.relocated_seen_unix_nano.max(last_seen);
             let content = self
                 .record(Slot {
-                    pack_id: row.try_get("pack_id")?,
-                    offset: row.try_get("pack_offset")?,
-                    length: row.try_get("length")?,
+                    pack_id: row.pack_id,
+                    offset: row.pack_offset,
+                    length: row.length,
                 })
                 .await?;
             plan.relocated

@@ -3,9 +3,9 @@
 use prost::Message as _;
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{Sqlite, SqliteRow};
-use sqlx::{QueryBuilder, Row};
+use sqlx::{FromRow as _, QueryBuilder, Row as _};
 
-use super::{ReadError, Reader, Slot, span_id_column, trace_id_column};
+use super::{ReadError, Reader, Slot};
 use crate::model::CallSummary;
 use crate::model::filter::{CallFilter, SourceFilter};
 use crate::model::{Call, CallId, CallStatus, Source, SpanId, TraceId, Usage};
@@ -106,6 +106,9 @@ const CALL_SELECT: &str = "SELECT id, call_id, source, trace_id, span_id, servic
     cost_usd, status, error_type, session_id, user_id, pack_id, content_offset, content_length \
     FROM calls";
 
+/// The sort value of a listed row. Read by name rather than through a row
+/// type: the column is integer or real depending on the sort key, which is
+/// only known at run time.
 fn sort_value(row: &SqliteRow, key: SortKey) -> Result<SortValue, ReadError> {
     Ok(match key {
         SortKey::Time | SortKey::Tokens => SortValue::Int(row.try_get("sort_value")?),
@@ -113,41 +116,83 @@ fn sort_value(row: &SqliteRow, key: SortKey) -> Result<SortValue, ReadError> {
     })
 }
 
-fn columns_from_row(row: &SqliteRow) -> Result<CallSummary, ReadError> {
-    let call_id: Vec<u8> = row.try_get("call_id")?;
-    let status: i64 = row.try_get("status")?;
-    Ok(CallSummary {
-        call_id: CallId::from_bytes(&call_id)
-            .ok_or_else(|| ReadError::Corrupt("call id is not 16 bytes".into()))?,
-        source: CallSummary::source_from_code(row.try_get("source")?),
-        trace_id: trace_id_column(row.try_get("trace_id")?)?,
-        span_id: span_id_column(row.try_get("span_id")?)?,
-        service: row.try_get("service")?,
-        provider: row.try_get("provider")?,
-        operation: row.try_get("operation")?,
-        request_model: row.try_get("request_model")?,
-        response_model: row.try_get("response_model")?,
-        response_id: row.try_get("response_id")?,
-        start_time_unix_nano: row.try_get::<i64, _>("start_time_unix_nano")? as u64,
-        duration_ms: row.try_get("duration_ms")?,
-        ttft_ms: row.try_get("ttft_ms")?,
-        streaming: row.try_get("streaming")?,
-        usage: Usage {
-            input_tokens: row.try_get("input_tokens")?,
-            output_tokens: row.try_get("output_tokens")?,
-            cached_input_tokens: row.try_get("cached_input_tokens")?,
-            reasoning_tokens: row.try_get("reasoning_tokens")?,
-        },
-        cost_usd: row.try_get("cost_usd")?,
-        status: if status == 1 {
-            CallStatus::Error
-        } else {
-            CallStatus::Ok
-        },
-        error_type: row.try_get("error_type")?,
-        session_id: row.try_get("session_id")?,
-        user_id: row.try_get("user_id")?,
-    })
+/// A `calls` row as sqlx decodes it: [`CALL_SELECT`]'s columns.
+#[derive(sqlx::FromRow)]
+struct CallRow {
+    id: i64,
+    call_id: CallId,
+    source: i64,
+    trace_id: Option<TraceId>,
+    span_id: Option<SpanId>,
+    service: Option<String>,
+    provider: Option<String>,
+    operation: Option<String>,
+    request_model: Option<String>,
+    response_model: Option<String>,
+    response_id: Option<String>,
+    start_time_unix_nano: i64,
+    duration_ms: Option<f64>,
+    ttft_ms: Option<f64>,
+    streaming: Option<bool>,
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
+    cached_input_tokens: Option<i64>,
+    reasoning_tokens: Option<i64>,
+    cost_usd: Option<f64>,
+    status: i64,
+    error_type: Option<String>,
+    session_id: Option<String>,
+    user_id: Option<String>,
+    pack_id: i64,
+    content_offset: i64,
+    content_length: i64,
+}
+
+impl CallRow {
+    /// Where the call's content is.
+    fn content(&self) -> Slot {
+        Slot {
+            pack_id: self.pack_id,
+            offset: self.content_offset,
+            length: self.content_length,
+        }
+    }
+}
+
+impl From<CallRow> for CallSummary {
+    fn from(row: CallRow) -> Self {
+        CallSummary {
+            call_id: row.call_id,
+            source: CallSummary::source_from_code(row.source),
+            trace_id: row.trace_id,
+            span_id: row.span_id,
+            service: row.service,
+            provider: row.provider,
+            operation: row.operation,
+            request_model: row.request_model,
+            response_model: row.response_model,
+            response_id: row.response_id,
+            start_time_unix_nano: row.start_time_unix_nano as u64,
+            duration_ms: row.duration_ms,
+            ttft_ms: row.ttft_ms,
+            streaming: row.streaming,
+            usage: Usage {
+                input_tokens: row.input_tokens,
+                output_tokens: row.output_tokens,
+                cached_input_tokens: row.cached_input_tokens,
+                reasoning_tokens: row.reasoning_tokens,
+            },
+            cost_usd: row.cost_usd,
+            status: if row.status == 1 {
+                CallStatus::Error
+            } else {
+                CallStatus::Ok
+            },
+            error_type: row.error_type,
+            session_id: row.session_id,
+            user_id: row.user_id,
+        }
+    }
 }
 
 pub(super) fn push_filter(query: &mut QueryBuilder<Sqlite>, project_id: i64, filter: &CallFilter) {
@@ -284,28 +329,30 @@ impl Reader {
                 " ORDER BY {expression} {direction}, id {direction} LIMIT "
             ))
             .push_bind(limit as i64 + 1);
+        // Rows rather than `CallRow`s, for the sort value (see `sort_value`).
         let rows = query.build().fetch_all(&self.pool).await?;
-        let mut calls = Vec::with_capacity(rows.len().min(limit));
+        let more = rows.len() > limit;
+        let page = &rows[..rows.len().min(limit)];
+        let mut calls = Vec::with_capacity(page.len());
         let mut next_cursor = None;
-        for (i, row) in rows.iter().enumerate() {
-            if i == limit {
-                let last = &rows[i - 1];
+        for (i, row) in page.iter().enumerate() {
+            let call = CallRow::from_row(row)?;
+            if more && i + 1 == page.len() {
                 next_cursor = Some(Cursor {
                     key: sort.key,
                     ascending: sort.ascending,
-                    value: sort_value(last, sort.key)?,
-                    row_id: last.try_get("id")?,
+                    value: sort_value(row, sort.key)?,
+                    row_id: call.id,
                 });
-                break;
             }
-            calls.push(columns_from_row(row)?);
+            calls.push(CallSummary::from(call));
         }
         Ok(CallPage { calls, next_cursor })
     }
 
     /// One call with its full content.
     pub async fn call(&self, project_id: i64, call_id: CallId) -> Result<Option<Call>, ReadError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row: Option<CallRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{CALL_SELECT} WHERE project_id = ? AND call_id = ?"
         )))
         .bind(project_id)
@@ -313,18 +360,14 @@ impl Reader {
         .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(row) => Ok(Some(self.call_from_row(&row).await?)),
+            Some(row) => Ok(Some(self.call_from_row(row).await?)),
             None => Ok(None),
         }
     }
 
-    async fn call_from_row(&self, row: &SqliteRow) -> Result<Call, ReadError> {
-        let columns = columns_from_row(row)?;
-        let slot = Slot {
-            pack_id: row.try_get("pack_id")?,
-            offset: row.try_get("content_offset")?,
-            length: row.try_get("content_length")?,
-        };
+    async fn call_from_row(&self, row: CallRow) -> Result<Call, ReadError> {
+        let slot = row.content();
+        let columns = CallSummary::from(row);
         let content = StoredCallContent::decode(self.record(slot).await?.as_slice())?;
         let blobs = self.blobs(&content.hashes()).await?;
         Ok(content.into_call(columns, &blobs)?)
@@ -337,7 +380,7 @@ impl Reader {
         trace_id: TraceId,
         span_id: SpanId,
     ) -> Result<Option<Call>, ReadError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row: Option<CallRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{CALL_SELECT} WHERE project_id = ?1 AND ((trace_id = ?2 AND span_id = ?3) OR call_id = \
              (SELECT call_id FROM call_aliases WHERE project_id = ?1 AND trace_id = ?2 AND span_id = ?3))"
         )))
@@ -347,7 +390,7 @@ impl Reader {
         .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(row) => Ok(Some(self.call_from_row(&row).await?)),
+            Some(row) => Ok(Some(self.call_from_row(row).await?)),
             None => Ok(None),
         }
     }
@@ -358,7 +401,7 @@ impl Reader {
         project_id: i64,
         response_id: &str,
     ) -> Result<Vec<Call>, ReadError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows: Vec<CallRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{CALL_SELECT} WHERE project_id = ? AND response_id = ? ORDER BY id"
         )))
         .bind(project_id)
@@ -367,7 +410,7 @@ impl Reader {
         .await?;
         let mut calls = Vec::with_capacity(rows.len());
         for row in rows {
-            calls.push(self.call_from_row(&row).await?);
+            calls.push(self.call_from_row(row).await?);
         }
         Ok(calls)
     }
@@ -378,20 +421,13 @@ impl Reader {
         project_id: i64,
         call_id: CallId,
     ) -> Result<Vec<(TraceId, SpanId)>, ReadError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT trace_id, span_id FROM call_aliases WHERE project_id = ? AND call_id = ?",
         )
         .bind(project_id)
         .bind(call_id.to_bytes().as_slice())
         .fetch_all(&self.pool)
-        .await?;
-        let mut keys = Vec::with_capacity(rows.len());
-        for row in rows {
-            let trace_id = trace_id_column(row.try_get("trace_id")?)?;
-            let span_id = span_id_column(row.try_get("span_id")?)?;
-            keys.extend(trace_id.zip(span_id));
-        }
-        Ok(keys)
+        .await?)
     }
 
     /// Spans waiting for the linker, oldest first: (project, trace, span, version).
@@ -399,25 +435,12 @@ impl Reader {
         &self,
         limit: usize,
     ) -> Result<Vec<(i64, TraceId, SpanId, i64)>, ReadError> {
-        let rows =
-            sqlx::query("SELECT project_id, trace_id, span_id, version FROM pending_links LIMIT ?")
-                .bind(limit as i64)
-                .fetch_all(&self.pool)
-                .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let trace_id = trace_id_column(row.try_get("trace_id")?)?;
-            let span_id = span_id_column(row.try_get("span_id")?)?;
-            if let Some((trace_id, span_id)) = trace_id.zip(span_id) {
-                out.push((
-                    row.try_get("project_id")?,
-                    trace_id,
-                    span_id,
-                    row.try_get("version")?,
-                ));
-            }
-        }
-        Ok(out)
+        Ok(sqlx::query_as(
+            "SELECT project_id, trace_id, span_id, version FROM pending_links LIMIT ?",
+        )
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// How many spans wait for the linker.

@@ -3,11 +3,10 @@
 //! OTLP examples' `events.json`) are only reachable this way.
 
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 
-use super::telemetry::LOG_COLUMNS;
-use super::{ReadError, Reader, StoredLog, trace_id_column};
+use super::telemetry::{LOG_COLUMNS, LogRow};
+use super::{ReadError, Reader, StoredLog};
 use crate::model::{LogRecord, TraceId};
 
 /// Rows read per query while a text filter, which no index answers, is
@@ -57,6 +56,16 @@ impl LogCursor {
     }
 }
 
+/// A listed `log_records` row: [`LOG_COLUMNS`] with the row id and trace
+/// id, which a listing does not know beforehand.
+#[derive(sqlx::FromRow)]
+struct ListedLogRow {
+    id: i64,
+    trace_id: Option<TraceId>,
+    #[sqlx(flatten)]
+    log: LogRow,
+}
+
 /// One page of log records and the cursor of the next, if any. With a
 /// text filter a page can hold fewer than asked (even none) while more
 /// may follow: the cursor says so.
@@ -85,16 +94,15 @@ impl Reader {
                 .await?;
             let more = rows.len() > chunk;
             let taken = rows.len().min(chunk);
-            for (index, row) in rows.iter().take(chunk).enumerate() {
+            for (index, row) in rows.into_iter().take(chunk).enumerate() {
                 scanned += 1;
                 let position = LogCursor {
                     ascending,
-                    time_unix_nano: row.try_get("time_unix_nano")?,
-                    row_id: row.try_get("id")?,
+                    time_unix_nano: row.log.time_unix_nano,
+                    row_id: row.id,
                 };
                 after = Some(position);
-                let trace_id = trace_id_column(row.try_get("trace_id")?)?;
-                let stored = self.log_from_row(row, trace_id).await?;
+                let stored = self.log_from_row(row.log, row.trace_id).await?;
                 let matches = needle
                     .as_deref()
                     .is_none_or(|n| holds_text(&stored.record, n));
@@ -132,7 +140,7 @@ impl Reader {
         ascending: bool,
         limit: usize,
         after: Option<LogCursor>,
-    ) -> Result<Vec<SqliteRow>, ReadError> {
+    ) -> Result<Vec<ListedLogRow>, ReadError> {
         let columns: Vec<String> = LOG_COLUMNS
             .split(',')
             .map(|c| format!("l.{}", c.trim()))
@@ -186,7 +194,7 @@ impl Reader {
             " ORDER BY l.time_unix_nano {direction}, l.id {direction} LIMIT "
         ));
         query.push_bind(limit as i64);
-        Ok(query.build().fetch_all(&self.pool).await?)
+        Ok(query.build_query_as().fetch_all(&self.pool).await?)
     }
 }
 

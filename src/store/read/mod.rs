@@ -5,6 +5,7 @@
 
 mod calls;
 pub mod comparisons;
+mod ids;
 mod logs;
 mod replay_backlog;
 mod replays;
@@ -22,10 +23,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use prost::Message as _;
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 use crate::model::project::Project;
-use crate::model::{Resource, Scope, SpanId, TraceId};
+use crate::model::{Resource, Scope};
 use crate::store::encoding::codec::DecodeError;
 use crate::store::encoding::pack::{self, PackError};
 use crate::store::encoding::records::{StoredResource, StoredScope};
@@ -122,6 +123,15 @@ pub struct Reader {
     pub packs: Arc<PackCache>,
 }
 
+/// A `packs` row's content: compressed bytes and how to decompress them.
+/// Also read by the audit, which searches every pack.
+#[derive(sqlx::FromRow)]
+pub(in crate::store) struct PackRow {
+    pub codec: i64,
+    pub raw_length: i64,
+    pub data: Vec<u8>,
+}
+
 /// Where a record lives.
 #[derive(Clone, Copy, Debug)]
 pub struct Slot {
@@ -135,16 +145,13 @@ impl Reader {
         if let Some(raw) = self.packs.get(id) {
             return Ok(raw);
         }
-        let row = sqlx::query("SELECT codec, raw_length, data FROM packs WHERE id = ?")
+        let row: PackRow = sqlx::query_as("SELECT codec, raw_length, data FROM packs WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| ReadError::Corrupt(format!("pack {id} is missing")))?;
-        let codec: i64 = row.try_get("codec")?;
-        let raw_length: i64 = row.try_get("raw_length")?;
-        let data: Vec<u8> = row.try_get("data")?;
         let raw = tokio::task::spawn_blocking(move || {
-            pack::decompress(codec, raw_length as usize, &data)
+            pack::decompress(row.codec, row.raw_length as usize, &row.data)
         })
         .await
         .map_err(|e| ReadError::Corrupt(e.to_string()))??;
@@ -216,24 +223,6 @@ impl Reader {
             .fetch_one(&self.pool)
             .await?;
         Ok(StoredScope::decode(body.as_slice())?.into_scope()?)
-    }
-}
-
-pub(crate) fn span_id_column(bytes: Option<Vec<u8>>) -> Result<Option<SpanId>, ReadError> {
-    match bytes {
-        None => Ok(None),
-        Some(bytes) => SpanId::try_from(bytes.as_slice())
-            .map(Some)
-            .map_err(|e| ReadError::Corrupt(e.to_string())),
-    }
-}
-
-pub(crate) fn trace_id_column(bytes: Option<Vec<u8>>) -> Result<Option<TraceId>, ReadError> {
-    match bytes {
-        None => Ok(None),
-        Some(bytes) => TraceId::try_from(bytes.as_slice())
-            .map(Some)
-            .map_err(|e| ReadError::Corrupt(e.to_string())),
     }
 }
 

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use sqlx::sqlite::{Sqlite, SqliteRow};
-use sqlx::{FromRow as _, QueryBuilder, Row};
+use sqlx::QueryBuilder;
+use sqlx::sqlite::Sqlite;
 
 use super::{ReadError, Reader};
 use crate::model::CallId;
@@ -33,27 +33,19 @@ struct RunRow {
     spec: String,
 }
 
-fn run_from_row(row: &SqliteRow) -> Result<StoredRun, ReadError> {
-    let run = RunRow::from_row(row)?;
-    Ok(StoredRun {
-        row_id: run.id,
-        id: run.run_id,
-        project_id: run.project_id,
-        name: run.name,
-        created_at_unix_nano: run.created_at_unix_nano,
-        finished_at_unix_nano: run.finished_at_unix_nano.map(|t| t as u64),
-        state: run.state,
-        stop_reason: run.stop_reason,
-        spec: run.spec,
-    })
-}
-
-fn call_id_column(bytes: Option<Vec<u8>>) -> Result<Option<CallId>, ReadError> {
-    match bytes {
-        None => Ok(None),
-        Some(bytes) => CallId::from_bytes(&bytes)
-            .map(Some)
-            .ok_or_else(|| ReadError::Corrupt("call id is not 16 bytes".into())),
+impl From<RunRow> for StoredRun {
+    fn from(run: RunRow) -> Self {
+        StoredRun {
+            row_id: run.id,
+            id: run.run_id,
+            project_id: run.project_id,
+            name: run.name,
+            created_at_unix_nano: run.created_at_unix_nano,
+            finished_at_unix_nano: run.finished_at_unix_nano.map(|t| t as u64),
+            state: run.state,
+            stop_reason: run.stop_reason,
+            spec: run.spec,
+        }
     }
 }
 
@@ -61,7 +53,7 @@ fn call_id_column(bytes: Option<Vec<u8>>) -> Result<Option<CallId>, ReadError> {
 #[derive(sqlx::FromRow)]
 struct ItemRow {
     id: i64,
-    original_call_id: Vec<u8>,
+    original_call_id: CallId,
     target: String,
     #[sqlx(try_from = "i64")]
     repetition: u32,
@@ -71,7 +63,7 @@ struct ItemRow {
     attempts: u32,
     last_error: Option<String>,
     error_class: Option<String>,
-    result_call_id: Option<Vec<u8>>,
+    result_call_id: Option<CallId>,
     latency_ms: Option<f64>,
     ttft_ms: Option<f64>,
     input_tokens: Option<i64>,
@@ -81,27 +73,43 @@ struct ItemRow {
     tools_missing: bool,
 }
 
-fn item_from_row(row: &SqliteRow) -> Result<Item, ReadError> {
-    let item = ItemRow::from_row(row)?;
-    Ok(Item {
-        row_id: item.id,
-        original_call_id: call_id_column(Some(item.original_call_id))?
-            .ok_or_else(|| ReadError::Corrupt("item without call id".into()))?,
-        target: item.target,
-        repetition: item.repetition,
-        state: item.state,
-        attempts: item.attempts,
-        error: item.last_error,
-        error_class: item.error_class,
-        result_call_id: call_id_column(item.result_call_id)?,
-        latency_ms: item.latency_ms,
-        ttft_ms: item.ttft_ms,
-        input_tokens: item.input_tokens,
-        output_tokens: item.output_tokens,
-        cost_usd: item.cost_usd,
-        estimated_cost_usd: item.estimated_cost_usd,
-        tools_missing: item.tools_missing,
-    })
+impl From<ItemRow> for Item {
+    fn from(item: ItemRow) -> Self {
+        Item {
+            row_id: item.id,
+            original_call_id: item.original_call_id,
+            target: item.target,
+            repetition: item.repetition,
+            state: item.state,
+            attempts: item.attempts,
+            error: item.last_error,
+            error_class: item.error_class,
+            result_call_id: item.result_call_id,
+            latency_ms: item.latency_ms,
+            ttft_ms: item.ttft_ms,
+            input_tokens: item.input_tokens,
+            output_tokens: item.output_tokens,
+            cost_usd: item.cost_usd,
+            estimated_cost_usd: item.estimated_cost_usd,
+            tools_missing: item.tools_missing,
+        }
+    }
+}
+
+/// Items of a run in one state for one target, counted.
+#[derive(sqlx::FromRow)]
+struct ItemCountRow {
+    target: String,
+    #[sqlx(try_from = "String")]
+    state: ItemState,
+    n: i64,
+}
+
+/// An original call of a run, with the row id of its first item.
+#[derive(sqlx::FromRow)]
+struct OriginalRow {
+    original_call_id: CallId,
+    first_id: i64,
 }
 
 /// Item counts of a run, by target and state.
@@ -131,8 +139,8 @@ impl Reader {
         query
             .push(" ORDER BY id DESC LIMIT ")
             .push_bind(limit as i64);
-        let rows = query.build().fetch_all(&self.pool).await?;
-        rows.iter().map(run_from_row).collect()
+        let rows: Vec<RunRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(StoredRun::from).collect())
     }
 
     pub async fn replay_run(
@@ -140,14 +148,14 @@ impl Reader {
         project_id: i64,
         run_id: &str,
     ) -> Result<Option<StoredRun>, ReadError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row: Option<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{RUN_SELECT} WHERE project_id = ? AND run_id = ?"
         )))
         .bind(project_id)
         .bind(run_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(run_from_row).transpose()
+        Ok(row.map(StoredRun::from))
     }
 
     /// Running runs whose lease is free, expired or already `owner`'s.
@@ -156,7 +164,7 @@ impl Reader {
         owner: &str,
         now_unix_nano: u64,
     ) -> Result<Vec<StoredRun>, ReadError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows: Vec<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{RUN_SELECT} WHERE state = 'running' AND (lease_owner IS NULL OR lease_owner = ? \
              OR lease_expires_unix_nano IS NULL OR lease_expires_unix_nano < ?) ORDER BY id"
         )))
@@ -164,39 +172,32 @@ impl Reader {
         .bind(now_unix_nano as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(run_from_row).collect()
+        Ok(rows.into_iter().map(StoredRun::from).collect())
     }
 
     pub async fn replay_item_counts(&self, run_row_id: i64) -> Result<ItemCounts, ReadError> {
-        let rows = sqlx::query(
+        let rows: Vec<ItemCountRow> = sqlx::query_as(
             "SELECT target, state, COUNT(*) AS n FROM replay_items WHERE run = ? \
              GROUP BY target, state",
         )
         .bind(run_row_id)
         .fetch_all(&self.pool)
         .await?;
-        let mut counts = ItemCounts::new();
-        for row in rows {
-            let state: String = row.try_get("state")?;
-            let state = ItemState::parse(&state)
-                .ok_or_else(|| ReadError::Corrupt(format!("replay item state {state:?}")))?;
-            counts.insert(
-                (row.try_get("target")?, state),
-                row.try_get::<i64, _>("n")? as u64,
-            );
-        }
-        Ok(counts)
+        Ok(rows
+            .into_iter()
+            .map(|row| ((row.target, row.state), row.n as u64))
+            .collect())
     }
 
     /// Every finished item of a run (done or failed), for summaries and budgets.
     pub async fn replay_finished_items(&self, run_row_id: i64) -> Result<Vec<Item>, ReadError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows: Vec<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{ITEM_SELECT} WHERE run = ? AND state IN ('done', 'failed') ORDER BY id"
         )))
         .bind(run_row_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(item_from_row).collect()
+        Ok(rows.into_iter().map(Item::from).collect())
     }
 
     /// Pending items of one target of a run, after row id `after`, oldest first.
@@ -207,7 +208,7 @@ impl Reader {
         after: i64,
         limit: usize,
     ) -> Result<Vec<Item>, ReadError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows: Vec<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{ITEM_SELECT} WHERE run = ? AND state = 'pending' AND target = ? AND id > ? \
              ORDER BY id LIMIT ?"
         )))
@@ -217,7 +218,7 @@ impl Reader {
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(item_from_row).collect()
+        Ok(rows.into_iter().map(Item::from).collect())
     }
 
     /// A page of results: the items of up to `limit` original calls, in
@@ -228,7 +229,7 @@ impl Reader {
         limit: usize,
         after: Option<i64>,
     ) -> Result<ResultPage, ReadError> {
-        let originals = sqlx::query(
+        let originals: Vec<OriginalRow> = sqlx::query_as(
             "SELECT original_call_id, MIN(id) AS first_id FROM replay_items WHERE run = ? \
              GROUP BY original_call_id HAVING MIN(id) > ? ORDER BY first_id LIMIT ?",
         )
@@ -239,26 +240,20 @@ impl Reader {
         .await?;
         let mut groups = Vec::new();
         let mut next_cursor = None;
-        for (i, row) in originals.iter().enumerate() {
+        for (i, original) in originals.iter().enumerate() {
             if i == limit {
-                next_cursor = Some(originals[i - 1].try_get::<i64, _>("first_id")?);
+                next_cursor = Some(originals[i - 1].first_id);
                 break;
             }
-            let original: Vec<u8> = row.try_get("original_call_id")?;
-            let call_id = call_id_column(Some(original.clone()))?
-                .ok_or_else(|| ReadError::Corrupt("item without call id".into()))?;
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            let call_id = original.original_call_id;
+            let rows: Vec<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "{ITEM_SELECT} WHERE run = ? AND original_call_id = ? ORDER BY target, repetition"
             )))
             .bind(run_row_id)
-            .bind(original)
+            .bind(call_id.to_bytes().as_slice())
             .fetch_all(&self.pool)
             .await?;
-            let mut items = Vec::with_capacity(rows.len());
-            for row in &rows {
-                items.push(item_from_row(row)?);
-            }
-            groups.push((call_id, items));
+            groups.push((call_id, rows.into_iter().map(Item::from).collect()));
         }
         Ok(ResultPage {
             groups,
@@ -282,11 +277,12 @@ impl Reader {
                 separated.push_bind(id.to_bytes().to_vec());
             }
             query.push(")");
-            for row in query.build().fetch_all(&self.pool).await? {
-                if let Some(id) = call_id_column(row.try_get("call_id")?)? {
-                    found.push(id);
-                }
-            }
+            found.extend(
+                query
+                    .build_query_scalar::<CallId>()
+                    .fetch_all(&self.pool)
+                    .await?,
+            );
         }
         Ok(found)
     }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sqlx::sqlite::{Sqlite, SqliteRow};
-use sqlx::{QueryBuilder, Row};
+use sqlx::{FromRow as _, QueryBuilder, Row as _};
 
 use super::calls::{push_dimension_filter, push_filter};
 use super::{ReadError, Reader};
@@ -98,6 +98,9 @@ pub struct GroupStats {
     pub ttft_ms: Option<Percentiles>,
 }
 
+/// A row's group key, column `k`. Read by name rather than through a row
+/// type: the column is an integer (hours, days), text (names) or NULL
+/// depending on what the stats are grouped by, known only at run time.
 fn group_key(row: &SqliteRow, group_by: GroupBy) -> Result<GroupKey, ReadError> {
     Ok(match group_by {
         GroupBy::All => GroupKey::None,
@@ -204,6 +207,39 @@ impl RollupDays {
     }
 }
 
+/// The sums a scan or rollup row adds to its group.
+#[derive(sqlx::FromRow)]
+struct TotalsRow {
+    n: i64,
+    errors: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    cost_usd: f64,
+    priced: i64,
+}
+
+/// A row of a scan of the calls: one group key (read apart, see
+/// [`group_key`]) and pair of latency buckets.
+#[derive(sqlx::FromRow)]
+struct ScanRow {
+    #[sqlx(flatten)]
+    totals: TotalsRow,
+    #[sqlx(rename = "b")]
+    duration_bucket: Option<i64>,
+    #[sqlx(rename = "t")]
+    ttft_bucket: Option<i64>,
+}
+
+/// A row of the rollups: one group key (read apart, see [`group_key`]),
+/// kind and bucket.
+#[derive(sqlx::FromRow)]
+struct RollupRow {
+    #[sqlx(flatten)]
+    totals: TotalsRow,
+    kind: i64,
+    bucket: i64,
+}
+
 /// The kinds of rollup rows (migrations/0007_call_rollups.sql).
 const ROLLUP_TOTALS: i64 = 0;
 const ROLLUP_DURATION: i64 = 1;
@@ -219,7 +255,7 @@ struct Groups {
 
 impl Groups {
     /// Adds a row's `n`, `errors`, tokens, `cost_usd` and `priced` to its group.
-    fn add_totals(&mut self, key: GroupKey, row: &SqliteRow) -> Result<(), ReadError> {
+    fn add_totals(&mut self, key: GroupKey, row: &TotalsRow) {
         let stats = self
             .totals
             .entry(key.clone())
@@ -235,13 +271,12 @@ impl Groups {
                 latency_ms: None,
                 ttft_ms: None,
             });
-        stats.count += row.try_get::<i64, _>("n")?;
-        stats.errors += row.try_get::<i64, _>("errors")?;
-        stats.input_tokens += row.try_get::<i64, _>("input_tokens")?;
-        stats.output_tokens += row.try_get::<i64, _>("output_tokens")?;
-        stats.cost_usd += row.try_get::<f64, _>("cost_usd")?;
-        stats.priced_calls += row.try_get::<i64, _>("priced")?;
-        Ok(())
+        stats.count += row.n;
+        stats.errors += row.errors;
+        stats.input_tokens += row.input_tokens;
+        stats.output_tokens += row.output_tokens;
+        stats.cost_usd += row.cost_usd;
+        stats.priced_calls += row.priced;
     }
 
     fn add_bucket(
@@ -322,12 +357,13 @@ impl Reader {
         query.push(" GROUP BY k, b, t");
         for row in query.build().fetch_all(&self.pool).await? {
             let key = group_key(&row, group_by)?;
-            let count: i64 = row.try_get("n")?;
-            groups.add_totals(key.clone(), &row)?;
-            if let Some(bucket) = row.try_get::<Option<i64>, _>("b")? {
+            let scan = ScanRow::from_row(&row)?;
+            let count = scan.totals.n;
+            groups.add_totals(key.clone(), &scan.totals);
+            if let Some(bucket) = scan.duration_bucket {
                 Groups::add_bucket(&mut groups.latency, key.clone(), bucket, count);
             }
-            if let Some(bucket) = row.try_get::<Option<i64>, _>("t")? {
+            if let Some(bucket) = scan.ttft_bucket {
                 Groups::add_bucket(&mut groups.ttft, key, bucket, count);
             }
         }
@@ -360,13 +396,12 @@ impl Reader {
         query.push(" GROUP BY k, kind, bucket");
         for row in query.build().fetch_all(&self.pool).await? {
             let key = group_key(&row, group_by)?;
-            let bucket: i64 = row.try_get("bucket")?;
-            match row.try_get::<i64, _>("kind")? {
-                ROLLUP_TOTALS => groups.add_totals(key, &row)?,
-                ROLLUP_DURATION => {
-                    Groups::add_bucket(&mut groups.latency, key, bucket, row.try_get("n")?)
-                }
-                ROLLUP_TTFT => Groups::add_bucket(&mut groups.ttft, key, bucket, row.try_get("n")?),
+            let rollup = RollupRow::from_row(&row)?;
+            let (bucket, n) = (rollup.bucket, rollup.totals.n);
+            match rollup.kind {
+                ROLLUP_TOTALS => groups.add_totals(key, &rollup.totals),
+                ROLLUP_DURATION => Groups::add_bucket(&mut groups.latency, key, bucket, n),
+                ROLLUP_TTFT => Groups::add_bucket(&mut groups.ttft, key, bucket, n),
                 _ => {}
             }
         }

@@ -1,10 +1,8 @@
 //! Spans and log records read back, with the ids of their resources and scopes.
 
 use prost::Message as _;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
-use super::{ReadError, Reader, Slot, span_id_column};
+use super::{ReadError, Reader, Slot};
 use crate::model::{LogRecord, Span, SpanId, TraceId};
 use crate::store::encoding::records::{LogColumns, SpanColumns, StoredLogBody, StoredSpanBody};
 
@@ -28,12 +26,79 @@ const SPAN_COLUMNS: &str = "span_id, parent_span_id, name, kind, start_time_unix
 pub(super) const LOG_COLUMNS: &str = "time_unix_nano, span_id, severity_number, resource_id, scope_id, \
     pack_id, body_offset, body_length";
 
-fn slot(row: &SqliteRow, offset: &str, length: &str) -> Result<Slot, ReadError> {
-    Ok(Slot {
-        pack_id: row.try_get("pack_id")?,
-        offset: row.try_get(offset)?,
-        length: row.try_get(length)?,
-    })
+/// A `spans` row as sqlx decodes it: [`SPAN_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct SpanRow {
+    span_id: SpanId,
+    parent_span_id: Option<SpanId>,
+    name: String,
+    kind: i32,
+    start_time_unix_nano: i64,
+    end_time_unix_nano: i64,
+    status_code: i32,
+    resource_id: i64,
+    scope_id: i64,
+    pack_id: i64,
+    body_offset: i64,
+    body_length: i64,
+}
+
+impl SpanRow {
+    /// The span's columns; its trace id is the caller's, who asked for it.
+    fn into_columns(self, trace_id: TraceId) -> SpanColumns {
+        SpanColumns {
+            trace_id,
+            span_id: self.span_id,
+            parent_span_id: self.parent_span_id,
+            name: self.name,
+            kind: self.kind,
+            start_time_unix_nano: self.start_time_unix_nano as u64,
+            end_time_unix_nano: self.end_time_unix_nano as u64,
+            status_code: self.status_code,
+        }
+    }
+
+    fn body(&self) -> Slot {
+        Slot {
+            pack_id: self.pack_id,
+            offset: self.body_offset,
+            length: self.body_length,
+        }
+    }
+}
+
+/// A `log_records` row as sqlx decodes it: [`LOG_COLUMNS`].
+#[derive(sqlx::FromRow)]
+pub(super) struct LogRow {
+    pub(super) time_unix_nano: i64,
+    span_id: Option<SpanId>,
+    severity_number: i32,
+    resource_id: i64,
+    scope_id: i64,
+    pack_id: i64,
+    body_offset: i64,
+    body_length: i64,
+}
+
+impl LogRow {
+    /// The record's columns; its trace id is given by the caller, who
+    /// knows it or read it from the row.
+    fn columns(&self, trace_id: Option<TraceId>) -> LogColumns {
+        LogColumns {
+            time_unix_nano: self.time_unix_nano as u64,
+            trace_id,
+            span_id: self.span_id,
+            severity_number: self.severity_number,
+        }
+    }
+
+    fn body(&self) -> Slot {
+        Slot {
+            pack_id: self.pack_id,
+            offset: self.body_offset,
+            length: self.body_length,
+        }
+    }
 }
 
 impl Reader {
@@ -43,7 +108,7 @@ impl Reader {
         project_id: i64,
         trace_id: TraceId,
     ) -> Result<Vec<StoredSpan>, ReadError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows: Vec<SpanRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {SPAN_COLUMNS} FROM spans WHERE project_id = ? AND trace_id = ? \
              ORDER BY start_time_unix_nano, id"
         )))
@@ -53,7 +118,7 @@ impl Reader {
         .await?;
         let mut spans = Vec::with_capacity(rows.len());
         for row in rows {
-            spans.push(self.span_from_row(trace_id, &row).await?);
+            spans.push(self.span_from_row(trace_id, row).await?);
         }
         Ok(spans)
     }
@@ -65,7 +130,7 @@ impl Reader {
         trace_id: TraceId,
         span_id: SpanId,
     ) -> Result<Option<StoredSpan>, ReadError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row: Option<SpanRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {SPAN_COLUMNS} FROM spans WHERE project_id = ? AND trace_id = ? AND span_id = ?"
         )))
         .bind(project_id)
@@ -74,7 +139,7 @@ impl Reader {
         .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(row) => Ok(Some(self.span_from_row(trace_id, &row).await?)),
+            Some(row) => Ok(Some(self.span_from_row(trace_id, row).await?)),
             None => Ok(None),
         }
     }
@@ -82,29 +147,14 @@ impl Reader {
     async fn span_from_row(
         &self,
         trace_id: TraceId,
-        row: &SqliteRow,
+        row: SpanRow,
     ) -> Result<StoredSpan, ReadError> {
-        let columns = SpanColumns {
-            trace_id,
-            span_id: span_id_column(row.try_get("span_id")?)?
-                .ok_or_else(|| ReadError::Corrupt("span without span id".into()))?,
-            parent_span_id: span_id_column(row.try_get("parent_span_id")?)?,
-            name: row.try_get("name")?,
-            kind: row.try_get("kind")?,
-            start_time_unix_nano: row.try_get::<i64, _>("start_time_unix_nano")? as u64,
-            end_time_unix_nano: row.try_get::<i64, _>("end_time_unix_nano")? as u64,
-            status_code: row.try_get("status_code")?,
-        };
-        let body = StoredSpanBody::decode(
-            self.record(slot(row, "body_offset", "body_length")?)
-                .await?
-                .as_slice(),
-        )?;
+        let body = StoredSpanBody::decode(self.record(row.body()).await?.as_slice())?;
         let blobs = self.blobs(&body.hashes()).await?;
         Ok(StoredSpan {
-            span: columns.into_span(&body, &blobs)?,
-            resource_id: row.try_get("resource_id")?,
-            scope_id: row.try_get("scope_id")?,
+            resource_id: row.resource_id,
+            scope_id: row.scope_id,
+            span: row.into_columns(trace_id).into_span(&body, &blobs)?,
         })
     }
 
@@ -114,7 +164,7 @@ impl Reader {
         project_id: i64,
         trace_id: TraceId,
     ) -> Result<Vec<StoredLog>, ReadError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows: Vec<LogRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {LOG_COLUMNS} FROM log_records WHERE project_id = ? AND trace_id = ? \
              ORDER BY time_unix_nano, id"
         )))
@@ -133,7 +183,7 @@ impl Reader {
         trace_id: TraceId,
         span_id: SpanId,
     ) -> Result<Vec<StoredLog>, ReadError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows: Vec<LogRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {LOG_COLUMNS} FROM log_records WHERE project_id = ? AND trace_id = ? \
              AND span_id = ? AND event_name IS NOT NULL ORDER BY time_unix_nano, id"
         )))
@@ -148,38 +198,28 @@ impl Reader {
     async fn logs_from_rows(
         &self,
         trace_id: TraceId,
-        rows: Vec<SqliteRow>,
+        rows: Vec<LogRow>,
     ) -> Result<Vec<StoredLog>, ReadError> {
         let mut records = Vec::with_capacity(rows.len());
         for row in rows {
-            records.push(self.log_from_row(&row, Some(trace_id)).await?);
+            records.push(self.log_from_row(row, Some(trace_id)).await?);
         }
         Ok(records)
     }
 
-    /// A log record from a row with [`LOG_COLUMNS`]; its trace id is given
-    /// by the caller, who knows it or read it from the row.
+    /// A log record from a [`LogRow`]; its trace id is given by the
+    /// caller, who knows it or read it from the row.
     pub(super) async fn log_from_row(
         &self,
-        row: &SqliteRow,
+        row: LogRow,
         trace_id: Option<TraceId>,
     ) -> Result<StoredLog, ReadError> {
-        let columns = LogColumns {
-            time_unix_nano: row.try_get::<i64, _>("time_unix_nano")? as u64,
-            trace_id,
-            span_id: span_id_column(row.try_get("span_id")?)?,
-            severity_number: row.try_get("severity_number")?,
-        };
-        let body = StoredLogBody::decode(
-            self.record(slot(row, "body_offset", "body_length")?)
-                .await?
-                .as_slice(),
-        )?;
+        let body = StoredLogBody::decode(self.record(row.body()).await?.as_slice())?;
         let blobs = self.blobs(&body.hashes()).await?;
         Ok(StoredLog {
-            record: columns.into_record(&body, &blobs)?,
-            resource_id: row.try_get("resource_id")?,
-            scope_id: row.try_get("scope_id")?,
+            record: row.columns(trace_id).into_record(&body, &blobs)?,
+            resource_id: row.resource_id,
+            scope_id: row.scope_id,
         })
     }
 }

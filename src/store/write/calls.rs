@@ -4,8 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use sqlx::QueryBuilder;
 use sqlx::sqlite::{Sqlite, SqliteConnection};
-use sqlx::{QueryBuilder, Row};
 
 use super::error::WriteError;
 use super::statements::chunks;
@@ -104,10 +104,9 @@ pub async fn insert_calls<'a>(
             );
         });
         query.push(" ON CONFLICT DO NOTHING RETURNING call_id, id");
-        let rows = query.build().fetch_all(&mut *conn).await?;
-        for row in rows {
-            let call_id: Vec<u8> = row.try_get("call_id")?;
-            inserted_ids.insert(call_id, row.try_get("id")?);
+        let rows: Vec<(Vec<u8>, i64)> = query.build_query_as().fetch_all(&mut *conn).await?;
+        for (call_id, row_id) in rows {
+            inserted_ids.insert(call_id, row_id);
             inserted += 1;
         }
     }
@@ -138,6 +137,15 @@ pub async fn insert_calls<'a>(
     })
 }
 
+/// A stored call that shares a response id with a call of a batch. Its
+/// ids stay bytes: one that is not an id is passed over, not an error.
+#[derive(sqlx::FromRow)]
+struct TwinRow {
+    response_id: String,
+    trace_id: Option<Vec<u8>>,
+    span_id: Option<Vec<u8>>,
+}
+
 /// Spans of stored calls that share a response id with a call of this
 /// batch, and the batch's own spans for those calls: the linker decides
 /// whether they are one provider call.
@@ -165,11 +173,11 @@ async fn twins_of_stored_calls(
             separated.push_bind(call.response_id.clone());
         }
         query.push(")");
-        let rows = query.build().fetch_all(&mut *conn).await?;
+        let rows: Vec<TwinRow> = query.build_query_as().fetch_all(&mut *conn).await?;
         let mut matched: HashSet<String> = HashSet::new();
         for row in rows {
-            matched.insert(row.try_get("response_id")?);
-            if let Some(key) = key_columns(row.try_get("trace_id")?, row.try_get("span_id")?) {
+            matched.insert(row.response_id);
+            if let Some(key) = key_columns(row.trace_id, row.span_id) {
                 keys.push(key);
             }
         }
@@ -257,9 +265,12 @@ pub async fn write_linked_calls<'a>(
         // span arrived while its log events were being linked) stays, and
         // the span is linked again: the next round sees both.
         query.push(" ON CONFLICT DO NOTHING RETURNING id");
-        match query.build().fetch_optional(&mut *conn).await? {
-            Some(row) => {
-                let row_id: i64 = row.try_get("id")?;
+        match query
+            .build_query_scalar::<i64>()
+            .fetch_optional(&mut *conn)
+            .await?
+        {
+            Some(row_id) => {
                 insert_index(conn, &[(row_id, &linked.index)], text).await?;
             }
             None => refused.extend(linked.columns.trace_id.zip(linked.columns.span_id)),

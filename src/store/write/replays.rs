@@ -11,8 +11,8 @@
 //! that a crashed or cancelled executor left behind can be replayed again,
 //! but never stored twice.
 
+use sqlx::QueryBuilder;
 use sqlx::sqlite::{Sqlite, SqliteConnection};
-use sqlx::{QueryBuilder, Row};
 
 use super::error::WriteError;
 use super::statements::chunks;
@@ -338,9 +338,12 @@ async fn claim_items(
             separated.push_bind(*id);
         }
         query.push(") RETURNING id");
-        for row in query.build().fetch_all(&mut *conn).await? {
-            claimed.push(row.try_get::<i64, _>("id")?);
-        }
+        claimed.extend(
+            query
+                .build_query_scalar::<i64>()
+                .fetch_all(&mut *conn)
+                .await?,
+        );
     }
     Ok(ReplayApplied {
         rows: claimed.len() as u64,

@@ -411,18 +411,19 @@ impl Writer {
             sqlx::query("PRAGMA busy_timeout = 1000")
                 .execute(&mut *conn)
                 .await?;
-            let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            // The first of the checkpoint's three columns: whether readers
+            // kept it from finishing.
+            let busy = sqlx::query_scalar::<_, i64>("PRAGMA wal_checkpoint(TRUNCATE)")
                 .fetch_one(&mut *conn)
                 .await;
             sqlx::query("PRAGMA busy_timeout = 10000")
                 .execute(&mut *conn)
                 .await?;
-            row
+            busy
         }
         .await;
         match result {
-            Ok(row) => {
-                let busy: i64 = sqlx::Row::try_get(&row, 0).unwrap_or(1);
+            Ok(busy) => {
                 self.checkpoint_blocked_at = (busy != 0).then(Instant::now);
                 if busy == 0 {
                     tracing::debug!(wal_bytes = size, "started the write-ahead log over");
