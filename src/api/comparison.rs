@@ -21,8 +21,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::body::ApiJson;
@@ -61,6 +60,19 @@ impl ComparisonState {
             redactor,
         }
     }
+}
+
+/// The answer to `POST /api/v1/replays/{id}/comparison`.
+#[derive(Debug, Serialize)]
+pub struct ScoringStarted {
+    pub run_id: String,
+    pub scoring_id: String,
+    /// `running`, or `done` when nothing was left to score.
+    pub scoring: &'static str,
+    /// Whether a new scoring was created (else an open one goes on).
+    pub created: bool,
+    /// Items the scoring will score.
+    pub items_to_score: usize,
 }
 
 pub fn router() -> Router<AppState> {
@@ -117,7 +129,7 @@ async fn start_scoring(
     project: Project,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<StartBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ScoringStarted>), ApiError> {
     let run = super::replays::load_run(&state.store.reader, &project, &id).await?;
     let mut options = state
         .config
@@ -163,13 +175,13 @@ async fn start_scoring(
     });
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({
-            "run_id": id,
-            "scoring_id": scoring_id,
-            "scoring": if prepared_open { "running" } else { "done" },
-            "created": created,
-            "items_to_score": item_count,
-        })),
+        Json(ScoringStarted {
+            run_id: id,
+            scoring_id,
+            scoring: if prepared_open { "running" } else { "done" },
+            created,
+            items_to_score: item_count,
+        }),
     ))
 }
 

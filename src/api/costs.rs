@@ -6,7 +6,7 @@
 use axum::extract::{RawQuery, State};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::error::ApiError;
 use super::params::query_pairs;
@@ -20,6 +20,15 @@ use crate::store::write::batch::WriteBatch;
 /// Calls priced per page, and per write.
 const PAGE: usize = 1000;
 
+/// What a recompute did.
+#[derive(Debug, Serialize)]
+pub struct Recompute {
+    /// Calls the filter selected.
+    pub examined: usize,
+    /// Calls whose cost changed.
+    pub updated: usize,
+}
+
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/costs/recompute", post(recompute))
 }
@@ -29,7 +38,7 @@ async fn recompute(
     State(state): State<ApiState>,
     project: Project,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Recompute>, ApiError> {
     let pairs = query_pairs(query.as_deref());
     let filter = CallFilterParams::from_pairs(&pairs, &[])?.parse()?;
     let sort = CallSort {
@@ -75,5 +84,5 @@ async fn recompute(
             None => break,
         }
     }
-    Ok(Json(json!({"examined": examined, "updated": updated})))
+    Ok(Json(Recompute { examined, updated }))
 }

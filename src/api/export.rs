@@ -23,10 +23,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use http::header;
+use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::calls::FullCall;
 use super::error::ApiError;
 use super::params::{param, parse_sort, query_pairs};
 use super::{ApiState, AppState};
@@ -155,11 +157,13 @@ impl Export {
                 continue;
             };
             let line = match self.format {
-                Format::Jsonl => super::calls::full_json(&call).ok(),
-                Format::OpenAiChat => fine_tuning_example(&call),
+                Format::Jsonl => serde_json::to_vec(&FullCall::new(call)).ok(),
+                Format::OpenAiChat => {
+                    fine_tuning_example(&call).and_then(|e| serde_json::to_vec(&e).ok())
+                }
             };
             if let Some(line) = line {
-                chunk.extend_from_slice(line.to_string().as_bytes());
+                chunk.extend_from_slice(&line);
                 chunk.push(b'\n');
             }
         }
@@ -177,9 +181,21 @@ async fn fail(lines: &mpsc::Sender<Result<Bytes, std::io::Error>>, error: ReadEr
     let _ = lines.send(Ok(Bytes::from(format!("{line}\n")))).await;
 }
 
+/// One line of the `openai-chat` export: an example of OpenAI's
+/// fine-tuning chat format.
+#[derive(Debug, Serialize)]
+pub struct FineTuningExample {
+    /// The prompt messages as the Chat Completions API takes them, then
+    /// the answer.
+    pub messages: Value,
+    /// The tools, when the call had any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Value>,
+}
+
 /// One example of OpenAI's fine-tuning chat format: the prompt messages and
 /// tools as the Chat Completions API takes them, then the answer.
-pub fn fine_tuning_example(call: &Call) -> Option<Value> {
+pub fn fine_tuning_example(call: &Call) -> Option<FineTuningExample> {
     let answer = call.output_messages.as_ref()?.first()?.clone();
     let mut conversation = call.clone();
     conversation
@@ -200,9 +216,8 @@ pub fn fine_tuning_example(call: &Call) -> Option<Value> {
         .map(String::from),
     );
     let body = to_openai_chat(&conversation, &params).ok()?;
-    let mut example = json!({"messages": body.get("messages")?.clone()});
-    if let Some(tools) = body.get("tools") {
-        example["tools"] = tools.clone();
-    }
-    Some(example)
+    Some(FineTuningExample {
+        messages: body.get("messages")?.clone(),
+        tools: body.get("tools").cloned(),
+    })
 }

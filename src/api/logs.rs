@@ -6,16 +6,26 @@
 use axum::extract::{RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::error::ApiError;
 use super::params::{param, parse_limit, query_pairs};
-use super::traces::{Context, log_json};
+use super::traces::{Context, LogEntry};
 use super::{ApiState, AppState};
 use crate::model::TraceId;
 use crate::model::filter::parse_time;
 use crate::model::project::Project;
 use crate::store::read::{LogCursor, LogFilter};
+
+/// A page of `GET /api/v1/logs`.
+#[derive(Debug, Serialize)]
+pub struct LogPage {
+    pub logs: Vec<LogEntry>,
+    /// Pass as `cursor` for the next page; null at the end. With `q`, a
+    /// page may hold fewer records than `limit` (even none) while more
+    /// follow.
+    pub next_cursor: Option<String>,
+}
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/logs", get(list_logs))
@@ -26,7 +36,7 @@ async fn list_logs(
     State(state): State<ApiState>,
     project: Project,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LogPage>, ApiError> {
     let pairs = query_pairs(query.as_deref());
     let filter = parse_filter(&pairs)?;
     let limit = parse_limit(param(&pairs, "limit"), 50, 1000)?;
@@ -62,16 +72,13 @@ async fn list_logs(
     let mut context = Context::default();
     let mut logs = Vec::with_capacity(page.logs.len());
     for item in page.logs {
-        let mut log = log_json(&item.record);
-        context
-            .attach(&state, &mut log, item.resource_id, item.scope_id)
-            .await?;
-        logs.push(log);
+        let (resource, scope) = context.get(&state, item.resource_id, item.scope_id).await?;
+        logs.push(LogEntry::new(&item.record, resource, scope));
     }
-    Ok(Json(json!({
-        "logs": logs,
-        "next_cursor": page.next_cursor.map(|c| c.encode()),
-    })))
+    Ok(Json(LogPage {
+        logs,
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    }))
 }
 
 /// The filter parameters; anything else but paging is refused by name, so

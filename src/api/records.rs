@@ -11,7 +11,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::body::read_body;
 use super::error::ApiError;
@@ -32,8 +33,48 @@ struct Stored {
     accepted: usize,
     /// Accepted records that were not stored before (the rest were re-sent).
     inserted: usize,
-    ids: Vec<Value>,
-    rejected: Vec<Value>,
+    ids: Vec<Option<String>>,
+    rejected: Vec<RejectedRecord>,
+}
+
+/// The answer to `POST /api/v1/calls` when at least one record was stored.
+#[derive(Debug, Serialize)]
+pub struct RecordsResult {
+    /// Records that were valid: stored now or stored before.
+    pub accepted: usize,
+    /// Accepted records stored by this request.
+    pub stored: usize,
+    /// Accepted records that were already stored (the same id: a re-sent
+    /// record), left as they were.
+    pub already_stored: usize,
+    /// Per record, in order: the stored call's id, or null when refused.
+    pub ids: Vec<Option<String>>,
+    pub rejected: Vec<RejectedRecord>,
+}
+
+/// A record that was refused, and why.
+#[derive(Debug, Serialize)]
+pub struct RejectedRecord {
+    /// Its position in the request (0 for a single record).
+    pub index: usize,
+    pub error: String,
+}
+
+/// The answer when every record was refused: the API's error, with the
+/// refused records, and the ids (all null) beside it.
+#[derive(Debug, Serialize)]
+pub struct RecordsRefused {
+    pub error: RecordsRefusedError,
+    /// Per record: null, since none was stored.
+    pub ids: Vec<Option<String>>,
+}
+
+/// The error of [`RecordsRefused`]: `invalid_records`.
+#[derive(Debug, Serialize)]
+pub struct RecordsRefusedError {
+    pub code: &'static str,
+    pub message: &'static str,
+    pub rejected: Vec<RejectedRecord>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -68,21 +109,23 @@ fn stored_response(stored: Stored) -> Response {
     } = stored;
     if accepted == 0 && !rejected.is_empty() {
         let code = ErrorCode::InvalidRecords;
-        let mut body = json!({"error": {
-            "code": code.label(),
-            "message": "every record was refused",
-            "rejected": rejected,
-        }});
-        body["ids"] = json!(ids);
+        let body = RecordsRefused {
+            error: RecordsRefusedError {
+                code: code.label(),
+                message: "every record was refused",
+                rejected,
+            },
+            ids,
+        };
         return (code.http_status(), Json(body)).into_response();
     }
-    let body = json!({
-        "accepted": accepted,
-        "stored": inserted,
-        "already_stored": accepted - inserted,
-        "ids": ids,
-        "rejected": rejected,
-    });
+    let body = RecordsResult {
+        accepted,
+        stored: inserted,
+        already_stored: accepted - inserted,
+        ids,
+        rejected,
+    };
     (StatusCode::OK, Json(body)).into_response()
 }
 
@@ -140,12 +183,15 @@ async fn store_records(
     for (index, record) in records.iter().enumerate() {
         match parse_record(record, received_unix_nano) {
             Ok(call) => {
-                ids.push(Value::String(call.id.to_string()));
+                ids.push(Some(call.id.to_string()));
                 calls.push(call);
             }
             Err(error) => {
-                ids.push(Value::Null);
-                rejected.push(json!({"index": index, "error": error.to_string()}));
+                ids.push(None);
+                rejected.push(RejectedRecord {
+                    index,
+                    error: error.to_string(),
+                });
             }
         }
     }

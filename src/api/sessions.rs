@@ -4,14 +4,26 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::error::ApiError;
 use super::params::{param, parse_cursor, parse_limit, query_pairs};
 use super::{ApiState, AppState};
+use crate::model::CallSummary;
 use crate::model::filter::CallFilter;
 use crate::model::project::Project;
-use crate::store::read::{CallSort, GroupBy, SortKey};
+use crate::store::read::{CallSort, GroupBy, GroupStats, SortKey};
+
+/// A conversation: its calls in time order, a page at a time, and its totals.
+#[derive(Debug, Serialize)]
+pub struct Session {
+    pub session_id: String,
+    /// Figures over every call of the session.
+    pub totals: GroupStats,
+    pub calls: Vec<CallSummary>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/sessions/{id}", get(get_session))
@@ -23,7 +35,7 @@ async fn get_session(
     project: Project,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Session>, ApiError> {
     let pairs = query_pairs(query.as_deref());
     if let Some((name, _)) = pairs.iter().find(|(k, _)| k != "limit" && k != "cursor") {
         return Err(ApiError::invalid_name(name));
@@ -46,10 +58,10 @@ async fn get_session(
     let page = reader
         .list_calls(project.id, &filter, sort, limit, cursor)
         .await?;
-    Ok(Json(json!({
-        "session_id": id,
-        "totals": totals,
-        "calls": page.calls,
-        "next_cursor": page.next_cursor.map(|c| c.encode()),
-    })))
+    Ok(Json(Session {
+        session_id: id,
+        totals,
+        calls: page.calls,
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    }))
 }
