@@ -1,12 +1,14 @@
 //! `GET /api/v1/calls` (filtered, newest first, cursor-paginated) and
 //! `GET /api/v1/calls/{id}` (one canonical call with its content).
 
+use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::params::{param, parse_cursor, parse_limit, parse_sort, query_pairs};
 use super::{ApiState, AppState};
 use crate::model::filter::CallFilterParams;
@@ -14,16 +16,17 @@ use crate::model::project::Project;
 use crate::model::{Call, CallId, CallSummary, nanos};
 
 /// A page of `GET /api/v1/calls`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CallPage {
     pub calls: Vec<CallSummary>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
 /// A call as `GET /api/v1/calls/{id}` and the export show it: the canonical
 /// call, with its start in milliseconds beside the nanosecond string.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FullCall {
     #[serde(flatten)]
     pub call: Call,
@@ -42,12 +45,33 @@ impl FullCall {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/calls", get(list_calls))
-        .route("/api/v1/calls/{id}", get(get_call))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_calls))
+        .routes(routes!(get_call))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/calls",
+    operation_id = "listCalls",
+    tag = "calls",
+    summary = "Find calls: filters, full-text search, sorting, cursor pagination.",
+    params(
+        CallFilterParams,
+        ("limit" = Option<u32>, Query, description = "Page size (1–1000, default 50).", minimum = 1, maximum = 1000),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, with the same sort and order. Stable under concurrent inserts."),
+        ("sort" = Option<String>, Query, description = "Sort key: `time` (default), `latency`, `tokens` or `cost`.", pattern = "^(time|latency|tokens|cost)$"),
+        ("order" = Option<String>, Query, description = "Sort order: `asc` or `desc` (default `desc`).", pattern = "^(asc|desc)$"),
+    ),
+    responses(
+        (status = 200, description = "A page of calls.", body = CallPage),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_calls(
     State(state): State<ApiState>,
@@ -71,6 +95,23 @@ async fn list_calls(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/calls/{id}",
+    operation_id = "getCall",
+    tag = "calls",
+    summary = "One call with its full content.",
+    params(
+        ("id" = String, Path, description = "Call id (a ULID)."),
+    ),
+    responses(
+        (status = 200, description = "The call.", body = FullCall),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip(state))]
 async fn get_call(
     State(state): State<ApiState>,

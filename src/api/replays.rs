@@ -20,17 +20,19 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::Notify;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::body::ApiJson;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::params::parse_limit;
 use crate::model::project::Project;
 use crate::model::{Call, CallError, CallId, CallStatus, Message, Part, Source, Usage, nanos};
@@ -57,7 +59,7 @@ pub struct ReplaysState {
 }
 
 /// A replay run as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ReplayRun {
     pub id: String,
     pub name: Option<String>,
@@ -68,9 +70,11 @@ pub struct ReplayRun {
     pub stop_reason: Option<String>,
     /// Unix nanoseconds as a decimal string.
     #[serde(with = "nanos::string")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
     pub created_at_unix_nano: u64,
     /// Unix nanoseconds as a decimal string.
     #[serde(with = "nanos::optional_string")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]+$")]
     pub finished_at_unix_nano: Option<u64>,
     /// The creation time in milliseconds since the epoch (the fraction
     /// holds the sub-millisecond part), for arithmetic in JavaScript.
@@ -104,7 +108,7 @@ pub struct ReplayRun {
 }
 
 /// A target as configured, without its headers (they may carry credentials).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ReplayTarget {
     pub name: String,
     pub kind: ProviderKind,
@@ -125,7 +129,7 @@ impl ReplayTarget {
 
 /// A target of a run: as configured (without its headers), with its
 /// pacing and price.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RunTarget {
     #[serde(flatten)]
     pub target: ReplayTarget,
@@ -135,41 +139,44 @@ pub struct RunTarget {
 }
 
 /// A page of `GET /api/v1/replays`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ReplayRunPage {
     /// Runs, newest first, without their per-target `summary`.
     pub replays: Vec<ReplayRun>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
 /// What `GET /api/v1/replays/targets` answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ReplayTargets {
     pub targets: Vec<ReplayTarget>,
 }
 
 /// A page of `GET /api/v1/replays/{id}/results`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ReplayResults {
     pub run_id: String,
     pub results: Vec<ReplayResult>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
 /// One original call and its replays.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ReplayResult {
     pub original_call_id: String,
     /// The original, with its prompt; null when it is no longer stored.
+    #[schema(required = true)]
     pub original: Option<ReplayCall>,
     pub replays: Vec<ReplayItem>,
 }
 
 /// One item: target, repetition, state, attempts, last error and its
 /// `error_class` (as in the summary's `errors`), and the replayed call.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ReplayItem {
     #[serde(flatten)]
     pub item: Item,
@@ -179,7 +186,7 @@ pub struct ReplayItem {
 
 /// A call as the results page shows it: the answer and its figures, and
 /// for the original also the prompt.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ReplayCall {
     pub id: CallId,
     pub source: Source,
@@ -199,49 +206,82 @@ pub struct ReplayCall {
     pub cost_usd: Option<f64>,
     /// The prompt: only on originals.
     #[serde(flatten)]
+    #[schema(inline)]
     pub prompt: Option<ReplayPrompt>,
 }
 
 /// The prompt of an original call.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ReplayPrompt {
     pub system_instructions: Option<Vec<Part>>,
     pub input_messages: Option<Vec<Message>>,
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/replays", get(list_runs).post(start_run))
-        .route("/api/v1/replays/targets", get(list_targets))
-        .route("/api/v1/replays/{id}", get(get_run))
-        .route("/api/v1/replays/{id}/results", get(get_results))
-        .route("/api/v1/replays/{id}/cancel", post(cancel))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_runs, start_run))
+        .routes(routes!(list_targets))
+        .routes(routes!(get_run))
+        .routes(routes!(get_results))
+        .routes(routes!(cancel))
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /api/v1/replays`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReplayStart)]
 struct StartBody {
+    /// A name to find the run by.
     #[serde(default)]
     name: Option<String>,
+    /// The filters of `GET /api/v1/calls`, as a JSON object
+    /// (`{"service": "support-bot", "since": "7d"}`).
     #[serde(default)]
     filters: Map<String, Value>,
+    /// Explicit call ids instead of (or within) the filters.
     #[serde(default)]
     ids: Option<Vec<CallId>>,
+    /// A random sample of this many of the selected calls.
     #[serde(default)]
     sample: Option<usize>,
+    /// Target names from the config file (`[targets.NAME]`).
     targets: Vec<String>,
+    /// Repetitions per call and target (default 1).
     #[serde(default)]
     repeat: Option<u32>,
+    /// Request parameters to set on every replayed request (JSON merge
+    /// patch; `null` leaves a parameter out, and then it cannot fail the
+    /// item).
     #[serde(default)]
     overrides: Map<String, Value>,
+    /// Guards that stop the run before it overspends.
     #[serde(default)]
     budget: Budget,
+    /// Stream answers (default true) to measure time to first token.
     #[serde(default)]
     stream: Option<bool>,
+    /// Recorded parameters every target may lose when it cannot express
+    /// them, on top of each target's own `allow_drop`.
     #[serde(default)]
     allow_drop: BTreeSet<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/replays",
+    operation_id = "startReplay",
+    tag = "replays",
+    summary = "Start a replay run in the background.",
+    description = "Needs an `admin` key when the server has keys.",
+    request_body = StartBody,
+    responses(
+        (status = 201, description = "The run, created and started.", body = ReplayRun),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn start_run(
     State(state): State<ReplaysState>,
@@ -307,6 +347,24 @@ fn parse_row_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/replays",
+    operation_id = "listReplays",
+    tag = "replays",
+    summary = "Replay runs, newest first, with progress.",
+    params(
+        ("limit" = Option<u32>, Query, description = "Page size (1–200, default 20).", minimum = 1, maximum = 200),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page."),
+    ),
+    responses(
+        (status = 200, description = "A page of runs.", body = ReplayRunPage),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_runs(
     State(state): State<ReplaysState>,
@@ -350,6 +408,23 @@ pub async fn load_run(reader: &Reader, project: &Project, id: &str) -> Result<Ru
         .ok_or_else(|| ApiError::NotFound(format!("replay run {id}")))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/replays/{id}",
+    operation_id = "getReplay",
+    tag = "replays",
+    summary = "A run: state, progress and per-target summary.",
+    params(
+        ("id" = String, Path, description = "Replay run id."),
+    ),
+    responses(
+        (status = 200, description = "The run.", body = ReplayRun),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip(state))]
 async fn get_run(
     State(state): State<ReplaysState>,
@@ -361,6 +436,25 @@ async fn get_run(
     Ok(Json(ReplayRun::new(&run, &summary)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/replays/{id}/cancel",
+    operation_id = "cancelReplay",
+    tag = "replays",
+    summary = "Cancel a running run: pending items become cancelled.",
+    description = "Needs an `admin` key when the server has keys.",
+    params(
+        ("id" = String, Path, description = "Replay run id."),
+    ),
+    responses(
+        (status = 200, description = "The cancelled run.", body = ReplayRun),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
+        (status = 409, description = "The run has already ended.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip(state))]
 async fn cancel(
     State(state): State<ReplaysState>,
@@ -382,6 +476,26 @@ async fn cancel(
     Ok(Json(ReplayRun::new(&run, &summary)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/replays/{id}/results",
+    operation_id = "getReplayResults",
+    tag = "replays",
+    summary = "Originals and their replays side by side, paginated.",
+    params(
+        ("id" = String, Path, description = "Replay run id."),
+        ("limit" = Option<u32>, Query, description = "Page size (1–200, default 20).", minimum = 1, maximum = 200),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page."),
+    ),
+    responses(
+        (status = 200, description = "A page of results.", body = ReplayResults),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip(state, params))]
 async fn get_results(
     State(state): State<ReplaysState>,
@@ -500,6 +614,19 @@ impl ReplayRun {
 
 /// The configured targets, by name (the config file was checked when the
 /// server started). Headers are left out: they may carry credentials.
+#[utoipa::path(
+    get,
+    path = "/api/v1/replays/targets",
+    operation_id = "listReplayTargets",
+    tag = "replays",
+    summary = "The replay targets configured in the config file, without their headers.",
+    responses(
+        (status = 200, description = "The targets.", body = ReplayTargets),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_targets(State(state): State<ReplaysState>) -> Result<Json<ReplayTargets>, ApiError> {
     let specs = state

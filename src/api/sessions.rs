@@ -1,12 +1,14 @@
 //! `GET /api/v1/sessions/{id}`: a conversation — every call with this
 //! session id in time order (paginated), and its totals.
 
+use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::params::{param, parse_cursor, parse_limit, query_pairs};
 use super::{ApiState, AppState};
 use crate::model::CallSummary;
@@ -15,20 +17,41 @@ use crate::model::project::Project;
 use crate::store::read::{CallSort, GroupBy, GroupStats, SortKey};
 
 /// A conversation: its calls in time order, a page at a time, and its totals.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Session {
     pub session_id: String,
     /// Figures over every call of the session.
     pub totals: GroupStats,
     pub calls: Vec<CallSummary>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/sessions/{id}", get(get_session))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_session))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}",
+    operation_id = "getSession",
+    tag = "sessions",
+    summary = "A conversation: its calls in time order and its totals.",
+    params(
+        ("id" = String, Path, description = "Session id."),
+        ("limit" = Option<u32>, Query, description = "Page size (1–1000, default 200).", minimum = 1, maximum = 1000),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, with the same sort and order. Stable under concurrent inserts."),
+    ),
+    responses(
+        (status = 200, description = "The session.", body = Session),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip(state, query))]
 async fn get_session(
     State(state): State<ApiState>,

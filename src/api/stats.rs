@@ -1,12 +1,14 @@
 //! `GET /api/v1/stats?group_by=model|provider|service|hour|day&…filters`:
 //! count, error rate, latency and TTFT percentiles, tokens and cost per group.
 
+use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::params::{param, query_pairs};
 use super::{ApiState, AppState};
 use crate::model::filter::CallFilterParams;
@@ -14,7 +16,7 @@ use crate::model::project::Project;
 use crate::store::read::{GroupBy, GroupKey, GroupStats};
 
 /// What `GET /api/v1/stats` answers: one row per group.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Stats {
     /// The grouping asked for.
     pub group_by: String,
@@ -22,7 +24,7 @@ pub struct Stats {
 }
 
 /// One group's figures; time groups also have their start as RFC 3339.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct StatsGroup {
     #[serde(flatten)]
     pub stats: GroupStats,
@@ -31,10 +33,28 @@ pub struct StatsGroup {
     pub key_time: Option<String>,
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/stats", get(stats))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(stats))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    operation_id = "getStats",
+    tag = "stats",
+    summary = "Count, error rate, latency and TTFT percentiles, tokens and cost per group.",
+    params(
+        CallFilterParams,
+        ("group_by" = Option<String>, Query, description = "Grouping: `model` (default), `provider`, `service`, `hour`, `day` or `none`.", pattern = "^(model|provider|service|hour|day|none)$"),
+    ),
+    responses(
+        (status = 200, description = "One row per group.", body = Stats),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn stats(
     State(state): State<ApiState>,

@@ -6,13 +6,15 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::{ApiState, AppState};
 use crate::model::CallSummary;
 use crate::model::filter::CallFilter;
@@ -21,7 +23,7 @@ use crate::model::{Event, Link, LogRecord, Resource, Scope, Span, TraceId, nanos
 use crate::store::read::{CallSort, SortKey};
 
 /// A trace: its span tree, its LLM calls and its log records.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Trace {
     pub trace_id: String,
     /// Span ids whose parent is not in the trace.
@@ -34,7 +36,7 @@ pub struct Trace {
 /// A stored span, lossless (attributes in OTLP JSON form,
 /// `{"key": {"stringValue": …}}`), with its resource and scope and its
 /// place in the tree.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SpanNode {
     pub trace_id: String,
     pub span_id: String,
@@ -45,9 +47,11 @@ pub struct SpanNode {
     pub kind: i32,
     /// Unix nanoseconds as a decimal string.
     #[serde(with = "nanos::string")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
     pub start_time_unix_nano: u64,
     /// Unix nanoseconds as a decimal string.
     #[serde(with = "nanos::string")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
     pub end_time_unix_nano: u64,
     /// The start in milliseconds since the epoch (the fraction holds the
     /// sub-millisecond part), for arithmetic in JavaScript.
@@ -58,6 +62,7 @@ pub struct SpanNode {
     pub trace_state: String,
     pub flags: u32,
     /// OTLP JSON form: `{"key": {"stringValue": …}}`.
+    #[schema(value_type = Object)]
     pub attributes: Value,
     pub dropped_attributes_count: u32,
     pub events: Vec<SpanEvent>,
@@ -67,64 +72,74 @@ pub struct SpanNode {
     pub resource: OtlpResource,
     pub scope: OtlpScope,
     /// The LLM call this span is the source of.
+    #[schema(required = true)]
     pub call_id: Option<String>,
     /// Span ids of the children, in start order.
     pub children: Vec<String>,
 }
 
 /// OTLP span status: `code` is 0 unset, 1 ok, 2 error.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SpanStatusView {
     pub code: i32,
     pub message: String,
 }
 
 /// A span event.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SpanEvent {
     /// Unix nanoseconds as a decimal string.
     #[serde(with = "nanos::string")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
     pub time_unix_nano: u64,
     pub name: String,
     /// OTLP JSON form.
+    #[schema(value_type = Object)]
     pub attributes: Value,
     pub dropped_attributes_count: u32,
 }
 
 /// A link to another span.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SpanLink {
     pub trace_id: String,
     pub span_id: String,
     pub trace_state: String,
     pub flags: u32,
     /// OTLP JSON form.
+    #[schema(value_type = Object)]
     pub attributes: Value,
     pub dropped_attributes_count: u32,
 }
 
 /// A stored log record, lossless (body and attributes in OTLP JSON form),
 /// with its resource and scope.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LogEntry {
     /// Unix nanoseconds as a decimal string.
     #[serde(with = "nanos::string")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
     pub time_unix_nano: u64,
     /// Unix nanoseconds as a decimal string.
     #[serde(with = "nanos::string")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
     pub observed_time_unix_nano: u64,
     /// `time_unix_nano` in milliseconds since the epoch (the fraction holds
     /// the sub-millisecond part), for arithmetic in JavaScript.
     pub time_ms: f64,
+    #[schema(required = true)]
     pub trace_id: Option<String>,
+    #[schema(required = true)]
     pub span_id: Option<String>,
     /// The record's event name (empty when it has none).
     pub event_name: String,
     pub severity_number: i32,
     pub severity_text: String,
     /// An OTLP `AnyValue` in JSON form, or null.
+    #[schema(required = true)]
     pub body: Option<Value>,
     /// OTLP JSON form.
+    #[schema(value_type = Object)]
     pub attributes: Value,
     pub dropped_attributes_count: u32,
     pub flags: u32,
@@ -133,29 +148,49 @@ pub struct LogEntry {
 }
 
 /// The entity that produced telemetry (`service.name` and friends).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct OtlpResource {
     /// OTLP JSON form.
+    #[schema(value_type = Object)]
     pub attributes: Value,
     pub dropped_attributes_count: u32,
     pub schema_url: String,
 }
 
 /// The instrumentation scope (library) that produced telemetry.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct OtlpScope {
     pub name: String,
     pub version: String,
     /// OTLP JSON form.
+    #[schema(value_type = Object)]
     pub attributes: Value,
     pub dropped_attributes_count: u32,
     pub schema_url: String,
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/traces/{trace_id}", get(get_trace))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_trace))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/traces/{trace_id}",
+    operation_id = "getTrace",
+    tag = "traces",
+    summary = "A trace as a span tree, with its LLM calls and log records.",
+    params(
+        ("trace_id" = String, Path, description = "Trace id (32 hex digits)."),
+    ),
+    responses(
+        (status = 200, description = "The trace.", body = Trace),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip(state), fields(trace_id = %trace_id))]
 async fn get_trace(
     State(state): State<ApiState>,
