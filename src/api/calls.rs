@@ -1,30 +1,83 @@
 //! `GET /api/v1/calls` (filtered, newest first, cursor-paginated) and
 //! `GET /api/v1/calls/{id}` (one canonical call with its content).
 
+use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::params::{param, parse_cursor, parse_limit, parse_sort, query_pairs};
 use super::{ApiState, AppState};
 use crate::model::filter::CallFilterParams;
 use crate::model::project::Project;
-use crate::model::{Call, CallId, nanos};
+use crate::model::{Call, CallId, CallSummary, nanos};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/calls", get(list_calls))
-        .route("/api/v1/calls/{id}", get(get_call))
+/// A page of `GET /api/v1/calls`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallPage {
+    pub calls: Vec<CallSummary>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
+/// A call as `GET /api/v1/calls/{id}` and the export show it: the canonical
+/// call, with its start in milliseconds beside the nanosecond string.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FullCall {
+    #[serde(flatten)]
+    pub call: Call,
+    /// The start in milliseconds since the epoch (the fraction holds the
+    /// sub-millisecond part), for arithmetic in JavaScript.
+    pub start_time_ms: f64,
+}
+
+impl FullCall {
+    pub fn new(call: Call) -> Self {
+        let start_time_ms = nanos::millis(call.start_time_unix_nano);
+        FullCall {
+            call,
+            start_time_ms,
+        }
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_calls))
+        .routes(routes!(get_call))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/calls",
+    operation_id = "listCalls",
+    tag = "calls",
+    summary = "Find calls: filters, full-text search, sorting, cursor pagination.",
+    params(
+        CallFilterParams,
+        ("limit" = Option<u32>, Query, description = "Page size (1–1000, default 50).", minimum = 1, maximum = 1000),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, with the same sort and order. Stable under concurrent inserts."),
+        ("sort" = Option<String>, Query, description = "Sort key: `time` (default), `latency`, `tokens` or `cost`.", pattern = "^(time|latency|tokens|cost)$"),
+        ("order" = Option<String>, Query, description = "Sort order: `asc` or `desc` (default `desc`).", pattern = "^(asc|desc)$"),
+    ),
+    responses(
+        (status = 200, description = "A page of calls.", body = CallPage),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_calls(
     State(state): State<ApiState>,
     project: Project,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CallPage>, ApiError> {
     let pairs = query_pairs(query.as_deref());
     let filter =
         CallFilterParams::from_pairs(&pairs, &["limit", "cursor", "sort", "order"])?.parse()?;
@@ -36,18 +89,35 @@ async fn list_calls(
         .reader
         .list_calls(project.id, &filter, sort, limit, cursor)
         .await?;
-    Ok(Json(json!({
-        "calls": page.calls,
-        "next_cursor": page.next_cursor.map(|c| c.encode()),
-    })))
+    Ok(Json(CallPage {
+        calls: page.calls,
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/calls/{id}",
+    operation_id = "getCall",
+    tag = "calls",
+    summary = "One call with its full content.",
+    params(
+        ("id" = String, Path, description = "Call id (a ULID)."),
+    ),
+    responses(
+        (status = 200, description = "The call.", body = FullCall),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip(state))]
 async fn get_call(
     State(state): State<ApiState>,
     project: Project,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FullCall>, ApiError> {
     let call_id: CallId = id.parse().map_err(|e| ApiError::invalid("id", e))?;
     let call = state
         .store
@@ -55,18 +125,5 @@ async fn get_call(
         .call(project.id, call_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("call {call_id}")))?;
-    full_json(&call).map(Json)
-}
-
-/// A call as `GET /api/v1/calls/{id}` and the export show it: the canonical
-/// call, with its start in milliseconds beside the nanosecond string.
-pub fn full_json(call: &Call) -> Result<Value, ApiError> {
-    let mut json = serde_json::to_value(call).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if let Some(object) = json.as_object_mut() {
-        object.insert(
-            "start_time_ms".into(),
-            json!(nanos::millis(call.start_time_unix_nano)),
-        );
-    }
-    Ok(json)
+    Ok(Json(FullCall::new(call)))
 }

@@ -17,16 +17,17 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::body::ApiJson;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::compare::scoring::{self, ScoringError};
 use crate::compare::settings::{CompareFile, ScoringRequest, SettingsError};
 use crate::compare::summary::report::{ComparisonReport, ReportError, load_report};
@@ -63,11 +64,22 @@ impl ComparisonState {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/replays/{id}/comparison",
-        get(get_comparison).post(start_scoring),
-    )
+/// The answer to `POST /api/v1/replays/{id}/comparison`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScoringStarted {
+    pub run_id: String,
+    pub scoring_id: String,
+    /// `running`, or `done` when nothing was left to score.
+    #[schema(pattern = "^(running|done)$")]
+    pub scoring: &'static str,
+    /// Whether a new scoring was created (else an open one goes on).
+    pub created: bool,
+    /// Items the scoring will score.
+    pub items_to_score: usize,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_comparison, start_scoring))
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +88,24 @@ struct GetParams {
     scoring: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/replays/{id}/comparison",
+    operation_id = "getComparison",
+    tag = "compare",
+    summary = "The run's comparison: aggregate table per target and the worst regressions.",
+    params(
+        ("id" = String, Path, description = "Replay run id."),
+        ("scoring" = Option<String>, Query, description = "A scoring id; default the newest."),
+    ),
+    responses(
+        (status = 200, description = "The comparison (same as `reprise compare RUN --format json`).", body = ComparisonReport),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn get_comparison(
     State(state): State<ComparisonState>,
@@ -98,26 +128,54 @@ async fn get_comparison(
     Ok(Json(report))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The body of `POST /api/v1/replays/{id}/comparison`; every field is
+/// optional (the server's `[compare]` section fills in the rest).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ScoringRequest)]
 struct StartBody {
+    /// A target name from the config file.
     #[serde(default)]
     judge: Option<String>,
+    /// Grade 1–10 instead of pairwise.
     #[serde(default)]
     rubric: Option<bool>,
+    /// An OpenAI-compatible embeddings target.
     #[serde(default)]
     embeddings: Option<String>,
+    /// Score every item again, not only those without scores.
     #[serde(default)]
     rescore: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/replays/{id}/comparison",
+    operation_id = "scoreRun",
+    tag = "compare",
+    summary = "Score the run (again) in the background, with a judge, rubric or embeddings target, without calling the candidates again.",
+    description = "Needs an `admin` key when the server has keys. An empty body reads as `{}`.",
+    params(
+        ("id" = String, Path, description = "Replay run id."),
+    ),
+    request_body(content = Option<StartBody>, content_type = "application/json", description = "Scoring options; may be empty."),
+    responses(
+        (status = 202, description = "Scoring started (or already complete).", body = ScoringStarted),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
+        (status = 409, description = "The run is being scored already.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn start_scoring(
     State(state): State<ComparisonState>,
     project: Project,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<StartBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ScoringStarted>), ApiError> {
     let run = super::replays::load_run(&state.store.reader, &project, &id).await?;
     let mut options = state
         .config
@@ -163,13 +221,13 @@ async fn start_scoring(
     });
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({
-            "run_id": id,
-            "scoring_id": scoring_id,
-            "scoring": if prepared_open { "running" } else { "done" },
-            "created": created,
-            "items_to_score": item_count,
-        })),
+        Json(ScoringStarted {
+            run_id: id,
+            scoring_id,
+            scoring: if prepared_open { "running" } else { "done" },
+            created,
+            items_to_score: item_count,
+        }),
     ))
 }
 

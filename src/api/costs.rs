@@ -3,12 +3,14 @@
 //! Takes the calls filter as query parameters; answers how many calls were
 //! examined and how many costs changed.
 
+use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::routing::post;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::params::query_pairs;
 use super::{ApiState, AppState};
 use crate::model::Call;
@@ -20,16 +22,44 @@ use crate::store::write::batch::WriteBatch;
 /// Calls priced per page, and per write.
 const PAGE: usize = 1000;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/costs/recompute", post(recompute))
+/// What a recompute did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Recompute {
+    /// Calls the filter selected.
+    pub examined: usize,
+    /// Calls whose cost changed.
+    pub updated: usize,
 }
 
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(recompute))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/costs/recompute",
+    operation_id = "recomputeCosts",
+    tag = "costs",
+    summary = "Price stored calls again with the current price table.",
+    description = "Takes the calls filter as query parameters. Needs an `admin` key when the server has keys.",
+    params(
+        CallFilterParams,
+    ),
+    responses(
+        (status = 200, description = "How many calls were examined and how many costs changed.", body = Recompute),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+        (status = 503, description = "The write queue is full or the database is at its size limit; retry after `Retry-After` seconds.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn recompute(
     State(state): State<ApiState>,
     project: Project,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Recompute>, ApiError> {
     let pairs = query_pairs(query.as_deref());
     let filter = CallFilterParams::from_pairs(&pairs, &[])?.parse()?;
     let sort = CallSort {
@@ -75,5 +105,5 @@ async fn recompute(
             None => break,
         }
     }
-    Ok(Json(json!({"examined": examined, "updated": updated})))
+    Ok(Json(Recompute { examined, updated }))
 }

@@ -8,6 +8,24 @@ use axum::response::{IntoResponse, Response};
 use crate::error_code::ErrorCode;
 use crate::store::{ReadError, WriteError};
 
+/// Every error the API answers: `{"error": {"code", "message"}}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code: `bad_request`, `invalid_parameter`,
+    /// `not_found`, `unsupported_media_type`, `invalid_records`,
+    /// `overloaded`, `too_large`, …
+    pub code: &'static str,
+    /// What was wrong and what to do.
+    pub message: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -115,9 +133,12 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        let body = serde_json::json!({
-            "error": {"code": code.label(), "message": message}
-        });
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.label(),
+                message,
+            },
+        };
         let mut response = (code.http_status(), Json(body)).into_response();
         crate::otlp_status::add_retry_after(&mut response, code);
         response

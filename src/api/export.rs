@@ -16,18 +16,21 @@
 
 use std::collections::BTreeSet;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use bytes::Bytes;
 use http::header;
+use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::calls::FullCall;
+use super::error::{ApiError, ErrorBody};
 use super::params::{param, parse_sort, query_pairs};
 use super::{ApiState, AppState};
 use crate::error_code::ErrorCode;
@@ -41,8 +44,8 @@ use crate::store::read::{CallPage, CallSort};
 
 const PAGE: usize = 200;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/export", get(export))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(export))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +54,27 @@ enum Format {
     OpenAiChat,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/export",
+    operation_id = "exportCalls",
+    tag = "calls",
+    summary = "Every matching call, streamed as JSON lines.",
+    description = "`jsonl`: canonical calls as `GET /api/v1/calls/{id}` returns them. `openai-chat`: the OpenAI fine-tuning chat format, calls without an answer left out. Oldest first unless `order=desc`.",
+    params(
+        CallFilterParams,
+        ("format" = Option<String>, Query, description = "Line format: `jsonl` (default) or `openai-chat`.", pattern = "^(jsonl|openai-chat)$"),
+        ("sort" = Option<String>, Query, description = "Sort key: `time` (default), `latency`, `tokens` or `cost`.", pattern = "^(time|latency|tokens|cost)$"),
+        ("order" = Option<String>, Query, description = "Sort order: `asc` or `desc` (default `asc`).", pattern = "^(asc|desc)$"),
+    ),
+    responses(
+        (status = 200, description = "Newline-delimited JSON, streamed: one `FullCall` (`jsonl`) or `FineTuningExample` (`openai-chat`) per line. Should a later page fail, the last line is an `Error`.", content_type = "application/x-ndjson", body = String),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn export(
     State(state): State<ApiState>,
@@ -155,11 +179,13 @@ impl Export {
                 continue;
             };
             let line = match self.format {
-                Format::Jsonl => super::calls::full_json(&call).ok(),
-                Format::OpenAiChat => fine_tuning_example(&call),
+                Format::Jsonl => serde_json::to_vec(&FullCall::new(call)).ok(),
+                Format::OpenAiChat => {
+                    fine_tuning_example(&call).and_then(|e| serde_json::to_vec(&e).ok())
+                }
             };
             if let Some(line) = line {
-                chunk.extend_from_slice(line.to_string().as_bytes());
+                chunk.extend_from_slice(&line);
                 chunk.push(b'\n');
             }
         }
@@ -177,9 +203,23 @@ async fn fail(lines: &mpsc::Sender<Result<Bytes, std::io::Error>>, error: ReadEr
     let _ = lines.send(Ok(Bytes::from(format!("{line}\n")))).await;
 }
 
+/// One line of the `openai-chat` export: an example of OpenAI's
+/// fine-tuning chat format.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FineTuningExample {
+    /// The prompt messages as the Chat Completions API takes them, then
+    /// the answer.
+    #[schema(value_type = Vec<Object>)]
+    pub messages: Value,
+    /// The tools, when the call had any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub tools: Option<Value>,
+}
+
 /// One example of OpenAI's fine-tuning chat format: the prompt messages and
 /// tools as the Chat Completions API takes them, then the answer.
-pub fn fine_tuning_example(call: &Call) -> Option<Value> {
+pub fn fine_tuning_example(call: &Call) -> Option<FineTuningExample> {
     let answer = call.output_messages.as_ref()?.first()?.clone();
     let mut conversation = call.clone();
     conversation
@@ -200,9 +240,8 @@ pub fn fine_tuning_example(call: &Call) -> Option<Value> {
         .map(String::from),
     );
     let body = to_openai_chat(&conversation, &params).ok()?;
-    let mut example = json!({"messages": body.get("messages")?.clone()});
-    if let Some(tools) = body.get("tools") {
-        example["tools"] = tools.clone();
-    }
-    Some(example)
+    Some(FineTuningExample {
+        messages: body.get("messages")?.clone(),
+        tools: body.get("tools").cloned(),
+    })
 }

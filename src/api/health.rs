@@ -6,20 +6,85 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiState, AppState};
 use crate::auth::Principal;
 use crate::model::project::Scope;
 use crate::store::health::Problem;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(health))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health))
 }
 
+/// What `GET /healthz` answers: `ok`, or which part failed. The full
+/// problem and the details only to callers allowed to read.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` (200) or `unavailable` (503).
+    #[schema(pattern = "^(ok|unavailable)$")]
+    pub status: &'static str,
+    /// The part that failed: the database or the writer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing: Option<&'static str>,
+    /// The problem in full (only to readers: it may name files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// Bytes waiting in the write queue (only to readers, when healthy,
+    /// as the four below).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued_bytes: Option<usize>,
+    /// Spans waiting for the linker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_links: Option<i64>,
+    /// Bytes of the database in use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_used_bytes: Option<u64>,
+    /// Size of the database file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_file_bytes: Option<u64>,
+    /// Size of the write-ahead log file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wal_bytes: Option<u64>,
+}
+
+/// The levels a reader of a healthy server is told.
+struct HealthDetails {
+    queued_bytes: usize,
+    pending_links: i64,
+    db_used_bytes: u64,
+    db_file_bytes: u64,
+    wal_bytes: u64,
+}
+
+impl Health {
+    fn add(&mut self, details: HealthDetails) {
+        self.queued_bytes = Some(details.queued_bytes);
+        self.pending_links = Some(details.pending_links);
+        self.db_used_bytes = Some(details.db_used_bytes);
+        self.db_file_bytes = Some(details.db_file_bytes);
+        self.wal_bytes = Some(details.wal_bytes);
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "health",
+    tag = "health",
+    summary = "Whether this server can serve: its database reads and its writer is alive.",
+    description = "For anyone (load balancers send no keys). A caller allowed to read also gets the problem in full, queue and linker backlog, and database and write-ahead log sizes.",
+    security(()),
+    responses(
+        (status = 200, description = "Healthy.", body = Health),
+        (status = 503, description = "Unavailable: `failing` says which part.", body = Health),
+    ),
+)]
 async fn health(
     State(state): State<ApiState>,
     principal: Option<Extension<Principal>>,
@@ -37,7 +102,7 @@ async fn health(
     let mut body = summary(problem.as_ref(), may_read);
     if may_read && problem.is_none() {
         match details(&state).await {
-            Ok(details) => merge(&mut body, details),
+            Ok(details) => body.add(details),
             Err(error) => tracing::warn!(%error, "health details unavailable"),
         }
     }
@@ -46,32 +111,35 @@ async fn health(
 
 /// What everyone is told: ok, or which part failed; the full message only
 /// to readers, since it may name files.
-fn summary(problem: Option<&Problem>, may_read: bool) -> Value {
-    match problem {
-        None => json!({"status": "ok"}),
-        Some(problem) if may_read => json!({
-            "status": "unavailable",
-            "failing": problem.component(),
-            "problem": problem.to_string(),
-        }),
-        Some(problem) => json!({"status": "unavailable", "failing": problem.component()}),
+fn summary(problem: Option<&Problem>, may_read: bool) -> Health {
+    let mut health = Health {
+        status: "ok",
+        failing: None,
+        problem: None,
+        queued_bytes: None,
+        pending_links: None,
+        db_used_bytes: None,
+        db_file_bytes: None,
+        wal_bytes: None,
+    };
+    if let Some(problem) = problem {
+        health.status = "unavailable";
+        health.failing = Some(problem.component());
+        if may_read {
+            health.problem = Some(problem.to_string());
+        }
     }
+    health
 }
 
-async fn details(state: &ApiState) -> Result<Value, crate::store::ReadError> {
+async fn details(state: &ApiState) -> Result<HealthDetails, crate::store::ReadError> {
     let pending_links = state.store.reader.pending_link_count().await?;
     let usage = state.store.reader.usage().await?;
-    Ok(json!({
-        "queued_bytes": state.store.queue.queued_bytes(),
-        "pending_links": pending_links,
-        "db_used_bytes": usage.used_bytes,
-        "db_file_bytes": usage.file_bytes,
-        "wal_bytes": state.store.wal_bytes(),
-    }))
-}
-
-fn merge(body: &mut Value, more: Value) {
-    if let (Value::Object(body), Value::Object(more)) = (body, more) {
-        body.extend(more);
-    }
+    Ok(HealthDetails {
+        queued_bytes: state.store.queue.queued_bytes(),
+        pending_links,
+        db_used_bytes: usage.used_bytes,
+        db_file_bytes: usage.file_bytes,
+        wal_bytes: state.store.wal_bytes(),
+    })
 }

@@ -3,30 +3,70 @@
 //! with its resource and scope. Records without a trace id are readable
 //! only here.
 
+use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::params::{param, parse_limit, query_pairs};
-use super::traces::{Context, log_json};
+use super::traces::{Context, LogEntry};
 use super::{ApiState, AppState};
 use crate::model::TraceId;
 use crate::model::filter::parse_time;
 use crate::model::project::Project;
 use crate::store::read::{LogCursor, LogFilter};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/logs", get(list_logs))
+/// A page of `GET /api/v1/logs`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogPage {
+    pub logs: Vec<LogEntry>,
+    /// Pass as `cursor` for the next page; null at the end. With `q`, a
+    /// page may hold fewer records than `limit` (even none) while more
+    /// follow.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_logs))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/logs",
+    operation_id = "listLogs",
+    tag = "traces",
+    summary = "Log records by filter, newest first, cursor-paginated.",
+    description = "Every stored log record, with or without a trace id (plain logs and events are readable only here). Filters combine with AND; an unknown parameter is a 400 that names it.",
+    params(
+        ("since" = Option<String>, Query, description = "Records at or after this time: RFC 3339, Unix nanoseconds, or a duration ago (`15m`, `24h`, `7d`)."),
+        ("until" = Option<String>, Query, description = "Records before this time (same forms as `since`)."),
+        ("trace_id" = Option<String>, Query, description = "Records of this trace (32 hex digits).", pattern = "^[0-9a-fA-F]{32}$"),
+        ("service" = Option<String>, Query, description = "The resource's `service.name`."),
+        ("severity" = Option<String>, Query, description = "The lowest severity to list: `trace`, `debug`, `info`, `warn`, `error`, `fatal` (the first number of its range) or an OTLP severity number 1–24."),
+        ("event_name" = Option<String>, Query, description = "The record's event name."),
+        ("q" = Option<String>, Query, description = "Text the body, the event name or a string attribute holds, ignoring case."),
+        ("limit" = Option<u32>, Query, description = "Page size (1–1000, default 50).", minimum = 1, maximum = 1000),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, with the same order."),
+        ("order" = Option<String>, Query, description = "Sort order: `asc` or `desc` (default `desc`).", pattern = "^(asc|desc)$"),
+    ),
+    responses(
+        (status = 200, description = "A page of log records.", body = LogPage),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn list_logs(
     State(state): State<ApiState>,
     project: Project,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LogPage>, ApiError> {
     let pairs = query_pairs(query.as_deref());
     let filter = parse_filter(&pairs)?;
     let limit = parse_limit(param(&pairs, "limit"), 50, 1000)?;
@@ -62,16 +102,13 @@ async fn list_logs(
     let mut context = Context::default();
     let mut logs = Vec::with_capacity(page.logs.len());
     for item in page.logs {
-        let mut log = log_json(&item.record);
-        context
-            .attach(&state, &mut log, item.resource_id, item.scope_id)
-            .await?;
-        logs.push(log);
+        let (resource, scope) = context.get(&state, item.resource_id, item.scope_id).await?;
+        logs.push(LogEntry::new(&item.record, resource, scope));
     }
-    Ok(Json(json!({
-        "logs": logs,
-        "next_cursor": page.next_cursor.map(|c| c.encode()),
-    })))
+    Ok(Json(LogPage {
+        logs,
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    }))
 }
 
 /// The filter parameters; anything else but paging is refused by name, so

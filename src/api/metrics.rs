@@ -3,12 +3,12 @@
 //! database and WAL size) are read at scrape time, here at the edge, so
 //! `metrics` itself never reads the store.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use crate::metrics;
@@ -22,10 +22,23 @@ pub struct ScrapeState {
 }
 
 /// `GET /metrics`.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(scrape))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(scrape))
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "health",
+    summary = "Prometheus metrics in the text exposition format.",
+    description = "Needs a key with the `metrics` scope when the server has keys (every project's figures are in it).",
+    responses(
+        (status = 200, description = "The metrics.", content_type = "text/plain", body = String),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = super::error::ErrorBody),
+        (status = 403, description = "The key lacks the `metrics` scope.", body = super::error::ErrorBody),
+    ),
+)]
 async fn scrape(State(state): State<ScrapeState>) -> Response {
     let queue = &state.store.queue;
     metrics::store::write_queue(queue.queued_bytes(), queue.capacity_bytes());

@@ -1,5 +1,7 @@
 //! The JSON API under `/api/v1/` and `/healthz`. Each resource is one file
-//! with its router, handlers and response shapes; this module merges them.
+//! with its router, handlers and response shapes; this module merges them,
+//! and the OpenAPI document is generated from the merged routes
+//! ([`openapi`]).
 
 pub mod body;
 pub mod calls;
@@ -20,6 +22,8 @@ pub mod traces;
 
 use axum::Router;
 use axum::extract::FromRef;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::ingest::Ingest;
 use crate::store::Store;
@@ -43,10 +47,15 @@ pub struct ApiState {
     pub ingest: Ingest,
 }
 
-/// Every route of the API, `/healthz` and `/metrics`: the one place they
-/// are merged.
+/// Every route of the API, `/healthz` and `/metrics`, with its state.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let (router, _) = api_router().split_for_parts();
+    router.with_state(state)
+}
+
+/// Every route with its documentation: the one place they are merged.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(health::router())
         .merge(calls::router())
         .merge(records::router())
@@ -60,5 +69,4 @@ pub fn router(state: AppState) -> Router {
         .merge(replays::router())
         .merge(comparison::router())
         .merge(metrics::router())
-        .with_state(state)
 }

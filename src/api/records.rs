@@ -5,16 +5,19 @@
 
 use std::time::Instant;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::body::read_body;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::{ApiState, AppState};
 use crate::error_code::ErrorCode;
 use crate::ingest::IngestError;
@@ -22,9 +25,60 @@ use crate::ingest::raw::parse_record;
 use crate::metrics::{self, Received, RequestOutcome};
 use crate::model::project::Project;
 use crate::model::time::now_unix_nano;
+use crate::model::{Call, CallStatus};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/calls", post(post_calls))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(post_calls))
+}
+
+/// The body of `POST /api/v1/calls`: one record or an array of them (for
+/// the document; the handler reads the JSON itself).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum RecordsBody {
+    One(Box<Record>),
+    Many(Vec<Record>),
+}
+
+/// A raw provider exchange or a canonical call.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Record {
+    Raw(Box<RawRecord>),
+    Call(Box<Call>),
+}
+
+/// A raw provider exchange, normalized by the same code as spans (see
+/// [`crate::ingest::raw`]).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RawRecord {
+    /// `openai` (Chat Completions or Responses, told apart by the body) or
+    /// `anthropic` (Messages).
+    pub provider: String,
+    /// The provider request body exactly as sent.
+    #[schema(value_type = Object)]
+    pub request: Value,
+    /// The response body, or the list of streamed chunks/events.
+    pub response: Option<Value>,
+    /// RFC 3339 or Unix nanoseconds.
+    pub start_time: Option<Value>,
+    /// RFC 3339 or Unix nanoseconds.
+    pub end_time: Option<Value>,
+    pub duration_ms: Option<f64>,
+    pub ttft_ms: Option<f64>,
+    pub status: Option<CallStatus>,
+    pub error: Option<Value>,
+    pub service: Option<String>,
+    pub session_id: Option<String>,
+    pub user_id: Option<String>,
+    pub tags: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    /// The record's id is derived from this key (and `start_time` when
+    /// given), so re-sending a record with the same key stores it once.
+    /// Without a key the id comes from the record's whole content; never
+    /// from when it arrived.
+    pub idempotency_key: Option<String>,
 }
 
 /// What a request stored, and the records it refused.
@@ -32,10 +86,72 @@ struct Stored {
     accepted: usize,
     /// Accepted records that were not stored before (the rest were re-sent).
     inserted: usize,
-    ids: Vec<Value>,
-    rejected: Vec<Value>,
+    ids: Vec<Option<String>>,
+    rejected: Vec<RejectedRecord>,
 }
 
+/// The answer to `POST /api/v1/calls` when at least one record was stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordsResult {
+    /// Records that were valid: stored now or stored before.
+    pub accepted: usize,
+    /// Accepted records stored by this request.
+    pub stored: usize,
+    /// Accepted records that were already stored (the same id: a re-sent
+    /// record), left as they were.
+    pub already_stored: usize,
+    /// Per record, in order: the stored call's id, or null when refused.
+    pub ids: Vec<Option<String>>,
+    pub rejected: Vec<RejectedRecord>,
+}
+
+/// A record that was refused, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RejectedRecord {
+    /// Its position in the request (0 for a single record).
+    pub index: usize,
+    pub error: String,
+}
+
+/// The answer when every record was refused: the API's error, with the
+/// refused records, and the ids (all null) beside it. (A body that is not
+/// JSON answers the plain error, without `rejected` and `ids`.)
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordsRefused {
+    pub error: RecordsRefusedError,
+    /// Per record: null, since none was stored.
+    #[schema(required = false)]
+    pub ids: Vec<Option<String>>,
+}
+
+/// The error of [`RecordsRefused`]: `invalid_records`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordsRefusedError {
+    pub code: &'static str,
+    pub message: &'static str,
+    #[schema(required = false)]
+    pub rejected: Vec<RejectedRecord>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/calls",
+    operation_id = "postCalls",
+    tag = "calls",
+    summary = "Store raw provider exchanges or canonical calls.",
+    description = "One record or an array. Each record is validated on its own: the valid ones are stored and their ids returned; refused ones are listed with the reason. Bodies may be gzip-encoded. Needs an `ingest` key when the server has keys.",
+    request_body(content = RecordsBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "At least one record was stored.", body = RecordsResult),
+        (status = 400, description = "The body is not JSON (`bad_request`), or every record was refused (`invalid_records`, with `rejected`).", body = RecordsRefused),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 413, description = "The body (or its decompressed size) is over the limit.", body = ErrorBody),
+        (status = 415, description = "Not application/json, or an encoding other than gzip.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+        (status = 503, description = "The write queue is full or the database is at its size limit; retry after `Retry-After` seconds.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn post_calls(
     State(state): State<ApiState>,
@@ -68,21 +184,23 @@ fn stored_response(stored: Stored) -> Response {
     } = stored;
     if accepted == 0 && !rejected.is_empty() {
         let code = ErrorCode::InvalidRecords;
-        let mut body = json!({"error": {
-            "code": code.label(),
-            "message": "every record was refused",
-            "rejected": rejected,
-        }});
-        body["ids"] = json!(ids);
+        let body = RecordsRefused {
+            error: RecordsRefusedError {
+                code: code.label(),
+                message: "every record was refused",
+                rejected,
+            },
+            ids,
+        };
         return (code.http_status(), Json(body)).into_response();
     }
-    let body = json!({
-        "accepted": accepted,
-        "stored": inserted,
-        "already_stored": accepted - inserted,
-        "ids": ids,
-        "rejected": rejected,
-    });
+    let body = RecordsResult {
+        accepted,
+        stored: inserted,
+        already_stored: accepted - inserted,
+        ids,
+        rejected,
+    };
     (StatusCode::OK, Json(body)).into_response()
 }
 
@@ -140,12 +258,15 @@ async fn store_records(
     for (index, record) in records.iter().enumerate() {
         match parse_record(record, received_unix_nano) {
             Ok(call) => {
-                ids.push(Value::String(call.id.to_string()));
+                ids.push(Some(call.id.to_string()));
                 calls.push(call);
             }
             Err(error) => {
-                ids.push(Value::Null);
-                rejected.push(json!({"index": index, "error": error.to_string()}));
+                ids.push(None);
+                rejected.push(RejectedRecord {
+                    index,
+                    error: error.to_string(),
+                });
             }
         }
     }

@@ -1,29 +1,64 @@
 //! `GET /api/v1/sessions/{id}`: a conversation — every call with this
 //! session id in time order (paginated), and its totals.
 
+use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::params::{param, parse_cursor, parse_limit, query_pairs};
 use super::{ApiState, AppState};
+use crate::model::CallSummary;
 use crate::model::filter::CallFilter;
 use crate::model::project::Project;
-use crate::store::read::{CallSort, GroupBy, SortKey};
+use crate::store::read::{CallSort, GroupBy, GroupStats, SortKey};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/sessions/{id}", get(get_session))
+/// A conversation: its calls in time order, a page at a time, and its totals.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Session {
+    pub session_id: String,
+    /// Figures over every call of the session.
+    pub totals: GroupStats,
+    pub calls: Vec<CallSummary>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_session))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}",
+    operation_id = "getSession",
+    tag = "sessions",
+    summary = "A conversation: its calls in time order and its totals.",
+    params(
+        ("id" = String, Path, description = "Session id."),
+        ("limit" = Option<u32>, Query, description = "Page size (1–1000, default 200).", minimum = 1, maximum = 1000),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, with the same sort and order. Stable under concurrent inserts."),
+    ),
+    responses(
+        (status = 200, description = "The session.", body = Session),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip(state, query))]
 async fn get_session(
     State(state): State<ApiState>,
     project: Project,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Session>, ApiError> {
     let pairs = query_pairs(query.as_deref());
     if let Some((name, _)) = pairs.iter().find(|(k, _)| k != "limit" && k != "cursor") {
         return Err(ApiError::invalid_name(name));
@@ -46,10 +81,10 @@ async fn get_session(
     let page = reader
         .list_calls(project.id, &filter, sort, limit, cursor)
         .await?;
-    Ok(Json(json!({
-        "session_id": id,
-        "totals": totals,
-        "calls": page.calls,
-        "next_cursor": page.next_cursor.map(|c| c.encode()),
-    })))
+    Ok(Json(Session {
+        session_id: id,
+        totals,
+        calls: page.calls,
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    }))
 }

@@ -1,28 +1,66 @@
 //! `GET /api/v1/stats?group_by=model|provider|service|hour|day&…filters`:
 //! count, error rate, latency and TTFT percentiles, tokens and cost per group.
 
+use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::params::{param, query_pairs};
 use super::{ApiState, AppState};
 use crate::model::filter::CallFilterParams;
 use crate::model::project::Project;
-use crate::store::read::{GroupBy, GroupKey};
+use crate::store::read::{GroupBy, GroupKey, GroupStats};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/stats", get(stats))
+/// What `GET /api/v1/stats` answers: one row per group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Stats {
+    /// The grouping asked for.
+    pub group_by: String,
+    pub groups: Vec<StatsGroup>,
 }
 
+/// One group's figures; time groups also have their start as RFC 3339.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsGroup {
+    #[serde(flatten)]
+    pub stats: GroupStats,
+    /// For hour and day groups: the start as RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_time: Option<String>,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(stats))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    operation_id = "getStats",
+    tag = "stats",
+    summary = "Count, error rate, latency and TTFT percentiles, tokens and cost per group.",
+    params(
+        CallFilterParams,
+        ("group_by" = Option<String>, Query, description = "Grouping: `model` (default), `provider`, `service`, `hour`, `day` or `none`.", pattern = "^(model|provider|service|hour|day|none)$"),
+    ),
+    responses(
+        (status = 200, description = "One row per group.", body = Stats),
+        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
+        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn stats(
     State(state): State<ApiState>,
     project: Project,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Stats>, ApiError> {
     let pairs = query_pairs(query.as_deref());
     let filter = CallFilterParams::from_pairs(&pairs, &["group_by"])?.parse()?;
     let group_name = param(&pairs, "group_by").unwrap_or("model");
@@ -37,17 +75,20 @@ async fn stats(
         .reader
         .call_stats(project.id, &filter, group_by)
         .await?;
-    let groups: Vec<Value> = groups
+    let groups = groups
         .into_iter()
-        .map(|group| {
-            let mut value = json!(group);
-            if let GroupKey::Time(nanos) = group.key {
-                value["key_time"] = json!(rfc3339(nanos));
-            }
-            value
+        .map(|stats| {
+            let key_time = match stats.key {
+                GroupKey::Time(nanos) => Some(rfc3339(nanos)),
+                _ => None,
+            };
+            StatsGroup { stats, key_time }
         })
         .collect();
-    Ok(Json(json!({"group_by": group_name, "groups": groups})))
+    Ok(Json(Stats {
+        group_by: group_name.to_owned(),
+        groups,
+    }))
 }
 
 fn rfc3339(nanos: i64) -> String {

@@ -10,7 +10,9 @@ use serde_json::{Map, Value as Json};
 use super::ids::{CallId, SpanId, TraceId};
 
 /// Where a call came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     #[default]
@@ -38,7 +40,10 @@ impl Source {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+/// Whether the call succeeded.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CallStatus {
     #[default]
@@ -57,8 +62,10 @@ impl CallStatus {
 
 /// What went wrong with a call: `type` is low-cardinality (exception class,
 /// provider error code or HTTP status), `message` the text.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct CallError {
+    /// Low-cardinality error type: exception class, provider error code or
+    /// HTTP status.
     #[serde(rename = "type")]
     pub error_type: Option<String>,
     pub message: Option<String>,
@@ -66,7 +73,7 @@ pub struct CallError {
 
 /// Token counts. Input includes cached tokens, output includes reasoning
 /// tokens, as in the OTel GenAI conventions.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Usage {
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
@@ -81,8 +88,8 @@ impl Usage {
 }
 
 /// Request parameters. Known ones are typed; anything else the source
-/// recorded is kept in `extra`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+/// recorded is kept in `extra`, written under its own name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct RequestParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
@@ -107,6 +114,7 @@ pub struct RequestParams {
     pub response_format: Option<Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<Json>,
+    /// Anything else the source recorded, under its own name.
     #[serde(flatten)]
     pub extra: Map<String, Json>,
 }
@@ -119,12 +127,13 @@ impl RequestParams {
 
 /// One message: `role` is `system`, `user`, `assistant`, `tool` or another
 /// string the source used. `finish_reason` is set on output messages.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Message {
     pub role: String,
     pub parts: Vec<Part>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// On output messages, in the same words as the call's `finish_reasons`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
 }
@@ -309,6 +318,53 @@ impl Part {
     }
 }
 
+/// What the `Serialize` impl writes: an object whose `type` says which
+/// part it is, kept open for the types reprise does not know.
+impl utoipa::PartialSchema for Part {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "A message part in the OTel GenAI schema: `text`, `reasoning`, `tool_call`, \
+                 `tool_call_response`, or any other type kept as received (`blob`, `uri`, \
+                 `file`, …).",
+            ))
+            .property("type", string())
+            .required("type")
+            .property(
+                "content",
+                string().description(Some("Of `text` and `reasoning`.")),
+            )
+            .property(
+                "id",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .description(Some("Of `tool_call` and `tool_call_response`.")),
+            )
+            .property("name", string().description(Some("Of `tool_call`.")))
+            .property(
+                "arguments",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::AnyValue)
+                    .description(Some(
+                        "Of `tool_call`: parsed JSON when the source held JSON, else the string.",
+                    )),
+            )
+            .property(
+                "response",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::AnyValue)
+                    .description(Some("Of `tool_call_response`.")),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Part {}
+
 impl Serialize for Part {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.to_json().serialize(s)
@@ -330,17 +386,19 @@ impl<'de> Deserialize<'de> for Part {
 /// A provider exchange as it was recorded: the request body exactly as
 /// sent (so it can be replayed as is) and the response body or streamed
 /// events. Only raw records carry one.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RawExchange {
     /// The wire format: `openai.chat`, `openai.responses` or `anthropic.messages`.
     pub format: String,
+    /// The request body exactly as sent.
     pub request: Json,
     /// The response body, or the list of streamed chunks/events.
     pub response: Option<Json>,
 }
 
-/// The canonical LLM call. Serialized exactly as the API returns it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The canonical LLM call, with its content (messages in the OTel GenAI
+/// part schema). Serialized exactly as the API returns it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Call {
     pub id: CallId,
     pub trace_id: Option<TraceId>,
@@ -352,9 +410,13 @@ pub struct Call {
     pub request_model: Option<String>,
     pub response_model: Option<String>,
     pub response_id: Option<String>,
+    /// Unix nanoseconds as a decimal string (OTLP/JSON style: a JSON number
+    /// would lose digits in JavaScript); input also takes an integer.
     #[serde(with = "super::nanos::string")]
+    #[schema(value_type = String, pattern = "^[0-9]+$")]
     pub start_time_unix_nano: u64,
     pub duration_ms: Option<f64>,
+    /// Time to first token, when the telemetry carries it.
     pub ttft_ms: Option<f64>,
     pub streaming: Option<bool>,
     pub system_instructions: Option<Vec<Part>>,
@@ -362,8 +424,13 @@ pub struct Call {
     pub output_messages: Option<Vec<Message>>,
     pub tool_definitions: Option<Vec<Json>>,
     pub request_params: RequestParams,
+    /// In OpenTelemetry's words (`stop`, `length`, `content_filter`,
+    /// `tool_call`, `error`, or another word kept as the source said it);
+    /// when normalizing changed the source's spelling, it is kept in
+    /// `attributes.original_finish_reasons`.
     pub finish_reasons: Option<Vec<String>>,
     pub usage: Usage,
+    /// From the price table; null when the model has no price.
     pub cost_usd: Option<f64>,
     pub status: CallStatus,
     pub error: Option<CallError>,

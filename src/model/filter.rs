@@ -91,33 +91,60 @@ pub enum SourceFilter {
 
 /// The filter of the calls endpoints, as sent: query parameters of
 /// `GET /api/v1/calls` (and stats and export), or a JSON object in request
-/// bodies (replays). Every field is optional; they combine with AND.
-#[derive(Debug, Default, Clone, serde::Deserialize, serde::Serialize)]
+/// bodies (replays). Every field is optional; they combine with AND. The
+/// fields' docs are the parameters' descriptions in the OpenAPI document.
+#[derive(Debug, Default, Clone, serde::Deserialize, serde::Serialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CallFilterParams {
+    /// Calls that started at or after this time: RFC 3339
+    /// (`2026-11-28T10:00:00Z`), Unix nanoseconds, or a duration ago
+    /// (`15m`, `24h`, `7d`).
     pub since: Option<String>,
+    /// Calls that started before this time (same forms as `since`).
     pub until: Option<String>,
+    /// Calls of this trace (32 hex digits).
+    #[param(pattern = "^[0-9a-fA-F]{32}$")]
     pub trace_id: Option<String>,
+    /// `service.name` of the app that made the call.
     pub service: Option<String>,
+    /// Provider name as normalized (`openai`, `anthropic`, `gcp.gemini`, …).
     pub provider: Option<String>,
+    /// Request or response model.
     pub model: Option<String>,
+    /// Call status: `ok` or `error`.
+    #[param(pattern = "^(ok|error)$")]
     pub status: Option<String>,
+    /// Where the call came from: `otlp`, `raw`, `replay`, or `production`
+    /// (every call but replays').
+    #[param(pattern = "^(otlp|raw|replay|production)$")]
     pub source: Option<String>,
+    /// Calls of this conversation (alias: `session`).
     pub session_id: Option<String>,
+    /// Calls made for this end user (alias: `user`).
     pub user_id: Option<String>,
-    /// Calls with every one of these tags (`tag=` may repeat in a query).
+    /// Calls carrying this tag; repeat the parameter to require several.
     #[serde(default)]
+    #[param(style = Form, explode)]
     pub tag: Vec<String>,
-    /// Attribute equality (`attr.KEY=VALUE` in a query).
+    /// Attribute equality: `attr.KEY=VALUE` (e.g.
+    /// `attr.deployment.environment=prod`), any number of them.
     #[serde(default)]
+    #[param(rename = "attr", style = DeepObject, explode)]
     pub attributes: std::collections::BTreeMap<String, String>,
+    /// Minimum latency in milliseconds (alias: `min_latency_ms`).
     pub min_duration_ms: Option<f64>,
+    /// Maximum latency in milliseconds (alias: `max_latency_ms`).
     pub max_duration_ms: Option<f64>,
-    /// Bounds on input + output tokens.
+    /// Minimum input + output tokens.
     pub min_tokens: Option<i64>,
+    /// Maximum input + output tokens.
     pub max_tokens: Option<i64>,
-    /// Full-text search over what each call added: its last user turn and
-    /// its answer.
+    /// Full-text search over each call's last user turn and its answer:
+    /// every word must appear, and every piece of a word split at
+    /// punctuation (`gpt-4o` needs `gpt` and `4o`); a trailing `*` matches
+    /// a prefix. Exact phrases in double quotes, `*` inside a word, and
+    /// `OR`/`NOT`/`NEAR` are refused with a 400 that says so.
     pub q: Option<String>,
 }
 

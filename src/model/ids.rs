@@ -22,7 +22,7 @@ pub enum IdError {
 }
 
 macro_rules! otlp_id {
-    ($name:ident, $len:expr, $kind:expr) => {
+    ($name:ident, $len:expr, $kind:expr, $pattern:expr, $description:expr) => {
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(pub [u8; $len]);
 
@@ -103,11 +103,44 @@ macro_rules! otlp_id {
                 Self::from_hex(&text).map_err(serde::de::Error::custom)
             }
         }
+
+        /// What the `Serialize` impl writes: lowercase hex.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                hex_string_schema($pattern, $description)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 
-otlp_id!(TraceId, 16, "trace id");
-otlp_id!(SpanId, 8, "span id");
+/// A string of hex digits, as ids are written.
+fn hex_string_schema(
+    pattern: &str,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .into()
+}
+
+otlp_id!(
+    TraceId,
+    16,
+    "trace id",
+    "^[0-9a-f]{32}$",
+    "A trace id: 32 lowercase hex digits."
+);
+otlp_id!(
+    SpanId,
+    8,
+    "span id",
+    "^[0-9a-f]{16}$",
+    "A span id: 16 lowercase hex digits."
+);
 
 /// The public id of a canonical call: a ULID, so ids sort by start time and
 /// read well in URLs. Calls derived from a span get a deterministic id (the
@@ -177,6 +210,21 @@ impl<'de> serde::Deserialize<'de> for CallId {
         text.parse().map_err(serde::de::Error::custom)
     }
 }
+
+/// What the `Serialize` impl writes: a ULID.
+impl utoipa::PartialSchema for CallId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[0-9A-HJKMNP-TV-Z]{26}$"))
+            .description(Some(
+                "A call id: a ULID (26 characters of Crockford base 32).",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CallId {}
 
 #[cfg(test)]
 mod tests {

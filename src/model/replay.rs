@@ -41,7 +41,10 @@ pub(crate) use state_from_string;
 state_from_string!(RunState, "replay run");
 state_from_string!(ItemState, "replay item");
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A run's state: `running`, `done`, `cancelled`, `stopped` (a budget
+/// guard or an error ended it; see `stop_reason`) or `failed` (every item
+/// failed; each target's `errors` say why).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
     /// Items remain to be replayed (or are being replayed).
@@ -83,7 +86,20 @@ impl RunState {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// An item's state.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemState {
     Pending,
@@ -141,8 +157,8 @@ pub struct StoredRun {
     pub spec: String,
 }
 
-/// An item as stored.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// An item as stored: one original call × one target × one repetition.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Item {
     #[serde(skip)]
     pub row_id: i64,

@@ -92,6 +92,66 @@ impl Serialize for CallSummary {
     }
 }
 
+// The schema of what the `Serialize` impl above writes, field for field
+// (a test checks the two agree).
+#[derive(utoipa::ToSchema)]
+#[schema(as = CallSummary)]
+#[allow(dead_code)]
+/// A call in a listing: the canonical call without its content, with the
+/// start also in milliseconds.
+struct CallSummarySchema {
+    id: CallId,
+    trace_id: Option<TraceId>,
+    span_id: Option<SpanId>,
+    source: Source,
+    service: Option<String>,
+    provider: Option<String>,
+    operation: Option<String>,
+    request_model: Option<String>,
+    response_model: Option<String>,
+    response_id: Option<String>,
+    /// Unix nanoseconds as a decimal string (OTLP/JSON style: a JSON number
+    /// would lose digits in JavaScript).
+    #[schema(pattern = "^[0-9]+$")]
+    start_time_unix_nano: String,
+    /// The start in milliseconds since the epoch (the fraction holds the
+    /// sub-millisecond part), for arithmetic in JavaScript.
+    start_time_ms: f64,
+    duration_ms: Option<f64>,
+    /// Time to first token, when the telemetry carries it.
+    ttft_ms: Option<f64>,
+    streaming: Option<bool>,
+    usage: Usage,
+    /// From the price table; null when the model has no price.
+    cost_usd: Option<f64>,
+    status: CallStatus,
+    /// The call's error type, when it failed.
+    error_type: Option<String>,
+    session_id: Option<String>,
+    user_id: Option<String>,
+}
+
+impl utoipa::PartialSchema for CallSummary {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <CallSummarySchema as utoipa::PartialSchema>::schema()
+    }
+}
+
+impl utoipa::ToSchema for CallSummary {
+    fn name() -> std::borrow::Cow<'static, str> {
+        <CallSummarySchema as utoipa::ToSchema>::name()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <CallSummarySchema as utoipa::ToSchema>::schemas(schemas)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +186,21 @@ mod tests {
             }
         }
         assert_eq!(fields.len(), 21);
+    }
+
+    /// The documented schema names exactly the fields the summary writes.
+    #[test]
+    fn the_schema_describes_what_is_serialized() {
+        use utoipa::PartialSchema;
+        let call = Call::new(CallId::random(1), Source::Otlp, 1);
+        let written = serde_json::to_value(CallSummary::of(&call)).expect("summary");
+        let schema = serde_json::to_value(CallSummary::schema()).expect("schema");
+        let written: Vec<&String> = written.as_object().expect("object").keys().collect();
+        let documented: Vec<&String> = schema["properties"]
+            .as_object()
+            .expect("properties")
+            .keys()
+            .collect();
+        assert_eq!(written, documented);
     }
 }

@@ -90,7 +90,7 @@ pub struct CreatedRun {
 
 /// Something about the selected calls that makes the run say less than
 /// its user may expect.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RunWarning {
     /// `tools_missing`.
     pub kind: &'static str,

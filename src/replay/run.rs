@@ -15,7 +15,7 @@ use crate::store::{ReadError, Reader};
 use crate::targets::{Budget, TargetSpec};
 
 /// Which recorded calls a run replays, as the user asked for them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Selection {
     /// The filters of `GET /api/v1/calls`, by parameter name.
     #[serde(default, skip_serializing_if = "Map::is_empty")]

@@ -13,7 +13,7 @@ use crate::quantile::percentile;
 use crate::store::{ReadError, Reader};
 
 /// Item counts by state.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Progress {
     pub total: u64,
     pub pending: u64,
@@ -41,8 +41,9 @@ impl Progress {
     }
 }
 
-/// One target's figures.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+/// One target's figures: progress, latency and TTFT percentiles, tokens,
+/// tokens/s and cost of the replayed calls.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TargetSummary {
     pub target: String,
     pub model: String,
@@ -63,11 +64,13 @@ pub struct TargetSummary {
 }
 
 /// Failed items of one error class.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ErrorClass {
-    /// `untranslatable`, `original_unavailable`, `connect`, `timeout`, the
-    /// provider's error type or HTTP status; `error` for items failed
-    /// before classes were recorded.
+    /// `untranslatable` (the target's format cannot express the call; the
+    /// message says what to drop or override), `original_unavailable`,
+    /// `connect`, `timeout`, `stream_cut`, `malformed_response`,
+    /// `missing_api_key`, the provider's error type or HTTP status; `error`
+    /// for items failed before classes were recorded.
     pub class: String,
     pub count: u64,
     /// The message of the first item that failed so.

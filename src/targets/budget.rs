@@ -74,7 +74,7 @@ fn body_max_tokens(body: &Json) -> Option<i64> {
 
 /// Limits that stop a run (or a comparison's own calls) before it spends
 /// more than the user allowed; stored with a run as part of its spec.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
     /// Most items (replayed calls) sent; retries of one item count once.

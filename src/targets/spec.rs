@@ -47,7 +47,7 @@ pub const DEFAULT_MAX_RETRIES: u32 = 4;
 pub const DEFAULT_CONFIG_FILE: &str = "reprise.toml";
 
 /// Prices in US dollars per million tokens.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Price {
     pub input_per_1m: f64,

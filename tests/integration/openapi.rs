@@ -131,6 +131,48 @@ async fn every_documented_operation_answers_as_documented() {
     let status = response.status().as_u16();
     let body: Value = response.json().await.expect("JSON");
     assert_valid(&document, "/api/v1/costs/recompute", "post", status, &body);
+
+    let (status, runs) = get(&server, "/api/v1/replays").await;
+    assert_eq!(status, 200, "{runs}");
+    assert_valid(&document, "/api/v1/replays", "get", status, &runs);
+
+    // Every operation says who may call it: the document's security, or
+    // its own (`[{}]` for the open ones).
+    assert!(document["security"].is_array());
+    assert_eq!(
+        document["paths"]["/healthz"]["get"]["security"],
+        json!([{}])
+    );
+    assert!(
+        document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]["text/plain"]
+            .is_object()
+    );
+}
+
+/// Both refusals of `POST /api/v1/calls` (a body that is not JSON, and
+/// records that are all refused) have the documented 400 shape.
+#[tokio::test]
+async fn refused_records_have_the_documented_shape() {
+    let server = TestServer::start().await;
+    let (_, document) = get(&server, "/api/openapi.json").await;
+    let client = reqwest::Client::new();
+    let bodies = [
+        "{not json".to_owned(),
+        json!([{"provider": "openai"}]).to_string(),
+    ];
+    for body in bodies {
+        let response = client
+            .post(server.url("/api/v1/calls"))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("post");
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.expect("JSON");
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_valid(&document, "/api/v1/calls", "post", status, &answer);
+    }
 }
 
 #[tokio::test]

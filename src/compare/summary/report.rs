@@ -39,7 +39,7 @@ pub struct ScoringInfo {
 }
 
 /// What was scored per target, and what the judge could not decide.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TargetCounts {
     pub target: String,
     /// Items stored in the scoring.
@@ -75,16 +75,32 @@ pub struct RegressionDetail {
     pub rationale: Option<String>,
 }
 
-/// Everything `reprise compare` and the comparison API show for a run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Everything `reprise compare` and the comparison API show for a run:
+/// the comparison of a replay run's targets with the originals, from
+/// paired per-call differences.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ComparisonReport {
     pub run_id: String,
     /// State of the run's newest scoring: `none`, `running`, `done` or `failed`.
+    #[schema(pattern = "^(none|running|done|failed)$")]
     pub scoring: String,
-    /// The scoring shown.
+    /// The scoring shown (the newest unless `scoring` names one): its id,
+    /// state, times, error and spec.
+    #[schema(value_type = Option<Object>)]
     pub shown: Option<ScoringInfo>,
+    /// Per target: items scored, candidate errors, judged pairs,
+    /// unparseable verdicts, judge failures and retries, and
+    /// `tools_missing`.
     pub counts: Vec<TargetCounts>,
+    /// Per target: win/tie/loss with 95% Wilson intervals, similarity mean
+    /// and median with bootstrap intervals, paired latency and TTFT deltas
+    /// (p50/p95), tokens/s, tokens, cost per 1,000 calls, error rate, and
+    /// the verdict.
+    #[schema(value_type = Vec<Object>)]
     pub comparisons: Vec<Comparison>,
+    /// The worst items: lowest similarity and judge losses, with both
+    /// answers' snippets and the judge's rationale.
+    #[schema(value_type = Vec<Object>)]
     pub regressions: Vec<RegressionDetail>,
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::ProviderError;
 
 /// Which API a target speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum ProviderKind {
     /// OpenAI Chat Completions and compatible servers.
     #[serde(rename = "openai")]

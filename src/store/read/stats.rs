@@ -75,15 +75,21 @@ pub enum GroupKey {
     Time(i64),
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+/// Nearest-rank percentiles, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Percentiles {
     pub p50: f64,
     pub p90: f64,
     pub p99: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// A group's figures: count, errors, tokens, cost, latency and TTFT.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GroupStats {
+    /// The group's name, or the start of its hour or day in Unix
+    /// nanoseconds; null for calls without the grouped field (and for the
+    /// one group of `none`).
+    #[schema(schema_with = group_key_schema)]
     pub key: GroupKey,
     pub count: i64,
     pub errors: i64,
@@ -96,6 +102,18 @@ pub struct GroupStats {
     pub priced_calls: i64,
     pub latency_ms: Option<Percentiles>,
     pub ttft_ms: Option<Percentiles>,
+}
+
+/// What an untagged [`GroupKey`] writes: a string, an integer or null.
+fn group_key_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([
+            Type::String,
+            Type::Integer,
+            Type::Null,
+        ]))
+        .build()
 }
 
 /// A row's group key, column `k`. Read by name rather than through a row
