@@ -19,6 +19,8 @@
 //! Run it with `cargo bench --bench ingest -- --spans 20000`. `cargo bench`
 //! passes `--bench`; without it and without `--spans` (as when `cargo test
 //! --benches` runs it), the run is a small smoke test of the whole path.
+//! With `--stages`, [`stages`] times each step of the ingest path in this
+//! process instead, without a server.
 
 // The choke points of clippy.toml hold the library; tests and benchmarks
 // read clocks, environment variables and gzip freely.
@@ -32,6 +34,7 @@ mod rng;
 mod selfcheck;
 mod server;
 mod spans;
+mod stages;
 mod storage;
 mod text;
 mod traffic;
@@ -106,6 +109,10 @@ struct Args {
     /// Generate the workload, print its figures and stop; no server.
     #[arg(long)]
     dry_run: bool,
+    /// Generate the workload, then time each step of the ingest path on it
+    /// in this process (no server, no SQL) and stop.
+    #[arg(long)]
+    stages: bool,
     /// Passed by `cargo bench`.
     #[arg(long, hide = true)]
     bench: bool,
@@ -167,6 +174,13 @@ async fn run(args: Args) -> Result<(), BenchError> {
     );
     if args.dry_run {
         return Ok(());
+    }
+    if args.stages {
+        let bodies: Vec<Bytes> = requests
+            .iter()
+            .map(|r| Bytes::from(r.body.clone()))
+            .collect();
+        return stages::measure(&bodies, workload_stats.spans);
     }
 
     let server_bin = server_bin(&args);
