@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody};
+use super::error::ApiError;
+use super::error::responses::{BadRequest, Forbidden, Internal, NotFound, Unauthorized};
 use super::params::{param, parse_cursor, parse_limit, parse_sort, query_pairs};
 use super::{ApiState, AppState};
 use crate::model::filter::CallFilterParams;
@@ -66,10 +67,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     ),
     responses(
         (status = 200, description = "A page of calls.", body = CallPage),
-        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
-        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
-        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        Internal,
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -106,10 +107,10 @@ async fn list_calls(
     ),
     responses(
         (status = 200, description = "The call.", body = FullCall),
-        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
-        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
-        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
     ),
 )]
 #[tracing::instrument(skip(state))]

@@ -27,6 +27,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::body::ApiJson;
+use super::error::responses::{BadRequest, Forbidden, Internal, NotFound, Unauthorized};
 use super::error::{ApiError, ErrorBody};
 use crate::compare::scoring::{self, ScoringError};
 use crate::compare::settings::{CompareFile, ScoringRequest, SettingsError};
@@ -100,10 +101,10 @@ struct GetParams {
     ),
     responses(
         (status = 200, description = "The comparison (same as `reprise compare RUN --format json`).", body = ComparisonReport),
-        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
-        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
-        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Internal,
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -161,12 +162,12 @@ struct StartBody {
     request_body(content = Option<StartBody>, content_type = "application/json", description = "Scoring options; may be empty."),
     responses(
         (status = 202, description = "Scoring started (or already complete).", body = ScoringStarted),
-        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
-        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
-        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
         (status = 409, description = "The run is being scored already.", body = ErrorBody),
-        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+        Internal,
     ),
 )]
 #[tracing::instrument(skip_all)]

@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody};
+use super::error::ApiError;
+use super::error::responses::{BadRequest, Busy, Forbidden, Internal, Unauthorized};
 use super::params::query_pairs;
 use super::{ApiState, AppState};
 use crate::model::Call;
@@ -47,11 +48,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     ),
     responses(
         (status = 200, description = "How many calls were examined and how many costs changed.", body = Recompute),
-        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
-        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
-        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
-        (status = 503, description = "The write queue is full or the database is at its size limit; retry after `Retry-After` seconds.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        Internal,
+        Busy,
     ),
 )]
 #[tracing::instrument(skip_all)]

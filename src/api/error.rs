@@ -26,6 +26,49 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// The refusals the operations document, one type per answer, so each
+/// operation lists those it can give (`responses((status = 200, …),
+/// BadRequest, Unauthorized, Forbidden, Internal)`) and each is worded
+/// once. They describe answers; `ApiError` is what makes them.
+pub mod responses {
+    #![allow(dead_code, reason = "types that only describe answers; never built")]
+
+    use super::ErrorBody;
+
+    /// The request was not valid: the message says which parameter and why.
+    #[derive(utoipa::IntoResponses)]
+    #[response(status = 400)]
+    pub struct BadRequest(ErrorBody);
+
+    /// The server has keys and none, or an unknown or revoked one, was sent.
+    #[derive(utoipa::IntoResponses)]
+    #[response(status = 401)]
+    pub struct Unauthorized(ErrorBody);
+
+    /// The key lacks the scope this operation needs.
+    #[derive(utoipa::IntoResponses)]
+    #[response(status = 403)]
+    pub struct Forbidden(ErrorBody);
+
+    /// Nothing with this id in this project.
+    #[derive(utoipa::IntoResponses)]
+    #[response(status = 404)]
+    pub struct NotFound(ErrorBody);
+
+    /// An internal error (logged on the server).
+    #[derive(utoipa::IntoResponses)]
+    #[response(status = 500)]
+    pub struct Internal(ErrorBody);
+
+    #[derive(utoipa::IntoResponses)]
+    #[response(
+        status = 503,
+        description = "The write queue is full or the database is at its size limit; retry after `Retry-After` seconds.",
+        headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))
+    )]
+    pub struct Busy(ErrorBody);
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]

@@ -30,7 +30,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::calls::FullCall;
-use super::error::{ApiError, ErrorBody};
+use super::error::ApiError;
+use super::error::responses::{BadRequest, Forbidden, Internal, Unauthorized};
 use super::params::{param, parse_sort, query_pairs};
 use super::{ApiState, AppState};
 use crate::error_code::ErrorCode;
@@ -69,10 +70,10 @@ enum Format {
     ),
     responses(
         (status = 200, description = "Newline-delimited JSON, streamed: one `FullCall` (`jsonl`) or `FineTuningExample` (`openai-chat`) per line. Should a later page fail, the last line is an `Error`.", content_type = "application/x-ndjson", body = String),
-        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
-        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
-        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        Internal,
     ),
 )]
 #[tracing::instrument(skip_all)]

@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody};
+use super::error::ApiError;
+use super::error::responses::{BadRequest, Forbidden, Internal, Unauthorized};
 use super::params::{param, parse_limit, query_pairs};
 use super::traces::{Context, LogEntry};
 use super::{ApiState, AppState};
@@ -55,10 +56,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     ),
     responses(
         (status = 200, description = "A page of log records.", body = LogPage),
-        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
-        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
-        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        Internal,
     ),
 )]
 #[tracing::instrument(skip_all)]

@@ -17,6 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::body::read_body;
+use super::error::responses::{Busy, Forbidden, Internal, Unauthorized};
 use super::error::{ApiError, ErrorBody};
 use super::{ApiState, AppState};
 use crate::error_code::ErrorCode;
@@ -144,12 +145,12 @@ pub struct RecordsRefusedError {
     responses(
         (status = 200, description = "At least one record was stored.", body = RecordsResult),
         (status = 400, description = "The body is not JSON (`bad_request`), or every record was refused (`invalid_records`, with `rejected`).", body = RecordsRefused),
-        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
+        Unauthorized,
+        Forbidden,
         (status = 413, description = "The body (or its decompressed size) is over the limit.", body = ErrorBody),
         (status = 415, description = "Not application/json, or an encoding other than gzip.", body = ErrorBody),
-        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
-        (status = 503, description = "The write queue is full or the database is at its size limit; retry after `Retry-After` seconds.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
+        Internal,
+        Busy,
     ),
 )]
 #[tracing::instrument(skip_all)]

@@ -32,6 +32,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::body::ApiJson;
+use super::error::responses::{BadRequest, Forbidden, Internal, NotFound, Unauthorized};
 use super::error::{ApiError, ErrorBody};
 use super::params::parse_limit;
 use crate::model::project::Project;
@@ -276,10 +277,10 @@ struct StartBody {
     request_body = StartBody,
     responses(
         (status = 201, description = "The run, created and started.", body = ReplayRun),
-        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
-        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
-        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        Internal,
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -359,10 +360,10 @@ fn parse_row_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
     ),
     responses(
         (status = 200, description = "A page of runs.", body = ReplayRunPage),
-        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
-        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
-        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        Internal,
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -419,10 +420,10 @@ pub async fn load_run(reader: &Reader, project: &Project, id: &str) -> Result<Ru
     ),
     responses(
         (status = 200, description = "The run.", body = ReplayRun),
-        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
-        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
-        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Internal,
     ),
 )]
 #[tracing::instrument(skip(state))]
@@ -448,11 +449,11 @@ async fn get_run(
     ),
     responses(
         (status = 200, description = "The cancelled run.", body = ReplayRun),
-        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
-        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
+        Unauthorized,
+        Forbidden,
+        NotFound,
         (status = 409, description = "The run has already ended.", body = ErrorBody),
-        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+        Internal,
     ),
 )]
 #[tracing::instrument(skip(state))]
@@ -489,11 +490,11 @@ async fn cancel(
     ),
     responses(
         (status = 200, description = "A page of results.", body = ReplayResults),
-        (status = 400, description = "The request was not valid: the message says which parameter and why.", body = ErrorBody),
-        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
-        (status = 404, description = "Nothing with this id in this project.", body = ErrorBody),
-        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Internal,
     ),
 )]
 #[tracing::instrument(skip(state, params))]
@@ -622,9 +623,9 @@ impl ReplayRun {
     summary = "The replay targets configured in the config file, without their headers.",
     responses(
         (status = 200, description = "The targets.", body = ReplayTargets),
-        (status = 401, description = "The server has keys and none, or an unknown or revoked one, was sent.", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope this operation needs.", body = ErrorBody),
-        (status = 500, description = "An internal error (logged on the server).", body = ErrorBody),
+        Unauthorized,
+        Forbidden,
+        Internal,
     ),
 )]
 #[tracing::instrument(skip_all)]
