@@ -14,74 +14,40 @@ use sqlx::{Database, Decode, Type};
 
 use crate::model::{CallId, SpanId, TraceId};
 
-impl<DB: Database> Type<DB> for TraceId
-where
-    [u8]: Type<DB>,
-{
-    fn type_info() -> DB::TypeInfo {
-        <[u8] as Type<DB>>::type_info()
-    }
+/// `Type` and `Decode` for an id stored as a blob: the blob's bytes, made
+/// into the id by `$from` (which refuses bytes that are no id).
+macro_rules! blob_id {
+    ($id:ty, $from:expr) => {
+        impl<DB: Database> Type<DB> for $id
+        where
+            [u8]: Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <[u8] as Type<DB>>::type_info()
+            }
 
-    fn compatible(ty: &DB::TypeInfo) -> bool {
-        <[u8] as Type<DB>>::compatible(ty)
-    }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <[u8] as Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: Database> Decode<'r, DB> for $id
+        where
+            &'r [u8]: Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
+                let from: fn(&[u8]) -> Result<$id, BoxDynError> = $from;
+                from(<&'r [u8] as Decode<'r, DB>>::decode(value)?)
+            }
+        }
+    };
 }
 
-impl<'r, DB: Database> Decode<'r, DB> for TraceId
-where
-    &'r [u8]: Decode<'r, DB>,
-{
-    fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
-        let bytes = <&'r [u8] as Decode<'r, DB>>::decode(value)?;
-        Ok(TraceId::try_from(bytes)?)
-    }
-}
-
-impl<DB: Database> Type<DB> for SpanId
-where
-    [u8]: Type<DB>,
-{
-    fn type_info() -> DB::TypeInfo {
-        <[u8] as Type<DB>>::type_info()
-    }
-
-    fn compatible(ty: &DB::TypeInfo) -> bool {
-        <[u8] as Type<DB>>::compatible(ty)
-    }
-}
-
-impl<'r, DB: Database> Decode<'r, DB> for SpanId
-where
-    &'r [u8]: Decode<'r, DB>,
-{
-    fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
-        let bytes = <&'r [u8] as Decode<'r, DB>>::decode(value)?;
-        Ok(SpanId::try_from(bytes)?)
-    }
-}
-
-impl<DB: Database> Type<DB> for CallId
-where
-    [u8]: Type<DB>,
-{
-    fn type_info() -> DB::TypeInfo {
-        <[u8] as Type<DB>>::type_info()
-    }
-
-    fn compatible(ty: &DB::TypeInfo) -> bool {
-        <[u8] as Type<DB>>::compatible(ty)
-    }
-}
-
-impl<'r, DB: Database> Decode<'r, DB> for CallId
-where
-    &'r [u8]: Decode<'r, DB>,
-{
-    fn decode(value: DB::ValueRef<'r>) -> Result<Self, BoxDynError> {
-        let bytes = <&'r [u8] as Decode<'r, DB>>::decode(value)?;
-        Ok(CallId::from_bytes(bytes).ok_or("call id is not 16 bytes")?)
-    }
-}
+blob_id!(TraceId, |bytes| Ok(TraceId::try_from(bytes)?));
+blob_id!(SpanId, |bytes| Ok(SpanId::try_from(bytes)?));
+blob_id!(CallId, |bytes| Ok(
+    CallId::from_bytes(bytes).ok_or("call id is not 16 bytes")?
+));
 
 #[cfg(test)]
 mod tests {
