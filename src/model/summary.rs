@@ -96,7 +96,10 @@ impl Serialize for CallSummary {
 // (a test checks the two agree).
 #[derive(utoipa::ToSchema)]
 #[schema(as = CallSummary)]
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "only its schema is used: CallSummary serializes itself"
+)]
 /// A call in a listing: the canonical call without its content, with the
 /// start also in milliseconds.
 struct CallSummarySchema {
