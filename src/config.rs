@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::ingest::derive::{BacklogBounds, DeriveSettings};
 use crate::ingest::limits::Limits;
 use crate::store::StoreOptions;
 use crate::store::prune::RetentionPolicy;
@@ -140,6 +141,18 @@ pub struct ServeArgs {
     /// How often retention runs.
     #[arg(long, env = "REPRISE_PRUNE_INTERVAL", value_parser = humantime::parse_duration, default_value = "1m")]
     pub prune_interval: Duration,
+    /// Megabytes of acknowledged exports (compressed) that may wait to be
+    /// derived into calls; past it, ingest answers "retry later" (HTTP 429,
+    /// gRPC RESOURCE_EXHAUSTED) until derivation catches up.
+    #[arg(long, env = "REPRISE_MAX_BACKLOG_MB", default_value_t = 256.0)]
+    pub max_backlog_mb: f64,
+    /// Longest an acknowledged export may wait to be derived before ingest
+    /// answers "retry later" as for --max-backlog-mb.
+    #[arg(long, env = "REPRISE_MAX_BACKLOG_AGE", value_parser = humantime::parse_duration, default_value = "2m")]
+    pub max_backlog_age: Duration,
+    /// A pause before each derivation batch (tests hold a backlog with it).
+    #[arg(long, hide = true, value_parser = humantime::parse_duration, default_value = "0s")]
+    pub derive_pause: Duration,
     /// How long ingest trusts that content it saw is still stored (tests
     /// shorten it to see retention act at once).
     #[arg(long, hide = true, value_parser = humantime::parse_duration, default_value = "10m")]
@@ -174,6 +187,20 @@ impl ServeArgs {
             max_decompressed_bytes: (self.max_decompressed_mb.max(1) << 20)
                 .min(inflight / crate::ingest::budget::DECODED_FACTOR),
             ..Limits::default()
+        }
+    }
+
+    pub fn backlog_bounds(&self) -> BacklogBounds {
+        BacklogBounds {
+            max_stored_bytes: (self.max_backlog_mb * 1048576.0).max(1024.0) as u64,
+            max_age: self.max_backlog_age,
+        }
+    }
+
+    pub fn derive_settings(&self) -> DeriveSettings {
+        DeriveSettings {
+            pause: self.derive_pause,
+            ..DeriveSettings::default()
         }
     }
 

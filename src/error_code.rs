@@ -52,6 +52,8 @@ pub enum ErrorCode {
     Overloaded,
     /// The memory budget for request bodies is spent.
     BodiesInFlight,
+    /// Acknowledged exports wait to be derived past the backlog's bound.
+    DerivationBehind,
     /// The store cannot take writes now (full disk, shutting down, a
     /// database error).
     Unavailable,
@@ -103,6 +105,7 @@ impl ErrorCode {
         ErrorCode::NotImplemented,
         ErrorCode::Overloaded,
         ErrorCode::BodiesInFlight,
+        ErrorCode::DerivationBehind,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
     ];
@@ -119,6 +122,7 @@ impl ErrorCode {
         ErrorCode::UnsupportedEncoding,
         ErrorCode::Overloaded,
         ErrorCode::BodiesInFlight,
+        ErrorCode::DerivationBehind,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
     ];
@@ -200,6 +204,12 @@ impl ErrorCode {
             ),
             ErrorCode::BodiesInFlight => row(
                 "bodies_in_flight",
+                H::TOO_MANY_REQUESTS,
+                G::ResourceExhausted,
+                BUSY,
+            ),
+            ErrorCode::DerivationBehind => row(
+                "derivation_behind",
                 H::TOO_MANY_REQUESTS,
                 G::ResourceExhausted,
                 BUSY,

@@ -1,7 +1,7 @@
 //! `GET /healthz`: whether this server can serve — its database reads from
 //! a fresh connection and its writer is alive and not stuck — as 200 or
 //! 503, for anyone (load balancers send no keys). A caller allowed to read
-//! also gets the details: the problem in full, queue and linker backlog,
+//! also gets the details: the problem in full, queue, derivation and linker backlog,
 //! database and write-ahead log sizes.
 
 use axum::extract::State;
@@ -16,6 +16,7 @@ use utoipa_axum::routes;
 use super::{ApiState, AppState};
 use crate::auth::Principal;
 use crate::model::project::Scope;
+use crate::store::backlog::BacklogLevel;
 use crate::store::health::Problem;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -42,6 +43,20 @@ pub struct Health {
     /// Spans waiting for the linker.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_links: Option<i64>,
+    /// Exports acknowledged but not yet derived into calls. When this and
+    /// every other `pending_*` field and `queued_bytes` are 0, everything
+    /// acknowledged is queryable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_derive_exports: Option<u64>,
+    /// Spans and log records in those exports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_derive_items: Option<u64>,
+    /// Their compressed size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_derive_bytes: Option<u64>,
+    /// How long the oldest of them has waited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_derive_oldest_age_seconds: Option<f64>,
     /// Bytes of the database in use.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db_used_bytes: Option<u64>,
@@ -57,6 +72,7 @@ pub struct Health {
 struct HealthDetails {
     queued_bytes: usize,
     pending_links: i64,
+    backlog: BacklogLevel,
     db_used_bytes: u64,
     db_file_bytes: u64,
     wal_bytes: u64,
@@ -66,6 +82,10 @@ impl Health {
     fn add(&mut self, details: HealthDetails) {
         self.queued_bytes = Some(details.queued_bytes);
         self.pending_links = Some(details.pending_links);
+        self.pending_derive_exports = Some(details.backlog.exports);
+        self.pending_derive_items = Some(details.backlog.items);
+        self.pending_derive_bytes = Some(details.backlog.stored_bytes);
+        self.pending_derive_oldest_age_seconds = Some(details.backlog.oldest_age.as_secs_f64());
         self.db_used_bytes = Some(details.db_used_bytes);
         self.db_file_bytes = Some(details.db_file_bytes);
         self.wal_bytes = Some(details.wal_bytes);
@@ -78,7 +98,7 @@ impl Health {
     operation_id = "health",
     tag = "health",
     summary = "Whether this server can serve: its database reads and its writer is alive.",
-    description = "For anyone (load balancers send no keys). A caller allowed to read also gets the problem in full, queue and linker backlog, and database and write-ahead log sizes.",
+    description = "For anyone (load balancers send no keys). A caller allowed to read also gets the problem in full, queue, derivation and linker backlog, and database and write-ahead log sizes.",
     security(()),
     responses(
         (status = 200, description = "Healthy.", body = Health),
@@ -118,6 +138,10 @@ fn summary(problem: Option<&Problem>, may_read: bool) -> Health {
         problem: None,
         queued_bytes: None,
         pending_links: None,
+        pending_derive_exports: None,
+        pending_derive_items: None,
+        pending_derive_bytes: None,
+        pending_derive_oldest_age_seconds: None,
         db_used_bytes: None,
         db_file_bytes: None,
         wal_bytes: None,
@@ -138,6 +162,7 @@ async fn details(state: &ApiState) -> Result<HealthDetails, crate::store::ReadEr
     Ok(HealthDetails {
         queued_bytes: state.store.queue.queued_bytes(),
         pending_links,
+        backlog: state.store.backlog.level(),
         db_used_bytes: usage.used_bytes,
         db_file_bytes: usage.file_bytes,
         wal_bytes: state.store.wal_bytes(),

@@ -42,6 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn scrape(State(state): State<ScrapeState>) -> Response {
     let queue = &state.store.queue;
     metrics::store::write_queue(queue.queued_bytes(), queue.capacity_bytes());
+    metrics::store::derive_backlog(&state.store.backlog.level());
     // A scrape that cannot count pending links still reports the rest; the
     // gauge keeps its last value.
     match state.store.reader.pending_link_count().await {

@@ -31,6 +31,11 @@ pub enum IngestError {
         RETRY_AFTER.as_secs()
     )]
     BodiesInFlight { budget: usize },
+    #[error(
+        "acknowledged exports wait to be derived past the server's bound ({detail}): retry after {} s",
+        RETRY_AFTER.as_secs()
+    )]
+    DerivationBehind { detail: String },
     #[error("the store cannot take this request now: {0}; retry later")]
     Unavailable(String),
     #[error("internal error")]
@@ -50,6 +55,7 @@ impl IngestError {
             IngestError::UnsupportedEncoding(_) => ErrorCode::UnsupportedEncoding,
             IngestError::Overloaded => ErrorCode::Overloaded,
             IngestError::BodiesInFlight { .. } => ErrorCode::BodiesInFlight,
+            IngestError::DerivationBehind { .. } => ErrorCode::DerivationBehind,
             IngestError::Unavailable(_) => ErrorCode::Unavailable,
             IngestError::Internal(_) => ErrorCode::Internal,
         }
@@ -101,6 +107,9 @@ mod tests {
             IngestError::UnsupportedEncoding(String::new()),
             IngestError::Overloaded,
             IngestError::BodiesInFlight { budget: 1 },
+            IngestError::DerivationBehind {
+                detail: String::new(),
+            },
             IngestError::Unavailable(String::new()),
             IngestError::Internal(String::new()),
         ];

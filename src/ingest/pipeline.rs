@@ -1,6 +1,9 @@
-//! The one export path that both OTLP transports call: validate, encode,
-//! queue for the writer, and wait for the commit. Policy (limits,
-//! back-pressure, partial success) lives here, not in the receivers.
+//! The one export path that both OTLP transports call: validate, append
+//! the export as received, and answer once the append has committed; the
+//! deriver ([`super::derive`]) turns it into spans, log records and calls
+//! behind the answer. Policy (limits, back-pressure, partial success)
+//! lives here, not in the receivers. Calls that do not come from OTLP (raw
+//! records, replay results) are stored at once, not staged.
 
 use std::sync::Arc;
 
@@ -10,6 +13,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use super::budget::{BodyBudget, DEFAULT_INFLIGHT_BYTES};
+use super::derive::BacklogBounds;
 use super::error::IngestError;
 use super::limits::Limits;
 use super::otlp::convert::{self, Converted};
@@ -20,6 +24,8 @@ use crate::model::project::{DEFAULT_PROJECT_ID, DEFAULT_PROJECT_NAME, Project};
 use crate::model::telemetry::{LogGroup, SpanGroup};
 use crate::model::time::now_unix_nano_i64 as now_unix_nano;
 use crate::redact::{Policy, Redactor};
+use crate::store::encoding::pack::{self, EncodedPack};
+use crate::store::write::appends::{ExportKind, NewAppend};
 use crate::store::write::batch::WriteBatch;
 use crate::store::write::blobs::{Claim, Classified};
 use crate::store::{Store, WriteSummary};
@@ -69,6 +75,8 @@ pub struct Ingest {
     pub decode_slots: Arc<Semaphore>,
     /// Memory of request bodies being read, decompressed and decoded.
     pub body_budget: BodyBudget,
+    /// How far derivation may fall behind before exports are refused.
+    pub backlog_bounds: BacklogBounds,
 }
 
 impl Ingest {
@@ -84,7 +92,14 @@ impl Ingest {
             redactor,
             decode_slots: Arc::new(Semaphore::new(cores.max(2))),
             body_budget: BodyBudget::new(DEFAULT_INFLIGHT_BYTES),
+            backlog_bounds: BacklogBounds::default(),
         }
+    }
+
+    /// The same service with another bound on the derivation backlog.
+    pub fn with_backlog_bounds(mut self, bounds: BacklogBounds) -> Self {
+        self.backlog_bounds = bounds;
+        self
     }
 
     /// The same service with a budget of `bytes` for request bodies in flight.
@@ -119,49 +134,67 @@ impl Ingest {
             .map_err(|_| IngestError::Unavailable("the server is shutting down".into()))
     }
 
+    /// Accepts a trace export: validates it, appends it as received, and
+    /// answers once the append has committed. Its calls are derived behind
+    /// the answer ([`super::derive`]).
     pub async fn export_traces(
         &self,
         request: ExportTraceServiceRequest,
     ) -> Result<ExportOutcome, IngestError> {
         self.refuse_if_overloaded()?;
         let limits = self.limits.clone();
-        let prices = self.prices.clone();
-        let redaction = self.redaction.clone();
-        let (converted, encoded) = blocking(move || {
-            let mut converted = convert::convert_traces(request, &limits);
-            // Before normalization, so calls are made of redacted text.
-            redaction.redact_span_groups(&mut converted.groups);
-            let normalized = calls::normalize(&converted.groups, &[], &prices);
-            let encoded = prepare::encode(&converted.groups, &[], normalized);
-            (
-                summary(&converted, Converted::<SpanGroup>::item_count),
-                encoded,
-            )
+        let (outcome, append) = blocking(move || {
+            let append = append_of(ExportKind::Traces, &request);
+            let converted = convert::convert_traces(request, &limits);
+            let outcome = summary(&converted, Converted::<SpanGroup>::item_count);
+            (outcome, append)
         })
         .await?;
-        self.store_encoded(converted, encoded).await
+        self.append(outcome, append).await
     }
 
+    /// Accepts a log export, as [`Ingest::export_traces`] does.
     pub async fn export_logs(
         &self,
         request: ExportLogsServiceRequest,
     ) -> Result<ExportOutcome, IngestError> {
         self.refuse_if_overloaded()?;
         let limits = self.limits.clone();
-        let prices = self.prices.clone();
-        let redaction = self.redaction.clone();
-        let (converted, encoded) = blocking(move || {
-            let mut converted = convert::convert_logs(request, &limits);
-            redaction.redact_log_groups(&mut converted.groups);
-            let normalized = calls::normalize(&[], &converted.groups, &prices);
-            let encoded = prepare::encode(&[], &converted.groups, normalized);
-            (
-                summary(&converted, Converted::<LogGroup>::item_count),
-                encoded,
-            )
+        let (outcome, append) = blocking(move || {
+            let append = append_of(ExportKind::Logs, &request);
+            let converted = convert::convert_logs(request, &limits);
+            let outcome = summary(&converted, Converted::<LogGroup>::item_count);
+            (outcome, append)
         })
         .await?;
-        self.store_encoded(converted, encoded).await
+        self.append(outcome, append).await
+    }
+
+    /// Appends an accepted export and waits for the commit.
+    async fn append(
+        &self,
+        outcome: ExportOutcome,
+        append: std::io::Result<(ExportKind, EncodedPack)>,
+    ) -> Result<ExportOutcome, IngestError> {
+        if outcome.accepted == 0 {
+            if outcome.rejected > 0 {
+                return Err(IngestError::AllRejected(outcome.error_message));
+            }
+            return Ok(outcome);
+        }
+        let (kind, body) = append.map_err(|e| IngestError::Internal(e.to_string()))?;
+        let batch = WriteBatch {
+            project_id: self.project_id,
+            appends: vec![NewAppend {
+                kind,
+                received_unix_nano: now_unix_nano(),
+                items: outcome.accepted as u64,
+                body,
+            }],
+            ..WriteBatch::default()
+        };
+        self.store.queue.write(batch).await?;
+        Ok(outcome)
     }
 
     /// Stores calls that did not come from OTLP (raw records, replay
@@ -191,7 +224,7 @@ impl Ingest {
         calls: Vec<Call>,
     ) -> Result<(WriteBatch, Claim), IngestError> {
         let encoded = encode_calls(calls, self.prices.clone(), self.redaction.clone()).await?;
-        self.pack_encoded(encoded).await
+        self.pack(encoded).await
     }
 
     fn refuse_if_overloaded(&self) -> Result<(), IngestError> {
@@ -201,16 +234,9 @@ impl Ingest {
         if queue.queued_bytes() >= queue.capacity_bytes() {
             return Err(IngestError::Overloaded);
         }
-        Ok(())
-    }
-
-    async fn store_encoded(
-        &self,
-        outcome: ExportOutcome,
-        encoded: prepare::Encoded,
-    ) -> Result<ExportOutcome, IngestError> {
-        self.write_encoded(&outcome, encoded).await?;
-        Ok(outcome)
+        self.backlog_bounds
+            .check(&self.store.backlog.level())
+            .map_err(|detail| IngestError::DerivationBehind { detail })
     }
 
     async fn write_encoded(
@@ -224,7 +250,7 @@ impl Ingest {
             }
             return Ok(WriteSummary::default());
         }
-        let (batch, claim) = self.pack_encoded(encoded).await?;
+        let (batch, claim) = self.pack(encoded).await?;
         let written = self.store.queue.write(batch).await;
         // Settled: committed content is in the known blobs by now, and
         // content of a failed batch is free for another to carry.
@@ -236,7 +262,7 @@ impl Ingest {
 impl Ingest {
     /// Leaves out content that is already stored and compresses the rest.
     /// The claim on the new content must be held until the write is settled.
-    async fn pack_encoded(
+    pub(super) async fn pack(
         &self,
         encoded: prepare::Encoded,
     ) -> Result<(WriteBatch, Claim), IngestError> {
@@ -280,6 +306,17 @@ async fn encode_calls(
         prepare::encode(&[], &[], normalized)
     })
     .await
+}
+
+/// An export's protobuf, compressed for the append log. Encoded from the
+/// decoded request, so OTLP/JSON and gRPC exports are stored alike, with
+/// values past the nesting limit already cut off as the decoders cut them.
+fn append_of(
+    kind: ExportKind,
+    request: &impl prost::Message,
+) -> std::io::Result<(ExportKind, EncodedPack)> {
+    let body = pack::compress_append(&request.encode_to_vec())?;
+    Ok((kind, body))
 }
 
 fn summary<G>(converted: &Converted<G>, count: fn(&Converted<G>) -> usize) -> ExportOutcome {

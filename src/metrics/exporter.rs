@@ -142,6 +142,22 @@ fn describe() {
     describe_counter!(STORE_INSERTED_ROWS, "New rows stored, by table.");
     describe_gauge!(LINKER_PENDING_LINKS, "Spans waiting for the linker.");
     describe_gauge!(
+        DERIVE_PENDING_ITEMS,
+        "Spans and log records acknowledged but not yet derived into calls."
+    );
+    describe_gauge!(
+        DERIVE_PENDING_BYTES,
+        "Compressed bytes of acknowledged exports not yet derived."
+    );
+    describe_gauge!(
+        DERIVE_OLDEST_AGE,
+        "How long the oldest export not yet derived has waited, in seconds."
+    );
+    describe_counter!(
+        DERIVE_FAILURES,
+        "Derivation batches that failed and are retried."
+    );
+    describe_gauge!(
         STORE_DATABASE_USED_BYTES,
         "Database pages in use, in bytes."
     );

@@ -61,6 +61,17 @@ pub const STORE_COMMIT_ROWS: &str = "reprise_store_commit_rows";
 pub const STORE_INSERTED_ROWS: &str = "reprise_store_inserted_rows_total";
 /// Gauge, sampled at scrape time: spans waiting for the linker.
 pub const LINKER_PENDING_LINKS: &str = "reprise_linker_pending_links";
+/// Gauge, sampled at scrape time: spans and log records acknowledged but
+/// not yet derived into calls.
+pub const DERIVE_PENDING_ITEMS: &str = "reprise_derive_pending_items";
+/// Gauge, sampled at scrape time: compressed bytes of acknowledged exports
+/// not yet derived.
+pub const DERIVE_PENDING_BYTES: &str = "reprise_derive_pending_bytes";
+/// Gauge, sampled at scrape time: how long the oldest export not yet
+/// derived has waited, in seconds.
+pub const DERIVE_OLDEST_AGE: &str = "reprise_derive_oldest_pending_age_seconds";
+/// Counter: derivation batches that failed (and are retried).
+pub const DERIVE_FAILURES: &str = "reprise_derive_failures_total";
 /// Gauge, sampled at scrape time: database pages in use, in bytes (what
 /// retention by size and the hard limit compare with).
 pub const STORE_DATABASE_USED_BYTES: &str = "reprise_store_database_used_bytes";

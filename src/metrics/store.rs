@@ -75,6 +75,18 @@ pub fn pending_links(count: i64) {
     gauge!(LINKER_PENDING_LINKS).set(count as f64);
 }
 
+/// Sets the derivation backlog gauges; called at scrape time.
+pub fn derive_backlog(level: &crate::store::backlog::BacklogLevel) {
+    gauge!(DERIVE_PENDING_ITEMS).set(level.items as f64);
+    gauge!(DERIVE_PENDING_BYTES).set(level.stored_bytes as f64);
+    gauge!(DERIVE_OLDEST_AGE).set(level.oldest_age.as_secs_f64());
+}
+
+/// Records a derivation batch that failed.
+pub fn derive_failed() {
+    counter!(DERIVE_FAILURES).increment(1);
+}
+
 /// Commit counters start at zero, so the first failed commit is an increase.
 pub(super) fn register_defaults() {
     for outcome in ["ok", "error"] {
@@ -82,4 +94,5 @@ pub(super) fn register_defaults() {
     }
     rows_inserted(0, 0);
     rows_pruned(0);
+    counter!(DERIVE_FAILURES).increment(0);
 }

@@ -26,7 +26,7 @@ use crate::auth::{self, Authorizer};
 use crate::config::ServeArgs;
 use crate::cost::{PriceError, PriceTable};
 use crate::ingest::otlp::grpc;
-use crate::ingest::{Ingest, linker};
+use crate::ingest::{Ingest, derive, linker};
 use crate::metrics::{self, MetricsError};
 use crate::providers::ProviderError;
 use crate::redact::{self, RedactionConfigError};
@@ -135,7 +135,8 @@ pub async fn serve(
 
     let ingest = Ingest::new(store.clone(), args.limits(), prices.clone())
         .with_redactor(redactor)
-        .with_inflight_budget(args.inflight_bytes());
+        .with_inflight_budget(args.inflight_bytes())
+        .with_backlog_bounds(args.backlog_bounds());
     let (replay_engine, replay_sink) = Engine::new(ingest.clone())?;
     let replay_wake = Arc::new(tokio::sync::Notify::new());
     let app = crate::ingest::otlp::http::router(ingest.clone())
@@ -168,6 +169,7 @@ pub async fn serve(
             auth::http::authenticate,
         ))
         .layer(axum::extract::DefaultBodyLimit::disable());
+    let deriving = ingest.clone();
     let (trace_service, logs_service) = grpc::services(
         ingest,
         IngestInterceptor {
@@ -182,6 +184,7 @@ pub async fn serve(
         shutdown.await;
         let _ = signal_stop.send(true);
     });
+    let deriver = derive::spawn(deriving, args.derive_settings(), stop_rx.clone());
     let linker = linker::spawn(store.clone(), prices, stop_rx.clone());
     let key_refresh = authorizer.spawn_refresh(store.keys(), stop_rx.clone());
     let upkeep = metrics::spawn_upkeep(metrics_handle, stop_rx.clone());
@@ -226,6 +229,7 @@ pub async fn serve(
     let result = tokio::try_join!(http_server, grpc_server);
     // Also when a listener failed rather than being told to stop.
     let _ = stop_tx.send(true);
+    let _ = deriver.await;
     let _ = linker.await;
     let _ = key_refresh.await;
     let _ = upkeep.await;

@@ -14,6 +14,7 @@
 //! compile-time macros), because those check against one database per crate.
 
 pub mod audit;
+pub mod backlog;
 pub mod encoding;
 pub mod health;
 pub mod keys;
@@ -127,6 +128,8 @@ pub struct Store {
     pub links_queued: Arc<Notify>,
     /// Signalled when a write failed because the database is full.
     pub space_needed: Arc<Notify>,
+    /// Exports acknowledged but not yet derived.
+    pub backlog: Arc<backlog::Backlog>,
     path: PathBuf,
     wal_path: PathBuf,
     writer_task: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
@@ -185,6 +188,11 @@ impl Store {
         let known_blobs = Arc::new(KnownBlobs::new(200_000, options.touch_after, lookups));
         let links_queued = Arc::new(Notify::new());
         let space_needed = Arc::new(Notify::new());
+        let backlog = Arc::new(backlog::Backlog::load(
+            read::appends::pending_exports(&pool)
+                .await
+                .map_err(open_error)?,
+        ));
         let wal_path = PathBuf::from(format!("{}-wal", options.path.display()));
         let (queue, writer_task) = write::writer::spawn(
             write_conn,
@@ -193,6 +201,7 @@ impl Store {
             known_blobs.clone(),
             links_queued.clone(),
             space_needed.clone(),
+            backlog.clone(),
         );
         Ok(Store {
             queue,
@@ -203,6 +212,7 @@ impl Store {
             known_blobs,
             links_queued,
             space_needed,
+            backlog,
             path: options.path.clone(),
             wal_path,
             writer_task: Arc::new(tokio::sync::Mutex::new(Some(writer_task))),

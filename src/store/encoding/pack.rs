@@ -85,8 +85,21 @@ impl PackBuilder {
 
     /// Compresses every pack. Runs on the ingest workers, never the writer.
     pub fn finish(self) -> std::io::Result<Vec<EncodedPack>> {
-        self.packs.iter().map(|raw| compress(raw)).collect()
+        self.packs
+            .iter()
+            .map(|raw| compress(raw, INGEST_LEVEL))
+            .collect()
     }
+}
+
+/// zstd level for exports appended before their acknowledgement: the
+/// fastest, since the client waits for it and the append lives only until
+/// its export is derived.
+pub const APPEND_LEVEL: i32 = 1;
+
+/// Compresses an export's bytes for the append log, as one pack.
+pub fn compress_append(raw: &[u8]) -> std::io::Result<EncodedPack> {
+    compress(raw, APPEND_LEVEL)
 }
 
 /// A pack ready to be stored.
@@ -98,8 +111,8 @@ pub struct EncodedPack {
 }
 
 #[allow(clippy::disallowed_methods, reason = "this is zstd's one writer")]
-fn compress(raw: &[u8]) -> std::io::Result<EncodedPack> {
-    let data = zstd::bulk::compress(raw, INGEST_LEVEL)?;
+fn compress(raw: &[u8], level: i32) -> std::io::Result<EncodedPack> {
+    let data = zstd::bulk::compress(raw, level)?;
     if data.len() >= raw.len() {
         return Ok(EncodedPack {
             codec: CODEC_RAW,
@@ -197,7 +210,7 @@ mod tests {
     #[test]
     fn decompression_stops_at_the_recorded_length() {
         let raw = vec![0u8; 1 << 20];
-        let packed = compress(&raw).expect("compresses");
+        let packed = compress(&raw, INGEST_LEVEL).expect("compresses");
         let error = decompress(packed.codec, 1000, &packed.data).expect_err("too long");
         assert!(matches!(
             error,

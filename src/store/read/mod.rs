@@ -3,6 +3,7 @@
 //! records, [`logs`] lists log records by filter, [`calls`] reads calls, [`replays`] replay runs and items, [`search`] runs a search on the calls'
 //! full-text index.
 
+pub mod appends;
 mod calls;
 pub mod comparisons;
 mod ids;

@@ -8,6 +8,7 @@ use crate::store::encoding::call_index::CallIndex;
 use crate::store::encoding::codec::BlobHash;
 use crate::store::encoding::pack::{EncodedPack, PackSlot};
 use crate::store::encoding::records::{LogColumns, SpanColumns};
+use crate::store::write::appends::NewAppend;
 use crate::store::write::replays::ReplayWrite;
 
 /// A span, identified within a project: what calls are linked by.
@@ -107,6 +108,11 @@ pub struct WriteBatch {
     pub prune: Option<super::prune::PrunePlan>,
     /// Comparison scorings and their scored items.
     pub comparison: Vec<crate::store::write::comparisons::ComparisonWrite>,
+    /// Exports to acknowledge, appended as received.
+    pub appends: Vec<NewAppend>,
+    /// The appends (`ingest_log.seq`) this batch was derived from: deleted
+    /// in its transaction, so each is derived exactly once.
+    pub derived_from: Vec<i64>,
 }
 
 impl WriteBatch {
@@ -119,7 +125,12 @@ impl WriteBatch {
             + self.new_blobs.len()
             + crate::store::write::replays::row_count(&self.replay))
             * 160;
-        packs + rows + crate::store::write::comparisons::memory_bytes(&self.comparison) + 1024
+        let appends: usize = self.appends.iter().map(|a| a.body.data.len()).sum();
+        packs
+            + appends
+            + rows
+            + crate::store::write::comparisons::memory_bytes(&self.comparison)
+            + 1024
     }
 
     /// Whether every index in the batch points at something in it. The
@@ -155,5 +166,6 @@ impl WriteBatch {
             + crate::store::write::replays::row_count(&self.replay)
             + self.cost_updates.len()
             + crate::store::write::comparisons::row_count(&self.comparison)
+            + self.appends.len()
     }
 }

@@ -1,7 +1,8 @@
 //! The store's writing layer. Everything written goes through one queue to
 //! one group-commit task ([`writer`]), as a [`batch::WriteBatch`] whose
 //! bulky parts the encoding layer has already prepared. Each kind of write
-//! has its own file: calls and their indexes ([`calls`]), replay runs
+//! has its own file: exports appended before they are derived
+//! ([`appends`]), calls and their indexes ([`calls`]), replay runs
 //! ([`replays`]), comparison scorings ([`comparisons`]), and the content
 //! already stored ([`blobs`]).
 //!
@@ -9,6 +10,7 @@
 //! per-kind write enums) at the bottom, the per-kind SQL above them, the
 //! writer task on top.
 
+pub mod appends;
 pub mod batch;
 pub mod blobs;
 pub mod calls;

@@ -24,7 +24,9 @@ use super::error::WriteError;
 use super::statements::chunks;
 use crate::metrics;
 use crate::model::time::now_unix_nano_i64 as now_unix_nano;
+use crate::store::backlog::Backlog;
 use crate::store::encoding::codec::BlobHash;
+use crate::store::write::appends::NewAppend;
 use crate::store::write::batch::{DedupRow, WriteBatch};
 use crate::store::write::blobs::KnownBlobs;
 use crate::store::write::calls::TextEntries;
@@ -50,6 +52,8 @@ pub struct WriteSummary {
     pub comparison: Vec<u64>,
     /// Rows deleted by retention.
     pub pruned_rows: u64,
+    /// The `ingest_log.seq` of each export the batch appended, in order.
+    pub appended: Vec<i64>,
 }
 
 /// A batch written inside the open transaction.
@@ -116,14 +120,10 @@ impl WriteQueue {
         &self,
         batch: WriteBatch,
     ) -> Result<oneshot::Receiver<Result<WriteSummary, WriteError>>, WriteError> {
-        let units = batch
-            .memory_bytes()
-            .div_ceil(PERMIT_UNIT)
-            .clamp(1, self.capacity_units);
         let permit = self
             .budget
             .clone()
-            .try_acquire_many_owned(units as u32)
+            .try_acquire_many_owned(self.units_of(&batch))
             .map_err(|_| WriteError::QueueFull)?;
         let (ack, done) = oneshot::channel();
         self.sender
@@ -140,6 +140,35 @@ impl WriteQueue {
     pub async fn write(&self, batch: WriteBatch) -> Result<WriteSummary, WriteError> {
         let done = self.submit(batch)?;
         done.await.map_err(|_| WriteError::ShuttingDown)?
+    }
+
+    /// Queues a batch once the byte budget has room for it, and waits for
+    /// its commit: for background work (derivation) that must not be
+    /// refused but can wait.
+    pub async fn write_when_room(&self, batch: WriteBatch) -> Result<WriteSummary, WriteError> {
+        let permit = self
+            .budget
+            .clone()
+            .acquire_many_owned(self.units_of(&batch))
+            .await
+            .map_err(|_| WriteError::ShuttingDown)?;
+        let (ack, done) = oneshot::channel();
+        self.sender
+            .send(Pending {
+                batch,
+                _permit: permit,
+                ack,
+            })
+            .map_err(|_| WriteError::ShuttingDown)?;
+        done.await.map_err(|_| WriteError::ShuttingDown)?
+    }
+
+    /// The budget a batch takes: at most all of it, so any batch fits.
+    fn units_of(&self, batch: &WriteBatch) -> u32 {
+        batch
+            .memory_bytes()
+            .div_ceil(PERMIT_UNIT)
+            .clamp(1, self.capacity_units) as u32
     }
 
     /// The queue's byte budget.
@@ -237,6 +266,7 @@ pub fn spawn(
     known_blobs: Arc<KnownBlobs>,
     links_queued: Arc<Notify>,
     space_needed: Arc<Notify>,
+    backlog: Arc<Backlog>,
 ) -> (WriteQueue, tokio::task::JoinHandle<()>) {
     let capacity_units = (options.max_queue_bytes / PERMIT_UNIT).max(1);
     let (sender, receiver) = mpsc::unbounded_channel();
@@ -259,6 +289,7 @@ pub fn spawn(
         known_blobs,
         links_queued: links_queued.clone(),
         space_needed,
+        backlog,
         resource_ids: HashMap::new(),
         scope_ids: HashMap::new(),
         activity,
@@ -280,6 +311,7 @@ struct Writer {
     known_blobs: Arc<KnownBlobs>,
     links_queued: Arc<Notify>,
     space_needed: Arc<Notify>,
+    backlog: Arc<Backlog>,
     resource_ids: HashMap<BlobHash, i64>,
     scope_ids: HashMap<BlobHash, i64>,
     activity: Arc<Activity>,
@@ -455,6 +487,7 @@ impl Writer {
         match outcome {
             Ok(results) => {
                 self.remember_blobs(&group, &results);
+                self.update_backlog(&group, &results);
                 let linked = results
                     .iter()
                     .any(|r| r.as_ref().is_ok_and(|w| w.summary.links_queued > 0));
@@ -511,6 +544,20 @@ impl Writer {
                 let hashes = batch.new_blobs.iter().map(|(hash, _)| *hash);
                 self.known_blobs
                     .remember(hashes.chain(batch.touched_blobs.iter().copied()), now);
+            }
+        }
+    }
+
+    /// Mirrors the committed appends and derivations in the backlog, before
+    /// any client hears of them: an acknowledged export is always counted.
+    fn update_backlog(&self, group: &[Pending], results: &[Result<Written, WriteError>]) {
+        for (pending, result) in group.iter().zip(results) {
+            if let Ok(written) = result {
+                let batch = &pending.batch;
+                let appended = written.summary.appended.iter().copied();
+                self.backlog
+                    .appended(appended.zip(batch.appends.iter().map(NewAppend::pending)));
+                self.backlog.derived(&batch.derived_from);
             }
         }
     }
@@ -647,8 +694,11 @@ async fn write_batch<'a>(
         mark_row_watermarks(conn, &pack_ids).await?;
     }
     let comparison = crate::store::write::comparisons::apply(conn, &batch.comparison).await?;
+    let appended = super::appends::append(conn, batch.project_id, &batch.appends).await?;
+    super::appends::remove_derived(conn, &batch.derived_from).await?;
     Ok(Written {
         summary: WriteSummary {
+            appended,
             pruned_rows,
             spans_inserted,
             logs_inserted,

@@ -1,0 +1,235 @@
+//! The deriver: turns acknowledged exports into spans, log records and
+//! calls, behind the acknowledgement.
+//!
+//! An export is acknowledged once it is appended to `ingest_log` as
+//! received ([`super::pipeline`]). This task takes the oldest pending
+//! exports in batches, does everything else — redaction, normalization
+//! into calls, content addressing, compression — and hands the result to
+//! the writer together with the exports it came from, which the writer
+//! deletes in the same transaction. So a crash at any point leaves each
+//! export either pending (derived again after the restart, from the start)
+//! or derived and gone, never both: every span, call, full-text entry and
+//! rollup counts once.
+//!
+//! Redaction runs here, so a secret in an export lives in `ingest_log` only
+//! until its batch is derived, and never reaches a derived table.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use super::error::IngestError;
+use super::otlp::{convert, protobuf};
+use super::pipeline::Ingest;
+use super::{calls, prepare};
+use crate::metrics;
+use crate::model::project::Project;
+use crate::model::telemetry::{LogGroup, SpanGroup};
+use crate::store::ReadError;
+use crate::store::backlog::BacklogLevel;
+use crate::store::read::appends::PendingAppend;
+use crate::store::write::appends::ExportKind;
+
+/// How far derivation may fall behind before new exports are refused (429
+/// / RESOURCE_EXHAUSTED with Retry-After), so the backlog never grows
+/// without bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BacklogBounds {
+    /// Compressed bytes of pending exports.
+    pub max_stored_bytes: u64,
+    /// Age of the oldest pending export.
+    pub max_age: Duration,
+}
+
+impl Default for BacklogBounds {
+    fn default() -> Self {
+        BacklogBounds {
+            max_stored_bytes: 256 << 20,
+            max_age: Duration::from_secs(120),
+        }
+    }
+}
+
+impl BacklogBounds {
+    /// `Err` with what is over its bound, when something is.
+    pub fn check(&self, level: &BacklogLevel) -> Result<(), String> {
+        if level.stored_bytes >= self.max_stored_bytes {
+            return Err(format!(
+                "{} bytes pending, bound {}",
+                level.stored_bytes, self.max_stored_bytes
+            ));
+        }
+        if level.exports > 0 && level.oldest_age >= self.max_age {
+            return Err(format!(
+                "oldest pending for {} s, bound {} s",
+                level.oldest_age.as_secs(),
+                self.max_age.as_secs()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How the deriver sizes its batches.
+#[derive(Debug, Clone, Copy)]
+pub struct DeriveSettings {
+    /// Most spans and log records per batch: larger batches share the
+    /// writer's per-transaction and per-statement costs among more rows.
+    pub max_items: u64,
+    /// Most decompressed export bytes per batch, which bounds the memory
+    /// a batch takes while it is derived.
+    pub max_raw_bytes: u64,
+    /// A pause before each batch. Zero in production; tests set it to
+    /// hold a backlog (`--derive-pause`).
+    pub pause: Duration,
+}
+
+impl Default for DeriveSettings {
+    fn default() -> Self {
+        DeriveSettings {
+            max_items: 8192,
+            max_raw_bytes: 16 << 20,
+            pause: Duration::ZERO,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeriveError {
+    #[error("cannot read pending exports: {0}")]
+    Read(#[from] ReadError),
+    #[error("pending export {seq} does not decode: {error}")]
+    Decode { seq: i64, error: prost::DecodeError },
+    #[error(transparent)]
+    Store(#[from] IngestError),
+}
+
+/// Runs the deriver until `stop` turns true. What is pending then stays in
+/// `ingest_log` and is derived after the next start.
+pub fn spawn(
+    ingest: Ingest,
+    settings: DeriveSettings,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut failures = 0u32;
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = ingest.store.backlog.wait_for_work() => {}
+                _ = stop.changed() => return,
+            }
+            if !settings.pause.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(settings.pause) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+            match derive_next(&ingest, &settings).await {
+                Ok(_) => failures = 0,
+                Err(error) => {
+                    failures += 1;
+                    metrics::derive_failed();
+                    tracing::warn!(%error, failures, "deriving acknowledged exports failed; retrying");
+                    let backoff = Duration::from_millis(100 << failures.min(6));
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.changed() => return,
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Derives the oldest pending exports; returns how many were derived.
+pub async fn derive_next(ingest: &Ingest, settings: &DeriveSettings) -> Result<usize, DeriveError> {
+    let store = &ingest.store;
+    let Some(next) = store
+        .backlog
+        .next_batch(settings.max_items, settings.max_raw_bytes)
+    else {
+        return Ok(0);
+    };
+    let appends = store.reader.appends(&next.seqs).await?;
+    let mut by_project: BTreeMap<i64, Vec<PendingAppend>> = BTreeMap::new();
+    for append in appends {
+        by_project.entry(append.project_id).or_default().push(append);
+    }
+    let mut derived = 0;
+    for (project_id, appends) in by_project {
+        derived += derive_project(ingest, project_id, appends).await?;
+    }
+    Ok(derived)
+}
+
+/// Derives one project's share of a batch and writes it with the deletion
+/// of the exports it came from.
+async fn derive_project(
+    ingest: &Ingest,
+    project_id: i64,
+    appends: Vec<PendingAppend>,
+) -> Result<usize, DeriveError> {
+    let project = ingest
+        .store
+        .reader
+        .project(project_id)
+        .await?
+        .unwrap_or(Project {
+            id: project_id,
+            name: String::new(),
+        });
+    let ingest = ingest.for_project(&project);
+    let seqs: Vec<i64> = appends.iter().map(|a| a.seq).collect();
+    let limits = ingest.limits.clone();
+    let prices = ingest.prices.clone();
+    let redaction = ingest.redaction.clone();
+    let encoded = tokio::task::spawn_blocking(move || {
+        let (mut spans, mut logs) = decode(appends, &limits)?;
+        // Before normalization, so calls are made of redacted text.
+        redaction.redact_span_groups(&mut spans);
+        redaction.redact_log_groups(&mut logs);
+        let normalized = calls::normalize(&spans, &logs, &prices);
+        Ok::<_, DeriveError>(prepare::encode(&spans, &logs, normalized))
+    })
+    .await
+    .map_err(|e| IngestError::Internal(e.to_string()))??;
+    let (mut batch, claim) = ingest.pack(encoded).await?;
+    batch.derived_from = seqs;
+    let count = batch.derived_from.len();
+    let written = ingest.store.queue.write_when_room(batch).await;
+    // Settled: see `Ingest::pack`.
+    drop(claim);
+    written.map_err(IngestError::from)?;
+    Ok(count)
+}
+
+/// The exports' spans and log records, validated again as at their
+/// acceptance (the same limits reject the same items).
+fn decode(
+    appends: Vec<PendingAppend>,
+    limits: &super::limits::Limits,
+) -> Result<(Vec<SpanGroup>, Vec<LogGroup>), DeriveError> {
+    let mut spans = Vec::new();
+    let mut logs = Vec::new();
+    for append in appends {
+        let seq = append.seq;
+        let body = Bytes::from(append.protobuf);
+        let failed = |error| DeriveError::Decode { seq, error };
+        match append.kind {
+            ExportKind::Traces => {
+                let request = protobuf::decode_traces(body, limits.max_depth).map_err(failed)?;
+                spans.extend(convert::convert_traces(request, limits).groups);
+            }
+            ExportKind::Logs => {
+                let request = protobuf::decode_logs(body, limits.max_depth).map_err(failed)?;
+                logs.extend(convert::convert_logs(request, limits).groups);
+            }
+        }
+    }
+    Ok((spans, logs))
+}
