@@ -151,8 +151,12 @@ pub struct ServeArgs {
     #[arg(long, env = "REPRISE_MAX_BACKLOG_AGE", value_parser = humantime::parse_duration, default_value = "2m")]
     pub max_backlog_age: Duration,
     /// A pause before each derivation batch (tests hold a backlog with it).
-    #[arg(long, hide = true, value_parser = humantime::parse_duration, default_value = "0s")]
+    #[arg(long, env = "REPRISE_DERIVE_PAUSE", hide = true, value_parser = humantime::parse_duration, default_value = "0s")]
     pub derive_pause: Duration,
+    /// Most spans and log records derived in one batch (tests make it
+    /// small, to stop the server between batches).
+    #[arg(long, hide = true, default_value_t = DeriveSettings::default().max_items)]
+    pub derive_batch_items: u64,
     /// How long ingest trusts that content it saw is still stored (tests
     /// shorten it to see retention act at once).
     #[arg(long, hide = true, value_parser = humantime::parse_duration, default_value = "10m")]
@@ -200,6 +204,7 @@ impl ServeArgs {
     pub fn derive_settings(&self) -> DeriveSettings {
         DeriveSettings {
             pause: self.derive_pause,
+            max_items: self.derive_batch_items.max(1),
             ..DeriveSettings::default()
         }
     }

@@ -60,6 +60,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     summary = "Find calls: filters, full-text search, sorting, cursor pagination.",
     params(
         CallFilterParams,
+        super::fresh::FreshParam,
         ("limit" = Option<u32>, Query, description = "Page size (1–1000, default 50).", minimum = 1, maximum = 1000),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, with the same sort and order. Stable under concurrent inserts."),
         ("sort" = Option<String>, Query, description = "Sort key: `time` (default), `latency`, `tokens` or `cost`.", pattern = "^(time|latency|tokens|cost)$"),
@@ -71,6 +72,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         Unauthorized,
         Forbidden,
         Internal,
+        super::error::responses::NotFresh,
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -80,8 +82,12 @@ async fn list_calls(
     RawQuery(query): RawQuery,
 ) -> Result<Json<CallPage>, ApiError> {
     let pairs = query_pairs(query.as_deref());
-    let filter =
-        CallFilterParams::from_pairs(&pairs, &["limit", "cursor", "sort", "order"])?.parse()?;
+    let filter = CallFilterParams::from_pairs(
+        &pairs,
+        &["limit", "cursor", "sort", "order", super::fresh::PARAM],
+    )?
+    .parse()?;
+    super::fresh::wait_if_asked(&state.store, &pairs).await?;
     let limit = parse_limit(param(&pairs, "limit"), 50, 1000)?;
     let sort = parse_sort(&pairs)?;
     let cursor = parse_cursor(param(&pairs, "cursor"), sort)?;

@@ -67,6 +67,14 @@ pub mod responses {
         headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))
     )]
     pub struct Busy(ErrorBody);
+
+    #[derive(utoipa::IntoResponses)]
+    #[response(
+        status = 503,
+        description = "Asked for `fresh=true`, and derivation did not reach everything acknowledged before the request within 30 s; retry after `Retry-After` seconds.",
+        headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))
+    )]
+    pub struct NotFresh(ErrorBody);
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +96,12 @@ pub enum ApiError {
     /// The write queue refused a write the request made.
     #[error("{0}")]
     Write(WriteError),
+    /// `fresh=true` waited its longest and derivation had not caught up.
+    #[error(
+        "derivation did not reach everything acknowledged before this request within {} s; retry, or read without fresh=true",
+        .waited.as_secs()
+    )]
+    NotFresh { waited: std::time::Duration },
     #[error("internal error")]
     Internal(String),
 }
@@ -128,6 +142,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::Ingest(error) => error.code(),
             ApiError::Write(error) => error.code(),
+            ApiError::NotFresh { .. } => ErrorCode::Unavailable,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }

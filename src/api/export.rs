@@ -67,6 +67,7 @@ enum Format {
         ("format" = Option<String>, Query, description = "Line format: `jsonl` (default) or `openai-chat`.", pattern = "^(jsonl|openai-chat)$"),
         ("sort" = Option<String>, Query, description = "Sort key: `time` (default), `latency`, `tokens` or `cost`.", pattern = "^(time|latency|tokens|cost)$"),
         ("order" = Option<String>, Query, description = "Sort order: `asc` or `desc` (default `asc`).", pattern = "^(asc|desc)$"),
+        super::fresh::FreshParam,
     ),
     responses(
         (status = 200, description = "Newline-delimited JSON, streamed: one `FullCall` (`jsonl`) or `FineTuningExample` (`openai-chat`) per line. Should a later page fail, the last line is an `Error`.", content_type = "application/x-ndjson", body = String),
@@ -74,6 +75,7 @@ enum Format {
         Unauthorized,
         Forbidden,
         Internal,
+        super::error::responses::NotFresh,
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -83,7 +85,12 @@ async fn export(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(query.as_deref());
-    let filter = CallFilterParams::from_pairs(&pairs, &["format", "sort", "order"])?.parse()?;
+    let filter = CallFilterParams::from_pairs(
+        &pairs,
+        &["format", "sort", "order", super::fresh::PARAM],
+    )?
+    .parse()?;
+    super::fresh::wait_if_asked(&state.store, &pairs).await?;
     let format = match param(&pairs, "format").unwrap_or("jsonl") {
         "jsonl" => Format::Jsonl,
         "openai-chat" => Format::OpenAiChat,

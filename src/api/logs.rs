@@ -53,6 +53,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("limit" = Option<u32>, Query, description = "Page size (1–1000, default 50).", minimum = 1, maximum = 1000),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, with the same order."),
         ("order" = Option<String>, Query, description = "Sort order: `asc` or `desc` (default `desc`).", pattern = "^(asc|desc)$"),
+        super::fresh::FreshParam,
     ),
     responses(
         (status = 200, description = "A page of log records.", body = LogPage),
@@ -60,6 +61,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         Unauthorized,
         Forbidden,
         Internal,
+        super::error::responses::NotFresh,
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -70,6 +72,7 @@ async fn list_logs(
 ) -> Result<Json<LogPage>, ApiError> {
     let pairs = query_pairs(query.as_deref());
     let filter = parse_filter(&pairs)?;
+    super::fresh::wait_if_asked(&state.store, &pairs).await?;
     let limit = parse_limit(param(&pairs, "limit"), 50, 1000)?;
     let ascending = match param(&pairs, "order") {
         None | Some("desc") => false,
@@ -130,7 +133,7 @@ fn parse_filter(pairs: &[(String, String)]) -> Result<LogFilter, ApiError> {
                 filter.trace_id = Some(trace_id);
             }
             "q" => filter.text = non_empty(value.trim()),
-            "limit" | "cursor" | "order" => {}
+            "limit" | "cursor" | "order" | super::fresh::PARAM => {}
             other => return Err(ApiError::invalid_name(other)),
         }
     }

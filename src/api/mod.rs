@@ -9,6 +9,7 @@ pub mod comparison;
 pub mod costs;
 pub mod error;
 pub mod export;
+pub mod fresh;
 pub mod health;
 pub mod logs;
 pub mod metrics;

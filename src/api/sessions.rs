@@ -43,6 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("id" = String, Path, description = "Session id."),
         ("limit" = Option<u32>, Query, description = "Page size (1–1000, default 200).", minimum = 1, maximum = 1000),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, with the same sort and order. Stable under concurrent inserts."),
+        super::fresh::FreshParam,
     ),
     responses(
         (status = 200, description = "The session.", body = Session),
@@ -51,6 +52,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         Forbidden,
         NotFound,
         Internal,
+        super::error::responses::NotFresh,
     ),
 )]
 #[tracing::instrument(skip(state, query))]
@@ -61,9 +63,11 @@ async fn get_session(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Session>, ApiError> {
     let pairs = query_pairs(query.as_deref());
-    if let Some((name, _)) = pairs.iter().find(|(k, _)| k != "limit" && k != "cursor") {
+    let known = ["limit", "cursor", super::fresh::PARAM];
+    if let Some((name, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
         return Err(ApiError::invalid_name(name));
     }
+    super::fresh::wait_if_asked(&state.store, &pairs).await?;
     let sort = CallSort {
         key: SortKey::Time,
         ascending: true,

@@ -47,6 +47,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(
         CallFilterParams,
         ("group_by" = Option<String>, Query, description = "Grouping: `model` (default), `provider`, `service`, `hour`, `day` or `none`.", pattern = "^(model|provider|service|hour|day|none)$"),
+        super::fresh::FreshParam,
     ),
     responses(
         (status = 200, description = "One row per group.", body = Stats),
@@ -54,6 +55,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         Unauthorized,
         Forbidden,
         Internal,
+        super::error::responses::NotFresh,
     ),
 )]
 #[tracing::instrument(skip_all)]
@@ -63,7 +65,9 @@ async fn stats(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Stats>, ApiError> {
     let pairs = query_pairs(query.as_deref());
-    let filter = CallFilterParams::from_pairs(&pairs, &["group_by"])?.parse()?;
+    let filter =
+        CallFilterParams::from_pairs(&pairs, &["group_by", super::fresh::PARAM])?.parse()?;
+    super::fresh::wait_if_asked(&state.store, &pairs).await?;
     let group_name = param(&pairs, "group_by").unwrap_or("model");
     let group_by = GroupBy::parse(group_name).ok_or_else(|| {
         ApiError::invalid(

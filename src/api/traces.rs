@@ -3,7 +3,7 @@
 //! tree (`roots`, and each span's `children`); and the trace's LLM calls,
 //! each span pointing at the call it is the source of.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::collections::hash_map::Entry;
 
 use axum::Json;
@@ -21,6 +21,7 @@ use crate::model::CallSummary;
 use crate::model::filter::CallFilter;
 use crate::model::project::Project;
 use crate::model::{Event, Link, LogRecord, Resource, Scope, Span, TraceId, nanos};
+use crate::ingest::derive::{self, PendingTrace};
 use crate::store::read::{CallSort, SortKey};
 
 /// A trace: its span tree, its LLM calls and its log records.
@@ -200,11 +201,12 @@ async fn get_trace(
 ) -> Result<Json<Trace>, ApiError> {
     let trace_id = TraceId::from_hex(&trace_id).map_err(|e| ApiError::invalid("trace_id", e))?;
     let reader = &state.store.reader;
+    // Pending first: what is derived meanwhile is then in the tables.
+    let pending = derive::pending_trace(&state.ingest, &project, trace_id)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let stored_spans = reader.trace_spans(project.id, trace_id).await?;
     let stored_logs = reader.trace_logs(project.id, trace_id).await?;
-    if stored_spans.is_empty() && stored_logs.is_empty() {
-        return Err(ApiError::NotFound(format!("trace {trace_id}")));
-    }
     let mut context = Context::default();
     let mut spans = Vec::with_capacity(stored_spans.len());
     for item in stored_spans {
@@ -215,6 +217,10 @@ async fn get_trace(
     for item in stored_logs {
         let (resource, scope) = context.get(&state, item.resource_id, item.scope_id).await?;
         logs.push(LogEntry::new(&item.record, resource, scope));
+    }
+    add_pending(&mut spans, &mut logs, pending);
+    if spans.is_empty() && logs.is_empty() {
+        return Err(ApiError::NotFound(format!("trace {trace_id}")));
     }
     let filter = CallFilter {
         trace_id: Some(trace_id),
@@ -236,6 +242,36 @@ async fn get_trace(
         calls,
         logs,
     }))
+}
+
+/// Adds the acknowledged spans and log records not derived yet, each once:
+/// a span re-sent after its first copy was derived is shown as stored.
+fn add_pending(spans: &mut Vec<SpanNode>, logs: &mut Vec<LogEntry>, pending: PendingTrace) {
+    let mut seen: HashSet<String> = spans.iter().map(|s| s.span_id.clone()).collect();
+    for group in &pending.spans {
+        let resource = OtlpResource::new(&group.resource);
+        let scope = OtlpScope::new(&group.scope);
+        for span in &group.spans {
+            if seen.insert(span.span_id.to_hex()) {
+                spans.push(SpanNode::new(span, resource.clone(), scope.clone()));
+            }
+        }
+    }
+    spans.sort_by_key(|span| span.start_time_unix_nano);
+    // Log records have no id: one re-sent is the same JSON.
+    let key = |log: &LogEntry| serde_json::to_string(log).unwrap_or_default();
+    let mut seen: HashSet<String> = logs.iter().map(key).collect();
+    for group in &pending.logs {
+        let resource = OtlpResource::new(&group.resource);
+        let scope = OtlpScope::new(&group.scope);
+        for record in &group.records {
+            let log = LogEntry::new(record, resource.clone(), scope.clone());
+            if seen.insert(key(&log)) {
+                logs.push(log);
+            }
+        }
+    }
+    logs.sort_by_key(|log| log.time_unix_nano);
 }
 
 /// Gives each span its `children` (span ids, in start order) and the id of

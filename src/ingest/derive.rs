@@ -26,6 +26,7 @@ use super::pipeline::Ingest;
 use super::{calls, prepare};
 use crate::metrics;
 use crate::model::project::Project;
+use crate::model::TraceId;
 use crate::model::telemetry::{LogGroup, SpanGroup};
 use crate::store::ReadError;
 use crate::store::backlog::BacklogLevel;
@@ -106,8 +107,14 @@ pub enum DeriveError {
     Store(#[from] IngestError),
 }
 
-/// Runs the deriver until `stop` turns true. What is pending then stays in
-/// `ingest_log` and is derived after the next start.
+/// The longest a stopping server spends deriving what is pending; the rest
+/// is derived after the next start.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// Runs the deriver until `stop` turns true, then derives what is pending
+/// (for at most [`DRAIN_LIMIT`]) and returns. The server stops it once its
+/// listeners have stopped, so a clean stop leaves nothing acknowledged
+/// underived, and no unredacted export in the file.
 pub fn spawn(
     ingest: Ingest,
     settings: DeriveSettings,
@@ -117,16 +124,17 @@ pub fn spawn(
         let mut failures = 0u32;
         loop {
             if *stop.borrow() {
+                drain(&ingest, &settings).await;
                 return;
             }
             tokio::select! {
                 _ = ingest.store.backlog.wait_for_work() => {}
-                _ = stop.changed() => return,
+                _ = stop.changed() => continue,
             }
             if !settings.pause.is_zero() {
                 tokio::select! {
                     _ = tokio::time::sleep(settings.pause) => {}
-                    _ = stop.changed() => return,
+                    _ = stop.changed() => continue,
                 }
             }
             match derive_next(&ingest, &settings).await {
@@ -138,12 +146,34 @@ pub fn spawn(
                     let backoff = Duration::from_millis(100 << failures.min(6));
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
-                        _ = stop.changed() => return,
+                        _ = stop.changed() => continue,
                     }
                 }
             }
         }
     })
+}
+
+/// Derives what is pending, until nothing is, a batch fails, or the limit.
+async fn drain(ingest: &Ingest, settings: &DeriveSettings) {
+    let started = std::time::Instant::now();
+    let settings = DeriveSettings {
+        pause: Duration::ZERO,
+        ..*settings
+    };
+    while !ingest.store.backlog.is_empty() && started.elapsed() < DRAIN_LIMIT {
+        if let Err(error) = derive_next(ingest, &settings).await {
+            tracing::warn!(%error, "deriving before stopping failed; the rest is derived after the next start");
+            return;
+        }
+    }
+    let level = ingest.store.backlog.level();
+    if level.exports > 0 {
+        tracing::info!(
+            exports = level.exports,
+            "stopping with exports not yet derived; they are derived after the next start"
+        );
+    }
 }
 
 /// Derives the oldest pending exports; returns how many were derived.
@@ -232,4 +262,51 @@ fn decode(
         }
     }
     Ok((spans, logs))
+}
+
+/// What pending exports hold of one trace, redacted as its derivation will
+/// redact it, so a trace shows its spans as soon as they are acknowledged.
+#[derive(Debug, Default)]
+pub struct PendingTrace {
+    pub spans: Vec<SpanGroup>,
+    pub logs: Vec<LogGroup>,
+}
+
+/// The spans and log records of `trace_id` that are acknowledged but not
+/// yet derived.
+pub async fn pending_trace(
+    ingest: &Ingest,
+    project: &Project,
+    trace_id: TraceId,
+) -> Result<PendingTrace, DeriveError> {
+    if ingest.store.backlog.is_empty() {
+        return Ok(PendingTrace::default());
+    }
+    let appends = ingest
+        .store
+        .reader
+        .pending_exports_holding(project.id, trace_id.as_bytes())
+        .await?;
+    if appends.is_empty() {
+        return Ok(PendingTrace::default());
+    }
+    let ingest = ingest.for_project(project);
+    let limits = ingest.limits.clone();
+    let redaction = ingest.redaction.clone();
+    tokio::task::spawn_blocking(move || {
+        let (mut spans, mut logs) = decode(appends, &limits)?;
+        for group in &mut spans {
+            group.spans.retain(|span| span.trace_id == trace_id);
+        }
+        for group in &mut logs {
+            group.records.retain(|record| record.trace_id == Some(trace_id));
+        }
+        spans.retain(|group| !group.spans.is_empty());
+        logs.retain(|group| !group.records.is_empty());
+        redaction.redact_span_groups(&mut spans);
+        redaction.redact_log_groups(&mut logs);
+        Ok(PendingTrace { spans, logs })
+    })
+    .await
+    .map_err(|e| IngestError::Internal(e.to_string()))?
 }

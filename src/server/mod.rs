@@ -184,7 +184,10 @@ pub async fn serve(
         shutdown.await;
         let _ = signal_stop.send(true);
     });
-    let deriver = derive::spawn(deriving, args.derive_settings(), stop_rx.clone());
+    // Stopped only once the listeners have stopped, so it derives what
+    // their last requests appended.
+    let (derive_stop, derive_stop_rx) = tokio::sync::watch::channel(false);
+    let deriver = derive::spawn(deriving, args.derive_settings(), derive_stop_rx);
     let linker = linker::spawn(store.clone(), prices, stop_rx.clone());
     let key_refresh = authorizer.spawn_refresh(store.keys(), stop_rx.clone());
     let upkeep = metrics::spawn_upkeep(metrics_handle, stop_rx.clone());
@@ -229,6 +232,7 @@ pub async fn serve(
     let result = tokio::try_join!(http_server, grpc_server);
     // Also when a listener failed rather than being told to stop.
     let _ = stop_tx.send(true);
+    let _ = derive_stop.send(true);
     let _ = deriver.await;
     let _ = linker.await;
     let _ = key_refresh.await;

@@ -5,7 +5,6 @@
 //! code change.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -28,21 +27,10 @@ fn file(fixture: &Value, key: &str) -> Option<Vec<u8>> {
     Some(fixtures::read(&fixtures::root().join(relative)))
 }
 
-/// Waits until the linker has dealt with everything sent (no fixed sleep:
-/// polls the server's own count).
+/// Waits until everything sent is derived and the linker has dealt with
+/// it (no fixed sleep: polls the server's own counts).
 pub async fn settle(server: &TestServer) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let health = server.health().await;
-        if health["pending_links"] == 0 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "linker never settled: {health}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    server.derived().await;
 }
 
 fn trace_ids(traces: &[u8]) -> Vec<String> {

@@ -90,7 +90,7 @@ fn raw_openai_tool_call() -> Value {
 
 async fn call_of_span(server: &TestServer, trace_id: &str) -> Value {
     let page = server
-        .get_json(&format!("/api/v1/calls?trace_id={trace_id}"))
+        .get_json(&format!("/api/v1/calls?trace_id={trace_id}&fresh=true"))
         .await;
     let id = page["calls"][0]["id"].as_str().expect("a call").to_owned();
     server.get_json(&format!("/api/v1/calls/{id}")).await

@@ -234,6 +234,7 @@ async fn resent_spans_and_logs_are_stored_once() {
         send_http(&server, capture, false, false).await;
         send_http(&server, logs, false, false).await;
     }
+    server.derived().await;
     let request = fixtures::read_json(&capture.json);
     let (span, _, _) = &fixture_spans(&request)[0];
     let trace = get_trace(

@@ -91,6 +91,7 @@ async fn server_with_logs() -> TestServer {
     server
         .post_protobuf("/v1/logs", request("billing", vec![other]).encode_to_vec())
         .await;
+    server.derived().await;
     server
 }
 

@@ -40,5 +40,6 @@ mod search_words;
 pub mod security;
 mod self_telemetry;
 mod server;
+mod staged;
 mod tls;
 mod ui;

@@ -538,6 +538,7 @@ async fn a_trace_is_a_span_tree_with_its_calls() {
             generate::request(vec![child, root]).encode_to_vec(),
         )
         .await;
+    server.derived().await;
     let (status, trace) = get(&server, &format!("/api/v1/traces/{trace_id}")).await;
     assert_eq!(status, 200);
     assert_eq!(trace["roots"], json!([root_id]));

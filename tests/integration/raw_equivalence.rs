@@ -17,6 +17,7 @@ const QUESTION: &str = "What is the weather like in Tokyo right now?";
 async fn post_fixture(server: &TestServer, name: &str) {
     let body = fixtures::read(&fixtures::root().join(name));
     server.post_protobuf("/v1/traces", body).await;
+    server.derived().await;
 }
 
 async fn call_by(server: &TestServer, query: &str) -> Value {

@@ -252,6 +252,7 @@ async fn every_detector_redacts_content_and_attributes_before_they_reach_the_dis
     let raw_id = reply["ids"][0].as_str().expect("raw id").to_owned();
 
     // Through the API: the span's attributes, event, link and resource.
+    server.derived().await;
     let trace = server.get_json(&format!("/api/v1/traces/{trace_id}")).await;
     let trace_text = trace.to_string();
     assert_redacted("the trace", &trace_text);

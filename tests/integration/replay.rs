@@ -114,7 +114,8 @@ fn fixture_list() -> Vec<Value> {
     expected["fixtures"].as_array().expect("fixtures").clone()
 }
 
-/// Sends one fixture's traces and logs (by its id in expected.json).
+/// Sends one fixture's traces and logs (by its id in expected.json) and
+/// waits until they are derived.
 pub async fn ingest_fixture(server: &TestServer, fixture: &Value) {
     let root = fixtures::root();
     let traces = fixture["files"]["traces_pb"].as_str().expect("traces");
@@ -126,6 +127,7 @@ pub async fn ingest_fixture(server: &TestServer, fixture: &Value) {
             .post_protobuf("/v1/logs", fixtures::read(&root.join(logs)))
             .await;
     }
+    server.derived().await;
 }
 
 pub async fn ingest_all_fixtures(server: &TestServer) {

@@ -186,6 +186,40 @@ impl TestServer {
             .expect("JSON")
     }
 
+    /// Waits until everything acknowledged so far is derived and stored:
+    /// every `pending_*` field of `/healthz` and `queued_bytes` are 0.
+    pub async fn derived(&self) {
+        self.derived_as(None).await
+    }
+
+    /// As [`TestServer::derived`], on a server with keys: `key` must have
+    /// the `read` scope, which `/healthz` needs to tell the backlog.
+    pub async fn derived_as(&self, key: Option<&str>) {
+        let client = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let mut request = client.get(self.url("/healthz"));
+            if let Some(key) = key {
+                request = request.bearer_auth(key);
+            }
+            let health: serde_json::Value = request
+                .send()
+                .await
+                .expect("healthz")
+                .json()
+                .await
+                .expect("JSON");
+            if settled(&health) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "derivation did not catch up: {health}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Kills the process at once (SIGKILL), as a crash would.
     pub async fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -221,6 +255,22 @@ impl TestServer {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// Whether a `/healthz` answer says nothing waits: no `pending_*` field and
+/// no queued bytes above 0. An answer without the details cannot tell.
+pub fn settled(health: &serde_json::Value) -> bool {
+    let Some(fields) = health.as_object() else {
+        return false;
+    };
+    let Some(queued) = fields.get("queued_bytes") else {
+        panic!("/healthz gives no details (does the server need a read key?): {health}");
+    };
+    queued.as_f64() == Some(0.0)
+        && fields
+            .iter()
+            .filter(|(name, _)| name.starts_with("pending_"))
+            .all(|(_, value)| value.as_f64() == Some(0.0))
 }
 
 fn parse_listening(line: &str) -> (String, String) {

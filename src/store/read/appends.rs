@@ -104,20 +104,21 @@ impl Reader {
         Ok(appends)
     }
 
-    /// Every pending trace export of a project, oldest first, decompressed
-    /// one at a time by `visit`, so a large backlog is never all in memory.
-    pub async fn for_each_pending_trace_export(
+    /// The pending exports of a project whose protobuf holds `needle` (a
+    /// trace id's bytes), oldest first. Each is decompressed and searched
+    /// on its own, so a large backlog is never all in memory at once.
+    pub async fn pending_exports_holding(
         &self,
         project_id: i64,
-        mut visit: impl FnMut(PendingAppend),
-    ) -> Result<(), ReadError> {
-        let seqs: Vec<i64> = sqlx::query_scalar(
-            "SELECT seq FROM ingest_log WHERE project_id = ? AND signal = ? ORDER BY seq",
-        )
-        .bind(project_id)
-        .bind(ExportKind::Traces.code())
-        .fetch_all(&self.pool)
-        .await?;
+        needle: &[u8],
+    ) -> Result<Vec<PendingAppend>, ReadError> {
+        let seqs: Vec<i64> =
+            sqlx::query_scalar("SELECT seq FROM ingest_log WHERE project_id = ? ORDER BY seq")
+                .bind(project_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let finder = memchr::memmem::Finder::new(needle);
+        let mut found = Vec::new();
         for seq in seqs {
             let row: Option<AppendRow> = sqlx::query_as(
                 "SELECT seq, project_id, signal, received_unix_nano, codec, raw_length, body \
@@ -126,11 +127,13 @@ impl Reader {
             .bind(seq)
             .fetch_optional(&self.pool)
             .await?;
-            // Derived meanwhile: its spans are in the spans table now.
-            if let Some(row) = row {
-                visit(PendingAppend::try_from(row)?);
+            // Gone: derived meanwhile, and read from the derived tables.
+            let Some(row) = row else { continue };
+            let append = PendingAppend::try_from(row)?;
+            if finder.find(&append.protobuf).is_some() {
+                found.push(append);
             }
         }
-        Ok(())
+        Ok(found)
     }
 }

@@ -85,7 +85,25 @@ pub async fn append(
 /// Deletes the appends a batch was derived from. Every one must still be
 /// there: one that is gone was derived already, and deriving it again
 /// would count its calls twice, so the batch fails instead.
+///
+/// The rows hold exports as received, before redaction: SQLite is told to
+/// overwrite their freed pages with zeros, so no secret stays behind in
+/// the file's free space.
 pub async fn remove_derived(conn: &mut SqliteConnection, seqs: &[i64]) -> Result<(), WriteError> {
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("PRAGMA secure_delete = ON")
+        .execute(&mut *conn)
+        .await?;
+    let removed = remove(conn, seqs).await;
+    sqlx::query("PRAGMA secure_delete = OFF")
+        .execute(&mut *conn)
+        .await?;
+    removed
+}
+
+async fn remove(conn: &mut SqliteConnection, seqs: &[i64]) -> Result<(), WriteError> {
     for range in chunks(seqs.len()) {
         let slice = &seqs[range];
         let mut query: QueryBuilder<Sqlite> =
