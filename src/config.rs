@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: OTLP/HTTP, the API and the UI on one port, OTLP/gRPC on another.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Replay recorded calls against other models and summarize the answers.
     Replay(Box<ReplayArgs>),
     /// Score a replay run against the originals and print the comparison.

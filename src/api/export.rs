@@ -85,11 +85,9 @@ async fn export(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(query.as_deref());
-    let filter = CallFilterParams::from_pairs(
-        &pairs,
-        &["format", "sort", "order", super::fresh::PARAM],
-    )?
-    .parse()?;
+    let filter =
+        CallFilterParams::from_pairs(&pairs, &["format", "sort", "order", super::fresh::PARAM])?
+            .parse()?;
     super::fresh::wait_if_asked(&state.store, &pairs).await?;
     let format = match param(&pairs, "format").unwrap_or("jsonl") {
         "jsonl" => Format::Jsonl,

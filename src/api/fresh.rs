@@ -48,8 +48,8 @@ pub async fn wait_if_asked(store: &Store, pairs: &[(String, String)]) -> Result<
 
 fn asked(pairs: &[(String, String)]) -> Result<bool, ApiError> {
     match param(pairs, PARAM) {
-        None | Some("false") | Some("0") => Ok(false),
-        Some("true") | Some("1") | Some("") => Ok(true),
+        None | Some("false" | "0") => Ok(false),
+        Some("true" | "1" | "") => Ok(true),
         Some(_) => Err(ApiError::invalid(PARAM, "must be true or false")),
     }
 }

@@ -3,8 +3,8 @@
 //! tree (`roots`, and each span's `children`); and the trace's LLM calls,
 //! each span pointing at the call it is the source of.
 
-use std::collections::{HashMap, HashSet};
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -17,11 +17,11 @@ use utoipa_axum::routes;
 use super::error::ApiError;
 use super::error::responses::{BadRequest, Forbidden, Internal, NotFound, Unauthorized};
 use super::{ApiState, AppState};
+use crate::ingest::derive::{self, PendingTrace};
 use crate::model::CallSummary;
 use crate::model::filter::CallFilter;
 use crate::model::project::Project;
 use crate::model::{Event, Link, LogRecord, Resource, Scope, Span, TraceId, nanos};
-use crate::ingest::derive::{self, PendingTrace};
 use crate::store::read::{CallSort, SortKey};
 
 /// A trace: its span tree, its LLM calls and its log records.

@@ -102,9 +102,9 @@ impl ImportSummary {
 /// Where batches go.
 enum Sink {
     Store {
-        // Boxed: a store is far larger than the server variant.
+        // Boxed: a store and its ingest are far larger than the server variant.
         store: Box<Store>,
-        ingest: Ingest,
+        ingest: Box<Ingest>,
     },
     Server {
         client: reqwest::Client,
@@ -238,7 +238,7 @@ pub async fn run(args: &ImportArgs) -> Result<ImportSummary, ImportError> {
                 Ingest::new(store.clone(), Limits::default(), prices).with_redactor(redactor);
             Sink::Store {
                 store: Box::new(store),
-                ingest,
+                ingest: Box::new(ingest),
             }
         }
     };

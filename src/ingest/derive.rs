@@ -25,8 +25,8 @@ use super::otlp::{convert, protobuf};
 use super::pipeline::Ingest;
 use super::{calls, prepare};
 use crate::metrics;
-use crate::model::project::Project;
 use crate::model::TraceId;
+use crate::model::project::Project;
 use crate::model::telemetry::{LogGroup, SpanGroup};
 use crate::store::ReadError;
 use crate::store::backlog::BacklogLevel;
@@ -146,7 +146,7 @@ pub fn spawn(
                     let backoff = Duration::from_millis(100 << failures.min(6));
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
-                        _ = stop.changed() => continue,
+                        _ = stop.changed() => {}
                     }
                 }
             }
@@ -188,7 +188,10 @@ pub async fn derive_next(ingest: &Ingest, settings: &DeriveSettings) -> Result<u
     let appends = store.reader.appends(&next.seqs).await?;
     let mut by_project: BTreeMap<i64, Vec<PendingAppend>> = BTreeMap::new();
     for append in appends {
-        by_project.entry(append.project_id).or_default().push(append);
+        by_project
+            .entry(append.project_id)
+            .or_default()
+            .push(append);
     }
     let mut derived = 0;
     for (project_id, appends) in by_project {
@@ -299,7 +302,9 @@ pub async fn pending_trace(
             group.spans.retain(|span| span.trace_id == trace_id);
         }
         for group in &mut logs {
-            group.records.retain(|record| record.trace_id == Some(trace_id));
+            group
+                .records
+                .retain(|record| record.trace_id == Some(trace_id));
         }
         spans.retain(|group| !group.spans.is_empty());
         logs.retain(|group| !group.records.is_empty());

@@ -236,14 +236,21 @@ mod tests {
         let batch = backlog.next_batch(5, 1000).expect("pending");
         assert_eq!(batch.seqs, vec![1]);
         let level = backlog.level();
-        assert_eq!((level.exports, level.items, level.stored_bytes), (3, 30, 75));
+        assert_eq!(
+            (level.exports, level.items, level.stored_bytes),
+            (3, 30, 75)
+        );
     }
 
     #[tokio::test]
     async fn waiting_for_freshness_ends_once_everything_before_is_derived() {
         let backlog = std::sync::Arc::new(Backlog::load([(1, export(1, 1)), (2, export(1, 1))]));
         let newest = backlog.newest().expect("pending");
-        assert!(!backlog.wait_derived(newest, Duration::from_millis(10)).await);
+        assert!(
+            !backlog
+                .wait_derived(newest, Duration::from_millis(10))
+                .await
+        );
         let waiter = {
             let backlog = backlog.clone();
             tokio::spawn(async move { backlog.wait_derived(newest, Duration::from_secs(30)).await })

@@ -27,7 +27,9 @@ fn llm_span(word: &str) -> Span {
         string_attr("gen_ai.request.model", "gpt-4o"),
         string_attr(
             "gen_ai.input.messages",
-            &format!(r#"[{{"role":"user","parts":[{{"type":"text","content":"tell me about {word}"}}]}}]"#),
+            &format!(
+                r#"[{{"role":"user","parts":[{{"type":"text","content":"tell me about {word}"}}]}}]"#
+            ),
         ),
     ];
     span
@@ -91,13 +93,20 @@ async fn an_export_is_visible_in_its_trace_before_it_is_derived() {
     child.trace_id = root.trace_id.clone();
     child.parent_span_id = root.span_id.clone();
     let trace_id = hex(&root.trace_id);
-    let response = post(&server, generate::request(vec![child, root]).encode_to_vec()).await;
+    let response = post(
+        &server,
+        generate::request(vec![child, root]).encode_to_vec(),
+    )
+    .await;
     assert_eq!(response.status(), 200);
 
     let health = server.health().await;
     assert_eq!(health["pending_derive_exports"], 1, "{health}");
     assert_eq!(health["pending_derive_items"], 2, "{health}");
-    assert!(health["pending_derive_bytes"].as_u64() > Some(0), "{health}");
+    assert!(
+        health["pending_derive_bytes"].as_u64() > Some(0),
+        "{health}"
+    );
     assert!(health["pending_derive_oldest_age_seconds"].as_f64() >= Some(0.0));
     let metrics = reqwest::get(server.url("/metrics"))
         .await
@@ -151,13 +160,8 @@ async fn a_fresh_read_waits_until_what_was_acknowledged_is_derived() {
 
 #[tokio::test]
 async fn past_the_backlog_bound_exports_are_refused_until_derivation_catches_up() {
-    let server = TestServer::start_with_args(&[
-        "--derive-pause",
-        "3s",
-        "--max-backlog-mb",
-        "0.02",
-    ])
-    .await;
+    let server =
+        TestServer::start_with_args(&["--derive-pause", "3s", "--max-backlog-mb", "0.02"]).await;
     let mut acknowledged = Vec::new();
     let mut refused = None;
     for round in 0..200 {
@@ -189,7 +193,10 @@ async fn past_the_backlog_bound_exports_are_refused_until_derivation_catches_up(
         .expect_err("refused");
     assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
     let health = server.health().await;
-    assert!(health["pending_derive_bytes"].as_u64() >= Some(20 * 1024), "{health}");
+    assert!(
+        health["pending_derive_bytes"].as_u64() >= Some(20 * 1024),
+        "{health}"
+    );
 
     // Retried as told, every export gets in; all of it is derived.
     let (body, words) = export("late", 20);
@@ -217,13 +224,8 @@ async fn past_the_backlog_bound_exports_are_refused_until_derivation_catches_up(
 
 #[tokio::test]
 async fn an_export_waiting_too_long_to_be_derived_refuses_the_next() {
-    let server = TestServer::start_with_args(&[
-        "--derive-pause",
-        "1h",
-        "--max-backlog-age",
-        "1s",
-    ])
-    .await;
+    let server =
+        TestServer::start_with_args(&["--derive-pause", "1h", "--max-backlog-age", "1s"]).await;
     let (body, _) = export("old", 1);
     assert_eq!(post(&server, body).await.status(), 200);
     // Polls the server's own clock of the backlog.
@@ -302,8 +304,14 @@ async fn sigkill_between_and_inside_derivation_batches_derives_everything_once()
     let mut conn = open(&db).await;
     let expected = (EXPORTS * SPANS) as i64;
     assert_eq!(count(&mut conn, "SELECT COUNT(*) FROM ingest_log").await, 0);
-    assert_eq!(count(&mut conn, "SELECT COUNT(*) FROM spans").await, expected);
-    assert_eq!(count(&mut conn, "SELECT COUNT(*) FROM calls").await, expected);
+    assert_eq!(
+        count(&mut conn, "SELECT COUNT(*) FROM spans").await,
+        expected
+    );
+    assert_eq!(
+        count(&mut conn, "SELECT COUNT(*) FROM calls").await,
+        expected
+    );
     assert_eq!(
         count(&mut conn, "SELECT COUNT(*) FROM calls_fts").await,
         expected,
@@ -342,7 +350,13 @@ async fn a_secret_in_an_export_is_redacted_in_its_pending_trace_and_gone_once_de
     assert_eq!(count(&mut conn, "SELECT COUNT(*) FROM calls").await, 1);
     conn.close().await.expect("close");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_reprise"))
-        .args(["check", "--db", db.to_str().expect("path"), "--find", SECRET])
+        .args([
+            "check",
+            "--db",
+            db.to_str().expect("path"),
+            "--find",
+            SECRET,
+        ])
         .output()
         .expect("reprise check");
     let report = String::from_utf8_lossy(&output.stdout);

@@ -44,7 +44,10 @@ impl TryFrom<AppendRow> for PendingAppend {
 
     fn try_from(row: AppendRow) -> Result<Self, ReadError> {
         let kind = ExportKind::from_code(row.signal).ok_or_else(|| {
-            ReadError::Corrupt(format!("append {} has unknown signal {}", row.seq, row.signal))
+            ReadError::Corrupt(format!(
+                "append {} has unknown signal {}",
+                row.seq, row.signal
+            ))
         })?;
         let protobuf = pack::decompress(row.codec, row.raw_length.max(0) as usize, &row.body)?;
         Ok(PendingAppend {

@@ -2,8 +2,8 @@
 //! acknowledgement, and deleted in the transaction that stores what was
 //! derived from them.
 
-use sqlx::sqlite::{Sqlite, SqliteConnection};
 use sqlx::QueryBuilder;
+use sqlx::sqlite::{Sqlite, SqliteConnection};
 
 use super::error::WriteError;
 use super::statements::chunks;
