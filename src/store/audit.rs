@@ -2,10 +2,11 @@
 //! stored. For auditors proving that a secret never reached the disk, and
 //! for tests of redaction.
 //!
-//! Three looks, since each alone can miss: every text and blob column of
+//! Four looks, since each alone can miss: every text and blob column of
 //! every table (what SQLite returns, whole even when a value spans
 //! overflow pages), every pack decompressed (content is zstd-compressed
-//! there, so its bytes never show in the file), and the raw bytes of the
+//! there, so its bytes never show in the file), every export not yet
+//! derived, decompressed (`ingest_log`, before redaction), and the raw bytes of the
 //! database file and its write-ahead log (freed pages and old WAL frames
 //! still hold what was deleted or overwritten).
 
@@ -28,6 +29,8 @@ pub enum Finding {
     },
     /// In a decompressed pack, `count` times.
     Pack { pack_id: i64, count: usize },
+    /// In an acknowledged export not yet derived, `count` times.
+    PendingExport { seq: i64, count: usize },
     /// In a file's raw bytes, `count` times.
     File { path: PathBuf, count: usize },
 }
@@ -43,6 +46,10 @@ impl std::fmt::Display for Finding {
             Finding::Pack { pack_id, count } => {
                 write!(f, "pack {pack_id} (decompressed): {count} times")
             }
+            Finding::PendingExport { seq, count } => write!(
+                f,
+                "export {seq}, acknowledged and not yet derived (decompressed): {count} times"
+            ),
             Finding::File { path, count } => {
                 write!(f, "file {} (raw bytes): {count} times", path.display())
             }
@@ -59,6 +66,7 @@ pub async fn find(db: &Path, needle: &[u8]) -> Result<Vec<Finding>, MaintenanceE
     let mut conn = open_read_only(db).await?;
     findings.extend(find_in_columns(&mut conn, needle).await?);
     findings.extend(find_in_packs(&mut conn, needle).await?);
+    findings.extend(find_in_pending_exports(&mut conn, needle).await?);
     conn.close().await.map_err(sql("closing the database"))?;
     let mut wal = db.as_os_str().to_owned();
     wal.push("-wal");
@@ -151,6 +159,37 @@ async fn find_in_packs(
         let count = finder.find_iter(&raw).count();
         if count > 0 {
             findings.push(Finding::Pack { pack_id, count });
+        }
+    }
+    Ok(findings)
+}
+
+async fn find_in_pending_exports(
+    conn: &mut sqlx::SqliteConnection,
+    needle: &[u8],
+) -> Result<Vec<Finding>, MaintenanceError> {
+    let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM ingest_log ORDER BY seq")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql("listing pending exports"))?;
+    let finder = memchr::memmem::Finder::new(needle);
+    let mut findings = Vec::new();
+    for seq in seqs {
+        let row: PackRow =
+            sqlx::query_as("SELECT codec, raw_length, body AS data FROM ingest_log WHERE seq = ?")
+                .bind(seq)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(sql("reading a pending export"))?;
+        let raw = pack::decompress(row.codec, row.raw_length.max(0) as usize, &row.data).map_err(
+            |e| MaintenanceError::Corrupt {
+                path: format!("pending export {seq}"),
+                problems: e.to_string(),
+            },
+        )?;
+        let count = finder.find_iter(&raw).count();
+        if count > 0 {
+            findings.push(Finding::PendingExport { seq, count });
         }
     }
     Ok(findings)

@@ -488,6 +488,10 @@ impl Writer {
             Ok(results) => {
                 self.remember_blobs(&group, &results);
                 self.update_backlog(&group, &results);
+                if group.iter().any(|p| !p.batch.derived_from.is_empty()) && self.backlog.is_empty()
+                {
+                    self.return_backlog_space().await;
+                }
                 let linked = results
                     .iter()
                     .any(|r| r.as_ref().is_ok_and(|w| w.summary.links_queued > 0));
@@ -545,6 +549,22 @@ impl Writer {
                 self.known_blobs
                     .remember(hashes.chain(batch.touched_blobs.iter().copied()), now);
             }
+        }
+    }
+
+    /// Hands the pages the derived exports took back to the file system,
+    /// once none is pending: otherwise the file keeps the backlog's peak
+    /// size as free pages (new appends reuse them, so under load this is
+    /// rare and the pages are not wasted).
+    async fn return_backlog_space(&mut self) {
+        let Ok(conn) = self.connection().await else {
+            return;
+        };
+        if let Err(error) = sqlx::query("PRAGMA incremental_vacuum")
+            .execute(&mut *conn)
+            .await
+        {
+            tracing::warn!(%error, "could not return free pages to the file system");
         }
     }
 
