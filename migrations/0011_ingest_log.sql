@@ -20,3 +20,20 @@ CREATE TABLE ingest_log (
     -- last, so scans of the small columns above never read it
     body BLOB NOT NULL
 );
+
+-- Exports that could not be derived however often they were tried (a
+-- corrupt row, or a bug that fails on their content), moved here so they
+-- no longer hold up the ones behind them. Kept as received, for an
+-- operator to inspect or replay; `/healthz` counts them.
+CREATE TABLE ingest_failed (
+    seq INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    signal INTEGER NOT NULL,
+    received_unix_nano INTEGER NOT NULL,
+    items INTEGER NOT NULL,
+    codec INTEGER NOT NULL,
+    raw_length INTEGER NOT NULL,
+    failed_at_unix_nano INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    body BLOB NOT NULL
+);

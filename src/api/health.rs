@@ -57,6 +57,10 @@ pub struct Health {
     /// How long the oldest of them has waited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_derive_oldest_age_seconds: Option<f64>,
+    /// Acknowledged exports that could not be derived, set aside in the
+    /// `ingest_failed` table (the server log says why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub derive_failed_exports: Option<i64>,
     /// Bytes of the database in use.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db_used_bytes: Option<u64>,
@@ -73,6 +77,7 @@ struct HealthDetails {
     queued_bytes: usize,
     pending_links: i64,
     backlog: BacklogLevel,
+    derive_failed_exports: i64,
     db_used_bytes: u64,
     db_file_bytes: u64,
     wal_bytes: u64,
@@ -86,6 +91,7 @@ impl Health {
         self.pending_derive_items = Some(details.backlog.items);
         self.pending_derive_bytes = Some(details.backlog.stored_bytes);
         self.pending_derive_oldest_age_seconds = Some(details.backlog.oldest_age.as_secs_f64());
+        self.derive_failed_exports = Some(details.derive_failed_exports);
         self.db_used_bytes = Some(details.db_used_bytes);
         self.db_file_bytes = Some(details.db_file_bytes);
         self.wal_bytes = Some(details.wal_bytes);
@@ -142,6 +148,7 @@ fn summary(problem: Option<&Problem>, may_read: bool) -> Health {
         pending_derive_items: None,
         pending_derive_bytes: None,
         pending_derive_oldest_age_seconds: None,
+        derive_failed_exports: None,
         db_used_bytes: None,
         db_file_bytes: None,
         wal_bytes: None,
@@ -163,6 +170,7 @@ async fn details(state: &ApiState) -> Result<HealthDetails, crate::store::ReadEr
         queued_bytes: state.store.queue.queued_bytes(),
         pending_links,
         backlog: state.store.backlog.level(),
+        derive_failed_exports: state.store.reader.failed_export_count().await?,
         db_used_bytes: usage.used_bytes,
         db_file_bytes: usage.file_bytes,
         wal_bytes: state.store.wal_bytes(),

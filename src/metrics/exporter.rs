@@ -157,6 +157,10 @@ fn describe() {
         DERIVE_FAILURES,
         "Derivation batches that failed and are retried."
     );
+    describe_counter!(
+        DERIVE_QUARANTINED,
+        "Acknowledged exports that could not be derived, kept in ingest_failed."
+    );
     describe_gauge!(
         STORE_DATABASE_USED_BYTES,
         "Database pages in use, in bytes."

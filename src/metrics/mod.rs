@@ -49,7 +49,9 @@ pub use ingest::{
     raw_records, request_refused, span_count,
 };
 pub use replay::{ReplayOutcome, replay_attempt_failed, replay_backlog, replay_item_finished};
-pub use store::{Commit, commit, database_limits, derive_failed, rows_inserted, rows_pruned};
+pub use store::{
+    Commit, commit, database_limits, derive_failed, derive_quarantined, rows_inserted, rows_pruned,
+};
 
 /// Records a connection closed at once because the server was at its cap.
 pub fn connection_refused() {

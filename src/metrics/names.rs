@@ -72,6 +72,9 @@ pub const DERIVE_PENDING_BYTES: &str = "reprise_derive_pending_bytes";
 pub const DERIVE_OLDEST_AGE: &str = "reprise_derive_oldest_pending_age_seconds";
 /// Counter: derivation batches that failed (and are retried).
 pub const DERIVE_FAILURES: &str = "reprise_derive_failures_total";
+/// Counter: acknowledged exports that could not be derived and were moved
+/// to `ingest_failed`.
+pub const DERIVE_QUARANTINED: &str = "reprise_derive_quarantined_total";
 /// Gauge, sampled at scrape time: database pages in use, in bytes (what
 /// retention by size and the hard limit compare with).
 pub const STORE_DATABASE_USED_BYTES: &str = "reprise_store_database_used_bytes";

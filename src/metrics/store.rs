@@ -87,6 +87,11 @@ pub fn derive_failed() {
     counter!(DERIVE_FAILURES).increment(1);
 }
 
+/// Records an export set aside in `ingest_failed`.
+pub fn derive_quarantined() {
+    counter!(DERIVE_QUARANTINED).increment(1);
+}
+
 /// Commit counters start at zero, so the first failed commit is an increase.
 pub(super) fn register_defaults() {
     for outcome in ["ok", "error"] {
@@ -95,4 +100,5 @@ pub(super) fn register_defaults() {
     rows_inserted(0, 0);
     rows_pruned(0);
     counter!(DERIVE_FAILURES).increment(0);
+    counter!(DERIVE_QUARANTINED).increment(0);
 }

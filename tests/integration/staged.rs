@@ -376,3 +376,51 @@ async fn a_secret_in_an_export_is_redacted_in_its_pending_trace_and_gone_once_de
         }
     }
 }
+
+#[tokio::test]
+async fn an_export_that_cannot_be_derived_is_set_aside_and_the_rest_are_derived() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("reprise.db");
+    let mut server = TestServer::start_on(&db, &["--derive-pause", "1h"]).await;
+    let mut words = Vec::new();
+    for n in 0..3 {
+        let (body, batch) = export(&format!("bad{n}"), 2);
+        assert_eq!(post(&server, body).await.status(), 200);
+        words.push(batch);
+    }
+    server.kill().await;
+
+    // The middle export's bytes are damaged on disk.
+    let mut conn = SqliteConnectOptions::new()
+        .filename(&db)
+        .connect()
+        .await
+        .expect("open");
+    let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM ingest_log ORDER BY seq")
+        .fetch_all(&mut conn)
+        .await
+        .expect("seqs");
+    assert_eq!(seqs.len(), 3);
+    sqlx::query("UPDATE ingest_log SET body = x'28b52ffd0000deadbeef' WHERE seq = ?")
+        .bind(seqs[1])
+        .execute(&mut conn)
+        .await
+        .expect("damage");
+    conn.close().await.expect("close");
+
+    let server = TestServer::start_on(&db, &[]).await;
+    server.derived().await;
+    assert_eq!(calls_matching(&server, &words[0][0]).await, 1);
+    assert_eq!(calls_matching(&server, &words[2][1]).await, 1);
+    assert_eq!(calls_matching(&server, &words[1][0]).await, 0);
+    let health = server.health().await;
+    assert_eq!(health["derive_failed_exports"], 1, "{health}");
+    let mut conn = open(&db).await;
+    let kept: (i64, String) = sqlx::query_as("SELECT seq, error FROM ingest_failed")
+        .fetch_one(&mut conn)
+        .await
+        .expect("set aside");
+    assert_eq!(kept.0, seqs[1]);
+    assert!(kept.1.contains("decompress"), "{}", kept.1);
+    conn.close().await.expect("close");
+}

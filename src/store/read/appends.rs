@@ -85,6 +85,13 @@ pub async fn pending_exports(pool: &SqlitePool) -> Result<Vec<(i64, PendingExpor
 }
 
 impl Reader {
+    /// Exports set aside in `ingest_failed` because they cannot be derived.
+    pub async fn failed_export_count(&self) -> Result<i64, ReadError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM ingest_failed")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     /// The exports with these `seq`s, oldest first, decompressed.
     pub async fn appends(&self, seqs: &[i64]) -> Result<Vec<PendingAppend>, ReadError> {
         let mut appends = Vec::with_capacity(seqs.len());

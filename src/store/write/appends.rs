@@ -103,6 +103,35 @@ pub async fn remove_derived(conn: &mut SqliteConnection, seqs: &[i64]) -> Result
     removed
 }
 
+/// Moves exports that cannot be derived to `ingest_failed`, with why.
+pub async fn quarantine(
+    conn: &mut SqliteConnection,
+    failed: &[(i64, String)],
+    now: i64,
+) -> Result<(), WriteError> {
+    for (seq, error) in failed {
+        let moved = sqlx::query(
+            "INSERT INTO ingest_failed (seq, project_id, signal, received_unix_nano, items, \
+             codec, raw_length, failed_at_unix_nano, error, body) \
+             SELECT seq, project_id, signal, received_unix_nano, items, codec, raw_length, ?, ?, \
+             body FROM ingest_log WHERE seq = ?",
+        )
+        .bind(now)
+        .bind(error)
+        .bind(seq)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if moved != 1 {
+            return Err(WriteError::Conflict(format!(
+                "export {seq} is no longer pending"
+            )));
+        }
+    }
+    let seqs: Vec<i64> = failed.iter().map(|(seq, _)| *seq).collect();
+    remove(conn, &seqs).await
+}
+
 async fn remove(conn: &mut SqliteConnection, seqs: &[i64]) -> Result<(), WriteError> {
     for range in chunks(seqs.len()) {
         let slice = &seqs[range];

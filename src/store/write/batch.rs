@@ -113,6 +113,9 @@ pub struct WriteBatch {
     /// The appends (`ingest_log.seq`) this batch was derived from: deleted
     /// in its transaction, so each is derived exactly once.
     pub derived_from: Vec<i64>,
+    /// Appends that can never be derived, with why: moved to
+    /// `ingest_failed`.
+    pub quarantined: Vec<(i64, String)>,
 }
 
 impl WriteBatch {

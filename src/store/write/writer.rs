@@ -578,6 +578,8 @@ impl Writer {
                 self.backlog
                     .appended(appended.zip(batch.appends.iter().map(NewAppend::pending)));
                 self.backlog.derived(&batch.derived_from);
+                let quarantined: Vec<i64> = batch.quarantined.iter().map(|(seq, _)| *seq).collect();
+                self.backlog.derived(&quarantined);
             }
         }
     }
@@ -716,6 +718,7 @@ async fn write_batch<'a>(
     let comparison = crate::store::write::comparisons::apply(conn, &batch.comparison).await?;
     let appended = super::appends::append(conn, batch.project_id, &batch.appends).await?;
     super::appends::remove_derived(conn, &batch.derived_from).await?;
+    super::appends::quarantine(conn, &batch.quarantined, now).await?;
     Ok(Written {
         summary: WriteSummary {
             appended,
