@@ -57,6 +57,8 @@ pub enum BenchError {
     SelfCheck(String),
     #[error("reading back trace {trace_id} failed: {message}")]
     Verify { trace_id: String, message: String },
+    #[error("waiting for the server's backlog to empty failed: {0}")]
+    Backlog(String),
 }
 
 impl BenchError {

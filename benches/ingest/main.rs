@@ -9,12 +9,14 @@
 //! clock starts. [`server`] spawns the binary on a fresh database in a
 //! temporary directory, and [`transport`] posts the requests from
 //! concurrent clients, retrying 429/503 as told, until every one is
-//! acknowledged. After a clean shutdown (SIGTERM), [`storage`] measures the
-//! files on disk against the raw protobuf and against the whole workload
-//! compressed by `zstd -19 --long=27`, the same workload's multi-turn chats
-//! are ingested again on their own database to price them per call, and
-//! [`verify`] reads a sample of traces back from a restarted server.
-//! [`report`] prints a table and writes JSON.
+//! acknowledged; then [`backlog`] polls `/healthz` until the server owes
+//! no more work, which ends the end-to-end time (calls may be derived
+//! behind the acknowledgement). After a clean shutdown (SIGTERM),
+//! [`storage`] measures the files on disk against the raw protobuf and
+//! against the whole workload compressed by `zstd -19 --long=27`, the same
+//! workload's multi-turn chats are ingested again on their own database to
+//! price them per call, and [`verify`] reads a sample of traces back from a
+//! restarted server. [`report`] prints a table and writes JSON.
 //!
 //! Run it with `cargo bench --bench ingest -- --spans 20000`. `cargo bench`
 //! passes `--bench`; without it and without `--spans` (as when `cargo test
@@ -26,6 +28,7 @@
 // read clocks, environment variables and gzip freely.
 #![allow(clippy::disallowed_methods)]
 
+mod backlog;
 mod batches;
 mod catalog;
 mod error;
@@ -312,6 +315,7 @@ fn bodies_to_send(raw: &[Bytes], gzip: bool) -> Result<Arc<Vec<Bytes>>, BenchErr
 /// What one server run measured.
 struct RunResult {
     outcome: transport::Outcome,
+    drained: backlog::Drained,
     memory: server::MemoryPeaks,
     disk: DiskUsage,
     tables: Option<Vec<TableSize>>,
@@ -320,10 +324,21 @@ struct RunResult {
     load_average_after: Option<f64>,
     /// CPU seconds the server used while the bodies were sent.
     server_cpu_seconds: Option<f64>,
+    /// … and until its backlog was empty.
+    server_cpu_seconds_end_to_end: Option<f64>,
 }
 
-/// Starts a server on `db`, sends `bodies`, stops it cleanly and measures
-/// the files; then, given `samples`, restarts it and reads them back.
+/// What sending measured, up to the empty backlog.
+struct Sent {
+    outcome: transport::Outcome,
+    drained: backlog::Drained,
+    cpu_acknowledged: Option<f64>,
+    cpu_drained: Option<f64>,
+}
+
+/// Starts a server on `db`, sends `bodies`, waits for its backlog to
+/// empty, stops it cleanly and measures the files; then, given `samples`,
+/// restarts it and reads them back.
 async fn ingest_run(
     server_bin: &Path,
     db: &Path,
@@ -336,13 +351,12 @@ async fn ingest_run(
     let sampler = server::MemorySampler::start(server.pid);
     let load_average_before = server::load_average();
     let cpu_before = server::cpu_seconds(server.pid);
-    let sent = transport::send_all(&server.http_url, bodies, args.clients, args.gzip).await;
-    let cpu_after = server::cpu_seconds(server.pid);
+    let sent = send_and_drain(&server, bodies, args).await;
     let load_average_after = server::load_average();
     let memory = sampler.finish(server.pid);
     // Stop the server even when sending failed, so no process outlives the run.
     let stopped = server.stop().await;
-    let outcome = sent?;
+    let sent = sent?;
     stopped?;
     let disk = storage::disk_usage(db);
     let tables = storage::table_sizes(db);
@@ -358,17 +372,37 @@ async fn ingest_run(
             Some(checked)
         }
     };
+    let since_start = |after: Option<f64>| after.zip(cpu_before).map(|(a, b)| a - b);
     Ok(RunResult {
-        outcome,
+        outcome: sent.outcome,
+        drained: sent.drained,
         memory,
         disk,
         tables,
         verified,
         load_average_before,
         load_average_after,
-        server_cpu_seconds: cpu_after
-            .zip(cpu_before)
-            .map(|(after, before)| after - before),
+        server_cpu_seconds: since_start(sent.cpu_acknowledged),
+        server_cpu_seconds_end_to_end: since_start(sent.cpu_drained),
+    })
+}
+
+/// Sends every body, then polls the server until its backlog is empty.
+async fn send_and_drain(
+    server: &server::ServerProcess,
+    bodies: Arc<Vec<Bytes>>,
+    args: &Args,
+) -> Result<Sent, BenchError> {
+    let outcome = transport::send_all(&server.http_url, bodies, args.clients, args.gzip).await;
+    let cpu_acknowledged = server::cpu_seconds(server.pid);
+    let outcome = outcome?;
+    let drained = backlog::wait_until_drained(&reqwest::Client::new(), &server.http_url).await?;
+    let cpu_drained = server::cpu_seconds(server.pid);
+    Ok(Sent {
+        outcome,
+        drained,
+        cpu_acknowledged,
+        cpu_drained,
     })
 }
 
@@ -421,11 +455,16 @@ fn build_report(
     let mut latencies = run.outcome.latencies;
     latencies.sort_unstable();
     let wall_seconds = run.outcome.wall.as_secs_f64();
+    let end_to_end = run.drained.at - run.outcome.started;
     let raw = workload.raw_protobuf_bytes as f64;
     let disk_total = run.disk.total_bytes as f64;
+    let per_span = |seconds: Option<f64>| seconds.map(|s| ratio(s * 1e6, workload.spans as f64));
     let ingest = IngestStats {
         wall: run.outcome.wall,
         spans_per_second: ratio(workload.spans as f64, wall_seconds),
+        end_to_end,
+        end_to_end_spans_per_second: ratio(workload.spans as f64, end_to_end.as_secs_f64()),
+        backlog_at_last_ack: run.drained.first,
         raw_mb_per_second: ratio(raw / 1e6, wall_seconds),
         wire_bytes: run.outcome.wire_bytes,
         latency_p50_ms: percentile_ms(&latencies, 0.50),
@@ -442,9 +481,9 @@ fn build_report(
         load_average_before: run.load_average_before,
         load_average_after: run.load_average_after,
         server_cpu_seconds: run.server_cpu_seconds,
-        server_cpu_us_per_span: run
-            .server_cpu_seconds
-            .map(|seconds| ratio(seconds * 1e6, workload.spans as f64)),
+        server_cpu_us_per_span: per_span(run.server_cpu_seconds),
+        server_cpu_seconds_end_to_end: run.server_cpu_seconds_end_to_end,
+        server_cpu_us_per_span_end_to_end: per_span(run.server_cpu_seconds_end_to_end),
     };
     let storage = StorageStats {
         disk: run.disk,

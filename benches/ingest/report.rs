@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use crate::backlog::Backlog;
 use crate::error::BenchError;
 use crate::storage::{DiskUsage, TableSize, ZstdBaseline};
 
@@ -53,9 +54,19 @@ pub struct WorkloadStats {
 
 #[derive(Debug, Serialize)]
 pub struct IngestStats {
+    /// From the first export to the last acknowledgement.
     #[serde(serialize_with = "seconds")]
     pub wall: Duration,
+    /// Acknowledged spans per second over `wall`.
     pub spans_per_second: f64,
+    /// From the first export until `/healthz` showed no backlog: every
+    /// acknowledged span queryable as its calls.
+    #[serde(serialize_with = "seconds")]
+    pub end_to_end: Duration,
+    pub end_to_end_spans_per_second: f64,
+    /// The backlog fields at the first poll after the last acknowledgement
+    /// (those the server reports; missing ones count as 0).
+    pub backlog_at_last_ack: Backlog,
     /// Raw (uncompressed) protobuf MB per second.
     pub raw_mb_per_second: f64,
     /// Bytes of accepted bodies as sent (gzip-compressed with `--gzip`).
@@ -81,6 +92,10 @@ pub struct IngestStats {
     /// figure to compare two builds by.
     pub server_cpu_seconds: Option<f64>,
     pub server_cpu_us_per_span: Option<f64>,
+    /// The same until the backlog was empty: what the spans cost in all
+    /// when derivation runs behind the acknowledgement.
+    pub server_cpu_seconds_end_to_end: Option<f64>,
+    pub server_cpu_us_per_span_end_to_end: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -253,6 +268,15 @@ pub fn table(report: &Report) -> String {
         ),
     );
     row(
+        "throughput (end to end)",
+        format!(
+            "{:.0} spans/s; backlog empty {:.0} ms after the last acknowledgement",
+            i.end_to_end_spans_per_second,
+            i.end_to_end.saturating_sub(i.wall).as_secs_f64() * 1000.0
+        ),
+    );
+    row("backlog at last ack", backlog_line(&i.backlog_at_last_ack));
+    row(
         "export latency",
         format!(
             "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
@@ -275,6 +299,16 @@ pub fn table(report: &Report) -> String {
     row(
         "server CPU",
         match (i.server_cpu_seconds, i.server_cpu_us_per_span) {
+            (Some(seconds), Some(per_span)) => format!("{seconds:.2} s, {per_span:.0} µs per span"),
+            _ => "unknown".to_owned(),
+        },
+    );
+    row(
+        "server CPU (end to end)",
+        match (
+            i.server_cpu_seconds_end_to_end,
+            i.server_cpu_us_per_span_end_to_end,
+        ) {
             (Some(seconds), Some(per_span)) => format!("{seconds:.2} s, {per_span:.0} µs per span"),
             _ => "unknown".to_owned(),
         },
@@ -372,6 +406,18 @@ pub fn table(report: &Report) -> String {
         out.push_str(&format!("{name:<width$}  {value}\n"));
     }
     out
+}
+
+/// `name value, …`, or that the server reports no backlog at all.
+fn backlog_line(backlog: &Backlog) -> String {
+    if backlog.is_empty() {
+        return "none reported".to_owned();
+    }
+    let mut parts = Vec::with_capacity(backlog.len());
+    for (name, value) in backlog {
+        parts.push(format!("{name} {value}"));
+    }
+    parts.join(", ")
 }
 
 /// `name size, …` for the tables and indexes that hold at least 1% of the

@@ -23,6 +23,8 @@ const MAX_TRANSPORT_ATTEMPTS: u32 = 3;
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 pub struct Outcome {
+    /// When the first request was sent: the start of every rate.
+    pub started: Instant,
     /// Latency of each accepted attempt, from sending to the full answer.
     pub latencies: Vec<Duration>,
     /// When each request was acknowledged, from the start of the run.
@@ -69,6 +71,7 @@ pub async fn send_all(
         tasks.spawn(async move { run_client(&client, &url, &bodies, &next, gzip, started).await });
     }
     let mut outcome = Outcome {
+        started,
         latencies: Vec::with_capacity(bodies.len()),
         ack_times: Vec::with_capacity(bodies.len()),
         wall: Duration::ZERO,

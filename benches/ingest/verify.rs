@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+use crate::backlog;
 use crate::error::BenchError;
 use crate::traffic::SampledTrace;
 
@@ -16,6 +17,9 @@ pub struct Verified {
 
 pub async fn read_back(base_url: &str, samples: &[SampledTrace]) -> Result<Verified, BenchError> {
     let client = reqwest::Client::new();
+    // A restarted server may still be deriving what it had appended
+    // before it stopped.
+    backlog::wait_until_drained(&client, base_url).await?;
     let mut verified = Verified {
         traces: 0,
         spans: 0,
