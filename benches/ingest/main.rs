@@ -16,7 +16,7 @@
 //! against the whole workload compressed as one stream by `zstd -3` and by
 //! `zstd -19 --long=27`, the same workload's multi-turn chats are ingested
 //! again on their own database to price them per call, and [`verify`] reads
-//! a sample of traces back from a restarted server.
+//! a sample of traces and their calls back from a restarted server.
 //! [`report`] prints a table and writes JSON.
 //!
 //! Run it with `cargo bench --bench ingest -- --spans 20000`. `cargo bench`
@@ -519,11 +519,15 @@ fn build_report(
         VerifiedStats {
             traces: 0,
             spans: 0,
+            calls_expected: 0,
+            calls_found: 0,
             after_restart: false,
         },
         |v| VerifiedStats {
             traces: v.traces,
             spans: v.spans,
+            calls_expected: v.calls_expected,
+            calls_found: v.calls_found,
             after_restart: true,
         },
     );

@@ -149,6 +149,10 @@ pub struct SegmentStats {
 pub struct VerifiedStats {
     pub traces: usize,
     pub spans: usize,
+    /// Model-call spans in the sampled traces, and the calls the server
+    /// lists for them.
+    pub calls_expected: usize,
+    pub calls_found: usize,
     /// Whether the read-back ran on a restarted server.
     pub after_restart: bool,
 }
@@ -416,14 +420,16 @@ pub fn table(report: &Report) -> String {
     row(
         "read back",
         format!(
-            "{} traces, {} spans, all present{}",
+            "{} traces, {} spans, all present{}; {} calls listed for {} model-call spans",
             v.traces,
             v.spans,
             if v.after_restart {
                 " after a restart"
             } else {
                 ""
-            }
+            },
+            v.calls_found,
+            v.calls_expected
         ),
     );
 

@@ -50,6 +50,8 @@ pub struct GeneratedSpan {
 pub struct SampledTrace {
     pub trace_id: String,
     pub span_ids: Vec<String>,
+    /// Spans in it that are model calls, so calls the server should derive.
+    pub llm_calls: usize,
 }
 
 pub struct Workload {
@@ -182,14 +184,20 @@ fn build_resources(rng: &mut Rng) -> Vec<Resource> {
 
 fn sample(trace: &[GeneratedSpan]) -> SampledTrace {
     let mut span_ids = Vec::with_capacity(trace.len());
+    let mut llm_calls = 0;
     for generated in trace {
         span_ids.push(hex(&generated.span.span_id));
+        llm_calls += usize::from(generated.llm_call);
     }
     let trace_id = trace
         .first()
         .map(|generated| hex(&generated.span.trace_id))
         .unwrap_or_default();
-    SampledTrace { trace_id, span_ids }
+    SampledTrace {
+        trace_id,
+        span_ids,
+        llm_calls,
+    }
 }
 
 pub fn hex(bytes: &[u8]) -> String {
