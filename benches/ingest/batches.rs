@@ -89,7 +89,7 @@ fn encode(workload: &Workload, spans: &[&GeneratedSpan]) -> Request {
             scope_spans.push(ScopeSpans {
                 scope: Some(workload.scope(group.service, kind)),
                 spans,
-                schema_url: "https://opentelemetry.io/schemas/1.37.0".to_owned(),
+                schema_url: workload.schema_url().to_owned(),
             });
         }
         resource_spans.push(ResourceSpans {

@@ -4,8 +4,10 @@
 //!
 //! A run has four parts, each in its own module. [`traffic`] generates a
 //! seeded, deterministic workload in memory (users of several services in
-//! multi-turn chats, in the OTel GenAI 1.37+ convention, with text from
-//! [`text`]), and [`batches`] encodes it into export requests before any
+//! multi-turn chats, with text from [`text`]), in the OTel GenAI 1.37+
+//! convention of [`spans`] or, with `--workload openinference`, in the
+//! OpenInference one of [`openinference`] (with RAG retrievals from
+//! [`knowledge`]); [`batches`] encodes it into export requests before any
 //! clock starts. [`server`] spawns the binary on a fresh database in a
 //! temporary directory, and [`transport`] posts the requests from
 //! concurrent clients, retrying 429/503 as told, until every one is
@@ -33,6 +35,8 @@ mod backlog;
 mod batches;
 mod catalog;
 mod error;
+mod knowledge;
+mod openinference;
 mod report;
 mod rng;
 mod selfcheck;
@@ -61,7 +65,7 @@ use crate::report::{
     ZstdStats, percentile_ms, ratio,
 };
 use crate::storage::{DiskUsage, TableSize, ZstdBaseline};
-use crate::traffic::{SampledTrace, Workload};
+use crate::traffic::{Convention, SampledTrace, Workload};
 
 const DEFAULT_SPANS: usize = 100_000;
 /// Spans in a smoke run (no `--bench`, no `--spans`).
@@ -74,12 +78,15 @@ struct Args {
     /// Spans to generate and send [default: 100000; 600 outside `cargo bench`].
     #[arg(long)]
     spans: Option<usize>,
-    /// Concurrent exporting clients.
-    #[arg(long, default_value_t = 8)]
-    clients: usize,
-    /// Spans per export request.
-    #[arg(long, default_value_t = 200)]
-    batch: usize,
+    /// The conventions the spans are written in.
+    #[arg(long, value_enum, default_value_t = Convention::GenAi)]
+    workload: Convention,
+    /// Concurrent exporting clients [default: 8; 4 for openinference].
+    #[arg(long)]
+    clients: Option<usize>,
+    /// Spans per export request [default: 200; 512 for openinference].
+    #[arg(long)]
+    batch: Option<usize>,
     /// Send request bodies gzip-compressed (`Content-Encoding: gzip`).
     #[arg(long)]
     gzip: bool,
@@ -122,6 +129,28 @@ struct Args {
     bench: bool,
 }
 
+impl Args {
+    /// `--clients`, else the workload's default: OpenInference exporters
+    /// are usually a few app processes sending big batches.
+    fn clients(&self) -> usize {
+        let default = match self.workload {
+            Convention::GenAi => 8,
+            Convention::OpenInference => 4,
+        };
+        self.clients.unwrap_or(default).max(1)
+    }
+
+    /// `--batch`, else the workload's default (the Python SDK's
+    /// `BatchSpanProcessor` exports up to 512 spans at a time).
+    fn batch(&self) -> usize {
+        let default = match self.workload {
+            Convention::GenAi => 200,
+            Convention::OpenInference => 512,
+        };
+        self.batch.unwrap_or(default).max(1)
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -153,15 +182,19 @@ async fn run(args: Args) -> Result<(), BenchError> {
             SMOKE_SPANS
         }
     };
-    let batch = args.batch.max(1);
+    let batch = args.batch();
 
-    eprintln!("generating {spans_requested} spans (seed {})", args.seed);
+    eprintln!(
+        "generating {spans_requested} {} spans (seed {})",
+        workload_name(args.workload),
+        args.seed
+    );
     let started = Instant::now();
-    let workload = traffic::generate(spans_requested, args.seed);
+    let workload = traffic::generate(spans_requested, args.seed, args.workload);
     let requests = batches::build_requests(&workload, |_| true, batch);
     let workload_stats = workload_stats(&workload, &requests, started.elapsed());
     if smoke {
-        let again = traffic::generate(spans_requested, args.seed);
+        let again = traffic::generate(spans_requested, args.seed, args.workload);
         let again = batches::build_requests(&again, |_| true, batch);
         selfcheck::same_digest(&workload_stats.digest, &selfcheck::digest(&again))?;
         selfcheck::content_is_valid(&workload)?;
@@ -199,7 +232,7 @@ async fn run(args: Args) -> Result<(), BenchError> {
 
     eprintln!(
         "ingesting with {} clients into {}",
-        args.clients,
+        args.clients(),
         dir.path().display()
     );
     let main_db = dir.path().join("bench.db");
@@ -243,6 +276,13 @@ async fn run(args: Args) -> Result<(), BenchError> {
         eprintln!("kept {}", kept.display());
     }
     Ok(())
+}
+
+fn workload_name(convention: Convention) -> &'static str {
+    match convention {
+        Convention::GenAi => "GenAI",
+        Convention::OpenInference => "OpenInference",
+    }
 }
 
 fn server_bin(args: &Args) -> PathBuf {
@@ -396,7 +436,7 @@ async fn send_and_drain(
     bodies: Arc<Vec<Bytes>>,
     args: &Args,
 ) -> Result<Sent, BenchError> {
-    let outcome = transport::send_all(&server.http_url, bodies, args.clients, args.gzip).await;
+    let outcome = transport::send_all(&server.http_url, bodies, args.clients(), args.gzip).await;
     let cpu_acknowledged = server::cpu_seconds(server.pid);
     let outcome = outcome?;
     let drained = backlog::wait_until_drained(&reqwest::Client::new(), &server.http_url).await?;
@@ -416,7 +456,7 @@ async fn multi_turn_run(
     dir: &Path,
     args: &Args,
 ) -> Result<SegmentStats, BenchError> {
-    let requests = batches::build_requests(workload, |span| span.multi_turn, args.batch.max(1));
+    let requests = batches::build_requests(workload, |span| span.multi_turn, args.batch());
     let mut spans = 0;
     let mut llm_calls = 0;
     let mut raw_protobuf_bytes = 0;
@@ -533,9 +573,10 @@ fn build_report(
     );
     Report {
         settings: Settings {
+            workload: args.workload,
             spans_requested,
-            clients: args.clients,
-            batch_spans: args.batch.max(1),
+            clients: args.clients(),
+            batch_spans: args.batch(),
             gzip: args.gzip,
             seed: args.seed,
             server_bin: server_bin.display().to_string(),

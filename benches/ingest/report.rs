@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 use crate::backlog::Backlog;
 use crate::error::BenchError;
 use crate::storage::{DiskUsage, TableSize, ZstdBaseline};
+use crate::traffic::Convention;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -26,6 +27,7 @@ pub struct Report {
 
 #[derive(Debug, Serialize)]
 pub struct Settings {
+    pub workload: Convention,
     pub spans_requested: usize,
     pub clients: usize,
     pub batch_spans: usize,
@@ -243,7 +245,11 @@ pub fn table(report: &Report) -> String {
     row(
         "settings",
         format!(
-            "{} clients, {} spans/request, gzip {}, seed {}, {} CPUs",
+            "{} workload, {} clients, {} spans/request, gzip {}, seed {}, {} CPUs",
+            match s.workload {
+                Convention::GenAi => "genai",
+                Convention::OpenInference => "openinference",
+            },
             s.clients,
             s.batch_spans,
             if s.gzip { "on" } else { "off" },
