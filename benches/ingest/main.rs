@@ -13,12 +13,14 @@
 //! concurrent clients, retrying 429/503 as told, until every one is
 //! acknowledged; then [`backlog`] polls `/healthz` until the server owes
 //! no more work, which ends the end-to-end time (calls may be derived
-//! behind the acknowledgement). After a clean shutdown (SIGTERM),
-//! [`storage`] measures the files on disk against the raw protobuf and
-//! against the whole workload compressed as one stream by `zstd -3` and by
-//! `zstd -19 --long=27`, the same workload's multi-turn chats are ingested
-//! again on their own database to price them per call, and [`verify`] reads
-//! a sample of traces and their calls back from a restarted server.
+//! behind the acknowledgement). With `--rate`, the requests go at a steady
+//! rate instead and [`freshness`] measures how soon acknowledged exports
+//! are queryable as calls. After a clean shutdown (SIGTERM), [`storage`]
+//! measures the files on disk against the raw protobuf and against the
+//! whole workload compressed as one stream by `zstd -3` and by `zstd -19
+//! --long=27`, the same workload's multi-turn chats are ingested again on
+//! their own database to price them per call, and [`verify`] reads a
+//! sample of traces and their calls back from a restarted server.
 //! [`report`] prints a table and writes JSON.
 //!
 //! Run it with `cargo bench --bench ingest -- --spans 20000`. `cargo bench`
@@ -35,6 +37,7 @@ mod backlog;
 mod batches;
 mod catalog;
 mod error;
+mod freshness;
 mod knowledge;
 mod openinference;
 mod report;
@@ -61,8 +64,8 @@ use clap::Parser;
 use crate::batches::Request;
 use crate::error::BenchError;
 use crate::report::{
-    IngestStats, Report, SegmentStats, Settings, StorageStats, VerifiedStats, WorkloadStats,
-    ZstdStats, percentile_ms, ratio,
+    FreshnessStats, IngestStats, Report, SegmentStats, Settings, StorageStats, VerifiedStats,
+    WorkloadStats, ZstdStats, percentile_ms, ratio,
 };
 use crate::storage::{DiskUsage, TableSize, ZstdBaseline};
 use crate::traffic::{Convention, SampledTrace, Workload};
@@ -87,6 +90,11 @@ struct Args {
     /// Spans per export request [default: 200; 512 for openinference].
     #[arg(long)]
     batch: Option<usize>,
+    /// Send at this many spans per second instead of as fast as the server
+    /// acknowledges, and measure how soon acknowledged exports are
+    /// queryable as calls.
+    #[arg(long, value_parser = positive_rate)]
+    rate: Option<f64>,
     /// Send request bodies gzip-compressed (`Content-Encoding: gzip`).
     #[arg(long)]
     gzip: bool,
@@ -148,6 +156,15 @@ impl Args {
             Convention::OpenInference => 512,
         };
         self.batch.unwrap_or(default).max(1)
+    }
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "{text:?} is not a positive number of spans per second"
+        )),
     }
 }
 
@@ -228,16 +245,31 @@ async fn run(args: Args) -> Result<(), BenchError> {
         None => builder.tempdir(),
     }
     .map_err(BenchError::io("cannot create a temporary directory"))?;
+    let pace = args.rate.map(|rate| Pace {
+        interval: Duration::from_secs_f64(batch as f64 / rate),
+        probe_traces: Arc::new(requests.iter().map(|r| r.probe_trace.clone()).collect()),
+    });
     let raw_bodies: Vec<Bytes> = requests.into_iter().map(|r| Bytes::from(r.body)).collect();
 
     eprintln!(
-        "ingesting with {} clients into {}",
+        "ingesting with {} clients into {}{}",
         args.clients(),
-        dir.path().display()
+        dir.path().display(),
+        args.rate
+            .map(|rate| format!(" at {rate:.0} spans/s"))
+            .unwrap_or_default()
     );
     let main_db = dir.path().join("bench.db");
     let sent = bodies_to_send(&raw_bodies, args.gzip)?;
-    let main_run = ingest_run(&server_bin, &main_db, &args, sent, Some(&workload.samples)).await?;
+    let main_run = ingest_run(
+        &server_bin,
+        &main_db,
+        &args,
+        sent,
+        Some(&workload.samples),
+        pace,
+    )
+    .await?;
 
     let multi_turn = if args.skip_multi_turn {
         None
@@ -355,10 +387,19 @@ fn bodies_to_send(raw: &[Bytes], gzip: bool) -> Result<Arc<Vec<Bytes>>, BenchErr
     Ok(Arc::new(compressed))
 }
 
+/// `--rate`: how the main run is paced and probed.
+struct Pace {
+    /// Between the scheduled starts of consecutive requests.
+    interval: Duration,
+    /// Per request, the trace whose call shows it queryable.
+    probe_traces: Arc<Vec<Option<String>>>,
+}
+
 /// What one server run measured.
 struct RunResult {
     outcome: transport::Outcome,
     drained: backlog::Drained,
+    freshness: Option<freshness::Freshness>,
     memory: server::MemoryPeaks,
     disk: DiskUsage,
     tables: Option<Vec<TableSize>>,
@@ -375,26 +416,28 @@ struct RunResult {
 struct Sent {
     outcome: transport::Outcome,
     drained: backlog::Drained,
+    freshness: Option<freshness::Freshness>,
     cpu_acknowledged: Option<f64>,
     cpu_drained: Option<f64>,
 }
 
-/// Starts a server on `db`, sends `bodies`, waits for its backlog to
-/// empty, stops it cleanly and measures the files; then, given `samples`,
-/// restarts it and reads them back.
+/// Starts a server on `db`, sends `bodies` (paced and probed given
+/// `pace`), waits for its backlog to empty, stops it cleanly and measures
+/// the files; then, given `samples`, restarts it and reads them back.
 async fn ingest_run(
     server_bin: &Path,
     db: &Path,
     args: &Args,
     bodies: Arc<Vec<Bytes>>,
     samples: Option<&[SampledTrace]>,
+    pace: Option<Pace>,
 ) -> Result<RunResult, BenchError> {
     let log = db.with_extension("log");
     let server = server::start(server_bin, db, &args.server_args, &log).await?;
     let sampler = server::MemorySampler::start(server.pid);
     let load_average_before = server::load_average();
     let cpu_before = server::cpu_seconds(server.pid);
-    let sent = send_and_drain(&server, bodies, args).await;
+    let sent = send_and_drain(&server, bodies, args, pace).await;
     let load_average_after = server::load_average();
     let memory = sampler.finish(server.pid);
     // Stop the server even when sending failed, so no process outlives the run.
@@ -419,6 +462,7 @@ async fn ingest_run(
     Ok(RunResult {
         outcome: sent.outcome,
         drained: sent.drained,
+        freshness: sent.freshness,
         memory,
         disk,
         tables,
@@ -435,15 +479,41 @@ async fn send_and_drain(
     server: &server::ServerProcess,
     bodies: Arc<Vec<Bytes>>,
     args: &Args,
+    pace: Option<Pace>,
 ) -> Result<Sent, BenchError> {
-    let outcome = transport::send_all(&server.http_url, bodies, args.clients(), args.gzip).await;
+    let (interval, probing) = match pace {
+        None => (None, None),
+        Some(pace) => (
+            Some(pace.interval),
+            Some(freshness::start(&server.http_url, pace.probe_traces)),
+        ),
+    };
+    let options = transport::SendOptions {
+        clients: args.clients(),
+        gzip: args.gzip,
+        interval,
+        acks: probing.as_ref().map(|(acks, _)| acks.clone()),
+    };
+    let outcome = transport::send_all(&server.http_url, bodies, options).await;
     let cpu_acknowledged = server::cpu_seconds(server.pid);
     let outcome = outcome?;
+    // No more picks once everything is acknowledged; the probes under way
+    // finish by the time the backlog is empty, so they are awaited after
+    // it, not before (that would delay the end of the end-to-end time).
+    let probes = probing.map(|(acks, handle)| {
+        drop(acks);
+        handle
+    });
     let drained = backlog::wait_until_drained(&reqwest::Client::new(), &server.http_url).await?;
     let cpu_drained = server::cpu_seconds(server.pid);
+    let freshness = match probes {
+        None => None,
+        Some(handle) => Some(handle.await.map_err(BenchError::Join)??),
+    };
     Ok(Sent {
         outcome,
         drained,
+        freshness,
         cpu_acknowledged,
         cpu_drained,
     })
@@ -469,7 +539,15 @@ async fn multi_turn_run(
     }
     let sent = bodies_to_send(&raw_bodies, args.gzip)?;
     drop(raw_bodies);
-    let run = ingest_run(server_bin, &dir.join("multi-turn.db"), args, sent, None).await?;
+    let run = ingest_run(
+        server_bin,
+        &dir.join("multi-turn.db"),
+        args,
+        sent,
+        None,
+        None,
+    )
+    .await?;
     Ok(SegmentStats {
         spans,
         llm_calls,
@@ -555,6 +633,7 @@ fn build_report(
     let zstd = baselines
         .zstd
         .map(|baseline| compared("zstd -19 --long=27", baseline));
+    let freshness = run.freshness.map(freshness_stats);
     let verified = run.verified.map_or(
         VerifiedStats {
             traces: 0,
@@ -577,6 +656,7 @@ fn build_report(
             spans_requested,
             clients: args.clients(),
             batch_spans: args.batch(),
+            rate_spans_per_second: args.rate,
             gzip: args.gzip,
             seed: args.seed,
             server_bin: server_bin.display().to_string(),
@@ -589,6 +669,19 @@ fn build_report(
         zstd,
         zstd_fast,
         multi_turn,
+        freshness,
         verified,
+    }
+}
+
+fn freshness_stats(freshness: freshness::Freshness) -> FreshnessStats {
+    let mut latencies = freshness.latencies;
+    latencies.sort_unstable();
+    FreshnessStats {
+        probes: latencies.len() + freshness.timed_out,
+        timed_out: freshness.timed_out,
+        p50_ms: percentile_ms(&latencies, 0.50),
+        p99_ms: percentile_ms(&latencies, 0.99),
+        max_ms: percentile_ms(&latencies, 1.0),
     }
 }

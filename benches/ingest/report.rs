@@ -22,6 +22,8 @@ pub struct Report {
     /// `zstd -3` of the whole workload as one stream.
     pub zstd_fast: ZstdStats,
     pub multi_turn: Option<SegmentStats>,
+    /// Only with `--rate`.
+    pub freshness: Option<FreshnessStats>,
     pub verified: VerifiedStats,
 }
 
@@ -31,6 +33,8 @@ pub struct Settings {
     pub spans_requested: usize,
     pub clients: usize,
     pub batch_spans: usize,
+    /// `--rate`: the offered load; `None` sends as fast as acknowledged.
+    pub rate_spans_per_second: Option<f64>,
     pub gzip: bool,
     pub seed: u64,
     pub server_bin: String,
@@ -159,6 +163,17 @@ pub struct VerifiedStats {
     pub after_restart: bool,
 }
 
+/// `--rate`: acknowledgement to queryable as a call, for one export in
+/// each ~100 ms.
+#[derive(Debug, Serialize)]
+pub struct FreshnessStats {
+    pub probes: usize,
+    pub timed_out: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
 pub fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(duration.as_secs_f64())
 }
@@ -245,13 +260,17 @@ pub fn table(report: &Report) -> String {
     row(
         "settings",
         format!(
-            "{} workload, {} clients, {} spans/request, gzip {}, seed {}, {} CPUs",
+            "{} workload, {} clients, {} spans/request, {}, gzip {}, seed {}, {} CPUs",
             match s.workload {
                 Convention::GenAi => "genai",
                 Convention::OpenInference => "openinference",
             },
             s.clients,
             s.batch_spans,
+            s.rate_spans_per_second.map_or_else(
+                || "as fast as acknowledged".to_owned(),
+                |r| format!("{r:.0} spans/s offered")
+            ),
             if s.gzip { "on" } else { "off" },
             s.seed,
             s.cpus
@@ -289,6 +308,15 @@ pub fn table(report: &Report) -> String {
         ),
     );
     row("backlog at last ack", backlog_line(&i.backlog_at_last_ack));
+    if let Some(f) = &report.freshness {
+        row(
+            "ack to queryable call",
+            format!(
+                "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} probes, {} timed out)",
+                f.p50_ms, f.p99_ms, f.max_ms, f.probes, f.timed_out
+            ),
+        );
+    }
     row(
         "export latency",
         format!(
