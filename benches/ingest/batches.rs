@@ -2,6 +2,12 @@
 //! `batch_spans` spans, grouped by resource and scope as a Collector's batch
 //! processor would send them, encoded once up front so encoding costs
 //! nothing during the timed run.
+//!
+//! Each request also names a trace to probe for freshness (`--rate`): one
+//! whose first model call is in it, so that trace's calls can only be
+//! queryable once this request's spans are.
+
+use std::collections::HashSet;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
@@ -16,6 +22,10 @@ pub struct Request {
     pub body: Vec<u8>,
     pub spans: usize,
     pub llm_calls: usize,
+    /// Lower-case hex id of the last trace whose first model call is in
+    /// this request; `None` when every call in it belongs to a trace seen
+    /// before (its calls might be queryable already).
+    pub probe_trace: Option<String>,
 }
 
 /// Requests for the spans that `include` selects, in workload order.
@@ -25,6 +35,7 @@ pub fn build_requests(
     batch_spans: usize,
 ) -> Vec<Request> {
     let mut requests = Vec::new();
+    let mut traces_with_calls = HashSet::new();
     let mut pending: Vec<&GeneratedSpan> = Vec::with_capacity(batch_spans);
     for generated in &workload.spans {
         if !include(generated) {
@@ -32,14 +43,27 @@ pub fn build_requests(
         }
         pending.push(generated);
         if pending.len() >= batch_spans {
-            requests.push(encode(workload, &pending));
+            requests.push(encode(workload, &pending, &mut traces_with_calls));
             pending.clear();
         }
     }
     if !pending.is_empty() {
-        requests.push(encode(workload, &pending));
+        requests.push(encode(workload, &pending, &mut traces_with_calls));
     }
     requests
+}
+
+/// The probe trace of a request (see [`Request::probe_trace`]); records
+/// the request's traces with calls in `seen`. The last one is taken, so
+/// the probe waits for the request's spans to the end.
+fn probe_trace(spans: &[&GeneratedSpan], seen: &mut HashSet<Vec<u8>>) -> Option<String> {
+    let mut probe = None;
+    for generated in spans {
+        if generated.llm_call && seen.insert(generated.span.trace_id.clone()) {
+            probe = Some(&generated.span.trace_id);
+        }
+    }
+    probe.map(|trace_id| crate::traffic::hex(trace_id))
 }
 
 /// Spans of one resource, by scope, in first-seen order.
@@ -49,7 +73,11 @@ struct ResourceGroup {
     scopes: Vec<(ScopeKind, Vec<Span>)>,
 }
 
-fn encode(workload: &Workload, spans: &[&GeneratedSpan]) -> Request {
+fn encode(
+    workload: &Workload,
+    spans: &[&GeneratedSpan],
+    traces_with_calls: &mut HashSet<Vec<u8>>,
+) -> Request {
     let mut groups: Vec<ResourceGroup> = Vec::new();
     let mut llm_calls = 0;
     for generated in spans {
@@ -89,7 +117,7 @@ fn encode(workload: &Workload, spans: &[&GeneratedSpan]) -> Request {
             scope_spans.push(ScopeSpans {
                 scope: Some(workload.scope(group.service, kind)),
                 spans,
-                schema_url: "https://opentelemetry.io/schemas/1.37.0".to_owned(),
+                schema_url: workload.schema_url().to_owned(),
             });
         }
         resource_spans.push(ResourceSpans {
@@ -103,5 +131,6 @@ fn encode(workload: &Workload, spans: &[&GeneratedSpan]) -> Request {
         body: request.encode_to_vec(),
         spans: spans.len(),
         llm_calls,
+        probe_trace: probe_trace(spans, traces_with_calls),
     }
 }

@@ -42,6 +42,10 @@ pub struct Service {
     pub tools: &'static [Tool],
     /// Share of turns in which the model calls a tool first.
     pub tool_rate: f64,
+    /// Share of turns that first retrieve documents from the service's
+    /// knowledge base for the prompt (the OpenInference workload only:
+    /// RAG apps are what its RETRIEVER spans describe).
+    pub retrieval_rate: f64,
     /// Relative number of conversations this service has.
     pub weight: u32,
     /// Weights of conversation lengths 1, 2, … turns.
@@ -89,6 +93,7 @@ pub const SERVICES: &[Service] = &[
             },
         ],
         tool_rate: 0.3,
+        retrieval_rate: 0.4,
         weight: 30,
         turn_weights: CHAT_TURNS,
     },
@@ -128,6 +133,7 @@ pub const SERVICES: &[Service] = &[
             },
         ],
         tool_rate: 0.35,
+        retrieval_rate: 0.2,
         weight: 25,
         turn_weights: CHAT_TURNS,
     },
@@ -151,6 +157,7 @@ pub const SERVICES: &[Service] = &[
             parameters: &["query"],
         }],
         tool_rate: 0.5,
+        retrieval_rate: 0.9,
         weight: 20,
         turn_weights: CHAT_TURNS,
     },
@@ -183,6 +190,7 @@ pub const SERVICES: &[Service] = &[
             },
         ],
         tool_rate: 0.3,
+        retrieval_rate: 0.0,
         weight: 12,
         turn_weights: CHAT_TURNS,
     },
@@ -202,6 +210,7 @@ pub const SERVICES: &[Service] = &[
         role: "a legal analyst who reviews contracts and flags risky clauses",
         tools: &[],
         tool_rate: 0.0,
+        retrieval_rate: 0.5,
         weight: 8,
         turn_weights: CHAT_TURNS,
     },
@@ -223,6 +232,7 @@ pub const SERVICES: &[Service] = &[
         role: "a writing assistant that drafts short, friendly sales emails",
         tools: &[],
         tool_rate: 0.0,
+        retrieval_rate: 0.0,
         weight: 10,
         turn_weights: ONE_SHOT_TURNS,
     },

@@ -57,6 +57,10 @@ pub enum BenchError {
     SelfCheck(String),
     #[error("reading back trace {trace_id} failed: {message}")]
     Verify { trace_id: String, message: String },
+    #[error("waiting for the server's backlog to empty failed: {0}")]
+    Backlog(String),
+    #[error("probing when trace {trace_id} became queryable failed: {message}")]
+    Freshness { trace_id: String, message: String },
 }
 
 impl BenchError {

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use crate::backlog::Backlog;
 use crate::error::BenchError;
 use crate::storage::{DiskUsage, TableSize, ZstdBaseline};
+use crate::traffic::Convention;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -15,16 +17,24 @@ pub struct Report {
     pub workload: WorkloadStats,
     pub ingest: IngestStats,
     pub storage: StorageStats,
+    /// `zstd -19 --long=27` of the whole workload.
     pub zstd: Option<ZstdStats>,
+    /// `zstd -3` of the whole workload as one stream.
+    pub zstd_fast: ZstdStats,
     pub multi_turn: Option<SegmentStats>,
+    /// Only with `--rate`.
+    pub freshness: Option<FreshnessStats>,
     pub verified: VerifiedStats,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Settings {
+    pub workload: Convention,
     pub spans_requested: usize,
     pub clients: usize,
     pub batch_spans: usize,
+    /// `--rate`: the offered load; `None` sends as fast as acknowledged.
+    pub rate_spans_per_second: Option<f64>,
     pub gzip: bool,
     pub seed: u64,
     pub server_bin: String,
@@ -53,9 +63,19 @@ pub struct WorkloadStats {
 
 #[derive(Debug, Serialize)]
 pub struct IngestStats {
+    /// From the first export to the last acknowledgement.
     #[serde(serialize_with = "seconds")]
     pub wall: Duration,
+    /// Acknowledged spans per second over `wall`.
     pub spans_per_second: f64,
+    /// From the first export until `/healthz` showed no backlog: every
+    /// acknowledged span queryable as its calls.
+    #[serde(serialize_with = "seconds")]
+    pub end_to_end: Duration,
+    pub end_to_end_spans_per_second: f64,
+    /// The backlog fields at the first poll after the last acknowledgement
+    /// (those the server reports; missing ones count as 0).
+    pub backlog_at_last_ack: Backlog,
     /// Raw (uncompressed) protobuf MB per second.
     pub raw_mb_per_second: f64,
     /// Bytes of accepted bodies as sent (gzip-compressed with `--gzip`).
@@ -81,6 +101,10 @@ pub struct IngestStats {
     /// figure to compare two builds by.
     pub server_cpu_seconds: Option<f64>,
     pub server_cpu_us_per_span: Option<f64>,
+    /// The same until the backlog was empty: what the spans cost in all
+    /// when derivation runs behind the acknowledgement.
+    pub server_cpu_seconds_end_to_end: Option<f64>,
+    pub server_cpu_us_per_span_end_to_end: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -131,8 +155,23 @@ pub struct SegmentStats {
 pub struct VerifiedStats {
     pub traces: usize,
     pub spans: usize,
+    /// Model-call spans in the sampled traces, and the calls the server
+    /// lists for them.
+    pub calls_expected: usize,
+    pub calls_found: usize,
     /// Whether the read-back ran on a restarted server.
     pub after_restart: bool,
+}
+
+/// `--rate`: acknowledgement to queryable as a call, for one export in
+/// each ~100 ms.
+#[derive(Debug, Serialize)]
+pub struct FreshnessStats {
+    pub probes: usize,
+    pub timed_out: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
 }
 
 pub fn seconds<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -221,9 +260,17 @@ pub fn table(report: &Report) -> String {
     row(
         "settings",
         format!(
-            "{} clients, {} spans/request, gzip {}, seed {}, {} CPUs",
+            "{} workload, {} clients, {} spans/request, {}, gzip {}, seed {}, {} CPUs",
+            match s.workload {
+                Convention::GenAi => "genai",
+                Convention::OpenInference => "openinference",
+            },
             s.clients,
             s.batch_spans,
+            s.rate_spans_per_second.map_or_else(
+                || "as fast as acknowledged".to_owned(),
+                |r| format!("{r:.0} spans/s offered")
+            ),
             if s.gzip { "on" } else { "off" },
             s.seed,
             s.cpus
@@ -253,6 +300,24 @@ pub fn table(report: &Report) -> String {
         ),
     );
     row(
+        "throughput (end to end)",
+        format!(
+            "{:.0} spans/s; backlog empty {:.0} ms after the last acknowledgement",
+            i.end_to_end_spans_per_second,
+            i.end_to_end.saturating_sub(i.wall).as_secs_f64() * 1000.0
+        ),
+    );
+    row("backlog at last ack", backlog_line(&i.backlog_at_last_ack));
+    if let Some(f) = &report.freshness {
+        row(
+            "ack to queryable call",
+            format!(
+                "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} probes, {} timed out)",
+                f.p50_ms, f.p99_ms, f.max_ms, f.probes, f.timed_out
+            ),
+        );
+    }
+    row(
         "export latency",
         format!(
             "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
@@ -275,6 +340,16 @@ pub fn table(report: &Report) -> String {
     row(
         "server CPU",
         match (i.server_cpu_seconds, i.server_cpu_us_per_span) {
+            (Some(seconds), Some(per_span)) => format!("{seconds:.2} s, {per_span:.0} µs per span"),
+            _ => "unknown".to_owned(),
+        },
+    );
+    row(
+        "server CPU (end to end)",
+        match (
+            i.server_cpu_seconds_end_to_end,
+            i.server_cpu_us_per_span_end_to_end,
+        ) {
             (Some(seconds), Some(per_span)) => format!("{seconds:.2} s, {per_span:.0} µs per span"),
             _ => "unknown".to_owned(),
         },
@@ -320,6 +395,30 @@ pub fn table(report: &Report) -> String {
             ),
         );
     }
+    let z3 = &report.zstd_fast;
+    row(
+        "bytes per span",
+        format!(
+            "disk {}, zstd -3 {}, zstd -19 --long=27 {}",
+            kb(d.bytes_per_span),
+            kb(z3.bytes_per_span),
+            report
+                .zstd
+                .as_ref()
+                .map_or_else(|| "skipped".to_owned(), |z| kb(z.bytes_per_span))
+        ),
+    );
+    row(
+        "zstd -3 (one stream)",
+        format!(
+            "{} ({} per span, {:.1}x smaller than raw) in {:.1} s; disk / zstd -3 {:.2}",
+            mb(z3.baseline.compressed_bytes),
+            kb(z3.bytes_per_span),
+            ratio(1.0, z3.ratio_to_raw),
+            z3.baseline.duration.as_secs_f64(),
+            z3.disk_over_zstd
+        ),
+    );
     if let Some(z) = &report.zstd {
         row(
             "zstd -19 --long=27",
@@ -331,7 +430,7 @@ pub fn table(report: &Report) -> String {
                 z.baseline.duration.as_secs_f64()
             ),
         );
-        row("disk / zstd", format!("{:.2}", z.disk_over_zstd));
+        row("disk / zstd -19", format!("{:.2}", z.disk_over_zstd));
     }
     if let Some(m) = &report.multi_turn {
         row(
@@ -355,14 +454,16 @@ pub fn table(report: &Report) -> String {
     row(
         "read back",
         format!(
-            "{} traces, {} spans, all present{}",
+            "{} traces, {} spans, all present{}; {} calls listed for {} model-call spans",
             v.traces,
             v.spans,
             if v.after_restart {
                 " after a restart"
             } else {
                 ""
-            }
+            },
+            v.calls_found,
+            v.calls_expected
         ),
     );
 
@@ -372,6 +473,18 @@ pub fn table(report: &Report) -> String {
         out.push_str(&format!("{name:<width$}  {value}\n"));
     }
     out
+}
+
+/// `name value, …`, or that the server reports no backlog at all.
+fn backlog_line(backlog: &Backlog) -> String {
+    if backlog.is_empty() {
+        return "none reported".to_owned();
+    }
+    let mut parts = Vec::with_capacity(backlog.len());
+    for (name, value) in backlog {
+        parts.push(format!("{name} {value}"));
+    }
+    parts.join(", ")
 }
 
 /// `name size, …` for the tables and indexes that hold at least 1% of the

@@ -102,7 +102,7 @@ pub struct SpanFrame {
     pub end_time_unix_nano: u64,
 }
 
-fn base_span(frame: &SpanFrame, name: String, kind: i32, attributes: Vec<KeyValue>) -> Span {
+pub fn base_span(frame: &SpanFrame, name: String, kind: i32, attributes: Vec<KeyValue>) -> Span {
     Span {
         trace_id: frame.trace_id.to_vec(),
         span_id: frame.span_id.to_vec(),

@@ -10,6 +10,13 @@
 //! and then a failed call that the app retries. Every call resends the
 //! conversation so far, which is what makes chat telemetry so repetitive,
 //! and what the store's content deduplication is for.
+//!
+//! The same turns can be written in two conventions ([`Convention`]): the
+//! OTel GenAI one of [`spans`], or OpenInference's of [`openinference`],
+//! where turns of RAG services first retrieve passages from a
+//! [`knowledge`] base. Both come from the same draws, so one seed gives
+//! the same conversations, texts and ids in either; the retrievals draw
+//! from a stream of their own.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -20,9 +27,24 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{Value, json};
 
 use crate::catalog::{INSTANCES_PER_SERVICE, Model, SERVICES, SYSTEM_PROMPTS, Service};
+use crate::knowledge::{self, KnowledgeBase};
+use crate::openinference::{self, LlmCall, Session};
 use crate::rng::Rng;
 use crate::spans::{self, ChatCall, RootRequest, ScopeKind, SpanFrame, ToolExecution};
 use crate::text::TextGen;
+
+/// How the spans describe the calls (`--workload`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Convention {
+    /// OTel GenAI 1.37+: content as JSON strings in the part schema.
+    #[value(name = "genai")]
+    GenAi,
+    /// Arize OpenInference: flattened messages plus the raw provider
+    /// request and response, RETRIEVER, TOOL and CHAIN spans.
+    #[value(name = "openinference")]
+    OpenInference,
+}
 
 /// Users in a conversation at any moment.
 const CONCURRENT_USERS: usize = 48;
@@ -50,9 +72,12 @@ pub struct GeneratedSpan {
 pub struct SampledTrace {
     pub trace_id: String,
     pub span_ids: Vec<String>,
+    /// Spans in it that are model calls, so calls the server should derive.
+    pub llm_calls: usize,
 }
 
 pub struct Workload {
+    pub convention: Convention,
     /// In the order the spans ended, which is the order an SDK exports them.
     pub spans: Vec<GeneratedSpan>,
     /// Per service and instance: `service * INSTANCES_PER_SERVICE + instance`.
@@ -66,7 +91,19 @@ pub struct Workload {
 
 impl Workload {
     pub fn scope(&self, service: usize, kind: ScopeKind) -> InstrumentationScope {
-        spans::scope(&SERVICES[service], kind)
+        match self.convention {
+            Convention::GenAi => spans::scope(&SERVICES[service], kind),
+            Convention::OpenInference => openinference::scope(&SERVICES[service], kind),
+        }
+    }
+
+    /// The GenAI instrumentations name the semantic-conventions version;
+    /// the OpenInference ones name none.
+    pub fn schema_url(&self) -> &'static str {
+        match self.convention {
+            Convention::GenAi => "https://opentelemetry.io/schemas/1.37.0",
+            Convention::OpenInference => "",
+        }
     }
 }
 
@@ -100,11 +137,23 @@ struct Generator {
     tool_definitions: Vec<Option<String>>,
     service_weights: Vec<u32>,
     conversations_started: usize,
+    /// Set for the OpenInference convention.
+    openinference: Option<OpenInferenceParts>,
+}
+
+/// What only the OpenInference workload needs.
+struct OpenInferenceParts {
+    /// Retrievals draw from here, so the turns stay the GenAI workload's.
+    rng: Rng,
+    /// Per service; `None` for services that never retrieve.
+    knowledge: Vec<Option<KnowledgeBase>>,
+    /// Per service, in its provider's request shape.
+    tools: Vec<Vec<Value>>,
 }
 
 /// Generates traces until at least `target_spans` spans exist (the trace
 /// that crosses the target is kept whole).
-pub fn generate(target_spans: usize, seed: u64) -> Workload {
+pub fn generate(target_spans: usize, seed: u64, convention: Convention) -> Workload {
     let mut rng = Rng::new(seed);
     let text = TextGen::new();
     let mut prompt_rng = rng.fork();
@@ -121,8 +170,25 @@ pub fn generate(target_spans: usize, seed: u64) -> Workload {
         service_weights: SERVICES.iter().map(|s| s.weight).collect(),
         text,
         conversations_started: 0,
+        openinference: None,
     };
     let resources = build_resources(&mut rng.fork());
+    if convention == Convention::OpenInference {
+        let mut extra_rng = rng.fork();
+        let mut knowledge = Vec::with_capacity(SERVICES.len());
+        for service in SERVICES {
+            knowledge.push(KnowledgeBase::build(
+                service,
+                &generator.text,
+                &mut extra_rng,
+            ));
+        }
+        generator.openinference = Some(OpenInferenceParts {
+            rng: extra_rng,
+            knowledge,
+            tools: SERVICES.iter().map(openinference::tool_schemas).collect(),
+        });
+    }
     let sample_every = (target_spans / 3 / SAMPLED_TRACES).max(1);
 
     let mut users = Vec::with_capacity(CONCURRENT_USERS);
@@ -158,6 +224,7 @@ pub fn generate(target_spans: usize, seed: u64) -> Workload {
     }
 
     Workload {
+        convention,
         spans,
         resources,
         samples,
@@ -182,14 +249,20 @@ fn build_resources(rng: &mut Rng) -> Vec<Resource> {
 
 fn sample(trace: &[GeneratedSpan]) -> SampledTrace {
     let mut span_ids = Vec::with_capacity(trace.len());
+    let mut llm_calls = 0;
     for generated in trace {
         span_ids.push(hex(&generated.span.span_id));
+        llm_calls += usize::from(generated.llm_call);
     }
     let trace_id = trace
         .first()
         .map(|generated| hex(&generated.span.trace_id))
         .unwrap_or_default();
-    SampledTrace { trace_id, span_ids }
+    SampledTrace {
+        trace_id,
+        span_ids,
+        llm_calls,
+    }
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -218,6 +291,9 @@ struct TurnTrace<'a> {
     root_id: [u8; 8],
     spans: Vec<GeneratedSpan>,
     clock_unix_nano: u64,
+    /// Passages retrieved for this turn, as appended to the system prompt
+    /// (OpenInference workload only).
+    context: Option<String>,
 }
 
 impl Generator {
@@ -277,7 +353,9 @@ impl Generator {
             root_id: self.rng.bytes(),
             spans: Vec::with_capacity(5),
             clock_unix_nano: start_unix_nano + self.rng.between(3, 25) as u64 * MILLI,
+            context: None,
         };
+        self.retrieve(&mut trace, &user_text);
         let mut input = trace.conversation.history_json.clone();
         input.push(user_message.clone());
         let mut new_history = vec![user_message];
@@ -302,38 +380,46 @@ impl Generator {
         new_history.push(answer.message.to_string());
         self.call(&mut trace, &input, answer);
 
-        let (spans, end_unix_nano) = self.close_trace(trace, start_unix_nano);
+        let (spans, end_unix_nano) =
+            self.close_trace(trace, start_unix_nano, &user_text, &answer_text);
         conversation.history_json.extend(new_history);
         conversation.turns_done += 1;
         (spans, end_unix_nano)
     }
 
     /// Adds the root span, which ends last, and returns the trace's spans
-    /// with its end time.
+    /// with its end time. `question` and `answer` are the turn's texts,
+    /// which an OpenInference `CHAIN` root carries.
     fn close_trace(
         &mut self,
         trace: TurnTrace<'_>,
         start_unix_nano: u64,
+        question: &str,
+        answer: &str,
     ) -> (Vec<GeneratedSpan>, u64) {
         let end_unix_nano = trace.clock_unix_nano + self.rng.between(2, 15) as u64 * MILLI;
         let conversation = trace.conversation;
-        let root = spans::root_span(
-            &SpanFrame {
-                trace_id: trace.trace_id,
-                span_id: trace.root_id,
-                parent_span_id: None,
-                start_time_unix_nano: start_unix_nano,
-                end_time_unix_nano: end_unix_nano,
-            },
-            &RootRequest {
-                service: trace.service,
-                model: trace.model,
-                conversation_id: &conversation.id,
-                user_id: &conversation.user_id,
-                client_address: &conversation.client_address,
-                user_agent: conversation.user_agent,
-            },
-        );
+        let frame = SpanFrame {
+            trace_id: trace.trace_id,
+            span_id: trace.root_id,
+            parent_span_id: None,
+            start_time_unix_nano: start_unix_nano,
+            end_time_unix_nano: end_unix_nano,
+        };
+        let root = match self.openinference {
+            None => spans::root_span(
+                &frame,
+                &RootRequest {
+                    service: trace.service,
+                    model: trace.model,
+                    conversation_id: &conversation.id,
+                    user_id: &conversation.user_id,
+                    client_address: &conversation.client_address,
+                    user_agent: conversation.user_agent,
+                },
+            ),
+            Some(_) => openinference::chain_span(&frame, &session(conversation), question, answer),
+        };
         let mut spans = trace.spans;
         spans.push(GeneratedSpan {
             span: root,
@@ -378,19 +464,103 @@ impl Generator {
         let tool_start = trace.clock_unix_nano + MILLI;
         let tool_end = tool_start + self.rng.log_uniform(20, 1_500) as u64 * MILLI;
         let frame = self.child_frame(trace, tool_start, tool_end);
-        let span = spans::tool_span(
-            &frame,
-            &ToolExecution {
-                name: tool.name,
-                call_id: &call_id,
-                arguments_json: &arguments.to_string(),
-                result_json: &result_json,
-            },
-        );
+        let arguments_json = arguments.to_string();
+        let span = match self.openinference {
+            None => spans::tool_span(
+                &frame,
+                &ToolExecution {
+                    name: tool.name,
+                    call_id: &call_id,
+                    arguments_json: &arguments_json,
+                    result_json: &result_json,
+                },
+            ),
+            Some(_) => openinference::tool_span(
+                &frame,
+                &session(trace.conversation),
+                tool,
+                &arguments_json,
+                &result_json,
+            ),
+        };
         push_span(trace, span, ScopeKind::Tool, false);
         trace.clock_unix_nano = tool_end;
         let response_message = spans::tool_response_message(&call_id, &result_json);
         (call_message.to_string(), response_message.to_string())
+    }
+
+    /// In the OpenInference workload, a RAG service's turn may first fetch
+    /// passages for the question: a `RETRIEVER` span, and the passages go
+    /// into this turn's system prompt.
+    fn retrieve(&mut self, trace: &mut TurnTrace<'_>, question: &str) {
+        let Some(parts) = self.openinference.as_mut() else {
+            return;
+        };
+        let Some(knowledge) = &parts.knowledge[trace.conversation.service] else {
+            return;
+        };
+        let rng = &mut parts.rng;
+        if !rng.chance(trace.service.retrieval_rate) {
+            return;
+        }
+        let retrieved = knowledge.retrieve(rng);
+        let start = trace.clock_unix_nano + MILLI;
+        let end = start + rng.log_uniform(20, 400) as u64 * MILLI;
+        let frame = SpanFrame {
+            trace_id: trace.trace_id,
+            span_id: rng.bytes(),
+            parent_span_id: Some(trace.root_id),
+            start_time_unix_nano: start,
+            end_time_unix_nano: end,
+        };
+        let span = openinference::retriever_span(
+            &frame,
+            &session(trace.conversation),
+            question,
+            &retrieved,
+        );
+        trace.context = Some(knowledge::context_block(&retrieved));
+        push_span(trace, span, ScopeKind::Root, false);
+        trace.clock_unix_nano = end;
+    }
+
+    /// The span of one model call in the workload's convention; `input`
+    /// is the conversation without the system prompt, `output` the answer
+    /// (none for a failed call).
+    fn model_call_span(
+        &self,
+        trace: &TurnTrace<'_>,
+        frame: &SpanFrame,
+        call: &ChatCall<'_>,
+        input: &[String],
+        output: Option<&Value>,
+    ) -> Span {
+        let Some(parts) = &self.openinference else {
+            return spans::chat_span(frame, call);
+        };
+        // The history is kept serialized for the GenAI spans; OpenInference
+        // flattens it, so it is parsed back (all before the clock starts).
+        let mut messages = Vec::with_capacity(input.len());
+        for message in input {
+            if let Ok(value) = serde_json::from_str::<Value>(message) {
+                messages.push(value);
+            }
+        }
+        let mut system_prompt = self.system_prompts[trace.conversation.prompt].clone();
+        if let Some(context) = &trace.context {
+            system_prompt.push_str(context);
+        }
+        openinference::llm_span(
+            frame,
+            &LlmCall {
+                chat: call,
+                session: session(trace.conversation),
+                system_prompt: &system_prompt,
+                input: &messages,
+                output,
+                tools: &parts.tools[trace.conversation.service],
+            },
+        )
     }
 
     fn tool_argument(&mut self, parameter: &str, conversation: &Conversation) -> String {
@@ -442,7 +612,7 @@ impl Generator {
             temperature: 0.7,
             error_type: Some(error_type),
         };
-        let span = spans::chat_span(&frame, &call);
+        let span = self.model_call_span(trace, &frame, &call, input, None);
         push_span(trace, span, ScopeKind::GenAi, true);
         // Back-off before the retry.
         trace.clock_unix_nano = end + self.rng.between(200, 2_000) as u64 * MILLI;
@@ -464,9 +634,11 @@ impl Generator {
             input_json = spans::join_json_array(&with_system);
         }
         let system_bytes = self.system_prompts[trace.conversation.prompt].len();
+        let context_bytes = trace.context.as_ref().map_or(0, String::len);
         // About four bytes of English per token.
         let input_tokens =
-            ((input_json.len() + system_json.as_ref().map_or(0, String::len)) / 4) as i64;
+            ((input_json.len() + system_json.as_ref().map_or(0, String::len) + context_bytes) / 4)
+                as i64;
         let output_tokens = (answer.output_bytes / 4).max(1) as i64;
         // Providers cache the prompt prefix; the system prompt is warm
         // after a conversation's first call.
@@ -483,7 +655,7 @@ impl Generator {
         let frame = self.child_frame(trace, start, end);
         let provider_finish = provider_finish_reason(trace.service.provider, answer.finish_reason);
         let response_id = response_id(trace.service.provider, &mut self.rng);
-        let output_json = spans::output_messages_json(answer.message, answer.finish_reason);
+        let output_json = spans::output_messages_json(answer.message.clone(), answer.finish_reason);
         let call = ChatCall {
             service: trace.service,
             model: trace.model,
@@ -501,7 +673,7 @@ impl Generator {
             temperature: 0.7,
             error_type: None,
         };
-        let span = spans::chat_span(&frame, &call);
+        let span = self.model_call_span(trace, &frame, &call, input, Some(&answer.message));
         push_span(trace, span, ScopeKind::GenAi, true);
         trace.clock_unix_nano = end;
     }
@@ -534,6 +706,13 @@ fn push_span(trace: &mut TurnTrace<'_>, span: Span, scope: ScopeKind, llm_call: 
         llm_call,
         multi_turn: trace.conversation.turns_planned > 1,
     });
+}
+
+fn session(conversation: &Conversation) -> Session<'_> {
+    Session {
+        conversation_id: &conversation.id,
+        user_id: &conversation.user_id,
+    }
 }
 
 fn resource_index(conversation: &Conversation) -> usize {

@@ -4,6 +4,11 @@
 //! and sent again, so every request ends acknowledged; since the server
 //! answers 200 only after the data is committed, the acknowledgement rate
 //! is the commit rate.
+//!
+//! With an interval (`--rate`), request `i` is not sent before `i`
+//! intervals after the start: a steady offered load instead of as much as
+//! the server takes. Each acknowledgement can also be announced as it
+//! happens, for the freshness probes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +18,7 @@ use bytes::Bytes;
 use http::{StatusCode, header};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message as _;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
 use crate::error::BenchError;
@@ -22,7 +28,28 @@ const MAX_TRANSPORT_ATTEMPTS: u32 = 3;
 /// When a refusal carries no usable `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// How to send.
+pub struct SendOptions {
+    pub clients: usize,
+    /// The bodies are already gzip-compressed.
+    pub gzip: bool,
+    /// Time between the scheduled starts of consecutive requests; `None`
+    /// sends each as soon as a client is free.
+    pub interval: Option<Duration>,
+    /// Told of every acknowledgement.
+    pub acks: Option<UnboundedSender<Ack>>,
+}
+
+/// Request `index` was acknowledged at `at`.
+#[derive(Debug, Clone, Copy)]
+pub struct Ack {
+    pub index: usize,
+    pub at: Instant,
+}
+
 pub struct Outcome {
+    /// When the first request was sent: the start of every rate.
+    pub started: Instant,
     /// Latency of each accepted attempt, from sending to the full answer.
     pub latencies: Vec<Duration>,
     /// When each request was acknowledged, from the start of the run.
@@ -44,14 +71,13 @@ struct ClientTally {
     wire_bytes: u64,
 }
 
-/// Posts every body to `{base_url}/v1/traces` from `clients` tasks.
-/// `gzip` says the bodies are already gzip-compressed.
+/// Posts every body to `{base_url}/v1/traces` from `options.clients` tasks.
 pub async fn send_all(
     base_url: &str,
     bodies: Arc<Vec<Bytes>>,
-    clients: usize,
-    gzip: bool,
+    options: SendOptions,
 ) -> Result<Outcome, BenchError> {
+    let clients = options.clients.max(1);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .timeout(Duration::from_secs(600))
@@ -61,14 +87,23 @@ pub async fn send_all(
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = JoinSet::new();
-    for _ in 0..clients.max(1) {
-        let client = client.clone();
-        let url = url.clone();
+    for _ in 0..clients {
+        let exporter = Exporter {
+            client: client.clone(),
+            url: url.clone(),
+            gzip: options.gzip,
+            interval: options.interval,
+            acks: options.acks.clone(),
+            started,
+        };
         let bodies = Arc::clone(&bodies);
         let next = Arc::clone(&next);
-        tasks.spawn(async move { run_client(&client, &url, &bodies, &next, gzip, started).await });
+        tasks.spawn(async move { exporter.run(&bodies, &next).await });
     }
+    // Only the clients' copies may keep the acknowledgement channel open.
+    drop(options.acks);
     let mut outcome = Outcome {
+        started,
         latencies: Vec::with_capacity(bodies.len()),
         ack_times: Vec::with_capacity(bodies.len()),
         wall: Duration::ZERO,
@@ -88,22 +123,39 @@ pub async fn send_all(
     Ok(outcome)
 }
 
-async fn run_client(
-    client: &reqwest::Client,
-    url: &str,
-    bodies: &[Bytes],
-    next: &AtomicUsize,
+/// One exporting client.
+struct Exporter {
+    client: reqwest::Client,
+    url: String,
     gzip: bool,
+    interval: Option<Duration>,
+    acks: Option<UnboundedSender<Ack>>,
     started: Instant,
-) -> Result<ClientTally, BenchError> {
-    let mut tally = ClientTally::default();
-    loop {
-        let index = next.fetch_add(1, Ordering::Relaxed);
-        let Some(body) = bodies.get(index) else {
-            return Ok(tally);
-        };
-        export(client, url, index, body, gzip, &mut tally).await?;
-        tally.ack_times.push(started.elapsed());
+}
+
+impl Exporter {
+    /// Takes the next request until none is left.
+    async fn run(self, bodies: &[Bytes], next: &AtomicUsize) -> Result<ClientTally, BenchError> {
+        let mut tally = ClientTally::default();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(body) = bodies.get(index) else {
+                return Ok(tally);
+            };
+            if let Some(interval) = self.interval {
+                // A late request goes at once: the schedule is not reset,
+                // so a server that falls behind gets the backlog.
+                let due = self.started + interval.saturating_mul(index as u32);
+                tokio::time::sleep_until(due.into()).await;
+            }
+            export(&self.client, &self.url, index, body, self.gzip, &mut tally).await?;
+            let at = Instant::now();
+            tally.ack_times.push(at - self.started);
+            if let Some(acks) = &self.acks {
+                // The listener may be gone after an error of its own.
+                let _ = acks.send(Ack { index, at });
+            }
+        }
     }
 }
 
