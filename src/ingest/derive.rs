@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use super::error::IngestError;
 use super::otlp::{convert, protobuf};
@@ -128,6 +129,10 @@ impl DeriveError {
 /// is derived after the next start.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
+/// Batches derived at once: one's CPU work overlaps the other's commit,
+/// and on two cores both are busy.
+const IN_FLIGHT: usize = 2;
+
 /// Runs the deriver until `stop` turns true, then derives what is pending
 /// (for at most [`DRAIN_LIMIT`]) and returns. The server stops it once its
 /// listeners have stopped, so a clean stop leaves nothing acknowledged
@@ -135,62 +140,122 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 pub fn spawn(
     ingest: Ingest,
     settings: DeriveSettings,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut failures = 0u32;
+        Deriver {
+            ingest,
+            settings,
+            in_flight: JoinSet::new(),
+            handed_out: 0,
+            failures: 0,
+        }
+        .run(stop)
+        .await
+    })
+}
+
+struct Deriver {
+    ingest: Ingest,
+    settings: DeriveSettings,
+    /// Batches being derived, each with its seqs.
+    in_flight: JoinSet<(Vec<i64>, Result<usize, DeriveError>)>,
+    /// The newest seq handed to a batch: the next batch starts after it.
+    handed_out: i64,
+    failures: u32,
+}
+
+impl Deriver {
+    async fn run(mut self, mut stop: watch::Receiver<bool>) {
         loop {
             if *stop.borrow() {
-                drain(&ingest, &settings).await;
+                while self.in_flight.join_next().await.is_some() {}
+                drain(&self.ingest, &self.settings).await;
                 return;
             }
-            tokio::select! {
-                _ = ingest.store.backlog.wait_for_work() => {}
-                _ = stop.changed() => continue,
-            }
-            if !settings.pause.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(settings.pause) => {}
-                    _ = stop.changed() => continue,
-                }
-            }
-            let Some(next) = ingest
-                .store
-                .backlog
-                .next_batch(settings.max_items, settings.max_raw_bytes)
-            else {
+            if self.in_flight.len() < IN_FLIGHT && self.start_next() {
                 continue;
-            };
-            match derive(&ingest, &next.seqs).await {
-                Ok(_) => failures = 0,
-                Err(error) if error.is_permanent() => {
-                    metrics::derive_failed();
-                    isolate(&ingest, &next.seqs, error).await;
+            }
+            let backlog = self.ingest.store.backlog.clone();
+            let handed_out = self.handed_out;
+            tokio::select! {
+                Some(joined) = self.in_flight.join_next() => self.settle(joined, &mut stop).await,
+                _ = backlog.wait_for_work(handed_out), if self.in_flight.len() < IN_FLIGHT => {
+                    self.pause(&mut stop).await;
                 }
-                Err(error) => {
-                    failures += 1;
-                    metrics::derive_failed();
-                    tracing::warn!(%error, failures, "deriving acknowledged exports failed; retrying");
-                    let backoff = Duration::from_millis(100 << failures.min(6));
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = stop.changed() => {}
-                    }
-                }
+                _ = stop.changed() => {}
             }
         }
-    })
+    }
+
+    /// Hands the next pending exports to a batch; false when none waits.
+    fn start_next(&mut self) -> bool {
+        let Some(next) = self.ingest.store.backlog.next_batch(
+            self.handed_out,
+            self.settings.max_items,
+            self.settings.max_raw_bytes,
+        ) else {
+            return false;
+        };
+        self.handed_out = *next.seqs.last().unwrap_or(&self.handed_out);
+        let ingest = self.ingest.clone();
+        self.in_flight.spawn(async move {
+            let result = derive(&ingest, &next.seqs).await;
+            (next.seqs, result)
+        });
+        true
+    }
+
+    /// Deals with a finished batch. After a failure the batches in flight
+    /// finish, and the next ones start again from the oldest pending export.
+    async fn settle(
+        &mut self,
+        joined: Result<(Vec<i64>, Result<usize, DeriveError>), tokio::task::JoinError>,
+        stop: &mut watch::Receiver<bool>,
+    ) {
+        let (seqs, result) = match joined {
+            Ok(done) => done,
+            Err(error) => (
+                Vec::new(),
+                Err(IngestError::Internal(error.to_string()).into()),
+            ),
+        };
+        let Err(error) = result else {
+            self.failures = 0;
+            return;
+        };
+        metrics::derive_failed();
+        while self.in_flight.join_next().await.is_some() {}
+        self.handed_out = 0;
+        if error.is_permanent() && !seqs.is_empty() {
+            isolate(&self.ingest, &seqs, error).await;
+            return;
+        }
+        self.failures += 1;
+        tracing::warn!(%error, failures = self.failures, "deriving acknowledged exports failed; retrying");
+        let backoff = Duration::from_millis(100 << self.failures.min(6));
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.changed() => {}
+        }
+    }
+
+    /// The pause tests set before each batch.
+    async fn pause(&self, stop: &mut watch::Receiver<bool>) {
+        if !self.settings.pause.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(self.settings.pause) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
 }
 
 /// Derives what is pending, until nothing is, a batch fails, or the limit.
 async fn drain(ingest: &Ingest, settings: &DeriveSettings) {
     let started = std::time::Instant::now();
-    let settings = DeriveSettings {
-        pause: Duration::ZERO,
-        ..*settings
-    };
     while !ingest.store.backlog.is_empty() && started.elapsed() < DRAIN_LIMIT {
-        if let Err(error) = derive_next(ingest, &settings).await {
+        if let Err(error) = derive_next(ingest, settings).await {
             tracing::warn!(%error, "deriving before stopping failed; the rest is derived after the next start");
             return;
         }
@@ -209,7 +274,7 @@ async fn derive_next(ingest: &Ingest, settings: &DeriveSettings) -> Result<usize
     let Some(next) = ingest
         .store
         .backlog
-        .next_batch(settings.max_items, settings.max_raw_bytes)
+        .next_batch(0, settings.max_items, settings.max_raw_bytes)
     else {
         return Ok(0);
     };

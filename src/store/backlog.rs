@@ -151,16 +151,17 @@ impl Backlog {
         self.lock().exports.is_empty()
     }
 
-    /// The oldest pending exports, as many as fit in `max_items` items and
-    /// `max_raw_bytes` (always at least one, however large).
-    pub fn next_batch(&self, max_items: u64, max_raw_bytes: u64) -> Option<NextBatch> {
+    /// The oldest pending exports after seq `after`, as many as fit in
+    /// `max_items` items and `max_raw_bytes` (always at least one, however
+    /// large).
+    pub fn next_batch(&self, after: i64, max_items: u64, max_raw_bytes: u64) -> Option<NextBatch> {
         let pending = self.lock();
         let mut batch = NextBatch {
             seqs: Vec::new(),
             items: 0,
             raw_bytes: 0,
         };
-        for (seq, export) in &pending.exports {
+        for (seq, export) in pending.exports.range(after.saturating_add(1)..) {
             let over = batch.items + export.items > max_items
                 || batch.raw_bytes + export.raw_bytes > max_raw_bytes;
             if over && !batch.seqs.is_empty() {
@@ -173,14 +174,21 @@ impl Backlog {
         (!batch.seqs.is_empty()).then_some(batch)
     }
 
-    /// Waits until something is appended (returns at once if something is
-    /// pending).
-    pub async fn wait_for_work(&self) {
-        let appended = self.appended.notified();
-        if !self.is_empty() {
-            return;
+    /// Waits until an export after seq `after` is pending.
+    pub async fn wait_for_work(&self, after: i64) {
+        loop {
+            let appended = self.appended.notified();
+            if self
+                .lock()
+                .exports
+                .range(after.saturating_add(1)..)
+                .next()
+                .is_some()
+            {
+                return;
+            }
+            appended.await;
         }
-        appended.await;
     }
 
     /// The newest export acknowledged so far: what a reader asking for
@@ -230,11 +238,15 @@ mod tests {
     fn a_batch_takes_the_oldest_exports_that_fit() {
         let backlog = Backlog::load([(3, export(10, 100)), (1, export(10, 100))]);
         backlog.appended([(7, export(10, 100))]);
-        let batch = backlog.next_batch(20, 1000).expect("pending");
+        let batch = backlog.next_batch(0, 20, 1000).expect("pending");
         assert_eq!(batch.seqs, vec![1, 3]);
         // One export larger than the budget still goes, alone.
-        let batch = backlog.next_batch(5, 1000).expect("pending");
+        let batch = backlog.next_batch(0, 5, 1000).expect("pending");
         assert_eq!(batch.seqs, vec![1]);
+        // Those handed out already are skipped.
+        let batch = backlog.next_batch(3, 20, 1000).expect("pending");
+        assert_eq!(batch.seqs, vec![7]);
+        assert!(backlog.next_batch(7, 20, 1000).is_none());
         let level = backlog.level();
         assert_eq!(
             (level.exports, level.items, level.stored_bytes),
