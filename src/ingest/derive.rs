@@ -83,9 +83,9 @@ pub struct DeriveSettings {
     pub max_items: u64,
     /// Most decompressed export bytes per batch, which bounds the memory
     /// a batch takes while it is derived: its decoded records, calls,
-    /// encodings and packs come to several times its protobuf (at 16 MB the
-    /// server's peak RSS under the ingest bench was 260 MB; at about 3 MB,
-    /// 158 MB).
+    /// encodings and packs come to several times its protobuf. Under the
+    /// ingest bench, with two batches in flight, the server's peak RSS was
+    /// 224 MB at 4 MB per batch and 154 MB at 2 MB.
     pub max_raw_bytes: u64,
     /// A pause before each batch. Zero in production; tests set it to
     /// hold a backlog (`--derive-pause`).
@@ -96,7 +96,7 @@ impl Default for DeriveSettings {
     fn default() -> Self {
         DeriveSettings {
             max_items: 4096,
-            max_raw_bytes: 4 << 20,
+            max_raw_bytes: 2 << 20,
             pause: Duration::ZERO,
         }
     }
