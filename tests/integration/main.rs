@@ -32,7 +32,7 @@ mod prometheus;
 mod query_api;
 mod raw_equivalence;
 mod records_once;
-mod redaction;
+pub mod redaction;
 mod replay;
 mod replay_ux;
 mod retention;

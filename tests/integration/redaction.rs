@@ -186,7 +186,8 @@ fn assert_redacted(what: &str, text: &str) {
     assert!(text.contains(CANARY), "{what} lost unredacted text: {text}");
 }
 
-fn check_find(db: &Path, text: &str) -> (bool, String) {
+/// `reprise check --find`: whether the text is stored nowhere, and the report.
+pub fn check_find(db: &Path, text: &str) -> (bool, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_reprise"))
         .args(["check", "--db", db.to_str().expect("path"), "--find", text])
         .output()

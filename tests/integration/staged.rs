@@ -16,6 +16,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions as _, Connection as _};
 
 use crate::generate::{self, hex, string_attr};
+use crate::redaction::check_find;
 use crate::server::TestServer;
 
 /// A span that is an LLM call whose prompt holds `word`.
@@ -323,18 +324,6 @@ async fn sigkill_between_and_inside_derivation_batches_derives_everything_once()
         "each call counted once in the rollups"
     );
     conn.close().await.expect("close");
-}
-
-/// `reprise check --find`: whether the text is stored nowhere, and where.
-fn check_find(db: &Path, text: &str) -> (bool, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_reprise"))
-        .args(["check", "--db", db.to_str().expect("path"), "--find", text])
-        .output()
-        .expect("reprise check");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
 }
 
 #[tokio::test]

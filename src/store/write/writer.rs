@@ -125,15 +125,7 @@ impl WriteQueue {
             .clone()
             .try_acquire_many_owned(self.units_of(&batch))
             .map_err(|_| WriteError::QueueFull)?;
-        let (ack, done) = oneshot::channel();
-        self.sender
-            .send(Pending {
-                batch,
-                _permit: permit,
-                ack,
-            })
-            .map_err(|_| WriteError::ShuttingDown)?;
-        Ok(done)
+        self.send(batch, permit)
     }
 
     /// Queues a batch and waits for its commit.
@@ -152,6 +144,16 @@ impl WriteQueue {
             .acquire_many_owned(self.units_of(&batch))
             .await
             .map_err(|_| WriteError::ShuttingDown)?;
+        let done = self.send(batch, permit)?;
+        done.await.map_err(|_| WriteError::ShuttingDown)?
+    }
+
+    /// Hands a batch holding its share of the budget to the writer.
+    fn send(
+        &self,
+        batch: WriteBatch,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<oneshot::Receiver<Result<WriteSummary, WriteError>>, WriteError> {
         let (ack, done) = oneshot::channel();
         self.sender
             .send(Pending {
@@ -160,7 +162,7 @@ impl WriteQueue {
                 ack,
             })
             .map_err(|_| WriteError::ShuttingDown)?;
-        done.await.map_err(|_| WriteError::ShuttingDown)?
+        Ok(done)
     }
 
     /// The budget a batch takes: at most all of it, so any batch fits.
