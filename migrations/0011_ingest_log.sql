@@ -17,6 +17,9 @@ CREATE TABLE ingest_log (
     -- the export's protobuf encoding, compressed as a pack (codec 0 or 1)
     codec INTEGER NOT NULL,
     raw_length INTEGER NOT NULL,
+    -- the distinct trace ids of its spans or log records, 16 bytes each:
+    -- what a trace read searches instead of decompressing every export
+    trace_ids BLOB NOT NULL,
     -- last, so scans of the small columns above never read it
     body BLOB NOT NULL
 );

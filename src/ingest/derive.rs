@@ -436,7 +436,7 @@ pub async fn pending_trace(
     let appends = ingest
         .store
         .reader
-        .pending_exports_holding(project.id, trace_id.as_bytes())
+        .pending_exports_of_trace(project.id, trace_id.as_bytes())
         .await?;
     if appends.is_empty() {
         return Ok(PendingTrace::default());

@@ -19,10 +19,10 @@ use super::limits::Limits;
 use super::otlp::convert::{self, Converted};
 use super::{calls, prepare};
 use crate::cost::PriceTable;
-use crate::model::Call;
 use crate::model::project::{DEFAULT_PROJECT_ID, DEFAULT_PROJECT_NAME, Project};
 use crate::model::telemetry::{LogGroup, SpanGroup};
 use crate::model::time::now_unix_nano_i64 as now_unix_nano;
+use crate::model::{Call, TraceId};
 use crate::redact::{Policy, Redactor};
 use crate::store::encoding::pack::{self, EncodedPack};
 use crate::store::write::appends::{ExportKind, NewAppend};
@@ -147,7 +147,9 @@ impl Ingest {
             let append = append_of(ExportKind::Traces, &request);
             let converted = convert::convert_traces(request, &limits);
             let outcome = summary(&converted, Converted::<SpanGroup>::item_count);
-            (outcome, append)
+            let spans = converted.groups.iter().flat_map(|g| &g.spans);
+            let traces = trace_id_list(spans.map(|span| Some(span.trace_id)));
+            (outcome, append.map(|(kind, body)| (kind, body, traces)))
         })
         .await?;
         self.append(outcome, append).await
@@ -164,7 +166,9 @@ impl Ingest {
             let append = append_of(ExportKind::Logs, &request);
             let converted = convert::convert_logs(request, &limits);
             let outcome = summary(&converted, Converted::<LogGroup>::item_count);
-            (outcome, append)
+            let records = converted.groups.iter().flat_map(|g| &g.records);
+            let traces = trace_id_list(records.map(|record| record.trace_id));
+            (outcome, append.map(|(kind, body)| (kind, body, traces)))
         })
         .await?;
         self.append(outcome, append).await
@@ -174,7 +178,7 @@ impl Ingest {
     async fn append(
         &self,
         outcome: ExportOutcome,
-        append: std::io::Result<(ExportKind, EncodedPack)>,
+        append: std::io::Result<(ExportKind, EncodedPack, Vec<u8>)>,
     ) -> Result<ExportOutcome, IngestError> {
         if outcome.accepted == 0 {
             if outcome.rejected > 0 {
@@ -182,13 +186,14 @@ impl Ingest {
             }
             return Ok(outcome);
         }
-        let (kind, body) = append.map_err(|e| IngestError::Internal(e.to_string()))?;
+        let (kind, body, trace_ids) = append.map_err(|e| IngestError::Internal(e.to_string()))?;
         let batch = WriteBatch {
             project_id: self.project_id,
             appends: vec![NewAppend {
                 kind,
                 received_unix_nano: now_unix_nano(),
                 items: outcome.accepted as u64,
+                trace_ids,
                 body,
             }],
             ..WriteBatch::default()
@@ -317,6 +322,15 @@ fn append_of(
 ) -> std::io::Result<(ExportKind, EncodedPack)> {
     let body = pack::compress_append(&request.encode_to_vec())?;
     Ok((kind, body))
+}
+
+/// The distinct trace ids among `ids`, 16 bytes each, for the append's
+/// `trace_ids`.
+fn trace_id_list(ids: impl Iterator<Item = Option<TraceId>>) -> Vec<u8> {
+    let mut ids: Vec<Vec<u8>> = ids.flatten().map(|id| id.as_bytes().to_vec()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.concat()
 }
 
 fn summary<G>(converted: &Converted<G>, count: fn(&Converted<G>) -> usize) -> ExportOutcome {

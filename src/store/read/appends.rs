@@ -114,20 +114,24 @@ impl Reader {
         Ok(appends)
     }
 
-    /// The pending exports of a project whose protobuf holds `needle` (a
-    /// trace id's bytes), oldest first. Each is decompressed and searched
-    /// on its own, so a large backlog is never all in memory at once.
-    pub async fn pending_exports_holding(
+    /// The pending exports of a project with items of this trace, oldest
+    /// first, decompressed. Found by each export's list of trace ids, so
+    /// only the exports that hold the trace are read.
+    pub async fn pending_exports_of_trace(
         &self,
         project_id: i64,
-        needle: &[u8],
+        trace_id: &[u8],
     ) -> Result<Vec<PendingAppend>, ReadError> {
-        let seqs: Vec<i64> =
-            sqlx::query_scalar("SELECT seq FROM ingest_log WHERE project_id = ? ORDER BY seq")
-                .bind(project_id)
-                .fetch_all(&self.pool)
-                .await?;
-        let finder = memchr::memmem::Finder::new(needle);
+        // A match may straddle two ids of the list; the caller keeps only
+        // the items of the trace, so such an export costs a decode, no more.
+        let seqs: Vec<i64> = sqlx::query_scalar(
+            "SELECT seq FROM ingest_log WHERE project_id = ? AND instr(trace_ids, ?) > 0 \
+             ORDER BY seq",
+        )
+        .bind(project_id)
+        .bind(trace_id)
+        .fetch_all(&self.pool)
+        .await?;
         let mut found = Vec::new();
         for seq in seqs {
             let row: Option<AppendRow> = sqlx::query_as(
@@ -139,10 +143,7 @@ impl Reader {
             .await?;
             // Gone: derived meanwhile, and read from the derived tables.
             let Some(row) = row else { continue };
-            let append = PendingAppend::try_from(row)?;
-            if finder.find(&append.protobuf).is_some() {
-                found.push(append);
-            }
+            found.push(PendingAppend::try_from(row)?);
         }
         Ok(found)
     }

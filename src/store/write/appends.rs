@@ -41,6 +41,8 @@ pub struct NewAppend {
     pub received_unix_nano: i64,
     /// Spans or log records it carries.
     pub items: u64,
+    /// The distinct trace ids of its items, 16 bytes each.
+    pub trace_ids: Vec<u8>,
     pub body: EncodedPack,
 }
 
@@ -65,7 +67,7 @@ pub async fn append(
     for append in appends {
         let seq = sqlx::query(
             "INSERT INTO ingest_log (project_id, signal, received_unix_nano, items, codec, \
-             raw_length, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             raw_length, trace_ids, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(project_id)
         .bind(append.kind.code())
@@ -73,6 +75,7 @@ pub async fn append(
         .bind(append.items as i64)
         .bind(append.body.codec)
         .bind(append.body.raw_length as i64)
+        .bind(append.trace_ids.as_slice())
         .bind(append.body.data.as_slice())
         .execute(&mut *conn)
         .await?
