@@ -190,18 +190,18 @@ impl Deriver {
 
     /// Hands the next pending exports to a batch; false when none waits.
     fn start_next(&mut self) -> bool {
-        let Some(next) = self.ingest.store.backlog.next_batch(
+        let Some(seqs) = self.ingest.store.backlog.next_batch(
             self.handed_out,
             self.settings.max_items,
             self.settings.max_raw_bytes,
         ) else {
             return false;
         };
-        self.handed_out = *next.seqs.last().unwrap_or(&self.handed_out);
+        self.handed_out = *seqs.last().unwrap_or(&self.handed_out);
         let ingest = self.ingest.clone();
         self.in_flight.spawn(async move {
-            let result = derive(&ingest, &next.seqs).await;
-            (next.seqs, result)
+            let result = derive(&ingest, &seqs).await;
+            (seqs, result)
         });
         true
     }
@@ -278,7 +278,7 @@ async fn derive_next(ingest: &Ingest, settings: &DeriveSettings) -> Result<usize
     else {
         return Ok(0);
     };
-    derive(ingest, &next.seqs).await
+    derive(ingest, &next).await
 }
 
 /// After a batch failed for good: derives its exports one at a time, and

@@ -37,14 +37,6 @@ pub struct BacklogLevel {
     pub oldest_age: Duration,
 }
 
-/// A run of pending exports to derive together, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NextBatch {
-    pub seqs: Vec<i64>,
-    pub items: u64,
-    pub raw_bytes: u64,
-}
-
 /// The pending exports by `seq`, and their totals.
 #[derive(Debug, Default)]
 struct Pending {
@@ -154,24 +146,22 @@ impl Backlog {
     /// The oldest pending exports after seq `after`, as many as fit in
     /// `max_items` items and `max_raw_bytes` (always at least one, however
     /// large).
-    pub fn next_batch(&self, after: i64, max_items: u64, max_raw_bytes: u64) -> Option<NextBatch> {
+    /// Returns their seqs, oldest first.
+    pub fn next_batch(&self, after: i64, max_items: u64, max_raw_bytes: u64) -> Option<Vec<i64>> {
         let pending = self.lock();
-        let mut batch = NextBatch {
-            seqs: Vec::new(),
-            items: 0,
-            raw_bytes: 0,
-        };
+        let mut seqs = Vec::new();
+        let (mut items, mut raw_bytes) = (0, 0);
         for (seq, export) in pending.exports.range(after.saturating_add(1)..) {
-            let over = batch.items + export.items > max_items
-                || batch.raw_bytes + export.raw_bytes > max_raw_bytes;
-            if over && !batch.seqs.is_empty() {
+            let over =
+                items + export.items > max_items || raw_bytes + export.raw_bytes > max_raw_bytes;
+            if over && !seqs.is_empty() {
                 break;
             }
-            batch.seqs.push(*seq);
-            batch.items += export.items;
-            batch.raw_bytes += export.raw_bytes;
+            seqs.push(*seq);
+            items += export.items;
+            raw_bytes += export.raw_bytes;
         }
-        (!batch.seqs.is_empty()).then_some(batch)
+        (!seqs.is_empty()).then_some(seqs)
     }
 
     /// Waits until an export after seq `after` is pending.
@@ -239,13 +229,13 @@ mod tests {
         let backlog = Backlog::load([(3, export(10, 100)), (1, export(10, 100))]);
         backlog.appended([(7, export(10, 100))]);
         let batch = backlog.next_batch(0, 20, 1000).expect("pending");
-        assert_eq!(batch.seqs, vec![1, 3]);
+        assert_eq!(batch, vec![1, 3]);
         // One export larger than the budget still goes, alone.
         let batch = backlog.next_batch(0, 5, 1000).expect("pending");
-        assert_eq!(batch.seqs, vec![1]);
+        assert_eq!(batch, vec![1]);
         // Those handed out already are skipped.
         let batch = backlog.next_batch(3, 20, 1000).expect("pending");
-        assert_eq!(batch.seqs, vec![7]);
+        assert_eq!(batch, vec![7]);
         assert!(backlog.next_batch(7, 20, 1000).is_none());
         let level = backlog.level();
         assert_eq!(
